@@ -1,0 +1,1 @@
+"""Local development stack: emulators, the Stripe stand-in, an SMTP sink. Never deployed."""

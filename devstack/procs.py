@@ -1,0 +1,174 @@
+"""Child processes in their own process groups: start, probe, stop, and find leftovers.
+
+The emulators are ``gcloud`` Python wrappers that fork Java servers, and functions-framework runs
+gunicorn with forked workers. Killing only the process we started would leave those children
+running, so every child gets its own session (and so its own process group) and is stopped by
+group. Liveness is read from ``/proc`` because a group can outlive its leader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCALHOST = "127.0.0.1"
+
+
+@dataclass
+class Child:
+    """One started process; ``pid`` is also its process group id."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    start_time: int | None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def exited(self) -> int | None:
+        """The exit code once the started process has ended, else None."""
+        return self.popen.poll()
+
+
+def spawn(
+    name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path
+) -> Child:
+    """Start ``argv`` in a new session, stdout and stderr to ``log_path`` (truncated)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Child(name, popen, log_path, process_start_time(popen.pid))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat from field 3 (state) on, or None when there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) is in parentheses and may itself contain spaces or ')'.
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time in clock ticks since boot: tells a process apart from a later one reusing its pid."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the living (non-zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def is_alive(pid: int, start_time: int | None) -> bool:
+    """Whether ``pid`` still runs and is the process that started at ``start_time``."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] == "Z":
+        return False
+    return start_time is None or int(fields[19]) == start_time
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def stop_groups(pgids: Iterable[int], *, grace: float = 5.0) -> list[int]:
+    """SIGTERM each group, SIGKILL what is left after ``grace`` seconds; returns the groups that
+    needed SIGKILL. Returns once no living member remains (or after a further bounded wait)."""
+    pending = [pgid for pgid in pgids if group_members(pgid)]
+    for pgid in pending:
+        _signal_group(pgid, signal.SIGTERM)
+    pending = _wait_groups_empty(pending, grace)
+    for pgid in pending:
+        _signal_group(pgid, signal.SIGKILL)
+    _wait_groups_empty(pending, 5.0)
+    return pending
+
+
+def _wait_groups_empty(pgids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pgids = [pgid for pgid in pgids if group_members(pgid)]
+        if not pgids or time.monotonic() >= deadline:
+            return pgids
+        time.sleep(0.05)
+
+
+def stop_children(children: Sequence[Child], *, grace: float = 5.0) -> list[int]:
+    """Stop the groups of ``children`` together and reap the processes we started."""
+    killed = stop_groups([child.pid for child in children], grace=grace)
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.popen.wait(timeout=1.0)
+    return killed
+
+
+def free_port(host: str = LOCALHOST) -> int:
+    """A port the OS reports free right now (another process could still take it later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = LOCALHOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def tcp_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """Whether a GET on ``url`` answers 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - local http URL
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log file (decoded leniently), or a note that it is empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "(no log written)"
+    text = data.decode("utf-8", errors="replace").rstrip()
+    return "\n".join(text.splitlines()[-lines:]) if text else "(log is empty)"

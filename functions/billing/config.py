@@ -1,0 +1,152 @@
+"""All configuration, read from the environment in one place and validated at start.
+
+Secrets (the Stripe key, the webhook signing secret) arrive as environment variables that
+Cloud Functions fills from Secret Manager; locally they come from ``.env.example``/``.env``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from billing.errors import ConfigError
+
+_PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    google_cloud_project: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        description="GCP / Firebase project id; ID tokens must be issued for it.",
+    )
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="sk_test_/sk_live_/rk_ key; from Secret Manager in the cloud."
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+$",
+        description="Local Stripe stand-in base URL (tests and offline runs only).",
+    )
+    stripe_webhook_secret: SecretStr | None = Field(default=None)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    stripe_connect_timeout: float = Field(default=5.0, gt=0, le=30)
+    stripe_read_timeout: float = Field(default=30.0, gt=0, le=80)
+
+    allowed_origins: CommaList = Field(
+        default_factory=list, description="Comma-separated origins allowed by CORS."
+    )
+    allowed_price_ids: CommaList = Field(
+        default_factory=list, description="Comma-separated Stripe price ids the app sells."
+    )
+    trial_days: int = Field(default=0, ge=0, le=730)
+    max_body_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    notifications_topic: str = Field(
+        default="billing-notifications", pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$"
+    )
+
+    firebase_auth_emulator_host: str | None = None
+    firestore_emulator_host: str | None = None
+    # Cloud Run (and so every 2nd gen function) sets K_SERVICE; nothing local does.
+    k_service: str | None = None
+
+    @field_validator("allowed_origins", "allowed_price_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        if "*" in origins:
+            raise ValueError("'*' is not allowed: list the frontend's origins")
+        return origins
+
+    @field_validator("allowed_price_ids")
+    @classmethod
+    def _prices_are_price_ids(cls, prices: list[str]) -> list[str]:
+        for price in prices:
+            if not _PRICE_ID.match(price):
+                raise ValueError(f"{price!r} is not a Stripe price id (price_...)")
+        return prices
+
+    @field_validator("stripe_secret_key")
+    @classmethod
+    def _stripe_key_shape(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not re.match(
+            r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$", key.get_secret_value()
+        ):
+            # Never echo the value: it is a secret even when malformed.
+            raise ValueError("must be a Stripe secret or restricted key (sk_test_..., sk_live_...)")
+        return key
+
+    @field_validator("stripe_webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and not secret.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Stripe webhook signing secret (whsec_...)")
+        return secret
+
+    @model_validator(mode="after")
+    def _no_local_shortcuts_when_deployed(self) -> Self:
+        if self.k_service and self.firebase_auth_emulator_host:
+            raise ValueError(
+                "FIREBASE_AUTH_EMULATOR_HOST is set in a deployed function (K_SERVICE is set): "
+                "it makes token verification accept unsigned tokens"
+            )
+        if self.k_service and self.stripe_api_base:
+            raise ValueError(
+                "STRIPE_API_BASE (the local Stripe stand-in) is set in a deployed function"
+            )
+        if self.stripe_api_base and self.stripe_key_is_live:
+            raise ValueError(
+                "STRIPE_API_BASE points at a stand-in but STRIPE_SECRET_KEY is a live key"
+            )
+        return self
+
+    @property
+    def stripe_key_is_live(self) -> bool:
+        key = self.stripe_secret_key
+        return key is not None and "_live_" in key.get_secret_value()
+
+    @property
+    def auth_emulated(self) -> bool:
+        return bool(self.firebase_auth_emulator_host)
+
+    def require(self, *names: str) -> None:
+        """Fail, naming every missing setting, unless all of ``names`` are set."""
+        missing = [name.upper() for name in names if getattr(self, name) in (None, [], "")]
+        if missing:
+            raise ConfigError(f"Missing required setting(s): {', '.join(missing)}")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a ConfigError naming each bad variable."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from env
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "is required but not set"
+            problems.append(f"{name}: {message}")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems)) from None

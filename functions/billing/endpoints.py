@@ -1,0 +1,35 @@
+"""The public surface: every cloud function, by its entry-point name.
+
+Importing this module validates the configuration for the function this instance serves
+(``FUNCTION_TARGET``, set by Cloud Functions and by the local stack), so a missing or
+malformed setting stops the instance at start with a message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from billing import logs
+from billing.config import load_settings
+from billing.customers import create_customer
+from billing.errors import ConfigError
+from billing.http import Endpoint
+
+ENDPOINTS: dict[str, Endpoint[Any]] = {ep.name: ep for ep in (create_customer,)}
+
+
+def boot() -> None:
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    target = os.environ.get("FUNCTION_TARGET")
+    if target is not None and target in ENDPOINTS:
+        needed = set(ENDPOINTS[target].requires)
+    elif target is None:
+        needed = {name for ep in ENDPOINTS.values() for name in ep.requires}
+    else:
+        raise ConfigError(f"FUNCTION_TARGET={target!r} is not a function of this package")
+    settings.require(*sorted(needed))
+
+
+__all__ = ["ENDPOINTS", "boot", "create_customer"]

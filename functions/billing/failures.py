@@ -1,0 +1,120 @@
+"""Turns exceptions from Stripe, Google Cloud and validation into :class:`BillingError`.
+
+Closed by default: anything not recognised here becomes a 500 with a generic message, so
+an unexpected exception can never leak its text to a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+from google.api_core import exceptions as google_exceptions
+from pydantic import ValidationError
+
+from billing.errors import (
+    BadRequest,
+    BillingError,
+    Conflict,
+    NotFound,
+    PaymentFailed,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+# Stripe's decline messages rephrased for a customer; anything else reads "declined".
+_CARD_MESSAGES = {
+    "insufficient_funds": "Your card has insufficient funds.",
+    "expired_card": "Your card has expired.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "incorrect_number": "Your card number is incorrect.",
+    "processing_error": "An error occurred while processing your card. Please try again.",
+    "authentication_required": "Your bank requires you to authenticate this payment.",
+    "card_velocity_exceeded": "Your card was declined: too many attempts. Try again later.",
+}
+
+_TRANSIENT_GOOGLE = (
+    google_exceptions.ServiceUnavailable,
+    google_exceptions.DeadlineExceeded,
+    google_exceptions.InternalServerError,
+    google_exceptions.TooManyRequests,
+    google_exceptions.ResourceExhausted,
+    google_exceptions.Aborted,
+    google_exceptions.Unknown,
+    google_exceptions.RetryError,
+)
+
+
+def is_resource_missing(exc: stripe.StripeError) -> bool:
+    """True only for Stripe's "no such object" answer; the one place that decides it."""
+    return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
+
+
+def card_error(exc: stripe.CardError) -> PaymentFailed:
+    decline = (exc.error.decline_code if exc.error else None) or ""
+    code = exc.code or "card_declined"
+    key = decline if decline in _CARD_MESSAGES else code
+    message = _CARD_MESSAGES.get(key, PaymentFailed.default_message)
+    public_code = key if key in _CARD_MESSAGES else "card_declined"
+    return PaymentFailed(message, code=public_code)
+
+
+def from_stripe(exc: stripe.StripeError) -> BillingError:
+    if isinstance(exc, stripe.CardError):
+        return card_error(exc)
+    if isinstance(exc, stripe.IdempotencyError):
+        return Conflict(
+            "An earlier request for this is still being processed with different details. "
+            "Retry with the same details, or try again later.",
+            code="idempotency_conflict",
+        )
+    if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
+        return UpstreamUnavailable("The payment provider is unavailable. Please try again shortly.")
+    if isinstance(exc, stripe.InvalidRequestError):
+        if exc.code == "idempotency_key_in_use":
+            return Conflict(
+                "The same request is already in progress. Please retry.", code="in_progress"
+            )
+        if is_resource_missing(exc):
+            return NotFound()
+        log.warning(
+            "stripe rejected a request", extra={"stripe_code": exc.code, "stripe_param": exc.param}
+        )
+        return BadRequest(
+            "The payment provider rejected the request.", code="payment_provider_rejected"
+        )
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        log.error("stripe refused our credentials; check STRIPE_SECRET_KEY")
+        return BillingError()
+    if isinstance(exc, stripe.APIError):
+        status = exc.http_status or 500
+        if status >= 500 or status == 409:
+            return UpstreamUnavailable(
+                "The payment provider is unavailable. Please try again shortly."
+            )
+    return BillingError()
+
+
+def from_validation(exc: ValidationError) -> BadRequest:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or None
+    message = error["msg"]
+    if error["type"] == "missing":
+        message = "is required"
+    elif error["type"] == "extra_forbidden":
+        message = "is not a known field"
+    text = f"{field}: {message}" if field else message
+    return BadRequest(text, code="invalid_field", field=field)
+
+
+def translate(exc: BaseException) -> BillingError:
+    if isinstance(exc, BillingError):
+        return exc
+    if isinstance(exc, stripe.StripeError):
+        return from_stripe(exc)
+    if isinstance(exc, ValidationError):
+        return from_validation(exc)
+    if isinstance(exc, _TRANSIENT_GOOGLE):
+        return UpstreamUnavailable("Our database is unavailable. Please try again shortly.")
+    return BillingError()
