@@ -10,7 +10,6 @@ from stripe.params import CustomerCreateParams
 
 from billing.errors import BadRequest
 from billing.http import Context, RequestModel, ResponseModel, endpoint
-from billing.store import CustomerStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def idempotency_key(uid: str) -> str:
 
 @endpoint("create_customer", CreateCustomerRequest)
 def create_customer(ctx: Context, body: CreateCustomerRequest) -> CreateCustomerResponse:
-    store = CustomerStore(ctx.runtime.firestore)
+    store = ctx.runtime.customers
     uid = ctx.caller.uid
     existing = store.get(uid)
     if existing is not None:

@@ -17,6 +17,7 @@ from google.cloud.pubsub_v1 import PublisherClient
 from billing import usage
 from billing.auth import FirebaseTokenVerifier, TokenVerifier
 from billing.config import Settings, load_settings
+from billing.store import Customers, CustomerStore
 
 T = TypeVar("T")
 
@@ -62,6 +63,7 @@ class Runtime:
         firestore_client: firestore.Client | None = None,
         publisher: PublisherClient | None = None,
         verifier: TokenVerifier | None = None,
+        customers: Customers | None = None,
     ) -> None:
         self.settings = settings
         self._lock = threading.Lock()
@@ -72,6 +74,7 @@ class Runtime:
                 ("firestore", firestore_client),
                 ("publisher", publisher),
                 ("verifier", verifier),
+                ("customers", customers),
             )
             if value is not None
         }
@@ -96,6 +99,10 @@ class Runtime:
     @property
     def publisher(self) -> PublisherClient:
         return self._get("publisher", PublisherClient)
+
+    @property
+    def customers(self) -> Customers:
+        return self._get("customers", lambda: CustomerStore(self.firestore))
 
     @property
     def verifier(self) -> TokenVerifier:

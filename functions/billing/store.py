@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from google.api_core.exceptions import AlreadyExists, Conflict
 from google.cloud import firestore
@@ -29,6 +30,14 @@ class CustomerLink:
     customer_id: str
     email: str | None
     created_at: datetime | None
+
+
+class Customers(Protocol):
+    """The uid <-> Stripe customer mapping (Firestore in production, in-memory in unit tests)."""
+
+    def get(self, uid: str) -> CustomerLink | None: ...
+    def uid_for(self, customer_id: str) -> str | None: ...
+    def link(self, uid: str, customer_id: str, email: str | None) -> bool: ...
 
 
 class CustomerStore:

@@ -1,0 +1,41 @@
+"""Fixtures shared by every test: a clean environment and in-memory stand-ins for clients."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from billing.config import Settings
+from tests.fakes import FakeVerifier, InMemoryCustomers
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    # Config is read from os.environ; a test that changes it must not leak into the next.
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        google_cloud_project="demo-billing",
+        stripe_secret_key="sk_test_unit",  # type: ignore[arg-type]  # pydantic coerces to SecretStr
+        allowed_origins=["http://localhost:3000"],
+        allowed_price_ids=["price_basic_monthly", "price_pro_monthly"],
+        max_body_bytes=1024,
+    )
+
+
+@pytest.fixture
+def verifier() -> FakeVerifier:
+    return FakeVerifier()
+
+
+@pytest.fixture
+def customers() -> InMemoryCustomers:
+    return InMemoryCustomers()

@@ -1,0 +1,21 @@
+"""Drive an endpoint the way functions-framework does: a Flask app, one route, any method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+from flask.testing import FlaskClient
+
+from billing.http import Endpoint
+from billing.runtime import Runtime
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def client_for(endpoint: Endpoint[Any], rt: Runtime) -> FlaskClient:
+    app = flask.Flask(endpoint.name)
+    app.add_url_rule(
+        "/", endpoint.name, lambda: endpoint.handle(flask.request, rt), methods=ALL_METHODS
+    )
+    return app.test_client()

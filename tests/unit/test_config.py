@@ -1,0 +1,100 @@
+"""Configuration is validated at start and every problem names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.config import load_settings
+from billing.errors import ConfigError
+
+BASE = {
+    "GOOGLE_CLOUD_PROJECT": "demo-billing",
+    "STRIPE_SECRET_KEY": "sk_test_abc",
+    "ALLOWED_ORIGINS": "http://localhost:3000, https://app.example.com",
+    "ALLOWED_PRICE_IDS": "price_basic_monthly,price_pro_monthly",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_reads_comma_separated_lists(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.allowed_origins == ["http://localhost:3000", "https://app.example.com"]
+    assert settings.allowed_price_ids == ["price_basic_monthly", "price_pro_monthly"]
+    assert settings.trial_days == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("GOOGLE_CLOUD_PROJECT", None, "GOOGLE_CLOUD_PROJECT: is required"),
+        ("STRIPE_SECRET_KEY", "pk_test_abc", "STRIPE_SECRET_KEY: must be a Stripe secret"),
+        ("ALLOWED_ORIGINS", "localhost:3000", "ALLOWED_ORIGINS: 'localhost:3000' is not an origin"),
+        ("ALLOWED_ORIGINS", "*", "ALLOWED_ORIGINS"),
+        (
+            "ALLOWED_PRICE_IDS",
+            "prod_basic",
+            "ALLOWED_PRICE_IDS: 'prod_basic' is not a Stripe price",
+        ),
+        ("TRIAL_DAYS", "-1", "TRIAL_DAYS"),
+        ("TRIAL_DAYS", "two", "TRIAL_DAYS"),
+        ("STRIPE_WEBHOOK_SECRET", "secret", "STRIPE_WEBHOOK_SECRET: must be a Stripe webhook"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_fail_naming_the_variable(
+    env: pytest.MonkeyPatch, name: str, value: str | None, words: str
+) -> None:
+    if value is None:
+        env.delenv(name)
+    else:
+        env.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+
+
+def test_a_malformed_secret_is_never_echoed(env: pytest.MonkeyPatch) -> None:
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_has spaces-and-secret-bits")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "secret-bits" not in str(caught.value)
+
+
+def test_deployed_functions_refuse_the_auth_emulator(env: pytest.MonkeyPatch) -> None:
+    env.setenv("K_SERVICE", "create-customer")
+    env.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    with pytest.raises(ConfigError, match="FIREBASE_AUTH_EMULATOR_HOST"):
+        load_settings()
+
+
+def test_live_key_cannot_point_at_a_stand_in(env: pytest.MonkeyPatch) -> None:
+    env.setenv("STRIPE_SECRET_KEY", "sk_live_abc")
+    env.setenv("STRIPE_API_BASE", "http://127.0.0.1:12111")
+    with pytest.raises(ConfigError, match="live key"):
+        load_settings()
+
+
+def test_require_names_every_missing_setting(env: pytest.MonkeyPatch) -> None:
+    env.delenv("STRIPE_SECRET_KEY")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET"):
+        load_settings().require("stripe_secret_key", "stripe_webhook_secret")
+
+
+def test_main_refuses_to_start_without_a_required_setting(env: pytest.MonkeyPatch) -> None:
+    from billing import endpoints
+
+    env.setenv("FUNCTION_TARGET", "create_customer")
+    env.delenv("STRIPE_SECRET_KEY")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
+        endpoints.boot()
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_abc")
+    endpoints.boot()
+    env.setenv("FUNCTION_TARGET", "no_such_function")
+    with pytest.raises(ConfigError, match="no_such_function"):
+        endpoints.boot()
