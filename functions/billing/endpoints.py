@@ -15,8 +15,31 @@ from billing.config import load_settings
 from billing.customers import create_customer
 from billing.errors import ConfigError
 from billing.http import Endpoint
+from billing.invoices import retry_invoice
+from billing.payment_methods import (
+    create_setup_intent,
+    retrieve_payment_method,
+    update_payment_method,
+)
+from billing.subscriptions import (
+    create_subscription,
+    handle_subscription,
+    retrieve_subscription,
+)
 
-ENDPOINTS: dict[str, Endpoint[Any]] = {ep.name: ep for ep in (create_customer,)}
+ENDPOINTS: dict[str, Endpoint[Any]] = {
+    ep.name: ep
+    for ep in (
+        create_customer,
+        create_subscription,
+        handle_subscription,
+        retrieve_subscription,
+        retrieve_payment_method,
+        create_setup_intent,
+        update_payment_method,
+        retry_invoice,
+    )
+}
 
 
 def boot() -> None:
@@ -32,4 +55,15 @@ def boot() -> None:
     settings.require(*sorted(needed))
 
 
-__all__ = ["ENDPOINTS", "boot", "create_customer"]
+__all__ = [
+    "ENDPOINTS",
+    "boot",
+    "create_customer",
+    "create_setup_intent",
+    "create_subscription",
+    "handle_subscription",
+    "retrieve_payment_method",
+    "retrieve_subscription",
+    "retry_invoice",
+    "update_payment_method",
+]

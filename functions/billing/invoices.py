@@ -1,0 +1,82 @@
+"""retry_invoice: pay an open invoice of the caller's with a new card."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import stripe
+from pydantic import Field
+
+from billing.errors import Conflict
+from billing.failures import card_error
+from billing.http import Context, RequestModel, ResponseModel, endpoint
+from billing.owned import InvoiceId, PaymentMethodId, customer_id, fetch_owned, id_of
+from billing.payment_methods import make_default, own_payment_method
+
+log = logging.getLogger(__name__)
+
+# Stripe's answer to invoices.pay when the bank wants 3-D Secure.
+REQUIRES_ACTION = "invoice_payment_intent_requires_action"
+
+
+class RetryInvoiceRequest(RequestModel):
+    invoice_id: InvoiceId
+    payment_method_id: PaymentMethodId
+
+
+class RetryInvoiceResponse(ResponseModel):
+    invoice_id: str
+    status: Literal["paid", "requires_action"]
+    client_secret: str | None = Field(
+        description="When status is requires_action: confirm with Stripe.js "
+        "(stripe.confirmCardPayment) to complete 3-D Secure."
+    )
+
+
+def _subscription_of(invoice: stripe.Invoice) -> str | None:
+    parent = invoice.parent
+    if parent is None or parent.subscription_details is None:
+        return None
+    return id_of(parent.subscription_details.subscription)
+
+
+@endpoint("retry_invoice", RetryInvoiceRequest)
+def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
+    customer = customer_id(ctx)
+    client = ctx.runtime.stripe
+    invoice = fetch_owned(
+        lambda: client.v1.invoices.retrieve(body.invoice_id),
+        lambda inv: id_of(inv.customer),
+        customer,
+        "invoice",
+    )
+    if invoice.status == "paid":
+        # A second click after the first one paid: report it, never charge again.
+        return RetryInvoiceResponse(invoice_id=body.invoice_id, status="paid", client_secret=None)
+    if invoice.status != "open":
+        raise Conflict(f"This invoice is {invoice.status} and cannot be paid.", code="not_payable")
+    pm = own_payment_method(ctx, customer, body.payment_method_id)
+    try:
+        client.v1.invoices.pay(
+            body.invoice_id,
+            params={"payment_method": pm.id},
+            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}"},
+        )
+    except stripe.CardError as exc:
+        if exc.code != REQUIRES_ACTION:
+            log.info("retry declined", extra={"invoice_id": body.invoice_id, "code": exc.code})
+            raise card_error(exc) from None
+        pending = client.v1.invoices.retrieve(
+            body.invoice_id, params={"expand": ["confirmation_secret"]}
+        )
+        secret = pending.confirmation_secret.client_secret if pending.confirmation_secret else None
+        # Not the default yet: once the customer authenticates, Stripe saves it on the
+        # subscription (save_default_payment_method=on_subscription).
+        return RetryInvoiceResponse(
+            invoice_id=body.invoice_id, status="requires_action", client_secret=secret
+        )
+    # Only a card that just paid becomes the default; a declined one never does.
+    make_default(ctx, customer, pm.id, only=_subscription_of(invoice))
+    log.info("invoice paid on retry", extra={"invoice_id": body.invoice_id})
+    return RetryInvoiceResponse(invoice_id=body.invoice_id, status="paid", client_secret=None)

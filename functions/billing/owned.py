@@ -1,0 +1,61 @@
+"""Ownership: every Stripe id a caller sends must belong to the caller's own customer.
+
+Anything else answers 404 with the same message as an id that does not exist, so a
+caller learns nothing about other users' objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Protocol
+
+import stripe
+from pydantic import StringConstraints
+
+from billing.errors import Conflict, NotFound
+from billing.failures import is_resource_missing
+from billing.http import Context
+
+SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9]{1,64}$")]
+InvoiceId = Annotated[str, StringConstraints(pattern=r"^in_[A-Za-z0-9]{1,64}$")]
+# Stripe's test ids (pm_card_visa, ...) contain underscores; real ids do not.
+PaymentMethodId = Annotated[str, StringConstraints(pattern=r"^pm_[A-Za-z0-9_]{1,64}$")]
+PriceId = Annotated[str, StringConstraints(pattern=r"^price_[A-Za-z0-9_]{1,64}$")]
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def id_of(field: str | HasId | None) -> str | None:
+    """The id of an expandable Stripe field, expanded or not."""
+    if field is None or isinstance(field, str):
+        return field
+    return field.id
+
+
+def customer_id(ctx: Context) -> str:
+    """The caller's Stripe customer, or 409 telling the frontend to create it first."""
+    link = ctx.runtime.customers.get(ctx.caller.uid)
+    if link is None:
+        raise Conflict(
+            "You have no billing account yet: call create-customer first.",
+            code="customer_required",
+        )
+    return link.customer_id
+
+
+def fetch_owned[T](
+    fetch: Callable[[], T], owner: Callable[[T], str | None], customer: str, what: str
+) -> T:
+    """``fetch()`` the object, 404 unless ``owner(obj)`` is ``customer``."""
+    try:
+        obj = fetch()
+    except stripe.InvalidRequestError as exc:
+        if is_resource_missing(exc):
+            raise NotFound(f"No such {what}.") from None
+        raise
+    if owner(obj) != customer:
+        raise NotFound(f"No such {what}.")
+    return obj

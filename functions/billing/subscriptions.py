@@ -1,0 +1,179 @@
+"""create_subscription, handle_subscription (cancel at period end or resume), and
+retrieve_subscription."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import stripe
+from pydantic import Field
+from stripe.params import SubscriptionCreateParams
+
+from billing.errors import BadRequest, Conflict
+from billing.http import Context, RequestModel, ResponseModel, endpoint
+from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
+
+log = logging.getLogger(__name__)
+
+# Statuses in which a subscription still grants, or may again grant, access: a second
+# subscription next to one of these would bill the user twice.
+LIVE = frozenset({"active", "trialing", "past_due", "unpaid", "paused"})
+ENDED = frozenset({"canceled", "incomplete_expired"})
+
+
+class CreateSubscriptionRequest(RequestModel):
+    price_id: PriceId
+
+
+class CreateSubscriptionResponse(ResponseModel):
+    subscription_id: str
+    status: str
+    client_secret: str | None = Field(
+        description="Confirm with Stripe.js: the first invoice's payment (client_secret_type "
+        "'payment'), the trial's SetupIntent ('setup'), or null when nothing needs confirming."
+    )
+    client_secret_type: Literal["payment", "setup"] | None
+    created: bool = Field(description="False when an unpaid subscription to this price is reused.")
+
+
+def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "setup"] | None]:
+    invoice = sub.latest_invoice
+    if (
+        sub.status == "incomplete"
+        and isinstance(invoice, stripe.Invoice)
+        and invoice.confirmation_secret is not None
+    ):
+        return invoice.confirmation_secret.client_secret, "payment"
+    setup = sub.pending_setup_intent
+    if isinstance(setup, stripe.SetupIntent) and setup.client_secret:
+        return setup.client_secret, "setup"
+    return None, None
+
+
+def _price_of(sub: stripe.Subscription) -> str | None:
+    return sub.items.data[0].price.id if sub.items.data else None
+
+
+@endpoint("create_subscription", CreateSubscriptionRequest)
+def create_subscription(
+    ctx: Context, body: CreateSubscriptionRequest
+) -> CreateSubscriptionResponse:
+    settings = ctx.runtime.settings
+    if body.price_id not in settings.allowed_price_ids:
+        raise BadRequest(
+            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
+        )
+    customer = customer_id(ctx)
+    client = ctx.runtime.stripe
+    existing = client.v1.subscriptions.list(
+        params={
+            "customer": customer,
+            "status": "all",
+            "limit": 100,
+            "expand": ["data.latest_invoice.confirmation_secret", "data.pending_setup_intent"],
+        }
+    )
+    for sub in existing.data:
+        if sub.status in LIVE:
+            raise Conflict(
+                f"You already have a subscription ({sub.id}, {sub.status}); "
+                "cancel it or change its plan instead.",
+                code="already_subscribed",
+            )
+    for sub in existing.data:
+        if sub.status == "incomplete" and _price_of(sub) == body.price_id:
+            # A double click, or a return to an unfinished checkout: finish that one.
+            secret, kind = _secret(sub)
+            return CreateSubscriptionResponse(
+                subscription_id=sub.id,
+                status=sub.status,
+                client_secret=secret,
+                client_secret_type=kind,
+                created=False,
+            )
+    for sub in existing.data:
+        if sub.status == "incomplete":
+            # Abandoned checkout for another price: cancel it so both cannot end up paid.
+            client.v1.subscriptions.cancel(sub.id)
+    params: SubscriptionCreateParams = {
+        "customer": customer,
+        "items": [{"price": body.price_id}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
+        "metadata": {"firebase_uid": ctx.caller.uid},
+    }
+    if settings.trial_days:
+        params["trial_period_days"] = settings.trial_days
+    # Concurrent double clicks see the same history, so they share a key and Stripe makes one
+    # subscription; once that one ends, the history grows and a new subscription gets a new key.
+    generation = len(existing.data) + (1000 if existing.has_more else 0)
+    sub = client.v1.subscriptions.create(
+        params=params,
+        options={"idempotency_key": f"create-subscription:{customer}:{body.price_id}:{generation}"},
+    )
+    log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
+    secret, kind = _secret(sub)
+    return CreateSubscriptionResponse(
+        subscription_id=sub.id,
+        status=sub.status,
+        client_secret=secret,
+        client_secret_type=kind,
+        created=True,
+    )
+
+
+class HandleSubscriptionRequest(RequestModel):
+    subscription_id: SubscriptionId
+    cancel_at_period_end: bool = Field(
+        description="true: cancel when the paid period ends; false: keep it going (resume)."
+    )
+
+
+class SubscriptionRequest(RequestModel):
+    subscription_id: SubscriptionId
+
+
+def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscription:
+    customer = customer_id(ctx)
+    return fetch_owned(
+        lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
+            subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+        ),
+        lambda sub: id_of(sub.customer),
+        customer,
+        "subscription",
+    )
+
+
+@endpoint("handle_subscription", HandleSubscriptionRequest)
+def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
+    sub = _owned_subscription(ctx, body.subscription_id)
+    if sub.status in ENDED:
+        raise Conflict(
+            "This subscription has already ended; start a new one instead.",
+            code="subscription_ended",
+        )
+    if sub.status not in LIVE:
+        raise Conflict(
+            f"This subscription is {sub.status}: complete its first payment first.",
+            code="subscription_not_started",
+        )
+    if sub.cancel_at_period_end == body.cancel_at_period_end:
+        return subscription_view(sub)
+    updated = ctx.runtime.stripe.v1.subscriptions.update(
+        sub.id,
+        params={"cancel_at_period_end": body.cancel_at_period_end, "expand": SUBSCRIPTION_EXPAND},
+    )
+    log.info(
+        "subscription updated",
+        extra={"subscription_id": sub.id, "cancel_at_period_end": body.cancel_at_period_end},
+    )
+    return subscription_view(updated)
+
+
+@endpoint("retrieve_subscription", SubscriptionRequest)
+def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
+    return subscription_view(_owned_subscription(ctx, body.subscription_id))
