@@ -33,8 +33,9 @@ def idempotency_key(uid: str) -> str:
     return f"create-customer:{uid}"
 
 
-@endpoint("create_customer", CreateCustomerRequest)
+@endpoint("create_customer", CreateCustomerRequest, errors=(409,))
 def create_customer(ctx: Context, body: CreateCustomerRequest) -> CreateCustomerResponse:
+    """Create the caller's Stripe customer, or return the one they already have."""
     store = ctx.runtime.customers
     uid = ctx.caller.uid
     existing = store.get(uid)

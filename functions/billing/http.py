@@ -69,6 +69,7 @@ class Endpoint[Req: RequestModel]:
         *,
         methods: tuple[str, ...] = ("POST",),
         requires: tuple[str, ...] = ("stripe_secret_key",),
+        errors: tuple[int, ...] = (),
     ) -> None:
         self.name = name
         self.deployed_name = name.replace("_", "-")
@@ -76,6 +77,8 @@ class Endpoint[Req: RequestModel]:
         self.request_model = request_model
         self.methods = methods
         self.requires = requires
+        # Statuses this operation answers beyond the ones every endpoint may (documented).
+        self.errors = errors
 
     def __call__(self, request: flask.Request) -> flask.Response:
         return self.handle(request, runtime.current())
@@ -147,9 +150,12 @@ def endpoint[Req: RequestModel](
     *,
     methods: tuple[str, ...] = ("POST",),
     requires: tuple[str, ...] = ("stripe_secret_key",),
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Operation[Req]], Endpoint[Req]]:
     def wrap(operation: Operation[Req]) -> Endpoint[Req]:
-        return Endpoint(name, operation, request_model, methods=methods, requires=requires)
+        return Endpoint(
+            name, operation, request_model, methods=methods, requires=requires, errors=errors
+        )
 
     return wrap
 

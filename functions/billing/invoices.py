@@ -41,8 +41,9 @@ def _subscription_of(invoice: stripe.Invoice) -> str | None:
     return id_of(parent.subscription_details.subscription)
 
 
-@endpoint("retry_invoice", RetryInvoiceRequest)
+@endpoint("retry_invoice", RetryInvoiceRequest, errors=(402, 404, 409))
 def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
+    """Pay an open invoice of the caller's with a new card."""
     customer = customer_id(ctx)
     client = ctx.runtime.stripe
     invoice = fetch_owned(

@@ -66,8 +66,9 @@ def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> s
     return pm
 
 
-@endpoint("retrieve_payment_method", PaymentMethodRequest)
+@endpoint("retrieve_payment_method", PaymentMethodRequest, errors=(404, 409))
 def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> PaymentMethodSummary:
+    """Brand, last 4 and expiry of one of the caller's payment methods."""
     customer = customer_id(ctx)
     pm = fetch_owned(
         lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(body.payment_method_id),
@@ -78,8 +79,9 @@ def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> Payment
     return _summary(pm)
 
 
-@endpoint("create_setup_intent", EmptyRequest)
+@endpoint("create_setup_intent", EmptyRequest, errors=(409,))
 def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse:
+    """A SetupIntent for saving a new card with Stripe.js (handles 3-D Secure)."""
     customer = customer_id(ctx)
     params: SetupIntentCreateParams = {
         "customer": customer,
@@ -118,8 +120,9 @@ def make_default(
     return targets
 
 
-@endpoint("update_payment_method", PaymentMethodRequest)
+@endpoint("update_payment_method", PaymentMethodRequest, errors=(404, 409))
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
+    """Make a saved card the default for the caller's invoices and live subscriptions."""
     customer = customer_id(ctx)
     pm = own_payment_method(ctx, customer, body.payment_method_id)
     updated = make_default(ctx, customer, pm.id)

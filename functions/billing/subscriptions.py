@@ -56,10 +56,11 @@ def _price_of(sub: stripe.Subscription) -> str | None:
     return sub.items.data[0].price.id if sub.items.data else None
 
 
-@endpoint("create_subscription", CreateSubscriptionRequest)
+@endpoint("create_subscription", CreateSubscriptionRequest, errors=(409,))
 def create_subscription(
     ctx: Context, body: CreateSubscriptionRequest
 ) -> CreateSubscriptionResponse:
+    """Subscribe the caller to a price the app sells (Payment Element flow)."""
     settings = ctx.runtime.settings
     if body.price_id not in settings.allowed_price_ids:
         raise BadRequest(
@@ -148,8 +149,9 @@ def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscripti
     )
 
 
-@endpoint("handle_subscription", HandleSubscriptionRequest)
+@endpoint("handle_subscription", HandleSubscriptionRequest, errors=(404, 409))
 def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
+    """Cancel the caller's subscription at period end, or keep it going."""
     sub = _owned_subscription(ctx, body.subscription_id)
     if sub.status in ENDED:
         raise Conflict(
@@ -174,6 +176,7 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     return subscription_view(updated)
 
 
-@endpoint("retrieve_subscription", SubscriptionRequest)
+@endpoint("retrieve_subscription", SubscriptionRequest, errors=(404, 409))
 def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
+    """The caller's subscription: status, plan, period, invoice, payment method."""
     return subscription_view(_owned_subscription(ctx, body.subscription_id))

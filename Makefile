@@ -1,0 +1,34 @@
+# The README's two commands are `make run` and `make test`; both set up from scratch.
+VENV := .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := functions:.
+
+.PHONY: run test setup lint typecheck unit openapi token lock
+
+run: setup  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
+	$(PY) -m devstack up
+
+test: setup lint typecheck  ## Lint, type-check and run every test (starts its own stack).
+	$(PY) -m pytest
+
+setup:
+	@scripts/setup
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy
+
+unit: setup  ## Only the tests that need no emulator.
+	$(PY) -m pytest tests/unit
+
+openapi: setup  ## Regenerate openapi.yaml from the request/response models.
+	$(PY) -m billing.openapi > openapi.yaml
+
+token: setup  ## make token UID=alice EMAIL=alice@example.com
+	@$(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
+
+lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
+	scripts/lock
