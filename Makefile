@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup lint typecheck unit openapi token lock
+.PHONY: run test setup lint typecheck unit openapi token lock bench
 
 run: setup  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -32,3 +32,6 @@ token: setup  ## make token UID=alice EMAIL=alice@example.com
 
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
+
+bench: setup  ## Stripe calls and Firestore round trips per operation (starts its own stack).
+	$(PY) -m benchmarks.calls_per_operation

@@ -1,0 +1,166 @@
+"""How many Stripe calls and Firestore round trips each operation makes, measured.
+
+Starts a local stack (or uses a running one: ``--stack .devstack/stack.json``), walks a new
+user through every operation, and prints, per operation, the Stripe requests the stand-in
+recorded and the Firestore round trips the function logged for that request (its
+``firestore_round_trips`` field, counted where each Firestore RPC is issued), next to the
+article's flow. Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.calls_per_operation``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import requests
+import stripe
+
+from devstack.stack import Stack, StackInfo
+from devstack.tokens import mint_token
+
+# Stripe calls the article's handlers make for the same step (its Lambda code, read by hand).
+ARTICLE = {
+    "create-customer": "1",
+    "create-subscription": "3",
+    "handle-subscription": "1",
+    "retrieve-subscription": "1",
+    "retrieve-payment-method": "1",
+    "create-setup-intent": "-",
+    "update-payment-method": "2",
+    "retry-invoice": "3",
+}
+
+
+class Probe:
+    def __init__(self, info: StackInfo) -> None:
+        self.info = info
+        assert info.stripe.control_url
+        assert info.stripe.api_base
+        self.control = info.stripe.control_url
+        self.sdk = stripe.StripeClient(
+            "sk_test_bench", base_addresses={"api": info.stripe.api_base}
+        )
+        self.rows: list[dict[str, Any]] = []
+
+    def _seq(self) -> int:
+        data = requests.get(f"{self.control}/_standin/requests", timeout=10).json()["data"]
+        return max((r["seq"] for r in data), default=0)
+
+    def _since(self, seq: int) -> list[dict[str, Any]]:
+        data = requests.get(f"{self.control}/_standin/requests", timeout=10).json()["data"]
+        return [r for r in data if r["seq"] > seq]
+
+    def _logged(self, function: str, request_id: str) -> dict[str, Any]:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for line in self.info.log_file(function).read_text().splitlines():
+                if request_id in line and '"httpRequest"' in line:
+                    entry: dict[str, Any] = json.loads(line)
+                    return entry
+            time.sleep(0.05)
+        raise RuntimeError(f"no request log line for {function} {request_id}")
+
+    def call(self, token: str, function: str, body: dict[str, Any], label: str = "") -> Any:
+        before = self._seq()
+        started = time.perf_counter()
+        response = requests.post(
+            self.info.function_url(function),
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"{function}: {response.status_code} {response.text}")
+        stripe_requests = self._since(before)
+        logged = self._logged(function, response.headers["X-Request-Id"])
+        self.rows.append(
+            {
+                "operation": function + (f" ({label})" if label else ""),
+                "function": function,
+                "stripe": len(stripe_requests),
+                "stripe_detail": ", ".join(f"{r['method']} {r['path']}" for r in stripe_requests),
+                "firestore": logged.get("firestore_round_trips"),
+                "ms": elapsed * 1000,
+            }
+        )
+        return response.json()
+
+
+def walk(probe: Probe) -> None:
+    uid = f"bench-{uuid.uuid4().hex[:10]}"
+    token = mint_token(uid, f"{uid}@example.com", project_id=probe.info.project_id)
+    probe.call(token, "create-customer", {"name": "Bench"}, "first")
+    probe.call(token, "create-customer", {}, "again")
+    sub = probe.call(token, "create-subscription", {"price_id": "price_basic_monthly"})
+    pi = sub["client_secret"].split("_secret_")[0]
+    with suppress(stripe.CardError):
+        probe.sdk.v1.payment_intents.confirm(
+            pi, params={"payment_method": "pm_card_chargeDeclined"}
+        )
+    view = probe.call(token, "retrieve-subscription", {"subscription_id": sub["subscription_id"]})
+    invoice = view["latest_invoice"]["id"]
+    probe.call(token, "retry-invoice", {"invoice_id": invoice, "payment_method_id": "pm_card_visa"})
+    probe.call(
+        token,
+        "handle-subscription",
+        {"subscription_id": sub["subscription_id"], "cancel_at_period_end": True},
+    )
+    intent = probe.call(token, "create-setup-intent", {})
+    confirmed = probe.sdk.v1.setup_intents.confirm(
+        intent["setup_intent_id"], params={"payment_method": "pm_card_mastercard"}
+    )
+    pm = str(confirmed.payment_method)
+    probe.call(token, "update-payment-method", {"payment_method_id": pm})
+    probe.call(token, "retrieve-payment-method", {"payment_method_id": pm})
+
+
+@contextmanager
+def running_stack(stack_file: Path | None) -> Iterator[StackInfo]:
+    if stack_file is not None:
+        yield StackInfo.load(stack_file)
+        return
+    with tempfile.TemporaryDirectory() as state, Stack(state_dir=Path(state)) as info:
+        yield info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", type=Path, help="stack.json of a running stack")
+    parser.add_argument("--rounds", type=int, default=3, help="users walked through (latency)")
+    args = parser.parse_args()
+    with running_stack(args.stack) as info:
+        probe = Probe(info)
+        for _ in range(args.rounds):
+            walk(probe)
+    by_op: dict[str, list[dict[str, Any]]] = {}
+    for row in probe.rows:
+        by_op.setdefault(row["operation"], []).append(row)
+    header = f"{'operation':34} {'stripe':>6} {'article':>7} {'firestore':>9} {'p50 ms':>7}"
+    print(header)  # noqa: T201
+    print("-" * len(header))  # noqa: T201
+    for op, rows in by_op.items():
+        first = rows[0]
+        p50 = statistics.median(r["ms"] for r in rows)
+        print(  # noqa: T201
+            f"{op:34} {first['stripe']:>6} {ARTICLE.get(first['function'], '-'):>7} "
+            f"{first['firestore']!s:>9} {p50:>7.1f}"
+        )
+    print("\nStripe requests per operation (first round):")  # noqa: T201
+    seen = set()
+    for row in probe.rows:
+        if row["operation"] not in seen:
+            seen.add(row["operation"])
+            print(f"  {row['operation']}: {row['stripe_detail'] or '(none)'}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Steps a frontend takes with Stripe.js, done here through the stand-in's API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.integration.conftest import StandIn, User
+
+PRICE = "price_basic_monthly"
+
+
+def intent_id(client_secret: str) -> str:
+    return client_secret.split("_secret_")[0]
+
+
+def subscribe(user: User, standin: StandIn, card: str = "pm_card_visa") -> dict[str, Any]:
+    """Customer, subscription, and the first payment confirmed as Stripe.js would."""
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    assert created["client_secret_type"] == "payment"
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": card}
+    )
+    return created
+
+
+def with_stripe_calls[T](
+    standin: StandIn, action: Callable[[], T]
+) -> tuple[T, list[dict[str, Any]]]:
+    """``action()``'s result and the Stripe requests made while it ran (tests run serially)."""
+    before = max((r["seq"] for r in standin.requests()), default=0)
+    result = action()
+    return result, [r for r in standin.requests() if r["seq"] > before]

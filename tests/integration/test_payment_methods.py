@@ -1,0 +1,110 @@
+"""retrieve-payment-method, create-setup-intent and update-payment-method over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.billing_flows import subscribe, with_stripe_calls
+from tests.integration.conftest import StandIn, User
+
+pytestmark = pytest.mark.integration
+
+
+def _saved_card(user: User, standin: StandIn, card: str) -> str:
+    """A card saved the current way: SetupIntent from the function, confirmed by Stripe.js."""
+    intent = user.ok("create-setup-intent", {})
+    assert "_secret_" in intent["client_secret"]
+    confirmed = standin.sdk.v1.setup_intents.confirm(
+        intent["setup_intent_id"], params={"payment_method": card}
+    )
+    assert confirmed.status == "succeeded"
+    assert isinstance(confirmed.payment_method, str)
+    return confirmed.payment_method
+
+
+def test_retrieve_payment_method_shows_brand_last4_expiry(user: User, standin: StandIn) -> None:
+    subscribe(user, standin)
+    pm_id = _saved_card(user, standin, "pm_card_visa")
+    card = user.ok("retrieve-payment-method", {"payment_method_id": pm_id})
+    assert card["id"] == pm_id
+    assert card["brand"] == "visa"
+    assert card["last4"] == "4242"
+    assert isinstance(card["exp_month"], int)
+    assert isinstance(card["exp_year"], int)
+
+
+def test_update_payment_method_switches_invoices_and_live_subscriptions(
+    user: User, standin: StandIn
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    pm_id = _saved_card(user, standin, "pm_card_mastercard")
+    result, calls = with_stripe_calls(
+        standin, lambda: user.ok("update-payment-method", {"payment_method_id": pm_id})
+    )
+    assert result["payment_method"]["brand"] == "mastercard"
+    assert result["updated_subscriptions"] == [sub_id]
+    view = user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    assert view["default_payment_method"]["id"] == pm_id
+    customer = standin.sdk.v1.customers.retrieve(user.customer())
+    assert customer.invoice_settings is not None
+    assert customer.invoice_settings.default_payment_method == pm_id
+    assert [(c["method"], c["path"].split("/")[2]) for c in calls] == [
+        ("GET", "payment_methods"),
+        ("POST", "customers"),
+        ("GET", "subscriptions"),
+        ("POST", "subscriptions"),
+    ]
+
+
+def test_another_users_payment_method_is_404_and_nothing_changes(
+    user: User, other_user: User, standin: StandIn
+) -> None:
+    subscribe(user, standin)
+    pm_id = _saved_card(user, standin, "pm_card_visa")
+    other_customer = other_user.customer()
+    for function in ("retrieve-payment-method", "update-payment-method"):
+        response = other_user.call(function, {"payment_method_id": pm_id})
+        assert response.status_code == 404
+        missing = other_user.call(function, {"payment_method_id": "pm_doesnotexist"})
+        assert response.json() == missing.json()
+    customer = standin.sdk.v1.customers.retrieve(other_customer)
+    assert (
+        customer.invoice_settings is None
+        or customer.invoice_settings.default_payment_method is None
+    )
+    assert standin.sdk.v1.payment_methods.retrieve(pm_id).customer == user.customer()
+
+
+@pytest.mark.parametrize("function", ["retrieve-payment-method", "update-payment-method"])
+@pytest.mark.parametrize("body", [{}, {"payment_method_id": "card_123"}, {"payment_method_id": 1}])
+def test_bad_payment_method_ids_are_400(user: User, function: str, body: dict[str, object]) -> None:
+    response = user.call(function, body)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "payment_method_id"
+
+
+def test_setup_intent_needs_a_customer(user: User) -> None:
+    response = user.call("create-setup-intent", {})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "customer_required"
+
+
+def test_stripe_unavailable_on_update_is_503_and_keeps_the_old_default(
+    user: User, faults: StandIn
+) -> None:
+    sub_id = subscribe(user, faults)["subscription_id"]
+    before = user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    pm_id = _saved_card(user, faults, "pm_card_mastercard")
+    faults.fault(method="POST", path_prefix="/v1/customers", kind="error", status=500)
+    response = user.call("update-payment-method", {"payment_method_id": pm_id})
+    assert response.status_code == 503
+    faults.clear_faults()
+    after = user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    assert after["default_payment_method"] == before["default_payment_method"]
+
+
+def test_setup_intent_unavailable_is_503(user: User, faults: StandIn) -> None:
+    user.customer()
+    faults.fault(method="POST", path_prefix="/v1/setup_intents", kind="error", status=429)
+    response = user.call("create-setup-intent", {})
+    assert response.status_code == 503
