@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ class Child:
     popen: subprocess.Popen[bytes]
     log_path: Path
     start_time: int | None
+    leaves_first: bool = False  # how to stop it: see stop_groups
 
     @property
     def pid(self) -> int:
@@ -42,7 +43,13 @@ class Child:
 
 
 def spawn(
-    name: str, argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    leaves_first: bool = False,
 ) -> Child:
     """Start ``argv`` in a new session, stdout and stderr to ``log_path`` (truncated)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +63,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Child(name, popen, log_path, process_start_time(popen.pid))
+    return Child(name, popen, log_path, process_start_time(popen.pid), leaves_first)
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -70,21 +77,26 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Start time in clock ticks since boot: tells a process apart from a later one reusing its pid."""
+    """Start time in clock ticks since boot: tells a process from a later one reusing its pid."""
     fields = _stat_fields(pid)
     return int(fields[19]) if fields else None
 
 
-def group_members(pgid: int) -> list[int]:
-    """Pids of the living (non-zombie) processes in process group ``pgid``."""
-    members = []
+def _group_processes(pgid: int) -> dict[int, int]:
+    """Living (non-zombie) members of process group ``pgid``, each with its parent's pid."""
+    members = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         fields = _stat_fields(int(entry))
         if fields and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
+            members[int(entry)] = int(fields[1])
     return members
+
+
+def group_members(pgid: int) -> list[int]:
+    """Pids of the living (non-zombie) processes in process group ``pgid``."""
+    return list(_group_processes(pgid))
 
 
 def is_alive(pid: int, start_time: int | None) -> bool:
@@ -95,17 +107,48 @@ def is_alive(pid: int, start_time: int | None) -> bool:
     return start_time is None or int(fields[19]) == start_time
 
 
+def terminate(pid: int, start_time: int | None, *, grace: float) -> None:
+    """SIGTERM one process (not its group), SIGKILL it if it still runs after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if not is_alive(pid, start_time):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while is_alive(pid, start_time) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
-def stop_groups(pgids: Iterable[int], *, grace: float = 5.0) -> list[int]:
+def _signal_leaves(pgid: int, sig: signal.Signals) -> None:
+    members = _group_processes(pgid)
+    for pid in set(members) - set(members.values()):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def stop_groups(
+    pgids: Iterable[int], *, grace: float = 5.0, leaves_first: Collection[int] = ()
+) -> list[int]:
     """SIGTERM each group, SIGKILL what is left after ``grace`` seconds; returns the groups that
-    needed SIGKILL. Returns once no living member remains (or after a further bounded wait)."""
+    needed SIGKILL. Returns once no living member remains (or after a further bounded wait).
+
+    Groups in ``leaves_first`` get SIGTERM only in the processes without children, and their
+    parents exit when those do. That suits wrapper chains (gcloud -> bash -> java): signalled
+    all at once, the wrappers die first and leave the Java server an orphan that lingers as a
+    zombie until init collects it. It does not suit gunicorn, whose master restarts a worker
+    that exits; gunicorn gets SIGTERM as a whole group.
+    """
     pending = [pgid for pgid in pgids if group_members(pgid)]
     for pgid in pending:
-        _signal_group(pgid, signal.SIGTERM)
+        if pgid in leaves_first:
+            _signal_leaves(pgid, signal.SIGTERM)
+        else:
+            _signal_group(pgid, signal.SIGTERM)
     pending = _wait_groups_empty(pending, grace)
     for pgid in pending:
         _signal_group(pgid, signal.SIGKILL)
@@ -124,7 +167,11 @@ def _wait_groups_empty(pgids: list[int], timeout: float) -> list[int]:
 
 def stop_children(children: Sequence[Child], *, grace: float = 5.0) -> list[int]:
     """Stop the groups of ``children`` together and reap the processes we started."""
-    killed = stop_groups([child.pid for child in children], grace=grace)
+    killed = stop_groups(
+        [child.pid for child in children],
+        grace=grace,
+        leaves_first={child.pid for child in children if child.leaves_first},
+    )
     for child in children:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.popen.wait(timeout=1.0)

@@ -33,7 +33,7 @@ def _mail_file_name(received_at: datetime) -> str:
 
 
 def store_message(maildir: Path, mail_from: str, rcpt_tos: list[str], content: bytes) -> Path:
-    """Write one message to ``maildir`` atomically: readers globbing ``*.eml`` never see half a file."""
+    """Write one message into ``maildir``; readers globbing ``*.eml`` never see half a file."""
     maildir.mkdir(parents=True, exist_ok=True)
     envelope = (
         f"X-Envelope-From: <{mail_from}>\r\nX-Envelope-To: {', '.join(rcpt_tos)}\r\n"
@@ -51,7 +51,7 @@ class MaildirHandler:
     def __init__(self, maildir: Path) -> None:
         self.maildir = maildir
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         path = store_message(
             self.maildir, str(envelope.mail_from), [str(r) for r in envelope.rcpt_tos], content

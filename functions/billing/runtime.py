@@ -66,7 +66,7 @@ class Runtime:
         customers: Customers | None = None,
     ) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # building one client may need another
         self._cache: dict[str, object] = {
             name: value
             for name, value in (

@@ -26,10 +26,13 @@ from tests.openapi_check import assert_matches
 pytestmark = pytest.mark.integration
 
 
+# A fixed folder, so a session killed hard is cleaned up by the next one (stack.json's pids).
+STATE_DIR = Path(__file__).resolve().parents[2] / ".devstack" / "test"
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
-    state_dir: Path = tmp_path_factory.mktemp("stack")
-    with Stack(state_dir=state_dir, env_overrides={"LOG_LEVEL": "INFO"}) as info:
+def stack() -> Iterator[StackInfo]:
+    with Stack(state_dir=STATE_DIR, env_overrides={"LOG_LEVEL": "INFO"}) as info:
         yield info
 
 

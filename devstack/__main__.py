@@ -1,0 +1,212 @@
+"""``python -m devstack up``: run the whole local stack until Ctrl-C. ``down`` stops a stack left
+behind by a launcher that was killed hard (``up`` does that too before it starts)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from devstack.stack import (
+    DEFAULT_FUNCTIONS_SOURCE,
+    DEFAULT_STATE_DIR,
+    REPO_ROOT,
+    Stack,
+    StackError,
+    StackInfo,
+    stop_recorded,
+    stripe_key_from_environment,
+)
+from devstack.tokens import DEFAULT_PROJECT, mint_token
+
+log = logging.getLogger("devstack")
+
+CURL_BODIES = {"create-customer": '{"name": "Ada"}'}
+SERVICE_NAMES = ("firestore", "pubsub", "stripe-standin", "smtp-sink")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is inside it, as a developer types it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def summary(info: StackInfo, stack_file: Path) -> str:
+    python = _shown(Path(sys.executable).parent / "python")
+    width = max(len(name) for name in info.functions) if info.functions else 0
+    seconds = info.startup_seconds
+    parts = [f"{name} {seconds[name]:.1f} s" for name in SERVICE_NAMES if name in seconds]
+    if info.functions:
+        parts.append(f"functions {max(seconds.get(name, 0.0) for name in info.functions):.1f} s")
+    lines = [
+        f"Local stack is up in {seconds.get('total', 0.0):.1f} s ({', '.join(parts)});"
+        f" project {info.project_id}",
+        "",
+    ]
+    lines.append("Functions:")
+    for name, url in info.functions.items():
+        kind = "  (CloudEvent, push from Pub/Sub)" if name in info.event_functions else ""
+        lines.append(f"  {name:<{width}}  {url}{kind}")
+    if not info.functions:
+        lines.append("  (none found in functions/main.py)")
+    lines += [
+        "",
+        f"Firestore emulator  FIRESTORE_EMULATOR_HOST={info.firestore_emulator_host}",
+        f"Pub/Sub emulator    PUBSUB_EMULATOR_HOST={info.pubsub_emulator_host}"
+        + (f"  (topic {info.notifications_topic})" if info.notifications_topic else ""),
+    ]
+    if info.stripe.mode == "standin":
+        lines.append(f"Stripe              local stand-in at {info.stripe.api_base}")
+        if "stripe-webhook" in info.functions:
+            lines.append(f"                    webhooks go to {info.functions['stripe-webhook']}")
+    else:
+        lines.append(
+            "Stripe              real test mode (api.stripe.com, key from STRIPE_SECRET_KEY)"
+        )
+        if "stripe-webhook" in info.functions:
+            lines.append(
+                "                    webhooks: stripe listen --forward-to "
+                f"{info.functions['stripe-webhook']} (and set STRIPE_WEBHOOK_SECRET)"
+            )
+    lines += [
+        f"Mail                {_shown(info.mail_dir)}/  (one .eml file per message;"
+        f" SMTP sink on {info.smtp.host}:{info.smtp.port})",
+        f"Logs                {_shown(info.logs_dir)}/<name>.log",
+        f"Addresses           {_shown(stack_file)}",
+    ]
+    target = "create-customer" if "create-customer" in info.functions else None
+    target = target or next((n for n in info.functions if n not in info.event_functions), None)
+    if target is not None:
+        token = mint_token("dev-user", "dev@example.com", project_id=info.project_id)
+        body = CURL_BODIES.get(target, "{}")
+        lines += [
+            "",
+            "Try it (the token is valid for an hour):",
+            f"  TOKEN={token}",
+            f'  curl -X POST {info.functions[target]} -H "Authorization: Bearer $TOKEN" '
+            f"-H 'Content-Type: application/json' -d {shlex.quote(body)}",
+            "Another user's token:",
+            f"  TOKEN=$({python} -m devstack.tokens --uid alice --email alice@example.com)",
+        ]
+    lines += ["", "Ctrl-C stops everything."]
+    return "\n".join(lines)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def up(args: argparse.Namespace) -> int:
+    if args.stripe == "auto":
+        use_standin = stripe_key_from_environment(REPO_ROOT) is None
+    else:
+        use_standin = args.stripe == "standin"
+    stack = Stack(
+        state_dir=args.state_dir,
+        use_standin=use_standin,
+        functions_source=args.functions_source,
+        project_id=args.project,
+        base_port=args.base_port,
+        log_level=args.log_level,
+    )
+    # Children run in their own sessions, so a terminal's Ctrl-C reaches only this process;
+    # SIGTERM and SIGHUP (terminal closed) take the same way out. SIGINT is set explicitly:
+    # a shell starts background jobs with it ignored, and Python then keeps ignoring it.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    try:
+        info = stack.start()
+        print(summary(info, stack.stack_file), flush=True)  # noqa: T201
+        reported: set[str] = set()
+        while True:
+            time.sleep(1)
+            for name, code in stack.exited().items():
+                if name not in reported:
+                    reported.add(name)
+                    log.error("%s exited with code %d; see %s", name, code, info.log_file(name))
+    except KeyboardInterrupt:
+        return 0
+    except StackError as error:
+        log.error("%s", error)
+        return 1
+    finally:
+        # A second Ctrl-C must not cut the clean-up short; stopping is bounded anyway.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if stack.running:
+            began = time.monotonic()
+            log.info("stopping")
+            stack.stop()
+            log.info("stopped in %.1f s", time.monotonic() - began)
+
+
+def down(args: argparse.Namespace) -> int:
+    stopped = stop_recorded(args.state_dir)
+    log.info("stopped %s", ", ".join(stopped) if stopped else "all: nothing is left running")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="start the local stack and run until Ctrl-C")
+    up_parser.add_argument(
+        "--functions-source",
+        type=Path,
+        default=DEFAULT_FUNCTIONS_SOURCE,
+        help="the main.py whose decorated functions to run (default: functions/main.py)",
+    )
+    up_parser.add_argument(
+        "--project",
+        help=f"default: GOOGLE_CLOUD_PROJECT from .env or .env.example, else {DEFAULT_PROJECT}",
+    )
+    up_parser.add_argument(
+        "--base-port",
+        type=int,
+        help="consecutive ports from here (default: free ports chosen by the OS each run)",
+    )
+    up_parser.add_argument(
+        "--stripe",
+        choices=["auto", "standin", "test"],
+        default="auto",
+        help="auto (default): Stripe test mode if STRIPE_SECRET_KEY=sk_test_..., else stand-in",
+    )
+    up_parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="the functions' LOG_LEVEL (default: from .env or .env.example, else INFO)",
+    )
+    up_parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each process's command and start time"
+    )
+    up_parser.set_defaults(handler=up)
+    down_parser = commands.add_parser("down", help="stop processes left by a killed launcher")
+    down_parser.set_defaults(handler=down)
+    for sub in (up_parser, down_parser):
+        sub.add_argument(
+            "--state-dir",
+            type=Path,
+            default=DEFAULT_STATE_DIR,
+            help="stack.json, logs/ and mail/ go here (default: .devstack in the repo)",
+        )
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="devstack: %(message)s"
+    )
+    try:
+        return int(args.handler(args))
+    except StackError as error:
+        log.error("%s", error)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,703 @@
+"""The local stack: emulators, Stripe (stand-in or test mode), an SMTP sink and every function.
+
+``python -m devstack up`` runs it from a terminal; tests use :class:`Stack` directly::
+
+    with Stack(state_dir=tmp_path) as info:
+        requests.post(info.function_url("create_customer"), ...)
+
+Everything is started at once and then awaited, because each piece takes seconds to boot and
+the pieces do not need each other to boot: ports are chosen up front, so every address (the
+webhook function's URL the stand-in posts to, the emulator hosts the functions read) is known
+before anything runs. Each process runs in its own process group and is stopped by group.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import secrets
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from devstack import procs
+from devstack.tokens import DEFAULT_PROJECT
+
+log = logging.getLogger("devstack")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
+DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+STANDIN_MODULE = "devstack.stripe_standin"
+# Not a secret: the stand-in accepts any sk_test_ key.
+STANDIN_SECRET_KEY = "sk_test_standin_local"  # noqa: S105
+# Nothing listens there: firebase-admin only needs the variable set to accept unsigned tokens.
+AUTH_EMULATOR_HOST = "127.0.0.1:9099"
+WEBHOOK_FUNCTION = "stripe_webhook"
+
+# Measured on a 2-core machine: each emulator answers within 1.4-2.2 s alone, and in 6-11 s while
+# eight functions boot beside it. A first run after a gcloud update can take far longer.
+EMULATOR_START_TIMEOUT = 90.0
+PROCESS_START_TIMEOUT = 60.0
+STOP_GRACE = 5.0
+
+FunctionKind = Literal["http", "cloudevent"]
+_DECORATOR_KINDS: dict[str, FunctionKind] = {"http": "http", "cloud_event": "cloudevent"}
+
+
+class StackError(Exception):
+    """The stack cannot start (bad configuration, a service that fails to boot)."""
+
+
+# --- what to run ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    kind: FunctionKind
+
+    @property
+    def deployed_name(self) -> str:
+        return self.name.replace("_", "-")
+
+
+def discover_functions(source: Path) -> list[FunctionSpec]:
+    """The ``functions_framework.http``/``cloud_event`` decorated functions of ``source``, in
+    source order. Reads the file with ``ast``: nothing is imported or run."""
+    try:
+        tree = ast.parse(source.read_text(), filename=str(source))
+    except FileNotFoundError:
+        raise StackError(f"{source} not found: it should hold the cloud functions") from None
+    module_aliases = {"functions_framework"}
+    decorator_aliases: dict[str, FunctionKind] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            module_aliases.update(
+                alias.asname or alias.name
+                for alias in node.names
+                if alias.name == "functions_framework"
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module == "functions_framework":
+            for alias in node.names:
+                if alias.name in _DECORATOR_KINDS:
+                    decorator_aliases[alias.asname or alias.name] = _DECORATOR_KINDS[alias.name]
+
+    def kind_of(decorator: ast.expr) -> FunctionKind | None:
+        if (
+            isinstance(decorator, ast.Attribute)
+            and isinstance(decorator.value, ast.Name)
+            and decorator.value.id in module_aliases
+        ):
+            return _DECORATOR_KINDS.get(decorator.attr)
+        if isinstance(decorator, ast.Name):
+            return decorator_aliases.get(decorator.id)
+        return None
+
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            kinds = [k for k in map(kind_of, node.decorator_list) if k is not None]
+            if kinds:
+                found.append(FunctionSpec(node.name, kinds[0]))
+    return found
+
+
+# --- the functions' environment ---------------------------------------------------------------
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines; blank lines and ``#`` lines are skipped, an optional ``export``
+    prefix and one pair of surrounding quotes are removed. No interpolation, no inline
+    comments: a ``#`` after the ``=`` is part of the value."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").lstrip()
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise StackError(f"{path}:{number}: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _env_file_layers(env_dir: Path) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for name in (".env.example", ".env"):
+        if (env_dir / name).is_file():
+            merged.update(read_env_file(env_dir / name))
+    return merged
+
+
+def function_env(
+    run_values: Mapping[str, str | None],
+    *,
+    env_dir: Path = REPO_ROOT,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment every function gets, lowest precedence first: ``LOG_LEVEL=INFO``, the
+    defaults in ``env_dir/.env.example``, a developer's ``env_dir/.env``, this run's values
+    (a None value removes the variable), then ``overrides``."""
+    env = {"LOG_LEVEL": "INFO"} | _env_file_layers(env_dir)
+    for key, value in run_values.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    env.update(overrides or {})
+    return env
+
+
+def _is_live_key(key: str) -> bool:
+    return key.startswith(("sk_live_", "rk_live_"))
+
+
+def stripe_key_from_environment(env_dir: Path = REPO_ROOT) -> str | None:
+    """The developer's Stripe test key (``STRIPE_SECRET_KEY`` in the environment, else in
+    ``env_dir/.env``), None when there is none. Refuses live keys. Never echoes the key."""
+    key = os.environ.get("STRIPE_SECRET_KEY")
+    if not key and (env_dir / ".env").is_file():
+        key = read_env_file(env_dir / ".env").get("STRIPE_SECRET_KEY")
+    if not key or key == STANDIN_SECRET_KEY:
+        return None
+    if _is_live_key(key):
+        raise StackError(
+            "STRIPE_SECRET_KEY holds a live-mode key: the local stack refuses to run against live "
+            "Stripe. Use a test key (sk_test_...) or unset it to use the local stand-in."
+        )
+    if not key.startswith(("sk_test_", "rk_test_")):
+        raise StackError("STRIPE_SECRET_KEY is set but is not a Stripe test key (sk_test_...)")
+    return key
+
+
+# --- what is running --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeInfo:
+    mode: Literal["standin", "test"]
+    api_base: str | None
+    control_url: str | None
+    webhook_secret: str | None
+
+
+@dataclass(frozen=True)
+class SmtpInfo:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Addresses of a running stack; written to ``stack.json`` with the same fields."""
+
+    project_id: str
+    functions: dict[str, str]
+    event_functions: list[str]
+    firestore_emulator_host: str
+    pubsub_emulator_host: str
+    notifications_topic: str | None
+    stripe: StripeInfo
+    smtp: SmtpInfo
+    mail_dir: Path
+    logs_dir: Path
+    pids: dict[str, int]
+    startup_seconds: dict[str, float] = field(default_factory=dict)
+
+    def function_url(self, name: str) -> str:
+        """URL of a function by deployed name (``create-customer``) or Python name."""
+        try:
+            return self.functions[name.replace("_", "-")]
+        except KeyError:
+            raise KeyError(f"no function {name!r}; running: {sorted(self.functions)}") from None
+
+    def log_file(self, name: str) -> Path:
+        """Log of a process: a function's deployed name, or firestore, pubsub, stripe-standin,
+        smtp-sink."""
+        return self.logs_dir / f"{name.replace('_', '-')}.log"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["mail_dir"], data["logs_dir"] = str(self.mail_dir), str(self.logs_dir)
+        return data
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_STATE_DIR / "stack.json") -> StackInfo:
+        """Read the ``stack.json`` of a stack started elsewhere (e.g. by ``make run``)."""
+        data = json.loads(path.read_text())
+        data["stripe"] = StripeInfo(**data["stripe"])
+        data["smtp"] = SmtpInfo(**data["smtp"])
+        data["mail_dir"], data["logs_dir"] = Path(data["mail_dir"]), Path(data["logs_dir"])
+        return cls(**data)
+
+
+# --- start and stop ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Service:
+    """One process of the stack: how to start it and how to tell it is ready."""
+
+    name: str  # also its log file's name
+    label: str
+    argv: list[str]
+    env: Mapping[str, str]
+    host: str
+    port: int
+    timeout: float
+    health_path: str | None = None  # answers 2xx over HTTP once ready; None: the port accepts
+    is_function: bool = False
+    leaves_first: bool = False  # see procs.stop_groups
+    on_ready: Callable[[], None] | None = None
+
+    @property
+    def probe(self) -> str:
+        if self.health_path is None:
+            return f"TCP {self.host}:{self.port}"
+        return f"GET http://{self.host}:{self.port}{self.health_path}"
+
+    def is_ready(self) -> bool:
+        if self.health_path is None:
+            return procs.tcp_accepts(self.host, self.port)
+        return procs.http_ok(f"http://{self.host}:{self.port}{self.health_path}")
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def _put_json(url: str, body: Mapping[str, Any]) -> None:
+    """PUT to the Pub/Sub emulator's REST API; an existing resource (409) is fine."""
+    request = urllib.request.Request(  # noqa: S310 - local emulator URL
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            detail = error.read().decode(errors="replace")[:500]
+            raise StackError(f"PUT {url} failed: {error.code} {detail}") from None
+
+
+def _allocate_ports(names: list[str], host: str, base_port: int | None) -> dict[str, int]:
+    if base_port is not None:
+        ports = {name: base_port + offset for offset, name in enumerate(names)}
+        taken = [f"{p} ({name})" for name, p in ports.items() if not procs.port_is_free(p, host)]
+        if taken:
+            raise StackError(f"ports in use on {host}: {', '.join(taken)}; pick another base port")
+        return ports
+    # Bind every socket before closing any, so the OS hands out distinct ports.
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in names]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return {name: int(sock.getsockname()[1]) for name, sock in zip(names, sockets, strict=True)}
+
+
+# Children get the developer's environment (PATH, HOME, gcloud's config) minus Stripe settings:
+# the functions get the run's own, and nothing else needs them.
+_NOT_INHERITED = frozenset({"STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"})
+
+
+class Stack:
+    """Starts and stops one local stack. Use as a context manager; ``start()`` returns the
+    :class:`StackInfo` (also written to ``state_dir/stack.json``) and stops whatever it started
+    if any part fails to come up. ``stop()`` is idempotent.
+
+    ``use_standin=False`` runs against real Stripe in test mode with the developer's
+    ``STRIPE_SECRET_KEY`` (environment, else ``env_dir/.env``). ``env_overrides`` win over every
+    other source of the functions' environment (see :func:`function_env`). ``project_id``
+    defaults to the ``GOOGLE_CLOUD_PROJECT`` that environment holds, else ``demo-billing``.
+
+    Ports: with ``base_port`` None (the default) every process gets a free port from the OS;
+    with ``base_port=N`` they are N (Firestore), N+1 (Pub/Sub), N+2 (SMTP sink), N+3 (stand-in,
+    when used), then one per function in ``main.py`` order.
+    """
+
+    def __init__(
+        self,
+        *,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        env_overrides: Mapping[str, str] | None = None,
+        use_standin: bool = True,
+        functions_source: Path = DEFAULT_FUNCTIONS_SOURCE,
+        env_dir: Path = REPO_ROOT,
+        project_id: str | None = None,
+        base_port: int | None = None,
+        log_level: str | None = None,
+        host: str = procs.LOCALHOST,
+        start_timeout: float | None = None,
+        standin_module: str = STANDIN_MODULE,
+    ) -> None:
+        self.state_dir = Path(state_dir).resolve()
+        self.env_overrides = dict(env_overrides or {})
+        self.use_standin = use_standin
+        self.functions_source = Path(functions_source).resolve()
+        self.env_dir = Path(env_dir)
+        self.project_id = project_id
+        self.base_port = base_port
+        self.log_level = log_level
+        self.host = host
+        self.start_timeout = start_timeout
+        self.standin_module = standin_module
+        self.info: StackInfo | None = None
+        # Every process this Stack started, kept after stop() so tests can check none survived.
+        self.started_pids: dict[str, int] = {}
+        self._children: list[tuple[_Service, procs.Child]] = []
+
+    @property
+    def running(self) -> bool:
+        """Whether processes this Stack started may still run (start() began, stop() not done)."""
+        return bool(self._children)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.state_dir / "stack.json"
+
+    @property
+    def _pubsub_dir(self) -> Path:
+        # Only the emulator's env.yaml goes there (its data stays in memory); without it, every
+        # stack would share gcloud's default in the home directory.
+        return self.state_dir / "pubsub"
+
+    @property
+    def _process_file(self) -> Path:
+        # Written as each process starts (stack.json only once all are ready), so a launcher
+        # killed half-way through start-up still leaves a record of what to clean up.
+        return self.state_dir / "processes.json"
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> StackInfo:
+        if self._children:
+            raise StackError("this Stack is already started")
+        began = time.monotonic()
+        try:
+            stop_recorded(self.state_dir, refuse_if_running=True)
+            info, services = self._plan()
+            for folder in (info.mail_dir, info.logs_dir, self._pubsub_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            for service in services:
+                self._launch(service)
+            startup = self._wait_ready(began)
+            startup["total"] = round(time.monotonic() - began, 2)
+            pids = {service.name: child.pid for service, child in self._children}
+            self.info = replace(info, pids=pids, startup_seconds=startup)
+            _write_json(self.stack_file, self.info.to_json())
+        except BaseException:
+            self.stop()
+            raise
+        log.info("stack ready in %.1f s", startup["total"])
+        return self.info
+
+    def _plan(self) -> tuple[StackInfo, list[_Service]]:
+        """Every address and setting of the run, decided before anything starts."""
+        functions = discover_functions(self.functions_source)
+        stripe_key = None if self.use_standin else stripe_key_from_environment(self.env_dir)
+        if not self.use_standin and stripe_key is None:
+            raise StackError("real Stripe test mode needs STRIPE_SECRET_KEY=sk_test_... set")
+        names = ["firestore", "pubsub", "smtp-sink"]
+        names += ["stripe-standin"] if self.use_standin else []
+        names += [spec.deployed_name for spec in functions]
+        ports = _allocate_ports(names, self.host, self.base_port)
+        urls = {spec.deployed_name: self._url(ports[spec.deployed_name]) for spec in functions}
+        api_base = self._url(ports["stripe-standin"]) if self.use_standin else None
+        run_values: dict[str, str | None] = {
+            "FIRESTORE_EMULATOR_HOST": f"{self.host}:{ports['firestore']}",
+            "PUBSUB_EMULATOR_HOST": f"{self.host}:{ports['pubsub']}",
+            "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
+            "STRIPE_SECRET_KEY": stripe_key or STANDIN_SECRET_KEY,
+            "STRIPE_API_BASE": api_base,
+            "STRIPE_WEBHOOK_SECRET": (
+                "whsec_" + secrets.token_hex(24)
+                if self.use_standin
+                else os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+            ),
+            "SMTP_HOST": self.host,
+            "SMTP_PORT": str(ports["smtp-sink"]),
+        }
+        if run_values["STRIPE_WEBHOOK_SECRET"] is None:
+            del run_values["STRIPE_WEBHOOK_SECRET"]  # keep one from .env, if any
+        if self.log_level is not None:
+            run_values["LOG_LEVEL"] = self.log_level
+        if self.project_id is not None:
+            run_values["GOOGLE_CLOUD_PROJECT"] = self.project_id
+        env = function_env(run_values, env_dir=self.env_dir, overrides=self.env_overrides)
+        env.setdefault("GOOGLE_CLOUD_PROJECT", DEFAULT_PROJECT)
+        if _is_live_key(env.get("STRIPE_SECRET_KEY", "")):
+            raise StackError("STRIPE_SECRET_KEY is a live-mode key: the local stack refuses it")
+
+        info = StackInfo(
+            project_id=env["GOOGLE_CLOUD_PROJECT"],
+            functions=urls,
+            event_functions=[s.deployed_name for s in functions if s.kind == "cloudevent"],
+            firestore_emulator_host=env["FIRESTORE_EMULATOR_HOST"],
+            pubsub_emulator_host=env["PUBSUB_EMULATOR_HOST"],
+            notifications_topic=env.get("NOTIFICATIONS_TOPIC") or None,
+            stripe=StripeInfo(
+                mode="standin" if self.use_standin else "test",
+                api_base=api_base,
+                control_url=api_base,
+                webhook_secret=env.get("STRIPE_WEBHOOK_SECRET"),
+            ),
+            smtp=SmtpInfo(self.host, ports["smtp-sink"]),
+            mail_dir=self.state_dir / "mail",
+            logs_dir=self.state_dir / "logs",
+            pids={},
+        )
+        return info, self._services(info, functions, ports, env)
+
+    def _url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
+
+    def _services(
+        self,
+        info: StackInfo,
+        functions: list[FunctionSpec],
+        ports: Mapping[str, int],
+        function_environ: Mapping[str, str],
+    ) -> list[_Service]:
+        """The processes to start, slowest first."""
+        inherited = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+        inherited |= {"PYTHONUNBUFFERED": "1", "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"}
+        emulator_timeout = self.start_timeout or EMULATOR_START_TIMEOUT
+        timeout = self.start_timeout or PROCESS_START_TIMEOUT
+        host, python = self.host, sys.executable
+
+        def create_topic() -> None:
+            if info.notifications_topic:
+                self._create_topic(info, info.notifications_topic)
+
+        services = [
+            _Service(
+                "firestore", "Firestore emulator",
+                ["gcloud", "emulators", "firestore", "start",
+                 f"--host-port={info.firestore_emulator_host}"],
+                inherited, host, ports["firestore"], emulator_timeout, health_path="/",
+                leaves_first=True,
+            ),
+            _Service(
+                "pubsub", "Pub/Sub emulator",
+                ["gcloud", "beta", "emulators", "pubsub", "start",
+                 f"--host-port={info.pubsub_emulator_host}", f"--project={info.project_id}",
+                 f"--data-dir={self._pubsub_dir}"],
+                inherited, host, ports["pubsub"], emulator_timeout, health_path="/",
+                leaves_first=True, on_ready=create_topic,
+            ),
+            _Service(
+                "smtp-sink", "SMTP sink",
+                [python, "-m", "devstack.smtp_sink", "--host", host,
+                 "--port", str(ports["smtp-sink"]), "--maildir", str(info.mail_dir)],
+                inherited, host, ports["smtp-sink"], timeout,
+            ),
+        ]  # fmt: skip
+        if info.stripe.mode == "standin" and info.stripe.webhook_secret:
+            argv = [
+                python, "-m", self.standin_module, "--host", host,
+                "--port", str(ports["stripe-standin"]),
+                "--webhook-secret", info.stripe.webhook_secret,
+            ]  # fmt: skip
+            webhook = WEBHOOK_FUNCTION.replace("_", "-")
+            if webhook in info.functions:
+                argv += ["--webhook-url", info.functions[webhook]]
+            services.append(
+                _Service(
+                    "stripe-standin", "Stripe stand-in", argv, inherited, host,
+                    ports["stripe-standin"], timeout, health_path="/_standin/health",
+                )
+            )  # fmt: skip
+
+        script = Path(python).parent / "functions-framework"
+        if functions and not script.is_file():
+            raise StackError(f"{script} not found: run scripts/setup to install the requirements")
+        for spec in functions:
+            argv = [
+                str(script), "--source", str(self.functions_source), "--target", spec.name,
+                "--host", host, "--port", str(ports[spec.deployed_name]),
+            ]  # fmt: skip
+            if spec.kind == "cloudevent":
+                argv += ["--signature-type", "cloudevent"]
+            env = inherited | dict(function_environ)
+            env |= {"FUNCTION_TARGET": spec.name, "PYTHONPATH": str(self.functions_source.parent)}
+            services.append(
+                _Service(
+                    spec.deployed_name, f"function {spec.deployed_name}", argv, env, host,
+                    ports[spec.deployed_name], timeout, is_function=True,
+                )
+            )  # fmt: skip
+        return services
+
+    def _launch(self, service: _Service) -> None:
+        child = procs.spawn(
+            service.name,
+            service.argv,
+            env=service.env,
+            cwd=REPO_ROOT,
+            log_path=self.state_dir / "logs" / f"{service.name}.log",  # as StackInfo.log_file
+            leaves_first=service.leaves_first,
+        )
+        self._children.append((service, child))
+        self.started_pids[service.name] = child.pid
+        self._record_processes()
+        log.debug("started %s (pid %d): %s", service.label, child.pid, " ".join(service.argv))
+
+    def _wait_ready(self, began: float) -> dict[str, float]:
+        """Polls every process until all are ready; fails on the first that exits or is late."""
+        ready: dict[str, float] = {}
+        pending = list(self._children)
+        while pending:
+            for service, child in list(pending):
+                code = child.exited()
+                waited = time.monotonic() - began
+                if code is not None:
+                    raise StackError(
+                        f"{service.label} exited with code {code} during start-up; last lines "
+                        f"of {child.log_path}:\n{procs.tail(child.log_path)}"
+                    )
+                if service.is_ready():
+                    ready[service.name] = round(waited, 2)
+                    log.debug("%s ready after %.2f s", service.label, waited)
+                    pending.remove((service, child))
+                    if service.on_ready is not None:
+                        service.on_ready()
+                elif waited > service.timeout:
+                    raise StackError(
+                        f"{service.label} not ready after {service.timeout:.0f} s ({service.probe}"
+                        f" does not answer); last lines of {child.log_path}:\n"
+                        f"{procs.tail(child.log_path)}"
+                    )
+            if pending:
+                time.sleep(0.05)
+        return ready
+
+    def _create_topic(self, info: StackInfo, topic: str) -> None:
+        """The notifications topic, and a push subscription to it for each event function: the
+        local stand-in for the push subscription Terraform gives the email function."""
+        project = info.project_id
+        api = f"http://{info.pubsub_emulator_host}/v1/projects/{project}"
+        _put_json(f"{api}/topics/{topic}", {})
+        for name in info.event_functions:
+            # With the topic in the path, functions-framework turns the raw push envelope into a
+            # google.cloud.pubsub.topic.v1.messagePublished CloudEvent naming the topic.
+            endpoint = f"{info.functions[name]}/projects/{project}/topics/{topic}"
+            _put_json(
+                f"{api}/subscriptions/{topic}-{name}",
+                {
+                    "topic": f"projects/{project}/topics/{topic}",
+                    "pushConfig": {"pushEndpoint": endpoint},
+                    "ackDeadlineSeconds": 30,
+                },
+            )
+        log.debug("created topic %s, pushing to %s", topic, info.event_functions)
+
+    def _record_processes(self) -> None:
+        launcher = {"pid": os.getpid(), "start_time": procs.process_start_time(os.getpid())}
+        children = [
+            {
+                "name": c.name,
+                "pid": c.pid,
+                "start_time": c.start_time,
+                "leaves_first": c.leaves_first,
+            }
+            for _, c in self._children
+        ]
+        _write_json(self._process_file, {"launcher": launcher, "children": children})
+
+    def exited(self) -> dict[str, int]:
+        """Started processes that have since ended, with their exit codes."""
+        return {c.name: code for _, c in self._children if (code := c.exited()) is not None}
+
+    def stop(self) -> None:
+        """Stops the functions, then the rest, each batch at once; removes the state files."""
+        if not self._children:
+            return
+        functions = [child for service, child in self._children if service.is_function]
+        others = [child for service, child in self._children if not service.is_function]
+        for batch in (functions, others):
+            began = time.monotonic()
+            for pgid in procs.stop_children(batch[::-1], grace=STOP_GRACE):
+                log.warning("process group %d ignored SIGTERM for %.0f s: killed", pgid, STOP_GRACE)
+            log.debug("stopped %s in %.2f s", [c.name for c in batch], time.monotonic() - began)
+        survivors = [c.name for _, c in self._children if procs.group_members(c.pid)]
+        if survivors:
+            log.error("processes survived SIGKILL: %s (see %s)", survivors, self._process_file)
+            return
+        self._children.clear()
+        self.stack_file.unlink(missing_ok=True)
+        self._process_file.unlink(missing_ok=True)
+
+
+def stop_recorded(
+    state_dir: Path = DEFAULT_STATE_DIR, *, refuse_if_running: bool = False
+) -> list[str]:
+    """Stops the processes recorded in ``state_dir`` by an earlier launcher.
+
+    If that launcher still runs it is asked to stop (SIGTERM) and given time to stop its own
+    children, unless ``refuse_if_running``, which raises instead: two stacks must not share a
+    state dir. Then any recorded process group still alive is stopped, unless its leader's pid
+    now belongs to another process. Returns the names of the groups stopped here.
+    """
+    record_file = Path(state_dir) / "processes.json"
+    try:
+        record = json.loads(record_file.read_text())
+    except FileNotFoundError:
+        (Path(state_dir) / "stack.json").unlink(missing_ok=True)
+        return []
+    launcher = record["launcher"]
+    if launcher["pid"] != os.getpid() and procs.is_alive(launcher["pid"], launcher["start_time"]):
+        if refuse_if_running:
+            raise StackError(
+                f"a stack launched by pid {launcher['pid']} is running from {state_dir}; stop it "
+                "(Ctrl-C in its terminal, or `python -m devstack down`) or use another state dir"
+            )
+        log.info("asking the running launcher (pid %d) to stop", launcher["pid"])
+        procs.terminate(launcher["pid"], launcher["start_time"], grace=3 * STOP_GRACE + 5)
+    leftovers = [
+        child
+        for child in record["children"]
+        # A living leader that started at another time is a new process that reused the pid.
+        if procs.process_start_time(child["pid"]) in (None, child["start_time"])
+        and procs.group_members(child["pid"])
+    ]
+    for child in leftovers:
+        log.warning(
+            "stopping leftover %s (process group %d) of an earlier run", child["name"], child["pid"]
+        )
+    procs.stop_groups(
+        [child["pid"] for child in leftovers],
+        grace=STOP_GRACE,
+        leaves_first=[child["pid"] for child in leftovers if child.get("leaves_first")],
+    )
+    record_file.unlink(missing_ok=True)
+    (Path(state_dir) / "stack.json").unlink(missing_ok=True)
+    return [child["name"] for child in leftovers]
