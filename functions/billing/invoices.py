@@ -64,6 +64,13 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
             params={"payment_method": pm.id},
             options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}"},
         )
+    except (stripe.InvalidRequestError, stripe.IdempotencyError):
+        # A concurrent retry may have paid it a moment ago; Stripe then refuses this one.
+        if client.v1.invoices.retrieve(body.invoice_id).status == "paid":
+            return RetryInvoiceResponse(
+                invoice_id=body.invoice_id, status="paid", client_secret=None
+            )
+        raise
     except stripe.CardError as exc:
         if exc.code != REQUIRES_ACTION:
             log.info("retry declined", extra={"invoice_id": body.invoice_id, "code": exc.code})
