@@ -1,0 +1,20 @@
+"""Run-time settings of the stand-in; most can be changed through ``POST /_standin/config``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+API_VERSION = "2026-10-28.endive"
+DEFAULT_CATALOG = Path(__file__).with_name("catalog.json")
+
+
+@dataclass
+class StandinConfig:
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    latency_ms: int = 0
+    webhook_max_attempts: int = 5
+    webhook_backoff_s: float = 0.5
+    webhook_timeout_s: float = 10.0
+    catalog_path: Path = DEFAULT_CATALOG

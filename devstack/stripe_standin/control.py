@@ -1,0 +1,218 @@
+"""The ``/_standin`` control API: health, request log, faults, config, clock, 3-D Secure,
+webhook deliveries. No authentication; never recorded in the request log."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from flask import Blueprint, Response, request
+
+from devstack.stripe_standin import billing
+from devstack.stripe_standin.errors import StripeAPIError
+from devstack.stripe_standin.resources import setup_intents
+from devstack.stripe_standin.store import AUTOMATIC
+from devstack.stripe_standin.webhooks import ORDERS, Order
+
+if TYPE_CHECKING:
+    from devstack.stripe_standin.server import Standin
+
+JSONDict = dict[str, Any]
+
+_CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
+    "latency_ms": (int,),
+    "webhook_url": (str, type(None)),
+    "webhook_secret": (str,),
+    "webhook_max_attempts": (int,),
+    "webhook_backoff_s": (int, float),
+    "webhook_timeout_s": (int, float),
+}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, indent=2), status=status, mimetype="application/json")
+
+
+def _problem(message: str, status: int = 400) -> Response:
+    return _json({"error": {"message": message}}, status)
+
+
+def _body() -> JSONDict:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def control_blueprint(standin: Standin) -> Blueprint:
+    bp = Blueprint("standin_control", __name__, url_prefix="/_standin")
+    state = standin.state
+
+    def mutate(action: Callable[[], Any]) -> Response:
+        """Run ``action`` under the state lock, then dispatch the events it produced."""
+        with state.lock:
+            try:
+                return _json(action())
+            except StripeAPIError as error:
+                return _json(error.body(), error.status)
+            finally:
+                state.flush_events()
+
+    @bp.get("/health")
+    def health() -> Response:
+        return _json({"ok": True})
+
+    @bp.get("/requests")
+    def list_requests() -> Response:
+        entries = standin.recorder.list(request.args.get("method"), request.args.get("path_prefix"))
+        return _json({"data": entries})
+
+    @bp.delete("/requests")
+    def clear_requests() -> Response:
+        standin.recorder.clear()
+        return _json({"deleted": True})
+
+    @bp.get("/faults")
+    def list_faults() -> Response:
+        return _json({"data": standin.faults.list()})
+
+    @bp.post("/faults")
+    def add_fault() -> Response:
+        try:
+            rule = standin.faults.add(_body())
+        except ValueError as error:
+            return _problem(str(error))
+        return _json(rule.to_json())
+
+    @bp.delete("/faults")
+    def clear_faults() -> Response:
+        standin.faults.clear()
+        return _json({"deleted": True})
+
+    @bp.get("/config")
+    def get_config() -> Response:
+        with standin.config_lock:
+            config = standin.config
+            return _json({field: getattr(config, field) for field in _CONFIG_FIELDS})
+
+    @bp.post("/config")
+    def set_config() -> Response:
+        body = _body()
+        for field, value in body.items():
+            expected = _CONFIG_FIELDS.get(field)
+            if expected is None:
+                return _problem(f"unknown config field: {field}")
+            if not isinstance(value, expected) or isinstance(value, bool):
+                return _problem(f"invalid value for {field}")
+            minimum = {"latency_ms": 0, "webhook_max_attempts": 1}.get(field)
+            if minimum is not None and cast(int, value) < minimum:
+                return _problem(f"invalid value for {field}")
+        with standin.config_lock:
+            for field, value in body.items():
+                setattr(standin.config, field, value)
+        return get_config()
+
+    @bp.post("/reset")
+    def reset() -> Response:
+        standin.reset()
+        return _json({"reset": True})
+
+    @bp.get("/clock")
+    def clock() -> Response:
+        return _json({"now": state.now()})
+
+    @bp.post("/clock/advance")
+    def advance() -> Response:
+        seconds = _body().get("seconds")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            return _problem("seconds must be a non-negative integer")
+        return mutate(
+            lambda: {"actions": billing.advance_clock(state, seconds), "now": state.now()}
+        )
+
+    def outcome() -> bool | None:
+        value = _body().get("outcome", "succeed")
+        return {"succeed": True, "fail": False}.get(value)
+
+    @bp.post("/setup_intents/<intent>/authenticate")
+    def authenticate_setup(intent: str) -> Response:
+        succeed = outcome()
+        if succeed is None:
+            return _problem('outcome must be "succeed" or "fail"')
+
+        def act() -> JSONDict:
+            si = state.data.setup_intents.get(intent)
+            if si is None:
+                raise StripeAPIError(
+                    404, "invalid_request_error", f"No such setupintent: '{intent}'"
+                )
+            setup_intents.authenticate(state, si, succeed, AUTOMATIC)
+            return si
+
+        return mutate(act)
+
+    @bp.post("/payment_intents/<intent>/authenticate")
+    def authenticate_payment(intent: str) -> Response:
+        succeed = outcome()
+        if succeed is None:
+            return _problem('outcome must be "succeed" or "fail"')
+
+        def act() -> JSONDict:
+            pi = state.data.payment_intents.get(intent)
+            if pi is None:
+                raise StripeAPIError(
+                    404, "invalid_request_error", f"No such payment_intent: '{intent}'"
+                )
+            billing.complete_authentication(state, pi, succeed, AUTOMATIC)
+            return pi
+
+        return mutate(act)
+
+    @bp.get("/events/deliveries")
+    def deliveries() -> Response:
+        data = standin.dispatcher.deliveries(request.args.get("event_id"))
+        return _json({"data": data, **standin.dispatcher.status()})
+
+    @bp.post("/events/<event_id>/redeliver")
+    def redeliver(event_id: str) -> Response:
+        with state.lock:
+            event = state.data.events.get(event_id)
+            if event is None:
+                return _problem(f"No such event: '{event_id}'", 404)
+            if standin.webhook_settings().url is None:
+                return _problem("no webhook URL configured")
+            standin.dispatcher.redeliver(event)
+        return _json({"queued": True, "event_id": event_id})
+
+    @bp.get("/webhooks")
+    def webhook_status() -> Response:
+        return _json(standin.dispatcher.status())
+
+    @bp.post("/webhooks/pause")
+    def pause() -> Response:
+        standin.dispatcher.pause()
+        return _json(standin.dispatcher.status())
+
+    @bp.post("/webhooks/resume")
+    def resume() -> Response:
+        order = _body().get("order", "as_is")
+        if order not in ORDERS:
+            return _problem(f"order must be one of {', '.join(ORDERS)}")
+        released = standin.dispatcher.resume(cast(Order, order))
+        return _json({"released": released, **standin.dispatcher.status()})
+
+    @bp.get("/invoices/<invoice_id>/hosted")
+    @bp.get("/invoices/<invoice_id>/pdf")
+    def hosted_invoice(invoice_id: str) -> Response:
+        with state.lock:
+            invoice = state.data.invoices.get(invoice_id)
+            if invoice is None:
+                return _problem(f"No such invoice: '{invoice_id}'", 404)
+            text = (
+                f"<h1>Invoice {html.escape(str(invoice['number']))}</h1>"
+                f"<p>Status: {html.escape(str(invoice['status']))}; amount due "
+                f"{invoice['amount_due']} {html.escape(str(invoice['currency']))}</p>"
+            )
+        return Response(text, mimetype="text/html")
+
+    return bp

@@ -1,0 +1,588 @@
+"""Builders for API objects in the 2026-10-28.endive shape.
+
+Objects are plain JSON-ready dicts stored by id; references to other objects hold ids and are
+expanded on output (see ``expand``). Fields the stand-in never sets are present with Stripe's
+empty values so code reading them sees what it would see on Stripe.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from devstack.stripe_standin import ids
+from devstack.stripe_standin.cards import CardProfile
+
+JSONDict = dict[str, Any]
+
+
+def address(value: Any = None) -> JSONDict | None:
+    if not isinstance(value, dict):
+        return None
+    keys = ("city", "country", "line1", "line2", "postal_code", "state")
+    return {key: value.get(key) for key in keys}
+
+
+def customer(customer_id: str, created: int) -> JSONDict:
+    return {
+        "id": customer_id,
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "business_name": None,
+        "created": created,
+        "currency": None,
+        "customer_account": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": None,
+        "discount": None,
+        "email": None,
+        "individual_name": None,
+        "invoice_prefix": ids.invoice_prefix(),
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+        "livemode": False,
+        "metadata": {},
+        "name": None,
+        "next_invoice_sequence": 1,
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
+    }
+
+
+def product(product_id: str, name: str, created: int, **fields: Any) -> JSONDict:
+    obj: JSONDict = {
+        "id": product_id,
+        "object": "product",
+        "active": True,
+        "created": created,
+        "default_price": None,
+        "description": None,
+        "images": [],
+        "livemode": False,
+        "marketing_features": [],
+        "metadata": {},
+        "name": name,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "tax_details": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": created,
+        "url": None,
+    }
+    obj.update(fields)
+    return obj
+
+
+def price(
+    price_id: str,
+    product_id: str,
+    unit_amount: int,
+    currency: str,
+    interval: str | None,
+    created: int,
+    **fields: Any,
+) -> JSONDict:
+    recurring = None
+    if interval is not None:
+        recurring = {
+            "interval": interval,
+            "interval_count": int(fields.pop("interval_count", 1)),
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
+    obj: JSONDict = {
+        "id": price_id,
+        "object": "price",
+        "active": True,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": currency,
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": {},
+        "nickname": None,
+        "product": product_id,
+        "recurring": recurring,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "recurring" if recurring else "one_time",
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": str(unit_amount),
+    }
+    obj.update(fields)
+    return obj
+
+
+def plan_from_price(price_obj: JSONDict) -> JSONDict:
+    recurring = price_obj["recurring"] or {}
+    return {
+        "id": price_obj["id"],
+        "object": "plan",
+        "active": price_obj["active"],
+        "amount": price_obj["unit_amount"],
+        "amount_decimal": price_obj["unit_amount_decimal"],
+        "billing_scheme": "per_unit",
+        "created": price_obj["created"],
+        "currency": price_obj["currency"],
+        "interval": recurring.get("interval"),
+        "interval_count": recurring.get("interval_count", 1),
+        "livemode": False,
+        "metadata": dict(price_obj["metadata"]),
+        "meter": None,
+        "nickname": price_obj["nickname"],
+        "product": price_obj["product"],
+        "tiers_mode": None,
+        "transform_usage": None,
+        "trial_period_days": None,
+        "usage_type": "licensed",
+    }
+
+
+def card_payment_method(pm_id: str, profile: CardProfile, created: int) -> JSONDict:
+    expiry = time.gmtime(created)
+    return {
+        "id": pm_id,
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": address({}),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
+        "card": {
+            "brand": profile.brand,
+            "checks": {
+                "address_line1_check": None,
+                "address_postal_code_check": None,
+                "cvc_check": "unchecked",
+            },
+            "country": profile.country,
+            "display_brand": profile.brand,
+            "exp_month": expiry.tm_mon,
+            "exp_year": expiry.tm_year + 1,
+            "fingerprint": ids.fingerprint(),
+            "funding": profile.funding,
+            "generated_from": None,
+            "last4": profile.last4,
+            "networks": {"available": [profile.brand], "preferred": None},
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": {"supported": True},
+            "wallet": None,
+        },
+        "created": created,
+        "customer": None,
+        "customer_account": None,
+        "livemode": False,
+        "metadata": {},
+        "radar_options": {},
+        "type": "card",
+    }
+
+
+_CARD_OPTIONS = {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+
+
+def setup_intent(si_id: str, created: int) -> JSONDict:
+    return {
+        "id": si_id,
+        "object": "setup_intent",
+        "application": None,
+        "automatic_payment_methods": None,
+        "cancellation_reason": None,
+        "client_secret": ids.client_secret(si_id),
+        "created": created,
+        "customer": None,
+        "customer_account": None,
+        "description": None,
+        "excluded_payment_method_types": None,
+        "flow_directions": None,
+        "last_setup_error": None,
+        "latest_attempt": None,
+        "livemode": False,
+        "managed_payments": None,
+        "mandate": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": dict(_CARD_OPTIONS)},
+        "payment_method_types": ["card"],
+        "single_use_mandate": None,
+        "status": "requires_payment_method",
+        "usage": "off_session",
+    }
+
+
+def payment_intent(
+    pi_id: str, amount: int, currency: str, customer_id: str | None, created: int
+) -> JSONDict:
+    return {
+        "id": pi_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic",
+        "client_secret": ids.client_secret(pi_id),
+        "confirmation_method": "automatic",
+        "created": created,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_account": None,
+        "description": None,
+        "excluded_payment_method_types": None,
+        "hooks": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_details": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {"card": {"installments": None, **_CARD_OPTIONS}},
+        "payment_method_types": ["card"],
+        "payment_record": None,
+        "presentment_details": None,
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "source": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def next_action_3ds(base_url: str, path: str) -> JSONDict:
+    return {
+        "type": "use_stripe_sdk",
+        "use_stripe_sdk": {
+            "type": "three_d_secure_redirect",
+            "source": ids.new_id("src"),
+            "stripe_js": f"{base_url}{path}",
+        },
+    }
+
+
+def list_object(data: list[JSONDict], url: str, *, has_more: bool = False) -> JSONDict:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+
+
+def subscription_item(
+    item_id: str, sub_id: str, price_obj: JSONDict, quantity: int, start: int, end: int, now: int
+) -> JSONDict:
+    return {
+        "id": item_id,
+        "object": "subscription_item",
+        "billed_until": end,
+        "billing_thresholds": None,
+        "created": now,
+        "current_period_end": end,
+        "current_period_start": start,
+        "current_trial": None,
+        "discounts": [],
+        "metadata": {},
+        "plan": plan_from_price(price_obj),
+        "price": price_obj,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "tax_rates": [],
+    }
+
+
+def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSONDict:
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": now,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "flexible", "updated_at": now},
+        "billing_schedules": [],
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": None,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_account": None,
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [],
+        "ended_at": None,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": list_object([], f"/v1/subscription_items?subscription={sub_id}"),
+        "latest_invoice": None,
+        "livemode": False,
+        "managed_payments": None,
+        "metadata": {},
+        "next_pending_invoice_item_invoice": None,
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "presentment_details": None,
+        "schedule": None,
+        "start_date": now,
+        "status": "incomplete",
+        "status_details": None,
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": None,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": None,
+    }
+
+
+def invoice_line(
+    invoice_id: str,
+    sub_id: str,
+    item: JSONDict,
+    amount: int,
+    description: str,
+    start: int,
+    end: int,
+) -> JSONDict:
+    price_obj = item["price"]
+    line_id = ids.new_id("il")
+    return {
+        "id": line_id,
+        "object": "line_item",
+        "amount": amount,
+        "currency": price_obj["currency"],
+        "description": description,
+        "discount_amounts": [],
+        "discountable": True,
+        "discounts": [],
+        "invoice": invoice_id,
+        "livemode": False,
+        "metadata": {},
+        "parent": {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": sub_id,
+                "subscription_item": item["id"],
+            },
+            "type": "subscription_item_details",
+        },
+        "period": {"end": end, "start": start},
+        "pretax_credit_amounts": [],
+        "pricing": {
+            "price_details": {"price": price_obj["id"], "product": price_obj["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": price_obj["unit_amount_decimal"],
+        },
+        "quantity": item["quantity"],
+        "quantity_decimal": str(item["quantity"]),
+        "subscription": sub_id,
+        "subtotal": amount,
+        "taxes": [],
+    }
+
+
+def invoice(
+    invoice_id: str,
+    customer_obj: JSONDict,
+    sub_obj: JSONDict,
+    billing_reason: str,
+    lines: list[JSONDict],
+    period_start: int,
+    period_end: int,
+    now: int,
+) -> JSONDict:
+    total = sum(int(line["amount"]) for line in lines)
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Stripe stand-in (test mode)",
+        "account_tax_ids": None,
+        "amount_due": total,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_paid_off_stripe": 0,
+        "amount_remaining": total,
+        "amount_shipping": 0,
+        "application": None,
+        "attempt_count": 0,
+        "attempted": False,
+        "auto_advance": True,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "automatically_finalizes_at": None,
+        "billing_reason": billing_reason,
+        "collection_method": "charge_automatically",
+        "created": now,
+        "currency": sub_obj["currency"],
+        "custom_fields": None,
+        "customer": customer_obj["id"],
+        "customer_account": None,
+        "customer_address": customer_obj["address"],
+        "customer_email": customer_obj["email"],
+        "customer_name": customer_obj["name"],
+        "customer_phone": customer_obj["phone"],
+        "customer_shipping": customer_obj["shipping"],
+        "customer_tax_exempt": customer_obj["tax_exempt"],
+        "customer_tax_ids": [],
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [],
+        "due_date": None,
+        "effective_at": None,
+        "ending_balance": None,
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "lines": list_object(lines, f"/v1/invoices/{invoice_id}/lines"),
+        "livemode": False,
+        "metadata": {},
+        "next_payment_attempt": None,
+        "number": None,
+        "on_behalf_of": None,
+        "parent": {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": dict(sub_obj["metadata"]),
+                "subscription": sub_obj["id"],
+                "subscription_proration_date": None,
+            },
+            "type": "subscription_details",
+        },
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "period_end": period_end,
+        "period_start": period_start,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": "draft",
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        "status_details": None,
+        "subtotal": total,
+        "subtotal_excluding_tax": total,
+        "test_clock": None,
+        "threshold_reason": None,
+        "total": total,
+        "total_discount_amounts": [],
+        "total_excluding_tax": total,
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": None,
+    }
+
+
+def invoice_payment(invoice_obj: JSONDict, pi_id: str, status: str, now: int) -> JSONDict:
+    paid = status == "paid"
+    return {
+        "id": f"inpay_{pi_id.removeprefix('pi_')}",
+        "object": "invoice_payment",
+        "amount_paid": invoice_obj["amount_paid"] if paid else None,
+        "amount_requested": invoice_obj["amount_due"],
+        "created": invoice_obj["created"],
+        "currency": invoice_obj["currency"],
+        "invoice": invoice_obj["id"],
+        "is_default": True,
+        "livemode": False,
+        "payment": {"payment_intent": pi_id, "type": "payment_intent"},
+        "status": status,
+        "status_transitions": {"canceled_at": None, "paid_at": now if paid else None},
+    }
+
+
+def event(
+    event_id: str,
+    event_type: str,
+    data_object: JSONDict,
+    previous_attributes: JSONDict | None,
+    created: int,
+    request_id: str | None,
+    idempotency_key: str | None,
+    api_version: str,
+) -> JSONDict:
+    data: JSONDict = {"object": data_object}
+    if previous_attributes is not None:
+        data["previous_attributes"] = previous_attributes
+    return {
+        "id": event_id,
+        "object": "event",
+        "api_version": api_version,
+        "context": None,
+        "created": created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 0,
+        "request": {"id": request_id, "idempotency_key": idempotency_key},
+        "type": event_type,
+    }

@@ -1,0 +1,58 @@
+"""Small helpers shared by the resource handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from devstack.stripe_standin.errors import resource_missing
+from devstack.stripe_standin.store import State
+
+JSONDict = dict[str, Any]
+
+log = logging.getLogger("devstack.stripe_standin")
+
+# Parameters every endpoint accepts that need no handling of their own.
+ALWAYS_HANDLED = frozenset({"expand"})
+
+
+def get_or_404(state: State, collection: str, kind: str, object_id: str) -> JSONDict:
+    found = state.collection(collection).get(object_id)
+    if found is None:
+        raise resource_missing(kind, object_id)
+    return found
+
+
+def get_param_object(
+    state: State, collection: str, kind: str, object_id: str, param: str
+) -> JSONDict:
+    """An object named by a body parameter: missing means 400 with that ``param``."""
+    found = state.collection(collection).get(object_id)
+    if found is None:
+        raise resource_missing(kind, object_id, param=param)
+    return found
+
+
+def merge_metadata(current: JSONDict, update: Any) -> JSONDict:
+    """Stripe's metadata rules: ``""`` clears all, a key set to ``""`` is removed."""
+    if update == "":
+        return {}
+    merged = dict(current)
+    for key, value in dict(update).items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def unset_or(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def note_ignored(endpoint: str, params: JSONDict, handled: Iterable[str]) -> None:
+    """Valid Stripe parameters the stand-in does not model: accepted, logged, no effect."""
+    ignored = sorted(set(params) - set(handled) - ALWAYS_HANDLED)
+    if ignored:
+        log.warning("%s: the stand-in ignores parameters %s", endpoint, ", ".join(ignored))

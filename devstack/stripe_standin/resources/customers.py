@@ -1,0 +1,184 @@
+"""Customers: create, retrieve, update, list, and their attached PaymentMethods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params import (
+    CustomerCreateParams,
+    CustomerListParams,
+    CustomerPaymentMethodListParams,
+    CustomerPaymentMethodRetrieveParams,
+    CustomerRetrieveParams,
+    CustomerUpdateParams,
+)
+
+from devstack.stripe_standin import billing, ids, listing, objects
+from devstack.stripe_standin.errors import invalid_request, resource_missing
+from devstack.stripe_standin.resources.common import (
+    get_or_404,
+    merge_metadata,
+    note_ignored,
+    unset_or,
+)
+from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.store import snapshot
+
+JSONDict = dict[str, Any]
+
+_SIMPLE = (
+    "name",
+    "email",
+    "description",
+    "phone",
+    "balance",
+    "invoice_prefix",
+    "preferred_locales",
+    "tax_exempt",
+    "business_name",
+    "individual_name",
+    "next_invoice_sequence",
+)
+_HANDLED = {*_SIMPLE, "address", "shipping", "metadata", "invoice_settings", "payment_method"}
+
+
+def _apply_fields(customer: JSONDict, params: JSONDict) -> None:
+    for field in _SIMPLE:
+        if field in params:
+            customer[field] = unset_or(params[field])
+    if "address" in params:
+        customer["address"] = objects.address(params["address"])
+    if "shipping" in params:
+        shipping = params["shipping"]
+        customer["shipping"] = (
+            None
+            if shipping == ""
+            else {
+                "address": objects.address(shipping.get("address")),
+                "name": shipping.get("name"),
+                "phone": shipping.get("phone"),
+            }
+        )
+    if "metadata" in params:
+        customer["metadata"] = merge_metadata(customer["metadata"], params["metadata"])
+    settings = params.get("invoice_settings") or {}
+    for field in ("footer", "custom_fields", "rendering_options"):
+        if field in settings:
+            customer["invoice_settings"][field] = unset_or(settings[field])
+
+
+def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored("POST /v1/customers", params, _HANDLED)
+    customer = objects.customer(ids.new_id("cus"), state.now())
+    pm = None
+    if "payment_method" in params:
+        pm = billing.resolve_payment_method(
+            state, params["payment_method"], ctx.test_card_ids, param="payment_method"
+        )
+        if pm["customer"] is not None:
+            raise invalid_request(
+                "The payment method you provided has already been attached to a customer.",
+                param="payment_method",
+            )
+        billing.check_attachable(state, pm)
+    default = (params.get("invoice_settings") or {}).get("default_payment_method")
+    if default:
+        chosen = ctx.test_card_ids.get(default, default)
+        if pm is None or chosen != pm["id"]:
+            raise invalid_request(
+                f"The customer does not have a payment method with the ID {default}. The "
+                "payment method must be attached to the customer.",
+                param="invoice_settings[default_payment_method]",
+            )
+    _apply_fields(customer, params)
+    if pm is not None and default:
+        customer["invoice_settings"]["default_payment_method"] = pm["id"]
+    state.data.customers[customer["id"]] = customer
+    state.emit("customer.created", customer, ctx.origin)
+    if pm is not None:
+        billing.attach_payment_method(state, pm, customer["id"], ctx.origin)
+    return ctx.render(customer, params)
+
+
+def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    customer = get_or_404(ctx.state, "customers", "customer", path["customer"])
+    return ctx.render(customer, params)
+
+
+def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored("POST /v1/customers/{customer}", params, _HANDLED)
+    customer = get_or_404(state, "customers", "customer", path["customer"])
+    settings = params.get("invoice_settings") or {}
+    default_pm_id = None
+    if "default_payment_method" in settings and settings["default_payment_method"] != "":
+        default_pm_id = billing.require_attached(
+            state,
+            settings["default_payment_method"],
+            customer["id"],
+            ctx.test_card_ids,
+            param="invoice_settings[default_payment_method]",
+        )["id"]
+    before = snapshot(customer)
+    _apply_fields(customer, params)
+    if "default_payment_method" in settings:
+        customer["invoice_settings"]["default_payment_method"] = default_pm_id
+    state.emit_update("customer.updated", customer, before, ctx.origin)
+    return ctx.render(customer, params)
+
+
+def list_customers(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    email = params.get("email")
+    matching = [
+        c
+        for c in listing.newest_first(ctx.state.data.customers.values())
+        if (email is None or c["email"] == email)
+        and listing.created_matches(c, params.get("created"))
+    ]
+    return ctx.render(listing.paginate(matching, params, "/v1/customers"), params)
+
+
+def list_payment_methods(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    customer_id = path["customer"]
+    if customer_id not in state.data.customers:
+        raise resource_missing("customer", customer_id, param="customer", status=404)
+    wanted = params.get("type")
+    matching = [
+        pm
+        for pm in listing.newest_first(state.data.payment_methods.values())
+        if pm["customer"] == customer_id and (wanted is None or pm["type"] == wanted)
+    ]
+    url = f"/v1/customers/{customer_id}/payment_methods"
+    return ctx.render(listing.paginate(matching, params, url), params)
+
+
+def retrieve_payment_method(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    if path["customer"] not in state.data.customers:
+        raise resource_missing("customer", path["customer"], param="customer", status=404)
+    pm = state.data.payment_methods.get(path["payment_method"])
+    if pm is None or pm["customer"] != path["customer"]:
+        raise resource_missing("payment_method", path["payment_method"], status=404)
+    return ctx.render(pm, params)
+
+
+ROUTES = [
+    route("POST", "/v1/customers", create, CustomerCreateParams),
+    route("GET", "/v1/customers", list_customers, CustomerListParams),
+    route("GET", "/v1/customers/{customer}", retrieve, CustomerRetrieveParams),
+    route("POST", "/v1/customers/{customer}", update, CustomerUpdateParams),
+    route(
+        "GET",
+        "/v1/customers/{customer}/payment_methods",
+        list_payment_methods,
+        CustomerPaymentMethodListParams,
+    ),
+    route(
+        "GET",
+        "/v1/customers/{customer}/payment_methods/{payment_method}",
+        retrieve_payment_method,
+        CustomerPaymentMethodRetrieveParams,
+    ),
+]

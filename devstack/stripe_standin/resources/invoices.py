@@ -1,0 +1,119 @@
+"""Invoices: retrieve, list, pay (retry an open invoice, e.g. with a new card)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params import InvoiceListParams, InvoicePayParams, InvoiceRetrieveParams
+
+from devstack.stripe_standin import billing, listing
+from devstack.stripe_standin.errors import card_error, invalid_request
+from devstack.stripe_standin.resources.common import get_or_404, note_ignored
+from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.store import snapshot
+
+JSONDict = dict[str, Any]
+
+_NO_PAYMENT_METHOD = (
+    "This customer has no attached payment source or default payment method. Please consider "
+    "adding a default payment method. For more information, visit "
+    "https://docs.stripe.com/billing/subscriptions/payment-methods-setting"
+    "#payment-method-priority."
+)
+_REQUIRES_ACTION = (
+    "This payment requires additional user action before it can be completed successfully. "
+    "Payment can be completed using the PaymentIntent associated with the invoice. For more "
+    "details see: https://docs.stripe.com/billing/subscriptions/overview#requires-action"
+)
+
+
+def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    invoice = get_or_404(ctx.state, "invoices", "invoice", path["invoice"])
+    return ctx.render(invoice, params)
+
+
+def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    def matches(invoice: JSONDict) -> bool:
+        sub = billing.subscription_of_invoice(ctx.state, invoice)
+        return (
+            ("customer" not in params or invoice["customer"] == params["customer"])
+            and ("status" not in params or invoice["status"] == params["status"])
+            and (
+                "subscription" not in params
+                or (sub is not None and sub["id"] == params["subscription"])
+            )
+            and listing.created_matches(invoice, params.get("created"))
+        )
+
+    matching = [i for i in listing.newest_first(ctx.state.data.invoices.values()) if matches(i)]
+    return ctx.render(listing.paginate(matching, params, "/v1/invoices"), params)
+
+
+def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored(
+        "POST /v1/invoices/{invoice}/pay",
+        params,
+        {"payment_method", "off_session", "paid_out_of_band", "forgive"},
+    )
+    invoice = get_or_404(state, "invoices", "invoice", path["invoice"])
+    if invoice["status"] == "paid":
+        raise invalid_request("Invoice is already paid")
+    if invoice["status"] == "void":
+        raise invalid_request("You cannot pay a voided invoice.")
+    sub = billing.subscription_of_invoice(state, invoice)
+    if params.get("paid_out_of_band"):
+        _paid_out_of_band(ctx, invoice)
+        return ctx.render(invoice, params)
+    if "payment_method" in params:
+        pm = billing.resolve_payment_method(
+            state, params["payment_method"], ctx.test_card_ids, param="payment_method"
+        )
+        if pm["customer"] not in (None, invoice["customer"]):
+            raise invalid_request(
+                f"The PaymentMethod {pm['id']} does not belong to the Customer "
+                f"{invoice['customer']}. Please use a PaymentMethod belonging to this Customer.",
+                param="payment_method",
+            )
+    else:
+        pm_id = invoice["default_payment_method"] or (
+            billing.default_payment_method_id(state, sub) if sub is not None else None
+        )
+        if pm_id is None:
+            raise invalid_request(_NO_PAYMENT_METHOD)
+        pm = state.data.payment_methods[pm_id]
+    result = billing.pay_invoice(state, invoice, pm, ctx.origin)
+    if result.outcome == "declined" and result.decline is not None:
+        raise billing.payment_error(result.decline, result.payment_intent, pm)
+    if result.outcome == "requires_action":
+        extra: JSONDict = {}
+        if result.payment_intent is not None:
+            extra["payment_intent"] = snapshot(result.payment_intent)
+        raise card_error("invoice_payment_intent_requires_action", _REQUIRES_ACTION, extra=extra)
+    return ctx.render(invoice, params)
+
+
+def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
+    state = ctx.state
+    now = state.now()
+    invoice["status"] = "paid"
+    invoice["amount_paid_off_stripe"] = invoice["amount_remaining"]
+    invoice["amount_remaining"] = 0
+    invoice["status_transitions"]["paid_at"] = now
+    pi = billing.invoice_payment_intent(state, invoice)
+    if pi is not None and pi["status"] != "succeeded":
+        pi.update({"status": "canceled", "canceled_at": now, "next_action": None})
+        state.emit("payment_intent.canceled", pi, ctx.origin)
+    state.emit("invoice.paid", invoice, ctx.origin)
+    sub = billing.subscription_of_invoice(state, invoice)
+    if sub is not None and sub["status"] in ("incomplete", "past_due", "unpaid"):
+        before = snapshot(sub)
+        sub["status"] = "active"
+        state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
+
+
+ROUTES = [
+    route("GET", "/v1/invoices", list_invoices, InvoiceListParams),
+    route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams),
+    route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams),
+]

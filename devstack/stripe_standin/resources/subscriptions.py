@@ -1,0 +1,397 @@
+"""Subscriptions: create, retrieve, update, list, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params import (
+    SubscriptionCancelParams,
+    SubscriptionCreateParams,
+    SubscriptionListParams,
+    SubscriptionRetrieveParams,
+    SubscriptionUpdateParams,
+)
+
+from devstack.stripe_standin import billing, ids, listing, objects
+from devstack.stripe_standin.billing import DAY
+from devstack.stripe_standin.cards import charge_outcome
+from devstack.stripe_standin.errors import (
+    card_error,
+    invalid_request,
+    parameter_missing,
+    resource_missing,
+)
+from devstack.stripe_standin.resources import setup_intents
+from devstack.stripe_standin.resources.common import (
+    get_or_404,
+    get_param_object,
+    merge_metadata,
+    note_ignored,
+    unset_or,
+)
+from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.store import State, SubscriptionBookkeeping, snapshot
+
+JSONDict = dict[str, Any]
+
+_CREATE_HANDLED = {
+    "customer",
+    "items",
+    "payment_behavior",
+    "payment_settings",
+    "trial_period_days",
+    "trial_end",
+    "trial_settings",
+    "metadata",
+    "default_payment_method",
+    "cancel_at_period_end",
+    "description",
+    "collection_method",
+    "off_session",
+    "proration_behavior",
+}
+_UPDATE_HANDLED = {
+    "cancel_at_period_end",
+    "cancellation_details",
+    "default_payment_method",
+    "metadata",
+    "description",
+    "payment_settings",
+    "proration_behavior",
+    "off_session",
+}
+_REQUIRES_ACTION = (
+    "Payment for this subscription requires additional user action before it can be completed "
+    "successfully. Payment can be completed using the PaymentIntent associated with "
+    "`subscription.latest_invoice`. Additional information is available here: "
+    "https://docs.stripe.com/billing/subscriptions/overview#requires-action"
+)
+_NO_PAYMENT_METHOD = (
+    "This customer has no attached payment source or default payment method. Please consider "
+    "adding a default payment method. For more information, visit "
+    "https://docs.stripe.com/billing/subscriptions/payment-methods-setting"
+    "#payment-method-priority."
+)
+
+
+def _prices(state: State, items: list[JSONDict]) -> list[tuple[JSONDict, int, JSONDict]]:
+    chosen: list[tuple[JSONDict, int, JSONDict]] = []
+    for index, item in enumerate(items):
+        param = f"items[{index}][price]"
+        price_id = item.get("price") or item.get("plan")
+        if price_id is None:
+            if "price_data" in item:
+                raise invalid_request(
+                    "The Stripe stand-in does not support items[][price_data]; use a price "
+                    "from the catalog.",
+                    param=f"items[{index}][price_data]",
+                )
+            raise parameter_missing(param)
+        price = get_param_object(state, "prices", "price", price_id, param)
+        if not price["active"]:
+            raise invalid_request(
+                "The price specified is inactive. This field only accepts active prices.",
+                param=param,
+            )
+        if price["type"] != "recurring":
+            raise invalid_request(
+                "The price specified is set to `type=one_time` but this field only accepts "
+                "prices with `type=recurring`.",
+                param=param,
+            )
+        if any(existing["id"] == price["id"] for existing, _, _ in chosen):
+            raise invalid_request(
+                f"Cannot add multiple subscription items with the same price: {price['id']}",
+                param="items",
+            )
+        chosen.append((price, int(item.get("quantity", 1)), item))
+    first = chosen[0][0]
+    for price, _, _ in chosen[1:]:
+        if price["currency"] != first["currency"]:
+            raise invalid_request(
+                "All prices on a subscription must have the same currency.", param="items"
+            )
+        if price["recurring"]["interval"] != first["recurring"]["interval"] or (
+            price["recurring"]["interval_count"] != first["recurring"]["interval_count"]
+        ):
+            raise invalid_request(
+                "Currently all items on a subscription must have the same billing interval.",
+                param="items",
+            )
+    return chosen
+
+
+def _trial_end(params: JSONDict, now: int) -> int | None:
+    if "trial_end" in params:
+        trial_end = params["trial_end"]
+        if trial_end == "now":
+            return None
+        if int(trial_end) <= now:
+            raise invalid_request(
+                "Invalid timestamp: must be an integer Unix timestamp in the future.",
+                param="trial_end",
+            )
+        return int(trial_end)
+    days = params.get("trial_period_days")
+    if days:
+        return now + int(days) * DAY
+    return None
+
+
+def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored("POST /v1/subscriptions", params, _CREATE_HANDLED)
+    if "customer" not in params:
+        raise parameter_missing("customer")
+    customer = get_param_object(state, "customers", "customer", params["customer"], "customer")
+    if not params.get("items"):
+        raise parameter_missing("items")
+    if params.get("collection_method", "charge_automatically") != "charge_automatically":
+        raise invalid_request(
+            "The Stripe stand-in only supports collection_method=charge_automatically.",
+            param="collection_method",
+        )
+    behavior = params.get("payment_behavior", "allow_incomplete")
+    if behavior == "pending_if_incomplete":
+        raise invalid_request(
+            "payment_behavior=pending_if_incomplete is only supported when updating a "
+            "subscription.",
+            param="payment_behavior",
+        )
+    chosen = _prices(state, params["items"])
+    default_pm = None
+    if params.get("default_payment_method"):
+        default_pm = billing.require_attached(
+            state,
+            params["default_payment_method"],
+            customer["id"],
+            ctx.test_card_ids,
+            param="default_payment_method",
+        )
+    now = state.now()
+    trial_end = _trial_end(params, now)
+    charge_pm = default_pm
+    if charge_pm is None and customer["invoice_settings"]["default_payment_method"]:
+        charge_pm = state.data.payment_methods[
+            customer["invoice_settings"]["default_payment_method"]
+        ]
+    amount = sum(int(price["unit_amount"]) * quantity for price, quantity, _ in chosen)
+    charges_now = trial_end is None and amount > 0 and behavior != "default_incomplete"
+    if charges_now and charge_pm is None:
+        raise invalid_request(_NO_PAYMENT_METHOD)
+    if charges_now and charge_pm is not None and behavior == "error_if_incomplete":
+        info = state.data.pm_info[charge_pm["id"]]
+        outcome, decline = charge_outcome(info.profile, set_up=info.set_up)
+        if outcome == "declined" and decline is not None:
+            # The subscription is not created when its first payment fails.
+            raise card_error(decline.code, decline.message, decline_code=decline.decline_code)
+
+    first_price = chosen[0][0]
+    sub = objects.subscription(ids.new_id("sub"), customer["id"], first_price["currency"], now)
+    interval = first_price["recurring"]["interval"]
+    count = int(first_price["recurring"]["interval_count"])
+    if trial_end is not None:
+        sub.update(
+            {
+                "status": "trialing",
+                "trial_start": now,
+                "trial_end": trial_end,
+                "billing_cycle_anchor": trial_end,
+            }
+        )
+        period_end = trial_end
+    else:
+        period_end = billing.next_period_end(now, interval, count, now)
+    items = []
+    for price, quantity, item_params in chosen:
+        item = objects.subscription_item(
+            ids.new_id("si"), sub["id"], snapshot(price), quantity, now, period_end, now
+        )
+        if "metadata" in item_params:
+            item["metadata"] = merge_metadata({}, item_params["metadata"])
+        items.append(item)
+    sub["items"]["data"] = items
+    sub["items"]["total_count"] = len(items)
+    _apply_common(sub, params)
+    if default_pm is not None:
+        sub["default_payment_method"] = default_pm["id"]
+    if params.get("cancel_at_period_end"):
+        _set_cancel_at_period_end(sub, True, now)
+    state.data.subscriptions[sub["id"]] = sub
+    state.data.sub_info[sub["id"]] = SubscriptionBookkeeping(payment_behavior=behavior)
+    created_event = state.emit("customer.subscription.created", sub, ctx.origin)
+
+    requires_action = False
+    if trial_end is not None:
+        invoice = billing.create_invoice(
+            state, sub, "subscription_create", now, now, ctx.origin, trial=True
+        )
+        billing.finalize_invoice(state, invoice, sub, ctx.origin)
+        if behavior == "default_incomplete":
+            si = setup_intents.new_setup_intent(
+                state,
+                customer["id"],
+                ctx.origin,
+                payment_method_types=sub["payment_settings"]["payment_method_types"],
+            )
+            state.data.si_subscription[si["id"]] = sub["id"]
+            sub["pending_setup_intent"] = si["id"]
+    else:
+        invoice = billing.create_invoice(state, sub, "subscription_create", now, now, ctx.origin)
+        billing.finalize_invoice(state, invoice, sub, ctx.origin)
+        pi = billing.invoice_payment_intent(state, invoice)
+        if invoice["status"] == "paid":
+            sub["status"] = "active"
+        elif behavior == "default_incomplete":
+            if pi is not None and charge_pm is not None:
+                pi["payment_method"] = charge_pm["id"]
+                pi["status"] = "requires_confirmation"
+        elif charge_pm is not None:
+            result = billing.pay_invoice(
+                state, invoice, charge_pm, ctx.origin, quiet_subscription=True
+            )
+            requires_action = result.outcome == "requires_action"
+    created_event["data"]["object"] = snapshot(sub)
+    if requires_action and behavior == "error_if_incomplete":
+        pi = billing.invoice_payment_intent(state, invoice)
+        extra = {"payment_intent": snapshot(pi)} if pi is not None else {}
+        raise card_error(
+            "subscription_payment_intent_requires_action", _REQUIRES_ACTION, extra=extra
+        )
+    return ctx.render(sub, params)
+
+
+def _apply_common(sub: JSONDict, params: JSONDict) -> None:
+    if "metadata" in params:
+        sub["metadata"] = merge_metadata(sub["metadata"], params["metadata"])
+    if "description" in params:
+        sub["description"] = unset_or(params["description"])
+    settings = params.get("payment_settings") or {}
+    if "save_default_payment_method" in settings:
+        sub["payment_settings"]["save_default_payment_method"] = settings[
+            "save_default_payment_method"
+        ]
+    if "payment_method_types" in settings:
+        sub["payment_settings"]["payment_method_types"] = unset_or(settings["payment_method_types"])
+    trial_settings = params.get("trial_settings") or {}
+    end_behavior = trial_settings.get("end_behavior") or {}
+    if "missing_payment_method" in end_behavior:
+        sub["trial_settings"]["end_behavior"]["missing_payment_method"] = end_behavior[
+            "missing_payment_method"
+        ]
+
+
+def _current_period_end(sub: JSONDict) -> int:
+    return min(int(item["current_period_end"]) for item in sub["items"]["data"])
+
+
+def _set_cancel_at_period_end(sub: JSONDict, value: bool, now: int) -> None:
+    sub["cancel_at_period_end"] = value
+    if value:
+        sub["cancel_at"] = _current_period_end(sub)
+        sub["canceled_at"] = now
+        sub["cancellation_details"]["reason"] = "cancellation_requested"
+    else:
+        sub["cancel_at"] = None
+        sub["canceled_at"] = None
+        sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": None}
+
+
+def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    sub = get_or_404(ctx.state, "subscriptions", "subscription", path["subscription"])
+    return ctx.render(sub, params)
+
+
+def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored("POST /v1/subscriptions/{subscription}", params, _UPDATE_HANDLED)
+    sub = get_or_404(state, "subscriptions", "subscription", path["subscription"])
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        allowed = {"cancellation_details", "metadata", "expand"}
+        if set(params) - allowed:
+            raise invalid_request(
+                "A canceled subscription can only update its cancellation_details and metadata."
+            )
+    new_default = None
+    if params.get("default_payment_method"):
+        new_default = billing.require_attached(
+            state,
+            params["default_payment_method"],
+            sub["customer"],
+            ctx.test_card_ids,
+            param="default_payment_method",
+        )["id"]
+    before = snapshot(sub)
+    _apply_common(sub, params)
+    if "default_payment_method" in params:
+        sub["default_payment_method"] = new_default
+    if "cancel_at_period_end" in params:
+        _set_cancel_at_period_end(sub, bool(params["cancel_at_period_end"]), state.now())
+    details = params.get("cancellation_details") or {}
+    for field in ("comment", "feedback"):
+        if field in details:
+            sub["cancellation_details"][field] = unset_or(details[field])
+    state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
+    return ctx.render(sub, params)
+
+
+def cancel(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    state = ctx.state
+    note_ignored(
+        "DELETE /v1/subscriptions/{subscription}",
+        params,
+        {"cancellation_details", "invoice_now", "prorate"},
+    )
+    sub = get_or_404(state, "subscriptions", "subscription", path["subscription"])
+    if sub["status"] in ("canceled", "incomplete_expired"):
+        # Stripe treats a canceled subscription as deleted for this call.
+        raise resource_missing("subscription", sub["id"])
+    details = params.get("cancellation_details") or {}
+    for field in ("comment", "feedback"):
+        if field in details:
+            sub["cancellation_details"][field] = unset_or(details[field])
+    now = state.now()
+    sub["canceled_at"] = now
+    sub["cancellation_details"]["reason"] = "cancellation_requested"
+    billing.cancel_subscription(state, sub, ctx.origin, at=now)
+    return ctx.render(sub, params)
+
+
+_DEFAULT_HIDDEN = {"canceled"}
+_ENDED = {"canceled", "incomplete_expired"}
+
+
+def list_subscriptions(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    status = params.get("status")
+
+    def status_matches(sub: JSONDict) -> bool:
+        if status is None:
+            return sub["status"] not in _DEFAULT_HIDDEN
+        if status == "all":
+            return True
+        if status == "ended":
+            return sub["status"] in _ENDED
+        return bool(sub["status"] == status)
+
+    def matches(sub: JSONDict) -> bool:
+        price = params.get("price") or params.get("plan")
+        return (
+            status_matches(sub)
+            and ("customer" not in params or sub["customer"] == params["customer"])
+            and (price is None or any(i["price"]["id"] == price for i in sub["items"]["data"]))
+            and listing.created_matches(sub, params.get("created"))
+        )
+
+    matching = [
+        s for s in listing.newest_first(ctx.state.data.subscriptions.values()) if matches(s)
+    ]
+    return ctx.render(listing.paginate(matching, params, "/v1/subscriptions"), params)
+
+
+ROUTES = [
+    route("POST", "/v1/subscriptions", create, SubscriptionCreateParams),
+    route("GET", "/v1/subscriptions", list_subscriptions, SubscriptionListParams),
+    route("GET", "/v1/subscriptions/{subscription}", retrieve, SubscriptionRetrieveParams),
+    route("POST", "/v1/subscriptions/{subscription}", update, SubscriptionUpdateParams),
+    route("DELETE", "/v1/subscriptions/{subscription}", cancel, SubscriptionCancelParams),
+]

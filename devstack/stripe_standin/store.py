@@ -1,0 +1,202 @@
+"""All API state, guarded by one re-entrant lock.
+
+Every API operation runs under ``State.lock`` so each is atomic; the webhook worker and control
+endpoints take the same lock. Events produced by an operation wait in an outbox until the
+operation has finished, then go to the webhook dispatcher in the order they were created.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.stripe_standin import ids, objects
+from devstack.stripe_standin.cards import CardProfile
+from devstack.stripe_standin.clock import Clock
+from devstack.stripe_standin.config import API_VERSION
+
+JSONDict = dict[str, Any]
+
+# id prefix -> (collection attribute, object name)
+PREFIXES: dict[str, tuple[str, str]] = {
+    "cus": ("customers", "customer"),
+    "prod": ("products", "product"),
+    "price": ("prices", "price"),
+    "pm": ("payment_methods", "payment_method"),
+    "seti": ("setup_intents", "setup_intent"),
+    "pi": ("payment_intents", "payment_intent"),
+    "sub": ("subscriptions", "subscription"),
+    "in": ("invoices", "invoice"),
+    "evt": ("events", "event"),
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What caused a change: an API request (for ``event.request``) or the stand-in itself."""
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+
+
+AUTOMATIC = Origin()
+
+
+@dataclass
+class SubscriptionBookkeeping:
+    """Facts about a subscription that Stripe keeps but does not expose."""
+
+    payment_behavior: str = "allow_incomplete"
+    trial_will_end_sent: bool = False
+
+
+@dataclass
+class PaymentMethodBookkeeping:
+    profile: CardProfile
+    set_up: bool = False
+
+
+@dataclass
+class Data:
+    customers: dict[str, JSONDict] = field(default_factory=dict)
+    products: dict[str, JSONDict] = field(default_factory=dict)
+    prices: dict[str, JSONDict] = field(default_factory=dict)
+    payment_methods: dict[str, JSONDict] = field(default_factory=dict)
+    setup_intents: dict[str, JSONDict] = field(default_factory=dict)
+    payment_intents: dict[str, JSONDict] = field(default_factory=dict)
+    subscriptions: dict[str, JSONDict] = field(default_factory=dict)
+    invoices: dict[str, JSONDict] = field(default_factory=dict)
+    events: dict[str, JSONDict] = field(default_factory=dict)
+    # Links and facts Stripe does not expose in this API version.
+    pm_info: dict[str, PaymentMethodBookkeeping] = field(default_factory=dict)
+    sub_info: dict[str, SubscriptionBookkeeping] = field(default_factory=dict)
+    invoice_pi: dict[str, str] = field(default_factory=dict)
+    pi_invoice: dict[str, str] = field(default_factory=dict)
+    si_subscription: dict[str, str] = field(default_factory=dict)
+
+
+class State:
+    def __init__(
+        self,
+        clock: Clock,
+        catalog_path: Path,
+        event_sink: Callable[[list[JSONDict]], None],
+        webhook_endpoints: Callable[[], int],
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock
+        self._catalog_path = catalog_path
+        self._event_sink = event_sink
+        self._webhook_endpoints = webhook_endpoints
+        self._outbox: list[JSONDict] = []
+        # Where the stand-in is reachable, for URLs in objects (hosted invoice, 3-D Secure).
+        self.base_url = "http://127.0.0.1"
+        self.data = Data()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.data = Data()
+            self._outbox = []
+            self._load_catalog()
+
+    def _load_catalog(self) -> None:
+        catalog = json.loads(self._catalog_path.read_text())
+        now = self.clock.now()
+        for entry in catalog.get("products", []):
+            extra = {k: v for k, v in entry.items() if k not in ("id", "name")}
+            self.data.products[entry["id"]] = objects.product(
+                entry["id"], entry["name"], now, **extra
+            )
+        for entry in catalog.get("prices", []):
+            extra = {
+                k: v
+                for k, v in entry.items()
+                if k not in ("id", "product", "unit_amount", "currency", "interval")
+            }
+            self.data.prices[entry["id"]] = objects.price(
+                entry["id"],
+                entry["product"],
+                int(entry["unit_amount"]),
+                entry.get("currency", "usd"),
+                entry.get("interval"),
+                now,
+                **extra,
+            )
+
+    def now(self) -> int:
+        return self.clock.now()
+
+    def collection(self, name: str) -> dict[str, JSONDict]:
+        collection: dict[str, JSONDict] = getattr(self.data, name)
+        return collection
+
+    def lookup(self, object_id: str) -> JSONDict | None:
+        """Find any stored object by id (prices and products may have custom ids)."""
+        for prefix, (name, _) in PREFIXES.items():
+            if object_id.startswith(prefix + "_"):
+                found = self.collection(name).get(object_id)
+                if found is not None:
+                    return found
+        return None
+
+    def emit(
+        self,
+        event_type: str,
+        obj: JSONDict,
+        origin: Origin,
+        previous_attributes: JSONDict | None = None,
+    ) -> JSONDict:
+        event = objects.event(
+            ids.new_id("evt"),
+            event_type,
+            snapshot(obj),
+            previous_attributes,
+            self.now(),
+            origin.request_id,
+            origin.idempotency_key,
+            API_VERSION,
+        )
+        event["pending_webhooks"] = self._webhook_endpoints()
+        self.data.events[event["id"]] = event
+        self._outbox.append(event)
+        return event
+
+    def emit_update(
+        self, event_type: str, obj: JSONDict, before: JSONDict, origin: Origin
+    ) -> JSONDict | None:
+        """Emit ``event_type`` with ``previous_attributes`` if ``obj`` changed since ``before``."""
+        previous = diff_previous(before, obj)
+        if not previous:
+            return None
+        return self.emit(event_type, obj, origin, previous)
+
+    def flush_events(self) -> None:
+        with self.lock:
+            outbox, self._outbox = self._outbox, []
+            if outbox:
+                self._event_sink(outbox)
+
+
+def snapshot(obj: JSONDict) -> JSONDict:
+    return copy.deepcopy(obj)
+
+
+def diff_previous(before: JSONDict, after: JSONDict) -> JSONDict:
+    """Stripe's ``previous_attributes``: old values of what changed, nested for plain hashes."""
+    changed: JSONDict = {}
+    keys = list(before) + [key for key in after if key not in before]
+    for key in keys:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and "id" not in old:
+            changed[key] = diff_previous(old, new)
+        else:
+            changed[key] = old
+    return changed

@@ -1,0 +1,123 @@
+"""Injected faults reach the SDK as Stripe's failures would, and perform nothing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import stripe
+
+from tests.standin.conftest import StandinServer
+
+
+def _customers(client: stripe.StripeClient, email: str) -> list[str]:
+    return [c.id for c in client.v1.customers.list({"email": email}).data]
+
+
+def _attempts(standin_server: StandinServer, since: int) -> list[dict[str, object]]:
+    return [
+        r
+        for r in standin_server.requests(method="POST", path_prefix="/v1/customers")
+        if int(str(r["seq"])) > since
+    ]
+
+
+def _last_seq(standin_server: StandinServer) -> int:
+    return max((int(r["seq"]) for r in standin_server.requests()), default=0)
+
+
+def test_500_until_cleared_is_api_error_after_retries(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    since = _last_seq(standin_server)
+    standin_server.fault(method="POST", path_prefix="/v1/customers", kind="error", status=500)
+    with pytest.raises(stripe.APIError) as caught:
+        client.v1.customers.create({"email": email})
+    assert caught.value.http_status == 500
+    attempts = _attempts(standin_server, since)
+    assert [r["status"] for r in attempts] == [500, 500, 500]  # max_network_retries=2
+    assert len({r["idempotency_key"] for r in attempts}) == 1
+    standin_server.control("DELETE", "/_standin/faults")
+    assert _customers(client, email) == []
+
+
+def test_one_500_is_retried_and_the_customer_created_once(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    since = _last_seq(standin_server)
+    standin_server.fault(path_prefix="/v1/customers", kind="error", status=500, times=1)
+    customer = client.v1.customers.create({"email": email})
+    assert _customers(client, email) == [customer.id]
+    assert [r["status"] for r in _attempts(standin_server, since)] == [500, 200]
+    assert standin_server.control("GET", "/_standin/faults")["data"] == []
+
+
+def test_429_is_a_rate_limit_error(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    standin_server.fault(method="POST", path_prefix="/v1/customers", status=429, times=1)
+    with pytest.raises(stripe.RateLimitError) as caught:
+        client.v1.customers.create({"email": email})
+    assert caught.value.http_status == 429
+    assert caught.value.error is not None
+    assert caught.value.error.code == "rate_limit"
+    assert _customers(client, email) == []
+
+
+def test_disconnect_is_an_api_connection_error(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    since = _last_seq(standin_server)
+    standin_server.fault(method="POST", path_prefix="/v1/customers", kind="disconnect")
+    with pytest.raises(stripe.APIConnectionError):
+        client.v1.customers.create({"email": email})
+    attempts = _attempts(standin_server, since)
+    assert [r["status"] for r in attempts] == [0, 0, 0]
+    standin_server.control("DELETE", "/_standin/faults")
+    assert _customers(client, email) == []
+
+
+def test_timeout_is_an_api_connection_error_and_does_nothing(
+    standin_server: StandinServer, email: str
+) -> None:
+    impatient = standin_server.client(
+        max_network_retries=0, http_client=stripe.RequestsClient(timeout=0.3)
+    )
+    standin_server.fault(
+        method="POST", path_prefix="/v1/customers", kind="timeout", latency_ms=800, times=1
+    )
+    started = time.monotonic()
+    with pytest.raises(stripe.APIConnectionError):
+        impatient.v1.customers.create({"email": email})
+    assert time.monotonic() - started < 0.8
+    time.sleep(0.6)  # let the stand-in's sleeping handler finish: it must still do nothing
+    assert _customers(standin_server.client(), email) == []
+
+
+def test_faults_only_match_their_filters(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    standin_server.fault(method="GET", path_prefix="/v1/invoices", kind="error", status=500)
+    customer = client.v1.customers.create({"email": email})
+    assert client.v1.customers.retrieve(customer.id).id == customer.id
+    with pytest.raises(stripe.APIError):
+        client.v1.invoices.list({"customer": customer.id})
+
+
+def test_global_latency(standin_server: StandinServer, client: stripe.StripeClient) -> None:
+    standin_server.control("POST", "/_standin/config", {"latency_ms": 250})
+    started = time.monotonic()
+    client.v1.prices.retrieve("price_basic_monthly")
+    assert time.monotonic() - started >= 0.25
+
+
+def test_request_log_filters_and_clear(standin_server: StandinServer) -> None:
+    client = standin_server.client("sk_test_secret_never_logged")
+    client.v1.prices.retrieve("price_basic_monthly", {"expand": ["product"]})
+    entry = standin_server.requests(method="GET", path_prefix="/v1/prices/price_basic")[-1]
+    assert entry["params"] == {"expand": ["product"]}
+    assert entry["status"] == 200
+    assert set(entry) >= {"seq", "method", "path", "params", "idempotency_key", "status", "ts"}
+    assert "sk_test_secret_never_logged" not in str(standin_server.requests())
+    standin_server.control("DELETE", "/_standin/requests")
+    assert standin_server.requests() == []
