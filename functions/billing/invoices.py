@@ -44,7 +44,7 @@ def _subscription_of(invoice: stripe.Invoice) -> str | None:
 @endpoint("retry_invoice", RetryInvoiceRequest, errors=(402, 404, 409))
 def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
     """Pay an open invoice of the caller's with a new card."""
-    customer = customer_id(ctx)
+    customer = customer_id(ctx, owning="invoice")
     client = ctx.runtime.stripe
     invoice = fetch_owned(
         lambda: client.v1.invoices.retrieve(body.invoice_id),

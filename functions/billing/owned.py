@@ -35,10 +35,17 @@ def id_of(field: str | HasId | None) -> str | None:
     return field.id
 
 
-def customer_id(ctx: Context) -> str:
-    """The caller's Stripe customer, or 409 telling the frontend to create it first."""
+def customer_id(ctx: Context, *, owning: str | None = None) -> str:
+    """The caller's Stripe customer.
+
+    Without one, an operation on an id (``owning`` names what the id is) answers 404 like any
+    id that is not the caller's; an operation that creates something answers 409 telling the
+    frontend to create the customer first.
+    """
     link = ctx.runtime.customers.get(ctx.caller.uid)
     if link is None:
+        if owning is not None:
+            raise NotFound(f"No such {owning}.")
         raise Conflict(
             "You have no billing account yet: call create-customer first.",
             code="customer_required",

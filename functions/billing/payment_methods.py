@@ -66,10 +66,10 @@ def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> s
     return pm
 
 
-@endpoint("retrieve_payment_method", PaymentMethodRequest, errors=(404, 409))
+@endpoint("retrieve_payment_method", PaymentMethodRequest, errors=(404,))
 def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> PaymentMethodSummary:
     """Brand, last 4 and expiry of one of the caller's payment methods."""
-    customer = customer_id(ctx)
+    customer = customer_id(ctx, owning="payment method")
     pm = fetch_owned(
         lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(body.payment_method_id),
         lambda pm: id_of(pm.customer),
@@ -120,10 +120,10 @@ def make_default(
     return targets
 
 
-@endpoint("update_payment_method", PaymentMethodRequest, errors=(404, 409))
+@endpoint("update_payment_method", PaymentMethodRequest, errors=(402, 404))
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
     """Make a saved card the default for the caller's invoices and live subscriptions."""
-    customer = customer_id(ctx)
+    customer = customer_id(ctx, owning="payment method")
     pm = own_payment_method(ctx, customer, body.payment_method_id)
     updated = make_default(ctx, customer, pm.id)
     log.info("default payment method updated", extra={"subscriptions": updated})

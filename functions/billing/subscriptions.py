@@ -52,6 +52,17 @@ def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "s
     return None, None
 
 
+def _answer(sub: stripe.Subscription, *, created: bool) -> CreateSubscriptionResponse:
+    secret, kind = _secret(sub)
+    return CreateSubscriptionResponse(
+        subscription_id=sub.id,
+        status=sub.status,
+        client_secret=secret,
+        client_secret_type=kind,
+        created=created,
+    )
+
+
 def _price_of(sub: stripe.Subscription) -> str | None:
     return sub.items.data[0].price.id if sub.items.data else None
 
@@ -86,14 +97,7 @@ def create_subscription(
     for sub in existing.data:
         if sub.status == "incomplete" and _price_of(sub) == body.price_id:
             # A double click, or a return to an unfinished checkout: finish that one.
-            secret, kind = _secret(sub)
-            return CreateSubscriptionResponse(
-                subscription_id=sub.id,
-                status=sub.status,
-                client_secret=secret,
-                client_secret_type=kind,
-                created=False,
-            )
+            return _answer(sub, created=False)
     for sub in existing.data:
         if sub.status == "incomplete":
             # Abandoned checkout for another price: cancel it so both cannot end up paid.
@@ -116,14 +120,7 @@ def create_subscription(
         options={"idempotency_key": f"create-subscription:{customer}:{body.price_id}:{generation}"},
     )
     log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
-    secret, kind = _secret(sub)
-    return CreateSubscriptionResponse(
-        subscription_id=sub.id,
-        status=sub.status,
-        client_secret=secret,
-        client_secret_type=kind,
-        created=True,
-    )
+    return _answer(sub, created=True)
 
 
 class HandleSubscriptionRequest(RequestModel):
@@ -138,7 +135,7 @@ class SubscriptionRequest(RequestModel):
 
 
 def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscription:
-    customer = customer_id(ctx)
+    customer = customer_id(ctx, owning="subscription")
     return fetch_owned(
         lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
             subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
@@ -176,7 +173,7 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     return subscription_view(updated)
 
 
-@endpoint("retrieve_subscription", SubscriptionRequest, errors=(404, 409))
+@endpoint("retrieve_subscription", SubscriptionRequest, errors=(404,))
 def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
     """The caller's subscription: status, plan, period, invoice, payment method."""
     return subscription_view(_owned_subscription(ctx, body.subscription_id))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+import stripe
+
 from tests.integration.conftest import StandIn, User
 
 PRICE = "price_basic_monthly"
@@ -23,6 +26,23 @@ def subscribe(user: User, standin: StandIn, card: str = "pm_card_visa") -> dict[
         intent_id(created["client_secret"]), params={"payment_method": card}
     )
     return created
+
+
+def failed_first_payment(user: User, standin: StandIn) -> dict[str, Any]:
+    """A subscription whose first payment was declined: incomplete, its invoice open."""
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    with pytest.raises(stripe.CardError):
+        standin.sdk.v1.payment_intents.confirm(
+            intent_id(created["client_secret"]),
+            params={"payment_method": "pm_card_chargeDeclined"},
+        )
+    view = user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    return {
+        "view": view,
+        "subscription_id": view["subscription_id"],
+        "invoice_id": view["latest_invoice"]["id"],
+    }
 
 
 def with_stripe_calls[T](

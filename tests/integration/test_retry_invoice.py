@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
-import stripe
 
-from tests.integration.billing_flows import PRICE, intent_id, with_stripe_calls
+from tests.integration.billing_flows import failed_first_payment, intent_id, with_stripe_calls
 from tests.integration.conftest import StandIn, User
 
 pytestmark = pytest.mark.integration
 
 
-def _failed_first_payment(user: User, standin: StandIn) -> dict[str, Any]:
-    """A subscription whose first invoice was declined: open, waiting for another card."""
-    user.customer()
-    created = user.ok("create-subscription", {"price_id": PRICE})
-    with pytest.raises(stripe.CardError):
-        standin.sdk.v1.payment_intents.confirm(
-            intent_id(created["client_secret"]), params={"payment_method": "pm_card_chargeDeclined"}
-        )
-    view = user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
-    assert view["latest_invoice"]["status"] == "open"
-    return {
-        "subscription_id": created["subscription_id"],
-        "invoice_id": view["latest_invoice"]["id"],
-    }
-
-
 def test_retry_with_a_good_card_pays_and_activates(user: User, standin: StandIn) -> None:
-    failed = _failed_first_payment(user, standin)
+    failed = failed_first_payment(user, standin)
     result, calls = with_stripe_calls(
         standin,
         lambda: user.ok(
@@ -48,7 +30,7 @@ def test_retry_with_a_good_card_pays_and_activates(user: User, standin: StandIn)
 
 
 def test_a_decline_is_402_with_a_user_safe_message(user: User, standin: StandIn) -> None:
-    failed = _failed_first_payment(user, standin)
+    failed = failed_first_payment(user, standin)
     response = user.call(
         "retry-invoice",
         {
@@ -71,7 +53,7 @@ def test_a_decline_is_402_with_a_user_safe_message(user: User, standin: StandIn)
 
 
 def test_three_d_secure_hands_back_the_confirmation_secret(user: User, standin: StandIn) -> None:
-    failed = _failed_first_payment(user, standin)
+    failed = failed_first_payment(user, standin)
     result = user.ok(
         "retry-invoice",
         {"invoice_id": failed["invoice_id"], "payment_method_id": "pm_card_authenticationRequired"},
@@ -86,7 +68,7 @@ def test_three_d_secure_hands_back_the_confirmation_secret(user: User, standin: 
 
 
 def test_retrying_twice_pays_once(user: User, standin: StandIn) -> None:
-    failed = _failed_first_payment(user, standin)
+    failed = failed_first_payment(user, standin)
     body = {"invoice_id": failed["invoice_id"], "payment_method_id": "pm_card_visa"}
     with ThreadPoolExecutor(max_workers=2) as pool:
         responses = list(pool.map(lambda _: user.call("retry-invoice", body), range(2)))
@@ -107,7 +89,7 @@ def test_retrying_twice_pays_once(user: User, standin: StandIn) -> None:
 def test_another_users_invoice_is_404_and_not_paid(
     user: User, other_user: User, standin: StandIn
 ) -> None:
-    failed = _failed_first_payment(user, standin)
+    failed = failed_first_payment(user, standin)
     other_user.customer()
     response = other_user.call(
         "retry-invoice", {"invoice_id": failed["invoice_id"], "payment_method_id": "pm_card_visa"}
@@ -135,7 +117,7 @@ def test_bad_input_names_the_field(user: User, body: dict[str, str], field: str)
 
 
 def test_stripe_unavailable_is_503_and_the_invoice_stays_open(user: User, faults: StandIn) -> None:
-    failed = _failed_first_payment(user, faults)
+    failed = failed_first_payment(user, faults)
     faults.fault(method="POST", path_prefix="/v1/invoices", kind="error", status=500)
     response = user.call(
         "retry-invoice", {"invoice_id": failed["invoice_id"], "payment_method_id": "pm_card_visa"}
@@ -143,3 +125,27 @@ def test_stripe_unavailable_is_503_and_the_invoice_stays_open(user: User, faults
     assert response.status_code == 503
     faults.clear_faults()
     assert faults.sdk.v1.invoices.retrieve(failed["invoice_id"]).status == "open"
+
+
+def test_a_user_without_a_customer_gets_404_for_every_id_of_someone_else(
+    user: User, other_user: User, standin: StandIn
+) -> None:
+    failed = failed_first_payment(user, standin)
+    view = user.ok("retrieve-subscription", {"subscription_id": failed["subscription_id"]})
+    pm_id = standin.sdk.v1.payment_methods.attach(
+        "pm_card_visa", params={"customer": user.customer()}
+    ).id
+    attempts: list[tuple[str, dict[str, object]]] = [
+        ("retrieve-subscription", {"subscription_id": view["subscription_id"]}),
+        (
+            "handle-subscription",
+            {"subscription_id": view["subscription_id"], "cancel_at_period_end": True},
+        ),
+        ("retrieve-payment-method", {"payment_method_id": pm_id}),
+        ("update-payment-method", {"payment_method_id": pm_id}),
+        ("retry-invoice", {"invoice_id": failed["invoice_id"], "payment_method_id": pm_id}),
+    ]
+    for function, body in attempts:
+        response = other_user.call(function, body)
+        assert response.status_code == 404, (function, response.text)
+        assert response.json()["error"]["code"] == "not_found"

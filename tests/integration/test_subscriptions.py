@@ -7,9 +7,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import stripe
 
-from tests.integration.billing_flows import PRICE, intent_id, subscribe, with_stripe_calls
+from tests.integration.billing_flows import (
+    PRICE,
+    failed_first_payment,
+    intent_id,
+    subscribe,
+    with_stripe_calls,
+)
 from tests.integration.conftest import StandIn, User
 
 pytestmark = pytest.mark.integration
@@ -181,12 +186,6 @@ def test_retrieve_subscription_unavailable_is_503(user: User, faults: StandIn) -
 def test_declined_first_payment_leaves_the_subscription_incomplete(
     user: User, standin: StandIn
 ) -> None:
-    user.customer()
-    created = user.ok("create-subscription", {"price_id": PRICE})
-    with pytest.raises(stripe.CardError):
-        standin.sdk.v1.payment_intents.confirm(
-            intent_id(created["client_secret"]), params={"payment_method": "pm_card_chargeDeclined"}
-        )
-    view = user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    view = failed_first_payment(user, standin)["view"]
     assert view["status"] == "incomplete"
     assert view["latest_invoice"]["status"] == "open"
