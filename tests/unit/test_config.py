@@ -98,3 +98,26 @@ def test_main_refuses_to_start_without_a_required_setting(env: pytest.MonkeyPatc
     env.setenv("FUNCTION_TARGET", "no_such_function")
     with pytest.raises(ConfigError, match="no_such_function"):
         endpoints.boot()
+
+
+def test_an_instance_with_a_bad_setting_exits_at_start_naming_it() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    result = subprocess.run(
+        [sys.executable, "-c", "import main"],
+        cwd=functions,
+        env={**BASE, "ALLOWED_ORIGINS": "localhost:3000", "PYTHONPATH": str(functions)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["severity"] == "CRITICAL"
+    assert "ALLOWED_ORIGINS" in line["message"]
