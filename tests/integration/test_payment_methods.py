@@ -108,3 +108,29 @@ def test_setup_intent_unavailable_is_503(user: User, faults: StandIn) -> None:
     faults.fault(method="POST", path_prefix="/v1/setup_intents", kind="error", status=429)
     response = user.call("create-setup-intent", {})
     assert response.status_code == 503
+
+
+def test_create_setup_intent_takes_no_fields(user: User) -> None:
+    user.customer()
+    response = user.call("create-setup-intent", {"customer": "cus_someone_else"})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "customer"
+
+
+def test_retrieve_payment_method_unavailable_is_503(user: User, faults: StandIn) -> None:
+    subscribe(user, faults)
+    pm_id = _saved_card(user, faults, "pm_card_visa")
+    faults.fault(method="GET", path_prefix="/v1/payment_methods", kind="error", status=500)
+    response = user.call("retrieve-payment-method", {"payment_method_id": pm_id})
+    assert response.status_code == 503
+
+
+def test_a_card_that_declines_on_attach_is_402_and_not_made_default(
+    user: User, standin: StandIn
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    response = user.call("update-payment-method", {"payment_method_id": "pm_card_chargeDeclined"})
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "card_declined"
+    view = user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    assert view["default_payment_method"]["last4"] == "4242"

@@ -189,3 +189,36 @@ def test_declined_first_payment_leaves_the_subscription_incomplete(
     view = failed_first_payment(user, standin)["view"]
     assert view["status"] == "incomplete"
     assert view["latest_invoice"]["status"] == "open"
+
+
+def test_first_payment_needing_3d_secure_completes_after_authentication(
+    user: User, standin: StandIn
+) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    pi = standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]),
+        params={"payment_method": "pm_card_authenticationRequired"},
+    )
+    assert pi.status == "requires_action"
+    pending = user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    assert pending["status"] == "incomplete"
+    standin.post(f"/_standin/payment_intents/{pi.id}/authenticate", {"outcome": "succeed"})
+    done = user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    assert done["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "subscription_id"),
+        ({"subscription_id": "cus_1"}, "subscription_id"),
+        ({"subscription_id": "sub_1", "expand": ["customer"]}, "expand"),
+    ],
+)
+def test_retrieve_subscription_bad_input_names_the_field(
+    user: User, body: dict[str, object], field: str
+) -> None:
+    response = user.call("retrieve-subscription", body)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
