@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from billing.auth import Caller
 from billing.errors import Unauthenticated
-from billing.store import CustomerLink
+from billing.store import CustomerRecord
 
 
 class FakeVerifier:
@@ -27,25 +30,46 @@ class FakeVerifier:
 
 
 class InMemoryCustomers:
-    """The uid <-> customer mapping with Firestore's create-precondition semantics."""
+    """The uid <-> customer mapping with the Firestore store's preconditions.
+
+    ``fail_link`` makes the next link() raise, as Firestore going down between the Stripe
+    call and the write would.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.by_uid: dict[str, CustomerLink] = {}
+        self.records: dict[str, CustomerRecord] = {}
         self.by_customer: dict[str, str] = {}
+        self.fail_link: Exception | None = None
 
-    def get(self, uid: str) -> CustomerLink | None:
+    def get(self, uid: str) -> CustomerRecord | None:
         with self._lock:
-            return self.by_uid.get(uid)
+            return self.records.get(uid)
+
+    def begin(self, uid: str, email: str, name: str | None) -> tuple[CustomerRecord, bool]:
+        with self._lock:
+            if uid in self.records:
+                return self.records[uid], False
+            record = CustomerRecord(
+                uid, None, email, name, uuid.uuid4().hex, datetime.now(UTC), version=0
+            )
+            self.records[uid] = record
+            return record, True
+
+    def link(self, record: CustomerRecord, customer_id: str) -> bool:
+        with self._lock:
+            if self.fail_link is not None:
+                error, self.fail_link = self.fail_link, None
+                raise error
+            current = self.records[record.uid]
+            if current.version != record.version:
+                return False
+            self.records[record.uid] = replace(
+                current, customer_id=customer_id, version=current.version + 1
+            )
+            self.by_customer[customer_id] = record.uid
+            return True
 
     def uid_for(self, customer_id: str) -> str | None:
         with self._lock:
             return self.by_customer.get(customer_id)
-
-    def link(self, uid: str, customer_id: str, email: str | None) -> bool:
-        with self._lock:
-            if uid in self.by_uid or customer_id in self.by_customer:
-                return False
-            self.by_uid[uid] = CustomerLink(uid, customer_id, email, None)
-            self.by_customer[customer_id] = uid
-            return True

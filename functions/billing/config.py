@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated Stripe price ids the app sells."
     )
     trial_days: int = Field(default=0, ge=0, le=730)
+    require_verified_email: bool = Field(
+        default=True, description="Only users whose token says email_verified get a customer."
+    )
     max_body_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     notifications_topic: str = Field(

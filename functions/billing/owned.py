@@ -42,15 +42,15 @@ def customer_id(ctx: Context, *, owning: str | None = None) -> str:
     id that is not the caller's; an operation that creates something answers 409 telling the
     frontend to create the customer first.
     """
-    link = ctx.runtime.customers.get(ctx.caller.uid)
-    if link is None:
+    record = ctx.runtime.customers.get(ctx.caller.uid)
+    if record is None or record.customer_id is None:
         if owning is not None:
             raise NotFound(f"No such {owning}.")
         raise Conflict(
             "You have no billing account yet: call create-customer first.",
             code="customer_required",
         )
-    return link.customer_id
+    return record.customer_id
 
 
 def fetch_owned[T](

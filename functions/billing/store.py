@@ -3,16 +3,20 @@
 ``billing_customers/{uid}``                 uid -> Stripe customer (one per user, ever)
 ``billing_customers_by_stripe_id/{cus_id}`` Stripe customer -> uid (webhooks look up by this)
 
+A user's document is created *before* the Stripe customer, as a pending claim holding the
+attempt's idempotency key and parameters, so a creation interrupted between Stripe and
+Firestore is finished by the next call instead of starting a second customer.
 Each method is one Firestore round trip, counted in :mod:`billing.usage`.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from google.api_core.exceptions import AlreadyExists, Conflict
+from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
 
 from billing import usage
@@ -25,37 +29,88 @@ TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
-class CustomerLink:
+class CustomerRecord:
     uid: str
-    customer_id: str
+    customer_id: str | None  # None while the creation is pending
     email: str | None
-    created_at: datetime | None
+    name: str | None
+    attempt: str  # part of the Stripe idempotency key of the creation
+    started_at: datetime | None
+    version: Any  # Firestore update_time, for the compare-and-set in link()
 
 
 class Customers(Protocol):
     """The uid <-> Stripe customer mapping (Firestore in production, in-memory in unit tests)."""
 
-    def get(self, uid: str) -> CustomerLink | None: ...
+    def get(self, uid: str) -> CustomerRecord | None: ...
+    def begin(self, uid: str, email: str, name: str | None) -> tuple[CustomerRecord, bool]: ...
+    def link(self, record: CustomerRecord, customer_id: str) -> bool: ...
     def uid_for(self, customer_id: str) -> str | None: ...
-    def link(self, uid: str, customer_id: str, email: str | None) -> bool: ...
+
+
+def _record(uid: str, data: dict[str, Any], version: Any) -> CustomerRecord:
+    return CustomerRecord(
+        uid=uid,
+        customer_id=data.get("customer_id"),
+        email=data.get("email"),
+        name=data.get("name"),
+        attempt=str(data.get("attempt", "")),
+        started_at=data.get("started_at"),
+        version=version,
+    )
 
 
 class CustomerStore:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
 
-    def get(self, uid: str) -> CustomerLink | None:
+    def _doc(self, uid: str) -> firestore.DocumentReference:
+        return self._db.collection(CUSTOMERS).document(uid)
+
+    def get(self, uid: str) -> CustomerRecord | None:
         usage.count(usage.FIRESTORE)
-        snapshot = self._db.collection(CUSTOMERS).document(uid).get(timeout=TIMEOUT_SECONDS)
+        snapshot = self._doc(uid).get(timeout=TIMEOUT_SECONDS)
         if not snapshot.exists:
             return None
-        data = snapshot.to_dict() or {}
-        return CustomerLink(
-            uid=uid,
-            customer_id=str(data["customer_id"]),
-            email=data.get("email"),
-            created_at=data.get("created_at"),
+        return _record(uid, snapshot.to_dict() or {}, snapshot.update_time)
+
+    def begin(self, uid: str, email: str, name: str | None) -> tuple[CustomerRecord, bool]:
+        """Claims the uid for a new customer; (the existing claim, False) if one exists."""
+        data = {
+            "customer_id": None,
+            "email": email,
+            "name": name,
+            "attempt": uuid.uuid4().hex,
+            "started_at": firestore.SERVER_TIMESTAMP,
+        }
+        usage.count(usage.FIRESTORE)
+        try:
+            result = self._doc(uid).create(data, timeout=TIMEOUT_SECONDS)
+        except (AlreadyExists, Conflict):
+            existing = self.get(uid)
+            if existing is None:  # deleted in between: claim again
+                return self.begin(uid, email, name)
+            return existing, False
+        return _record(uid, data | {"started_at": None}, result.update_time), True
+
+    def link(self, record: CustomerRecord, customer_id: str) -> bool:
+        """Records both directions atomically; False if another call linked the uid first."""
+        batch = self._db.batch()
+        batch.update(
+            self._doc(record.uid),
+            {"customer_id": customer_id, "linked_at": firestore.SERVER_TIMESTAMP},
+            option=self._db.write_option(last_update_time=record.version),
         )
+        batch.set(
+            self._db.collection(CUSTOMERS_BY_STRIPE_ID).document(customer_id),
+            {"uid": record.uid, "created_at": firestore.SERVER_TIMESTAMP},
+        )
+        usage.count(usage.FIRESTORE)
+        try:
+            batch.commit(timeout=TIMEOUT_SECONDS)
+        except (FailedPrecondition, Conflict):
+            return False
+        return True
 
     def uid_for(self, customer_id: str) -> str | None:
         usage.count(usage.FIRESTORE)
@@ -65,21 +120,3 @@ class CustomerStore:
             .get(timeout=TIMEOUT_SECONDS)
         )
         return str((snapshot.to_dict() or {})["uid"]) if snapshot.exists else None
-
-    def link(self, uid: str, customer_id: str, email: str | None) -> bool:
-        """Records both directions atomically; False if the uid already had a customer."""
-        batch = self._db.batch()
-        batch.create(
-            self._db.collection(CUSTOMERS).document(uid),
-            {"customer_id": customer_id, "email": email, "created_at": firestore.SERVER_TIMESTAMP},
-        )
-        batch.create(
-            self._db.collection(CUSTOMERS_BY_STRIPE_ID).document(customer_id),
-            {"uid": uid, "created_at": firestore.SERVER_TIMESTAMP},
-        )
-        usage.count(usage.FIRESTORE)
-        try:
-            batch.commit(timeout=TIMEOUT_SECONDS)
-        except (AlreadyExists, Conflict):
-            return False
-        return True

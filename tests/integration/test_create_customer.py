@@ -125,10 +125,17 @@ def test_stripe_unavailable_is_503_and_leaves_nothing_half_written(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upstream_unavailable"
     assert response.headers["Retry-After"].isdigit()
-    assert not db.collection("billing_customers").document(user.uid).get().exists
+    # Only the user's claim is written (no customer in it); no Stripe customer exists.
+    claim = db.collection("billing_customers").document(user.uid).get().to_dict()
+    assert claim is not None
+    assert claim["customer_id"] is None
     assert faults.sdk.v1.customers.list(params={"email": user.email}).data == []
     faults.clear_faults()
-    assert user.ok("create-customer")["created"] is True
+    retried = user.ok("create-customer")
+    assert retried["created"] is True
+    assert len(faults.sdk.v1.customers.list(params={"email": user.email}).data) == 1
+    back = db.collection("billing_customers_by_stripe_id").document(retried["customer_id"]).get()
+    assert (back.to_dict() or {}).get("uid") == user.uid
 
 
 def test_stripe_connection_drop_is_503_too(user: User, faults: StandIn) -> None:
@@ -141,9 +148,12 @@ def test_logs_are_json_and_hold_no_token_or_key(user: User, stack: StackInfo) ->
     import json
 
     user.ok("create-customer")
+    tampered = user.token[:-1] + "x"  # a signature on an unsigned token: rejected, logged
+    assert user.api.call("create-customer", {}, token=tampered).status_code == 401
     log = stack.log_file("create-customer").read_text()
     assert user.token not in log
     assert user.token.split(".")[1] not in log
+    assert tampered not in log
     assert "sk_test_standin_local" not in log
     entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     mine = [e for e in entries if e.get("uid") == user.uid]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 import stripe
 from flask.testing import FlaskClient
+from google.api_core.exceptions import ServiceUnavailable
 
 from billing.config import Settings
 from billing.customers import create_customer
@@ -18,25 +21,39 @@ from tests.helpers import client_for
 
 
 class FakeCustomerService:
-    """Stripe's customers.create with idempotency keys: same key, same customer."""
+    """Stripe's customers.create/list with idempotency keys, as Stripe keeps them:
+    the same key and parameters replay the first answer; other parameters are refused."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        self.by_key: dict[str, stripe.Customer] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.by_key: dict[str, tuple[dict[str, Any], stripe.Customer]] = {}
+        self.customers: list[stripe.Customer] = []
         self.fail_with: Exception | None = None
         self._lock = threading.Lock()
 
     def create(self, params: dict[str, Any], options: dict[str, Any]) -> stripe.Customer:
         with self._lock:
-            self.calls.append((params, options))
+            self.calls.append(("create", params))
             if self.fail_with is not None:
                 raise self.fail_with
             key = options["idempotency_key"]
-            if key not in self.by_key:
-                self.by_key[key] = stripe.Customer.construct_from(
-                    {"id": f"cus_{len(self.by_key) + 1}", "object": "customer", **params}, "k"
-                )
-            return self.by_key[key]
+            if key in self.by_key:
+                first, customer = self.by_key[key]
+                if first != params:
+                    raise stripe.IdempotencyError("Keys for idempotent requests ...")
+                return customer
+            customer = stripe.Customer.construct_from(
+                {"id": f"cus_{len(self.customers) + 1}", "object": "customer", **params}, "k"
+            )
+            self.customers.append(customer)
+            self.by_key[key] = (params, customer)
+            return customer
+
+    def list(self, params: dict[str, Any]) -> Any:
+        with self._lock:
+            self.calls.append(("list", params))
+            found = [c for c in self.customers if c.email == params["email"]]
+            return stripe.ListObject.construct_from({"object": "list", "data": found}, "k")
 
 
 class FakeStripe:
@@ -54,12 +71,8 @@ def fake_stripe() -> FakeStripe:
     return FakeStripe()
 
 
-@pytest.fixture
-def client(
-    settings: Settings,
-    verifier: FakeVerifier,
-    customers: InMemoryCustomers,
-    fake_stripe: FakeStripe,
+def _client(
+    settings: Settings, verifier: FakeVerifier, customers: InMemoryCustomers, fake: FakeStripe
 ) -> FlaskClient:
     verifier.add("alice", "alice@example.com")
     verifier.add("bob", "bob@example.com")
@@ -68,9 +81,19 @@ def client(
         settings,
         verifier=verifier,
         customers=customers,
-        stripe_client=cast(stripe.StripeClient, fake_stripe),
+        stripe_client=cast(stripe.StripeClient, fake),
     )
     return client_for(create_customer, rt)
+
+
+@pytest.fixture
+def client(
+    settings: Settings,
+    verifier: FakeVerifier,
+    customers: InMemoryCustomers,
+    fake_stripe: FakeStripe,
+) -> FlaskClient:
+    return _client(settings, verifier, customers, fake_stripe)
 
 
 def call(client: FlaskClient, uid: str, body: dict[str, Any] | None = None) -> Any:
@@ -83,13 +106,16 @@ def test_creates_a_customer_with_the_token_email_and_uid_metadata(
     response = call(client, "alice", {"name": "Ada Lovelace"})
     assert response.status_code == 200
     assert response.get_json() == {"customer_id": "cus_1", "created": True}
-    params, options = fake_stripe.customers.calls[0]
-    assert params == {
-        "email": "alice@example.com",
-        "name": "Ada Lovelace",
-        "metadata": {"firebase_uid": "alice"},
-    }
-    assert options == {"idempotency_key": "create-customer:alice"}
+    assert fake_stripe.customers.calls == [
+        (
+            "create",
+            {
+                "email": "alice@example.com",
+                "name": "Ada Lovelace",
+                "metadata": {"firebase_uid": "alice"},
+            },
+        )
+    ]
     assert customers.uid_for("cus_1") == "alice"
 
 
@@ -114,7 +140,34 @@ def test_concurrent_calls_make_one_customer_and_one_created_true(
         results = list(pool.map(lambda _: call(client, "alice").get_json(), range(10)))
     assert {r["customer_id"] for r in results} == {"cus_1"}
     assert sum(r["created"] for r in results) == 1
-    assert len(fake_stripe.customers.by_key) == 1
+    assert len(fake_stripe.customers.customers) == 1
+
+
+def test_firestore_failing_after_stripe_is_503_and_the_retry_finishes_the_same_customer(
+    client: FlaskClient, fake_stripe: FakeStripe, customers: InMemoryCustomers
+) -> None:
+    customers.fail_link = ServiceUnavailable("firestore down")
+    failed = call(client, "alice", {"name": "Ada"})
+    assert failed.status_code == 503
+    # The retry sends another name: the stored claim's parameters win, so Stripe's key matches.
+    retried = call(client, "alice", {"name": "Someone Else"})
+    assert retried.get_json() == {"customer_id": "cus_1", "created": True}
+    assert len(fake_stripe.customers.customers) == 1
+    assert customers.uid_for("cus_1") == "alice"
+
+
+def test_a_claim_older_than_stripes_key_window_finds_the_earlier_customer(
+    client: FlaskClient, fake_stripe: FakeStripe, customers: InMemoryCustomers
+) -> None:
+    customers.fail_link = ServiceUnavailable("firestore down")
+    assert call(client, "alice").status_code == 503
+    record = customers.records["alice"]
+    customers.records["alice"] = replace(record, started_at=datetime.now(UTC) - timedelta(days=2))
+    fake_stripe.customers.by_key.clear()  # Stripe forgot the key
+    retried = call(client, "alice")
+    assert retried.get_json() == {"customer_id": "cus_1", "created": True}
+    assert len(fake_stripe.customers.customers) == 1
+    assert [kind for kind, _ in fake_stripe.customers.calls] == ["create", "list"]
 
 
 def test_the_email_comes_only_from_the_token(client: FlaskClient) -> None:
@@ -129,6 +182,26 @@ def test_users_without_an_email_get_a_clear_400(client: FlaskClient) -> None:
     assert response.get_json()["error"]["code"] == "email_required"
 
 
+def test_unverified_emails_are_refused_unless_configured(
+    settings: Settings, verifier: FakeVerifier, customers: InMemoryCustomers
+) -> None:
+    verifier.add("carol", "carol@example.com")
+    verifier._callers["token-carol"] = replace(
+        verifier._callers["token-carol"], email_verified=False
+    )
+    strict = _client(settings, verifier, customers, FakeStripe())
+    refused = call(strict, "carol")
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "email_unverified"
+    lenient = _client(
+        settings.model_copy(update={"require_verified_email": False}),
+        verifier,
+        customers,
+        FakeStripe(),
+    )
+    assert call(lenient, "carol").status_code == 200
+
+
 @pytest.mark.parametrize("name", ["", "x" * 151, "line\nbreak", 42])
 def test_bad_names_are_400_naming_the_field(client: FlaskClient, name: Any) -> None:
     response = call(client, "alice", {"name": name})
@@ -136,11 +209,14 @@ def test_bad_names_are_400_naming_the_field(client: FlaskClient, name: Any) -> N
     assert response.get_json()["error"]["field"] == "name"
 
 
-def test_stripe_unavailable_is_503_and_writes_nothing(
+def test_stripe_unavailable_is_503_and_links_nothing(
     client: FlaskClient, fake_stripe: FakeStripe, customers: InMemoryCustomers
 ) -> None:
     fake_stripe.customers.fail_with = stripe.APIConnectionError("network down")
     response = call(client, "alice")
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "upstream_unavailable"
-    assert customers.get("alice") is None
+    record = customers.get("alice")
+    assert record is not None
+    assert record.customer_id is None
+    assert customers.uid_for("cus_1") is None
