@@ -95,6 +95,15 @@ class Probe:
         return response.json()
 
 
+def save_card(probe: Probe, token: str, card: str) -> str:
+    """create-setup-intent, then the confirmation Stripe.js would make."""
+    intent = probe.call(token, "create-setup-intent", {})
+    confirmed = probe.sdk.v1.setup_intents.confirm(
+        intent["setup_intent_id"], params={"payment_method": card}
+    )
+    return str(confirmed.payment_method)
+
+
 def walk(probe: Probe) -> None:
     uid = f"bench-{uuid.uuid4().hex[:10]}"
     token = mint_token(uid, f"{uid}@example.com", project_id=probe.info.project_id)
@@ -108,17 +117,14 @@ def walk(probe: Probe) -> None:
         )
     view = probe.call(token, "retrieve-subscription", {"subscription_id": sub["subscription_id"]})
     invoice = view["latest_invoice"]["id"]
-    probe.call(token, "retry-invoice", {"invoice_id": invoice, "payment_method_id": "pm_card_visa"})
+    visa = save_card(probe, token, "pm_card_visa")
+    probe.call(token, "retry-invoice", {"invoice_id": invoice, "payment_method_id": visa})
     probe.call(
         token,
         "handle-subscription",
         {"subscription_id": sub["subscription_id"], "cancel_at_period_end": True},
     )
-    intent = probe.call(token, "create-setup-intent", {})
-    confirmed = probe.sdk.v1.setup_intents.confirm(
-        intent["setup_intent_id"], params={"payment_method": "pm_card_mastercard"}
-    )
-    pm = str(confirmed.payment_method)
+    pm = save_card(probe, token, "pm_card_mastercard")
     probe.call(token, "update-payment-method", {"payment_method_id": pm})
     probe.call(token, "retrieve-payment-method", {"payment_method_id": pm})
 

@@ -72,11 +72,13 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
     if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
         return UpstreamUnavailable("The payment provider is unavailable. Please try again shortly.")
     if isinstance(exc, stripe.InvalidRequestError):
-        if exc.code == "idempotency_key_in_use":
-            return Conflict(
-                "The same request is already in progress. Please retry.", code="in_progress"
-            )
         if is_resource_missing(exc):
+            if exc.param == "customer":
+                # Our Firestore link points at a customer deleted in Stripe's dashboard.
+                return Conflict(
+                    "Your billing account is no longer available; contact support.",
+                    code="customer_missing",
+                )
             return NotFound()
         log.warning(
             "stripe rejected a request", extra={"stripe_code": exc.code, "stripe_param": exc.param}
@@ -89,7 +91,15 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
         return BillingError()
     if isinstance(exc, stripe.APIError):
         status = exc.http_status or 500
-        if status >= 500 or status == 409:
+        if status == 409:
+            # Another request with the same idempotency key is still running (a double click
+            # that outlasted the SDK's retries): the first one will finish the job.
+            return Conflict(
+                "The same request is already in progress. Please retry in a moment.",
+                code="in_progress",
+                headers={"Retry-After": "1"},
+            )
+        if status >= 500:
             return UpstreamUnavailable(
                 "The payment provider is unavailable. Please try again shortly."
             )

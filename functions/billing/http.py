@@ -93,7 +93,10 @@ class Endpoint[Req: RequestModel]:
             logs.context(
                 function=self.deployed_name,
                 request_id=request_id,
-                **logs.trace_fields(settings.google_cloud_project, dict(request.headers)),
+                **logs.trace_fields(
+                    settings.google_cloud_project,
+                    {key.lower(): value for key, value in request.headers.items()},
+                ),
             ),
             usage.measure() as counts,
         ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Literal
 
 import stripe
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 # Stripe's answer to invoices.pay when the bank wants 3-D Secure.
 REQUIRES_ACTION = "invoice_payment_intent_requires_action"
 
+# The idempotency key's time bucket: a double submit lands in one bucket and replays the first
+# answer; a deliberate retry a minute later (say, after topping up the card) is a new attempt.
+# Stripe itself never pays an invoice twice, which covers a double submit across buckets.
+KEY_BUCKET_SECONDS = 60
+
 
 class RetryInvoiceRequest(RequestModel):
     invoice_id: InvoiceId
@@ -27,7 +33,10 @@ class RetryInvoiceRequest(RequestModel):
 
 class RetryInvoiceResponse(ResponseModel):
     invoice_id: str
-    status: Literal["paid", "requires_action"]
+    status: Literal["paid", "requires_action", "open"] = Field(
+        description="paid; requires_action: confirm client_secret with Stripe.js "
+        "(3-D Secure); open: the payment is still processing."
+    )
     client_secret: str | None = Field(
         description="When status is requires_action: confirm with Stripe.js "
         "(stripe.confirmCardPayment) to complete 3-D Secure."
@@ -41,9 +50,15 @@ def _subscription_of(invoice: stripe.Invoice) -> str | None:
     return id_of(parent.subscription_details.subscription)
 
 
+def _answer(
+    invoice_id: str, status: Literal["paid", "requires_action", "open"], secret: str | None = None
+) -> RetryInvoiceResponse:
+    return RetryInvoiceResponse(invoice_id=invoice_id, status=status, client_secret=secret)
+
+
 @endpoint("retry_invoice", RetryInvoiceRequest, errors=(402, 404, 409))
 def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
-    """Pay an open invoice of the caller's with a new card."""
+    """Pay an open invoice of the caller's with one of their saved cards."""
     customer = customer_id(ctx, owning="invoice")
     client = ctx.runtime.stripe
     invoice = fetch_owned(
@@ -54,25 +69,26 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     )
     if invoice.status == "paid":
         # A second click after the first one paid: report it, never charge again.
-        return RetryInvoiceResponse(invoice_id=body.invoice_id, status="paid", client_secret=None)
-    if invoice.status != "open":
+        return _answer(body.invoice_id, "paid")
+    if invoice.status not in ("open", "uncollectible"):
         raise Conflict(f"This invoice is {invoice.status} and cannot be paid.", code="not_payable")
     pm = own_payment_method(ctx, customer, body.payment_method_id)
+    bucket = int(time.time()) // KEY_BUCKET_SECONDS
     try:
-        client.v1.invoices.pay(
+        paid = client.v1.invoices.pay(
             body.invoice_id,
-            params={"payment_method": pm.id},
-            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}"},
+            # The customer is here to authenticate, so 3-D Secure is asked for, not declined.
+            params={"payment_method": pm.id, "off_session": False},
+            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}:{bucket}"},
         )
     except (stripe.InvalidRequestError, stripe.IdempotencyError):
         # A concurrent retry may have paid it a moment ago; Stripe then refuses this one.
         if client.v1.invoices.retrieve(body.invoice_id).status == "paid":
-            return RetryInvoiceResponse(
-                invoice_id=body.invoice_id, status="paid", client_secret=None
-            )
+            return _answer(body.invoice_id, "paid")
         raise
     except stripe.CardError as exc:
-        if exc.code != REQUIRES_ACTION:
+        decline = exc.error.decline_code if exc.error else None
+        if exc.code != REQUIRES_ACTION and decline != "authentication_required":
             log.info("retry declined", extra={"invoice_id": body.invoice_id, "code": exc.code})
             raise card_error(exc) from None
         pending = client.v1.invoices.retrieve(
@@ -81,10 +97,17 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         secret = pending.confirmation_secret.client_secret if pending.confirmation_secret else None
         # Not the default yet: once the customer authenticates, Stripe saves it on the
         # subscription (save_default_payment_method=on_subscription).
-        return RetryInvoiceResponse(
-            invoice_id=body.invoice_id, status="requires_action", client_secret=secret
-        )
-    # Only a card that just paid becomes the default; a declined one never does.
-    make_default(ctx, customer, pm.id, only=_subscription_of(invoice))
+        return _answer(body.invoice_id, "requires_action", secret)
+    if paid.status != "paid":
+        return _answer(body.invoice_id, "open")
     log.info("invoice paid on retry", extra={"invoice_id": body.invoice_id})
-    return RetryInvoiceResponse(invoice_id=body.invoice_id, status="paid", client_secret=None)
+    try:
+        # Only a card that just paid becomes the default; a declined one never does. The
+        # payment stands even if this fails, so the caller is told it was paid.
+        make_default(ctx, customer, pm.id, only=_subscription_of(invoice))
+    except stripe.StripeError as exc:
+        log.warning(
+            "invoice paid, but the card could not be made the default",
+            extra={"invoice_id": body.invoice_id, "error": type(exc).__name__},
+        )
+    return _answer(body.invoice_id, "paid")

@@ -112,9 +112,12 @@ def configure(level: str = "INFO") -> None:
 
 
 def trace_fields(project_id: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """Cloud Logging's trace correlation from X-Cloud-Trace-Context or W3C traceparent."""
+    """Cloud Logging's trace correlation from X-Cloud-Trace-Context or W3C traceparent.
+
+    ``headers`` has lower-case names.
+    """
     trace_id = span_id = None
-    cloud = headers.get("X-Cloud-Trace-Context", "")
+    cloud = headers.get("x-cloud-trace-context", "")
     if cloud:
         match = re.match(r"^([0-9a-fA-F]{32})(?:/(\d+))?", cloud)
         if match:

@@ -35,8 +35,10 @@ COMMON_ERRORS: dict[int, str] = {
 SPECIFIC_ERRORS: dict[int, str] = {
     402: "The card was declined; `message` is safe to show the user.",
     404: "No such object for this caller (it does not exist, or is someone else's).",
-    409: "Conflicts with the current state, e.g. `customer_required`, `already_subscribed`, "
-    "`subscription_ended`, `not_payable`, `in_progress`.",
+    409: "Conflicts with the current state: `customer_required`, `customer_missing`, "
+    "`already_subscribed`, `subscription_ended`, `subscription_not_started`, "
+    "`payment_method_not_saved`, `not_payable`, `in_progress` (retry after `Retry-After`), "
+    "`idempotency_conflict`.",
 }
 
 ERROR_SCHEMA: dict[str, Any] = {

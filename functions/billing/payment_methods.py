@@ -8,8 +8,7 @@ import stripe
 from pydantic import Field
 from stripe.params import SetupIntentCreateParams
 
-from billing.errors import NotFound
-from billing.failures import is_resource_missing
+from billing.errors import Conflict
 from billing.http import Context, RequestModel, ResponseModel, endpoint
 from billing.owned import PaymentMethodId, customer_id, fetch_owned, id_of
 from billing.subscriptions import LIVE
@@ -45,24 +44,24 @@ def _summary(pm: stripe.PaymentMethod) -> PaymentMethodSummary:
 
 
 def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> stripe.PaymentMethod:
-    """The caller's payment method; an unattached one (fresh from Stripe.js) is attached.
+    """One of the caller's saved payment methods.
 
-    A payment method attached to anyone else is 404, whether or not it exists.
+    A payment method attached to anyone else is 404, whether or not it exists. One attached
+    to nobody (fresh from Stripe.js) is refused too rather than attached here: whoever
+    learned its id could otherwise charge somebody else's card. Cards are saved with
+    create-setup-intent, which also runs 3-D Secure when the bank asks for it.
     """
-    client = ctx.runtime.stripe
     pm = fetch_owned(
-        lambda: client.v1.payment_methods.retrieve(payment_method_id),
-        lambda pm: id_of(pm.customer) or customer,  # unattached: claimable below
+        lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(payment_method_id),
+        lambda pm: id_of(pm.customer) or customer,  # unattached: refused below, not 404
         customer,
         "payment method",
     )
     if pm.customer is None:
-        try:
-            pm = client.v1.payment_methods.attach(pm.id, params={"customer": customer})
-        except stripe.InvalidRequestError as exc:
-            if is_resource_missing(exc):
-                raise NotFound("No such payment method.") from None
-            raise
+        raise Conflict(
+            "Save this card first (create-setup-intent, then stripe.confirmSetup).",
+            code="payment_method_not_saved",
+        )
     return pm
 
 
@@ -120,7 +119,7 @@ def make_default(
     return targets
 
 
-@endpoint("update_payment_method", PaymentMethodRequest, errors=(402, 404))
+@endpoint("update_payment_method", PaymentMethodRequest, errors=(404, 409))
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
     """Make a saved card the default for the caller's invoices and live subscriptions."""
     customer = customer_id(ctx, owning="payment method")

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # subscription next to one of these would bill the user twice.
 LIVE = frozenset({"active", "trialing", "past_due", "unpaid", "paused"})
 ENDED = frozenset({"canceled", "incomplete_expired"})
+# Checkouts that never started: they do not use up the customer's trial.
+ABANDONED = frozenset({"incomplete", "incomplete_expired"})
 
 
 class CreateSubscriptionRequest(RequestModel):
@@ -67,7 +69,12 @@ def _price_of(sub: stripe.Subscription) -> str | None:
     return sub.items.data[0].price.id if sub.items.data else None
 
 
-@endpoint("create_subscription", CreateSubscriptionRequest, errors=(409,))
+@endpoint(
+    "create_subscription",
+    CreateSubscriptionRequest,
+    errors=(409,),
+    requires=("stripe_secret_key", "allowed_price_ids"),
+)
 def create_subscription(
     ctx: Context, body: CreateSubscriptionRequest
 ) -> CreateSubscriptionResponse:
@@ -88,6 +95,9 @@ def create_subscription(
         }
     )
     for sub in existing.data:
+        if sub.status == "trialing" and _price_of(sub) == body.price_id and _secret(sub)[0]:
+            # A double click on a trial whose card is not saved yet: hand the same one back.
+            return _answer(sub, created=False)
         if sub.status in LIVE:
             raise Conflict(
                 f"You already have a subscription ({sub.id}, {sub.status}); "
@@ -110,14 +120,15 @@ def create_subscription(
         "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
         "metadata": {"firebase_uid": ctx.caller.uid},
     }
-    if settings.trial_days:
+    if settings.trial_days and all(sub.status in ABANDONED for sub in existing.data):
+        # One trial per customer: cancelling and subscribing again does not earn another.
         params["trial_period_days"] = settings.trial_days
-    # Concurrent double clicks see the same history, so they share a key and Stripe makes one
-    # subscription; once that one ends, the history grows and a new subscription gets a new key.
-    generation = len(existing.data) + (1000 if existing.has_more else 0)
+    # Concurrent double clicks see the same newest subscription, so they share a key and Stripe
+    # makes one; once a subscription exists the newest one changes, and so does the key.
+    newest = existing.data[0].id if existing.data else "none"
     sub = client.v1.subscriptions.create(
         params=params,
-        options={"idempotency_key": f"create-subscription:{customer}:{body.price_id}:{generation}"},
+        options={"idempotency_key": f"create-subscription:{customer}:{body.price_id}:{newest}"},
     )
     log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
     return _answer(sub, created=True)
@@ -162,10 +173,22 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
         )
     if sub.cancel_at_period_end == body.cancel_at_period_end:
         return subscription_view(sub)
-    updated = ctx.runtime.stripe.v1.subscriptions.update(
-        sub.id,
-        params={"cancel_at_period_end": body.cancel_at_period_end, "expand": SUBSCRIPTION_EXPAND},
-    )
+    try:
+        updated = ctx.runtime.stripe.v1.subscriptions.update(
+            sub.id,
+            params={
+                "cancel_at_period_end": body.cancel_at_period_end,
+                "expand": SUBSCRIPTION_EXPAND,
+            },
+        )
+    except stripe.InvalidRequestError:
+        # It ended between our read and this write (period end, dashboard, another device).
+        if ctx.runtime.stripe.v1.subscriptions.retrieve(sub.id).status in ENDED:
+            raise Conflict(
+                "This subscription has already ended; start a new one instead.",
+                code="subscription_ended",
+            ) from None
+        raise
     log.info(
         "subscription updated",
         extra={"subscription_id": sub.id, "cancel_at_period_end": body.cancel_at_period_end},

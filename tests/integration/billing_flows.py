@@ -45,6 +45,22 @@ def failed_first_payment(user: User, standin: StandIn) -> dict[str, Any]:
     }
 
 
+def saved_card(user: User, standin: StandIn, card: str = "pm_card_visa") -> str:
+    """A card saved the current way: SetupIntent from the function, confirmed by Stripe.js
+    (with 3-D Secure completed when the card asks for it)."""
+    intent = user.ok("create-setup-intent", {})
+    assert "_secret_" in intent["client_secret"]
+    confirmed = standin.sdk.v1.setup_intents.confirm(
+        intent["setup_intent_id"], params={"payment_method": card}
+    )
+    if confirmed.status == "requires_action":
+        standin.post(f"/_standin/setup_intents/{confirmed.id}/authenticate", {"outcome": "succeed"})
+        confirmed = standin.sdk.v1.setup_intents.retrieve(confirmed.id)
+    assert confirmed.status == "succeeded"
+    assert isinstance(confirmed.payment_method, str)
+    return confirmed.payment_method
+
+
 def with_stripe_calls[T](
     standin: StandIn, action: Callable[[], T]
 ) -> tuple[T, list[dict[str, Any]]]:

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.billing_flows import subscribe, with_stripe_calls
+from tests.integration.billing_flows import saved_card, subscribe, with_stripe_calls
 from tests.integration.conftest import StandIn, User
 
 pytestmark = pytest.mark.integration
 
 
-def _saved_card(user: User, standin: StandIn, card: str) -> str:
-    """A card saved the current way: SetupIntent from the function, confirmed by Stripe.js."""
-    intent = user.ok("create-setup-intent", {})
-    assert "_secret_" in intent["client_secret"]
-    confirmed = standin.sdk.v1.setup_intents.confirm(
-        intent["setup_intent_id"], params={"payment_method": card}
-    )
-    assert confirmed.status == "succeeded"
-    assert isinstance(confirmed.payment_method, str)
-    return confirmed.payment_method
-
-
 def test_retrieve_payment_method_shows_brand_last4_expiry(user: User, standin: StandIn) -> None:
     subscribe(user, standin)
-    pm_id = _saved_card(user, standin, "pm_card_visa")
+    pm_id = saved_card(user, standin, "pm_card_visa")
     card = user.ok("retrieve-payment-method", {"payment_method_id": pm_id})
     assert card["id"] == pm_id
     assert card["brand"] == "visa"
@@ -37,7 +25,7 @@ def test_update_payment_method_switches_invoices_and_live_subscriptions(
     user: User, standin: StandIn
 ) -> None:
     sub_id = subscribe(user, standin)["subscription_id"]
-    pm_id = _saved_card(user, standin, "pm_card_mastercard")
+    pm_id = saved_card(user, standin, "pm_card_mastercard")
     result, calls = with_stripe_calls(
         standin, lambda: user.ok("update-payment-method", {"payment_method_id": pm_id})
     )
@@ -60,7 +48,7 @@ def test_another_users_payment_method_is_404_and_nothing_changes(
     user: User, other_user: User, standin: StandIn
 ) -> None:
     subscribe(user, standin)
-    pm_id = _saved_card(user, standin, "pm_card_visa")
+    pm_id = saved_card(user, standin, "pm_card_visa")
     other_customer = other_user.customer()
     for function in ("retrieve-payment-method", "update-payment-method"):
         response = other_user.call(function, {"payment_method_id": pm_id})
@@ -89,18 +77,40 @@ def test_setup_intent_needs_a_customer(user: User) -> None:
     assert response.json()["error"]["code"] == "customer_required"
 
 
-def test_stripe_unavailable_on_update_is_503_and_keeps_the_old_default(
+def _defaults(user: User, standin: StandIn, sub_id: str) -> tuple[object, object]:
+    customer = standin.sdk.v1.customers.retrieve(user.customer())
+    settings = customer.invoice_settings
+    return (
+        settings.default_payment_method if settings else None,
+        standin.sdk.v1.subscriptions.retrieve(sub_id).default_payment_method,
+    )
+
+
+def test_stripe_failing_before_any_write_is_503_and_changes_nothing(
     user: User, faults: StandIn
 ) -> None:
     sub_id = subscribe(user, faults)["subscription_id"]
-    before = user.ok("retrieve-subscription", {"subscription_id": sub_id})
-    pm_id = _saved_card(user, faults, "pm_card_mastercard")
+    pm_id = saved_card(user, faults, "pm_card_mastercard")
+    before = _defaults(user, faults, sub_id)
     faults.fault(method="POST", path_prefix="/v1/customers", kind="error", status=500)
     response = user.call("update-payment-method", {"payment_method_id": pm_id})
     assert response.status_code == 503
     faults.clear_faults()
-    after = user.ok("retrieve-subscription", {"subscription_id": sub_id})
-    assert after["default_payment_method"] == before["default_payment_method"]
+    assert _defaults(user, faults, sub_id) == before
+
+
+def test_stripe_failing_between_writes_is_503_and_a_retry_completes_the_switch(
+    user: User, faults: StandIn
+) -> None:
+    sub_id = subscribe(user, faults)["subscription_id"]
+    pm_id = saved_card(user, faults, "pm_card_mastercard")
+    faults.fault(method="POST", path_prefix=f"/v1/subscriptions/{sub_id}", kind="error", status=500)
+    response = user.call("update-payment-method", {"payment_method_id": pm_id})
+    assert response.status_code == 503
+    faults.clear_faults()
+    retried = user.ok("update-payment-method", {"payment_method_id": pm_id})
+    assert retried["updated_subscriptions"] == [sub_id]
+    assert _defaults(user, faults, sub_id) == (pm_id, pm_id)
 
 
 def test_setup_intent_unavailable_is_503(user: User, faults: StandIn) -> None:
@@ -119,18 +129,19 @@ def test_create_setup_intent_takes_no_fields(user: User) -> None:
 
 def test_retrieve_payment_method_unavailable_is_503(user: User, faults: StandIn) -> None:
     subscribe(user, faults)
-    pm_id = _saved_card(user, faults, "pm_card_visa")
+    pm_id = saved_card(user, faults, "pm_card_visa")
     faults.fault(method="GET", path_prefix="/v1/payment_methods", kind="error", status=500)
     response = user.call("retrieve-payment-method", {"payment_method_id": pm_id})
     assert response.status_code == 503
 
 
-def test_a_card_that_declines_on_attach_is_402_and_not_made_default(
-    user: User, standin: StandIn
-) -> None:
+def test_an_unsaved_card_is_refused_not_attached(user: User, standin: StandIn) -> None:
     sub_id = subscribe(user, standin)["subscription_id"]
-    response = user.call("update-payment-method", {"payment_method_id": "pm_card_chargeDeclined"})
-    assert response.status_code == 402
-    assert response.json()["error"]["code"] == "card_declined"
+    loose = standin.sdk.v1.payment_methods.retrieve("pm_card_mastercard")  # as Stripe.js makes
+    assert loose.customer is None
+    response = user.call("update-payment-method", {"payment_method_id": loose.id})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payment_method_not_saved"
+    assert standin.sdk.v1.payment_methods.retrieve(loose.id).customer is None
     view = user.ok("retrieve-subscription", {"subscription_id": sub_id})
     assert view["default_payment_method"]["last4"] == "4242"

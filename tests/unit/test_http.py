@@ -226,6 +226,14 @@ def _card_error(code: str, decline_code: str | None) -> stripe.CardError:
         ),
         (stripe.InvalidRequestError("bad", "items", code="parameter_invalid"), 400, None),
         (stripe.IdempotencyError("keys differ", http_status=400), 409, "idempotency_conflict"),
+        (stripe.APIError("request in progress", http_status=409), 409, "in_progress"),
+        (
+            stripe.InvalidRequestError(
+                "No such customer: 'cus_x'", "customer", code="resource_missing"
+            ),
+            409,
+            "customer_missing",
+        ),
         (stripe.AuthenticationError("Invalid API Key provided: sk_test_***"), 500, "internal"),
         (google_exceptions.ServiceUnavailable("firestore down"), 503, "upstream_unavailable"),
         (google_exceptions.DeadlineExceeded("slow"), 503, "upstream_unavailable"),
@@ -282,3 +290,23 @@ def test_logs_are_cloud_logging_json_without_secrets(
     assert "token-alice" not in everything
     assert "sk_live_123abc" not in everything
     assert "Traceback" not in everything
+
+
+def test_w3c_traceparent_is_used_when_there_is_no_cloud_trace_header(
+    rt: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from billing import logs
+
+    logs.configure("INFO")
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    client_for(echo, rt).post(
+        "/",
+        json={"name": "x"},
+        headers={
+            "Authorization": "Bearer token-alice",
+            "traceparent": f"00-{trace}-00f067aa0ba902b7-01",
+        },
+    )
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["logging.googleapis.com/trace"] == f"projects/demo-billing/traces/{trace}"
+    assert last["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
