@@ -7,6 +7,7 @@ malformed setting stops the instance at start with a message naming it.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -53,6 +54,10 @@ def boot() -> None:
     else:
         raise ConfigError(f"FUNCTION_TARGET={target!r} is not a function of this package")
     settings.require(*sorted(needed))
+    if not settings.allowed_origins:
+        logging.getLogger("billing.boot").warning(
+            "ALLOWED_ORIGINS is empty: browsers (which send Origin) will be refused with 403"
+        )
 
 
 __all__ = [
