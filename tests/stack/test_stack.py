@@ -238,7 +238,10 @@ def test_a_taken_base_port_range_is_refused_before_anything_starts(tmp_path: Pat
         port = int(taken.getsockname()[1])
         stack = Stack(state_dir=tmp_path, functions_source=APP, base_port=port - 1)
 
-        with pytest.raises(StackError, match=rf"ports in use on 127\.0\.0\.1: {port} \(pubsub\)"):
+        # Neighbouring ports may be busy too (other stacks on this machine): only ours must show.
+        with pytest.raises(
+            StackError, match=rf"ports in use on 127\.0\.0\.1: .*\b{port} \(pubsub\)"
+        ):
             stack.start()
 
     assert stack.started_pids == {}
