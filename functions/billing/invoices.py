@@ -14,6 +14,7 @@ from billing.failures import card_error
 from billing.http import Context, RequestModel, ResponseModel, endpoint
 from billing.owned import InvoiceId, PaymentMethodId, customer_id, fetch_owned, id_of
 from billing.payment_methods import make_default, own_payment_method
+from billing.subscriptions import ENDED
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,11 @@ class RetryInvoiceResponse(ResponseModel):
     )
 
 
-def _subscription_of(invoice: stripe.Invoice) -> str | None:
+def _subscription_of(invoice: stripe.Invoice) -> str | stripe.Subscription | None:
     parent = invoice.parent
     if parent is None or parent.subscription_details is None:
         return None
-    return id_of(parent.subscription_details.subscription)
+    return parent.subscription_details.subscription
 
 
 def _answer(
@@ -62,7 +63,9 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     customer = customer_id(ctx, owning="invoice")
     client = ctx.runtime.stripe
     invoice = fetch_owned(
-        lambda: client.v1.invoices.retrieve(body.invoice_id),
+        lambda: client.v1.invoices.retrieve(
+            body.invoice_id, params={"expand": ["parent.subscription_details.subscription"]}
+        ),
         lambda inv: id_of(inv.customer),
         customer,
         "invoice",
@@ -72,6 +75,12 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         return _answer(body.invoice_id, "paid")
     if invoice.status not in ("open", "uncollectible"):
         raise Conflict(f"This invoice is {invoice.status} and cannot be paid.", code="not_payable")
+    subscription = _subscription_of(invoice)
+    if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
+        raise Conflict(
+            "This invoice belongs to a subscription that has ended; start a new one instead.",
+            code="not_payable",
+        )
     pm = own_payment_method(ctx, customer, body.payment_method_id)
     bucket = int(time.time()) // KEY_BUCKET_SECONDS
     try:
@@ -104,7 +113,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     try:
         # Only a card that just paid becomes the default; a declined one never does. The
         # payment stands even if this fails, so the caller is told it was paid.
-        make_default(ctx, customer, pm.id, only=_subscription_of(invoice))
+        make_default(ctx, customer, pm.id, only=id_of(_subscription_of(invoice)))
     except stripe.StripeError as exc:
         log.warning(
             "invoice paid, but the card could not be made the default",

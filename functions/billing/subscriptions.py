@@ -65,6 +65,25 @@ def _answer(sub: stripe.Subscription, *, created: bool) -> CreateSubscriptionRes
     )
 
 
+def _abandon(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
+    """Ends an unfinished checkout for another price, so the two can never both be paid.
+
+    Cancelling alone would leave its first invoice open and its payment confirmable; voiding
+    the invoice first cancels that payment.
+    """
+    invoice = sub.latest_invoice
+    if isinstance(invoice, stripe.Invoice) and invoice.id and invoice.status == "open":
+        try:
+            client.v1.invoices.void_invoice(invoice.id)
+        except stripe.InvalidRequestError:
+            # It was paid a moment ago: that checkout finished after all.
+            raise Conflict(
+                "Your earlier checkout just completed; manage that subscription instead.",
+                code="already_subscribed",
+            ) from None
+    client.v1.subscriptions.cancel(sub.id)
+
+
 def _price_of(sub: stripe.Subscription) -> str | None:
     return sub.items.data[0].price.id if sub.items.data else None
 
@@ -110,8 +129,7 @@ def create_subscription(
             return _answer(sub, created=False)
     for sub in existing.data:
         if sub.status == "incomplete":
-            # Abandoned checkout for another price: cancel it so both cannot end up paid.
-            client.v1.subscriptions.cancel(sub.id)
+            _abandon(client, sub)
     params: SubscriptionCreateParams = {
         "customer": customer,
         "items": [{"price": body.price_id}],

@@ -7,11 +7,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import stripe
 
 from tests.integration.billing_flows import (
     PRICE,
     failed_first_payment,
     intent_id,
+    saved_card,
     subscribe,
     with_stripe_calls,
 )
@@ -222,3 +224,60 @@ def test_retrieve_subscription_bad_input_names_the_field(
     response = user.call("retrieve-subscription", body)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == field
+
+
+def test_switching_price_before_paying_leaves_only_the_new_checkout_payable(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    pro = user.ok("create-subscription", {"price_id": "price_pro_monthly"})
+    basic = user.ok("create-subscription", {"price_id": PRICE})
+    assert basic["created"] is True
+    assert basic["subscription_id"] != pro["subscription_id"]
+    old = standin.sdk.v1.subscriptions.retrieve(pro["subscription_id"])
+    assert old.status == "canceled"
+    with pytest.raises(stripe.InvalidRequestError):
+        standin.sdk.v1.payment_intents.confirm(
+            intent_id(pro["client_secret"]), params={"payment_method": "pm_card_visa"}
+        )
+    old_invoice = standin.sdk.v1.invoices.retrieve(str(old.latest_invoice))
+    assert old_invoice.status == "void"
+    card = saved_card(user, standin, "pm_card_visa")
+    response = user.call("retry-invoice", {"invoice_id": old_invoice.id, "payment_method_id": card})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_payable"
+    live = standin.sdk.v1.subscriptions.list(params={"customer": customer})
+    assert [s.id for s in live.data] == [basic["subscription_id"]]
+
+
+def test_an_open_invoice_of_an_ended_subscription_cannot_be_paid(
+    user: User, standin: StandIn
+) -> None:
+    failed = failed_first_payment(user, standin)
+    card = saved_card(user, standin, "pm_card_visa")
+    standin.sdk.v1.subscriptions.cancel(failed["subscription_id"])
+    invoice = standin.sdk.v1.invoices.retrieve(failed["invoice_id"])
+    response = user.call(
+        "retry-invoice", {"invoice_id": failed["invoice_id"], "payment_method_id": card}
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_payable"
+    assert standin.sdk.v1.invoices.retrieve(failed["invoice_id"]).status == invoice.status
+
+
+def test_cancelling_an_unpaid_subscription_is_409_not_started(user: User, standin: StandIn) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    response = user.call(
+        "handle-subscription",
+        {"subscription_id": created["subscription_id"], "cancel_at_period_end": True},
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "subscription_not_started"
+
+
+def test_a_price_not_sold_has_its_own_code(user: User) -> None:
+    user.customer()
+    response = user.call("create-subscription", {"price_id": "price_legacy_monthly"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "price_not_offered"

@@ -97,3 +97,36 @@ def test_the_request_cannot_choose_a_trial(user: User) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "trial_period_days"
+
+
+def _trial(trial_url: str, user: User) -> requests.Response:
+    return requests.post(
+        trial_url,
+        json={"price_id": "price_pro_monthly"},
+        headers={"Authorization": f"Bearer {user.token}"},
+        timeout=30,
+    )
+
+
+def test_a_double_click_on_a_trial_returns_the_same_setup_secret(
+    trial_url: str, user: User
+) -> None:
+    user.customer()
+    first = _trial(trial_url, user).json()
+    second = _trial(trial_url, user).json()
+    assert second["subscription_id"] == first["subscription_id"]
+    assert second["client_secret"] == first["client_secret"]
+    assert second["created"] is False
+
+
+def test_only_the_first_subscription_gets_a_trial(
+    trial_url: str, user: User, standin: StandIn
+) -> None:
+    user.customer()
+    first = _trial(trial_url, user).json()
+    assert first["status"] == "trialing"
+    standin.sdk.v1.subscriptions.cancel(first["subscription_id"])
+    again = _trial(trial_url, user)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "incomplete"
+    assert again.json()["client_secret_type"] == "payment"

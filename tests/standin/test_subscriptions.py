@@ -324,3 +324,21 @@ def test_unknown_price_and_customer_are_400_with_param(
     with pytest.raises(stripe.InvalidRequestError) as missing:
         _subscribe(client, "cus_nobodyhere000")
     assert missing.value.param == "customer"
+
+
+def test_voiding_the_first_invoice_cancels_its_payment(
+    client: stripe.StripeClient, email: str
+) -> None:
+    customer = client.v1.customers.create({"email": email})
+    sub = _subscribe(client, customer.id)
+    invoice = _invoice(sub)
+    assert invoice.id is not None
+    voided = client.v1.invoices.void_invoice(invoice.id)
+    assert voided.status == "void"
+    pi_id = _secret(invoice).split("_secret_")[0]
+    assert client.v1.payment_intents.retrieve(pi_id).status == "canceled"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.confirm(pi_id, {"payment_method": "pm_card_visa"})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.void_invoice(invoice.id)
+    assert "invoice.voided" in _events(client, invoice.id)

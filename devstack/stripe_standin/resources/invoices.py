@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe.params import InvoiceListParams, InvoicePayParams, InvoiceRetrieveParams
+from stripe.params import (
+    InvoiceListParams,
+    InvoicePayParams,
+    InvoiceRetrieveParams,
+    InvoiceVoidInvoiceParams,
+)
 
 from devstack.stripe_standin import billing, listing
 from devstack.stripe_standin.errors import card_error, invalid_request
@@ -93,6 +98,17 @@ def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     return ctx.render(invoice, params)
 
 
+def void(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    invoice = get_or_404(ctx.state, "invoices", "invoice", path["invoice"])
+    if invoice["status"] != "open":
+        raise invalid_request(
+            "You can only pass in open invoices. "
+            f"This invoice isn't open, it's {invoice['status']}."
+        )
+    billing.void_invoice(ctx.state, invoice, ctx.origin)
+    return ctx.render(invoice, params)
+
+
 def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
     state = ctx.state
     now = state.now()
@@ -116,4 +132,5 @@ ROUTES = [
     route("GET", "/v1/invoices", list_invoices, InvoiceListParams),
     route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams),
     route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams),
+    route("POST", "/v1/invoices/{invoice}/void", void, InvoiceVoidInvoiceParams),
 ]
