@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,6 +26,8 @@ import stripe
 
 from devstack.stack import Stack, StackInfo
 from devstack.tokens import mint_token
+
+REPO = Path(__file__).resolve().parents[1]
 
 # Stripe calls the article's handlers make for the same step (its Lambda code, read by hand).
 ARTICLE = {
@@ -134,8 +137,11 @@ def running_stack(stack_file: Path | None) -> Iterator[StackInfo]:
     if stack_file is not None:
         yield StackInfo.load(stack_file)
         return
-    with tempfile.TemporaryDirectory() as state, Stack(state_dir=Path(state)) as info:
-        yield info
+    with tempfile.TemporaryDirectory() as state:
+        # The documented defaults, not a developer's .env: the numbers must be comparable.
+        shutil.copy(REPO / ".env.example", Path(state) / ".env.example")
+        with Stack(state_dir=Path(state), env_dir=Path(state)) as info:
+            yield info
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Tests isolate themselves with fresh uids, never by resetting shared state.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,13 +27,18 @@ from tests.openapi_check import assert_matches
 pytestmark = pytest.mark.integration
 
 
+REPO = Path(__file__).resolve().parents[2]
 # A fixed folder, so a session killed hard is cleaned up by the next one (stack.json's pids).
-STATE_DIR = Path(__file__).resolve().parents[2] / ".devstack" / "test"
+STATE_DIR = REPO / ".devstack" / "test"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackInfo]:
-    with Stack(state_dir=STATE_DIR, env_overrides={"LOG_LEVEL": "INFO"}) as info:
+    # The documented defaults only: a developer's own .env must not change what tests see.
+    env_dir = STATE_DIR / "env"
+    env_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".env.example", env_dir / ".env.example")
+    with Stack(state_dir=STATE_DIR, env_dir=env_dir, env_overrides={"LOG_LEVEL": "INFO"}) as info:
         yield info
 
 

@@ -87,12 +87,12 @@ def test_retrying_twice_pays_once(user: User, standin: StandIn) -> None:
     assert again["status"] == "paid"
     invoice = standin.sdk.v1.invoices.retrieve(failed["invoice_id"])
     assert invoice.amount_paid == invoice.amount_due
-    executed = [
-        r
-        for r in standin.requests(path_prefix=f"/v1/invoices/{failed['invoice_id']}/pay")
-        if r["status"] == 200 and not r["replayed"]
-    ]
-    assert len(executed) == 1
+    pays = standin.requests(path_prefix=f"/v1/invoices/{failed['invoice_id']}/pay")
+    # One real payment; a second /pay, if the double submit got that far, was answered from
+    # the idempotency key (replayed) or told to wait (409), never refused as already paid.
+    assert [r["replayed"] for r in pays if r["status"] == 200].count(False) == 1
+    if len({r["idempotency_key"] for r in pays}) == 1:  # both inside one minute's key bucket
+        assert all(r["status"] in (200, 409) for r in pays), pays
 
 
 def test_an_unsaved_card_is_refused_and_nothing_is_charged(user: User, standin: StandIn) -> None:

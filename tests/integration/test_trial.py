@@ -35,6 +35,7 @@ def trial_url(stack: StackInfo) -> Iterator[str]:
             "STRIPE_SECRET_KEY": STANDIN_SECRET_KEY,
             "STRIPE_API_BASE": stack.stripe.api_base,
         },
+        env_dir=STATE_DIR / "env",
         overrides={
             "TRIAL_DAYS": "14",
             "FUNCTION_TARGET": "create_subscription",
