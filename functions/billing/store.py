@@ -1,6 +1,7 @@
 """Firestore documents the functions own, and the only code that touches them.
 
-``billing_customers/{uid}``                 uid -> Stripe customer (one per user, ever)
+``billing_customers/{uid}``                 uid -> Stripe customer (one per user, ever);
+                                            see doc_id() for uids Firestore cannot take
 ``billing_customers_by_stripe_id/{cus_id}`` Stripe customer -> uid (webhooks look up by this)
 
 A user's document is created *before* the Stripe customer, as a pending claim holding the
@@ -11,6 +12,8 @@ Each method is one Firestore round trip, counted in :mod:`billing.usage`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +29,18 @@ CUSTOMERS_BY_STRIPE_ID = "billing_customers_by_stripe_id"
 
 # Firestore calls fail fast enough for a user to retry instead of hanging on an HTTP request.
 TIMEOUT_SECONDS = 10.0
+
+
+# What Firestore refuses as a document id. Firebase's own uids never match; custom-token
+# uids may.
+_UNSAFE_ID = re.compile(r"/|^\.\.?$|^__.*__$")
+
+
+def doc_id(uid: str) -> str:
+    """The Firestore document id for a uid: the uid itself where Firestore allows it."""
+    if _UNSAFE_ID.search(uid) or len(uid.encode()) > 1500:
+        return "uid-sha256-" + hashlib.sha256(uid.encode()).hexdigest()
+    return uid
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,7 @@ class CustomerStore:
         self._db = db
 
     def _doc(self, uid: str) -> firestore.DocumentReference:
-        return self._db.collection(CUSTOMERS).document(uid)
+        return self._db.collection(CUSTOMERS).document(doc_id(uid))
 
     def get(self, uid: str) -> CustomerRecord | None:
         usage.count(usage.FIRESTORE)
@@ -77,6 +92,7 @@ class CustomerStore:
     def begin(self, uid: str, email: str, name: str | None) -> tuple[CustomerRecord, bool]:
         """Claims the uid for a new customer; (the existing claim, False) if one exists."""
         data = {
+            "uid": uid,
             "customer_id": None,
             "email": email,
             "name": name,

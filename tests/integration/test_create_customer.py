@@ -160,3 +160,18 @@ def test_logs_are_json_and_hold_no_token_or_key(user: User, stack: StackInfo) ->
     assert mine, "expected a request log line carrying the caller's uid"
     assert all(e["function"] == "create-customer" for e in mine)
     assert any(e.get("httpRequest", {}).get("status") == 200 for e in mine)
+
+
+@pytest.mark.parametrize("shape", ["team/{}", "..", "__{}__"])
+def test_custom_token_uids_firestore_cannot_take_as_ids_still_work(
+    api: Api, stack: StackInfo, shape: str
+) -> None:
+    import uuid
+
+    unique = uuid.uuid4().hex[:8]
+    token = mint_token(shape.format(unique), f"{unique}@example.com", project_id=stack.project_id)
+    first = api.call("create-customer", {}, token=token)
+    assert first.status_code == 200, first.text
+    again = api.call("create-customer", {}, token=token)
+    assert again.status_code == 200, again.text
+    assert again.json()["customer_id"] == first.json()["customer_id"]

@@ -220,3 +220,19 @@ def test_stripe_unavailable_is_503_and_links_nothing(
     assert record is not None
     assert record.customer_id is None
     assert customers.uid_for("cus_1") is None
+
+
+@pytest.mark.parametrize("uid", ["a/b", "..", ".", "__x__", "x" * 1600])
+def test_uids_firestore_cannot_take_as_ids_are_hashed(uid: str) -> None:
+    from billing.store import doc_id
+
+    key = doc_id(uid)
+    assert key.startswith("uid-sha256-")
+    assert "/" not in key
+    assert doc_id(uid) == key != doc_id(uid + "!")
+
+
+def test_ordinary_uids_are_their_own_document_ids() -> None:
+    from billing.store import doc_id
+
+    assert doc_id("pQ8kZ0xY1bW3nM5vR7tS9uL2aC4d") == "pQ8kZ0xY1bW3nM5vR7tS9uL2aC4d"
