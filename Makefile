@@ -3,16 +3,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup lint typecheck unit openapi token lock bench
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench
 
-run: setup  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
+run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
 
-test: setup lint typecheck  ## Lint, type-check and run every test (starts its own stack).
+test: setup-services lint typecheck  ## Lint, type-check and run every test (starts its own stack).
 	$(PY) -m pytest
 
 setup:
 	@scripts/setup
+
+setup-services:
+	@scripts/setup --services
 
 lint:
 	$(VENV)/bin/ruff check .
@@ -33,5 +36,5 @@ token: setup  ## make token UID=alice EMAIL=alice@example.com
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
 
-bench: setup  ## Stripe calls and Firestore round trips per operation (starts its own stack).
+bench: setup-services  ## Stripe calls and Firestore round trips per operation (starts its own stack).
 	$(PY) -m benchmarks.calls_per_operation
