@@ -2,9 +2,10 @@
 
 Starts a local stack (or uses a running one: ``--stack .devstack/stack.json``), walks a new
 user through every operation, and prints, per operation, the Stripe requests the stand-in
-recorded and the Firestore round trips the function logged for that request (its
-``firestore_round_trips`` field, counted where each Firestore RPC is issued), next to the
-article's flow. Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.calls_per_operation``).
+recorded, and the Firestore round trips twice: as counted on the wire between the functions
+and the emulator (a proxy counting gRPC calls, when this script starts the stack) and as the
+function logged them (its ``firestore_round_trips`` field), next to the article's flow.
+Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.calls_per_operation``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import requests
 import stripe
 
+from devstack.rpc_counter import RpcCountingProxy
 from devstack.stack import Stack, StackInfo
 from devstack.tokens import mint_token
 
@@ -43,8 +45,9 @@ ARTICLE = {
 
 
 class Probe:
-    def __init__(self, info: StackInfo) -> None:
+    def __init__(self, info: StackInfo, wire: RpcCountingProxy | None) -> None:
         self.info = info
+        self.wire = wire
         assert info.stripe.control_url
         assert info.stripe.api_base
         self.control = info.stripe.control_url
@@ -73,6 +76,7 @@ class Probe:
 
     def call(self, token: str, function: str, body: dict[str, Any], label: str = "") -> Any:
         before = self._seq()
+        wire_before = self.wire.calls if self.wire else 0
         started = time.perf_counter()
         response = requests.post(
             self.info.function_url(function),
@@ -81,6 +85,7 @@ class Probe:
             timeout=60,
         )
         elapsed = time.perf_counter() - started
+        wire = self.wire.calls - wire_before if self.wire else None
         if response.status_code != 200:
             raise RuntimeError(f"{function}: {response.status_code} {response.text}")
         stripe_requests = self._since(before)
@@ -92,6 +97,7 @@ class Probe:
                 "stripe": len(stripe_requests),
                 "stripe_detail": ", ".join(f"{r['method']} {r['path']}" for r in stripe_requests),
                 "firestore": logged.get("firestore_round_trips"),
+                "wire": wire,
                 "ms": elapsed * 1000,
             }
         )
@@ -133,15 +139,18 @@ def walk(probe: Probe) -> None:
 
 
 @contextmanager
-def running_stack(stack_file: Path | None) -> Iterator[StackInfo]:
+def running_stack(stack_file: Path | None) -> Iterator[tuple[StackInfo, RpcCountingProxy | None]]:
     if stack_file is not None:
-        yield StackInfo.load(stack_file)
+        yield StackInfo.load(stack_file), None
         return
-    with tempfile.TemporaryDirectory() as state:
+    with tempfile.TemporaryDirectory() as state, RpcCountingProxy() as wire:
         # The documented defaults, not a developer's .env: the numbers must be comparable.
         shutil.copy(REPO / ".env.example", Path(state) / ".env.example")
-        with Stack(state_dir=Path(state), env_dir=Path(state)) as info:
-            yield info
+        overrides = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{wire.port}"}
+        with Stack(state_dir=Path(state), env_dir=Path(state), env_overrides=overrides) as info:
+            host, port = info.firestore_emulator_host.rsplit(":", 1)
+            wire.target = (host, int(port))  # functions connect on their first request
+            yield info, wire
 
 
 def main() -> None:
@@ -149,14 +158,16 @@ def main() -> None:
     parser.add_argument("--stack", type=Path, help="stack.json of a running stack")
     parser.add_argument("--rounds", type=int, default=3, help="users walked through (latency)")
     args = parser.parse_args()
-    with running_stack(args.stack) as info:
-        probe = Probe(info)
+    with running_stack(args.stack) as (info, wire):
+        probe = Probe(info, wire)
         for _ in range(args.rounds):
             walk(probe)
     by_op: dict[str, list[dict[str, Any]]] = {}
     for row in probe.rows:
         by_op.setdefault(row["operation"], []).append(row)
-    header = f"{'operation':34} {'stripe':>6} {'article':>7} {'firestore':>9} {'p50 ms':>7}"
+    header = (
+        f"{'operation':34} {'stripe':>6} {'article':>7} {'fs wire':>7} {'fs log':>6} {'p50 ms':>7}"
+    )
     print(header)  # noqa: T201
     print("-" * len(header))  # noqa: T201
     for op, rows in by_op.items():
@@ -164,7 +175,8 @@ def main() -> None:
         p50 = statistics.median(r["ms"] for r in rows)
         print(  # noqa: T201
             f"{op:34} {first['stripe']:>6} {ARTICLE.get(first['function'], '-'):>7} "
-            f"{first['firestore']!s:>9} {p50:>7.1f}"
+            f"{first['wire'] if first['wire'] is not None else 'n/a':>7} "
+            f"{first['firestore']!s:>6} {p50:>7.1f}"
         )
     print("\nStripe requests per operation (first round):")  # noqa: T201
     seen = set()

@@ -461,8 +461,10 @@ class Stack:
             project_id=env["GOOGLE_CLOUD_PROJECT"],
             functions=urls,
             event_functions=[s.deployed_name for s in functions if s.kind == "cloudevent"],
-            firestore_emulator_host=env["FIRESTORE_EMULATOR_HOST"],
-            pubsub_emulator_host=env["PUBSUB_EMULATOR_HOST"],
+            # Where the emulators listen; overrides change only what the functions are told
+            # (a benchmark may put a counting proxy in between).
+            firestore_emulator_host=f"{self.host}:{ports['firestore']}",
+            pubsub_emulator_host=f"{self.host}:{ports['pubsub']}",
             notifications_topic=env.get("NOTIFICATIONS_TOPIC") or None,
             stripe=StripeInfo(
                 mode="standin" if self.use_standin else "test",

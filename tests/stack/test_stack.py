@@ -245,3 +245,20 @@ def test_a_taken_base_port_range_is_refused_before_anything_starts(tmp_path: Pat
             stack.start()
 
     assert stack.started_pids == {}
+
+
+@pytest.mark.integration
+def test_overriding_an_emulator_host_changes_what_functions_are_told_not_where_it_listens(
+    tmp_path: Path,
+) -> None:
+    events = tmp_path / "events"
+    events.mkdir()
+    with Stack(
+        state_dir=tmp_path / "state",
+        functions_source=APP,
+        standin_module=FAKE_STANDIN,
+        env_overrides={"FIXTURE_EVENTS_DIR": str(events), "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1"},
+    ) as info:
+        assert info.firestore_emulator_host != "127.0.0.1:1"
+        assert requests.get(f"http://{info.firestore_emulator_host}/", timeout=5).ok
+        assert _echoed_env(info)["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:1"
