@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     allowed_price_ids: CommaList = Field(
         default_factory=list, description="Comma-separated Stripe price ids the app sells."
     )
+    firestore_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     trial_days: int = Field(default=0, ge=0, le=730)
     require_verified_email: bool = Field(
         default=True, description="Only users whose token says email_verified get a customer."

@@ -102,7 +102,10 @@ class Runtime:
 
     @property
     def customers(self) -> Customers:
-        return self._get("customers", lambda: CustomerStore(self.firestore))
+        return self._get(
+            "customers",
+            lambda: CustomerStore(self.firestore, self.settings.firestore_timeout_seconds),
+        )
 
     @property
     def verifier(self) -> TokenVerifier:

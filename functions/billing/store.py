@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from google.api_core import retry
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
 
@@ -26,9 +27,6 @@ from billing import usage
 
 CUSTOMERS = "billing_customers"
 CUSTOMERS_BY_STRIPE_ID = "billing_customers_by_stripe_id"
-
-# Firestore calls fail fast enough for a user to retry instead of hanging on an HTTP request.
-TIMEOUT_SECONDS = 10.0
 
 
 # What Firestore refuses as a document id. Firebase's own uids never match; custom-token
@@ -76,15 +74,27 @@ def _record(uid: str, data: dict[str, Any], version: Any) -> CustomerRecord:
 
 
 class CustomerStore:
-    def __init__(self, db: firestore.Client) -> None:
+    def __init__(self, db: firestore.Client, timeout: float) -> None:
         self._db = db
+        # Each call, retries included, gives up after this: a user waiting on an HTTP request
+        # is better told 503 (retry) than left hanging. The client's default retries have no
+        # overall deadline (a get against an unreachable Firestore never returns), so every
+        # call passes this bounded policy.
+        self._timeout = timeout
+        self._retry = retry.Retry(
+            predicate=retry.if_transient_error,
+            initial=0.1,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=timeout,
+        )
 
     def _doc(self, uid: str) -> firestore.DocumentReference:
         return self._db.collection(CUSTOMERS).document(doc_id(uid))
 
     def get(self, uid: str) -> CustomerRecord | None:
         usage.count(usage.FIRESTORE)
-        snapshot = self._doc(uid).get(timeout=TIMEOUT_SECONDS)
+        snapshot = self._doc(uid).get(timeout=self._timeout, retry=self._retry)
         if not snapshot.exists:
             return None
         return _record(uid, snapshot.to_dict() or {}, snapshot.update_time)
@@ -101,7 +111,7 @@ class CustomerStore:
         }
         usage.count(usage.FIRESTORE)
         try:
-            result = self._doc(uid).create(data, timeout=TIMEOUT_SECONDS)
+            result = self._doc(uid).create(data, timeout=self._timeout, retry=self._retry)
         except (AlreadyExists, Conflict):
             existing = self.get(uid)
             if existing is None:  # deleted in between: claim again
@@ -123,7 +133,7 @@ class CustomerStore:
         )
         usage.count(usage.FIRESTORE)
         try:
-            batch.commit(timeout=TIMEOUT_SECONDS)
+            batch.commit(timeout=self._timeout, retry=self._retry)
         except (FailedPrecondition, Conflict):
             return False
         return True
@@ -133,6 +143,6 @@ class CustomerStore:
         snapshot = (
             self._db.collection(CUSTOMERS_BY_STRIPE_ID)
             .document(customer_id)
-            .get(timeout=TIMEOUT_SECONDS)
+            .get(timeout=self._timeout, retry=self._retry)
         )
         return str((snapshot.to_dict() or {})["uid"]) if snapshot.exists else None

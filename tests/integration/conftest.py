@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,8 @@ import stripe
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
-from devstack.stack import Stack, StackInfo
+from devstack import procs
+from devstack.stack import AUTH_EMULATOR_HOST, STANDIN_SECRET_KEY, Stack, StackInfo, function_env
 from devstack.tokens import mint_token
 from tests.openapi_check import assert_matches
 
@@ -70,6 +74,52 @@ class StandIn:
         response.raise_for_status()
         result: dict[str, Any] = response.json() if response.content else {}
         return result
+
+
+@contextmanager
+def extra_function(stack: StackInfo, target: str, overrides: dict[str, str]) -> Iterator[str]:
+    """One more instance of a function, with other settings, beside the session's stack
+    (as a second deployment with another configuration would be). Yields its URL."""
+    port = procs.free_port()
+    env = function_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": stack.project_id,
+            "FIRESTORE_EMULATOR_HOST": stack.firestore_emulator_host,
+            "PUBSUB_EMULATOR_HOST": stack.pubsub_emulator_host,
+            "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
+            "STRIPE_SECRET_KEY": STANDIN_SECRET_KEY,
+            "STRIPE_API_BASE": stack.stripe.api_base,
+        },
+        env_dir=STATE_DIR / "env",
+        overrides={**overrides, "FUNCTION_TARGET": target, "PYTHONPATH": str(REPO / "functions")},
+    )
+    name = f"{target.replace('_', '-')}-extra"
+    child = procs.spawn(
+        name,
+        [
+            str(Path(sys.executable).parent / "functions-framework"),
+            "--source",
+            str(REPO / "functions" / "main.py"),
+            "--target",
+            target,
+            "--host",
+            procs.LOCALHOST,
+            "--port",
+            str(port),
+        ],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+        cwd=REPO,
+        log_path=STATE_DIR / "logs" / f"{name}.log",
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not procs.tcp_accepts(procs.LOCALHOST, port):
+            assert child.exited() is None, procs.tail(child.log_path)
+            assert time.monotonic() < deadline, f"{name} did not start"
+            time.sleep(0.1)
+        yield f"http://{procs.LOCALHOST}:{port}"
+    finally:
+        procs.stop_children([child])
 
 
 @pytest.fixture(scope="session")

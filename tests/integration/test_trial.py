@@ -6,68 +6,21 @@ same function with another setting would.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from devstack import procs
-from devstack.stack import AUTH_EMULATOR_HOST, STANDIN_SECRET_KEY, StackInfo, function_env
-from tests.integration.conftest import STATE_DIR, StandIn, User
+from devstack.stack import StackInfo
+from tests.integration.conftest import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
-
-FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 
 @pytest.fixture(scope="module")
 def trial_url(stack: StackInfo) -> Iterator[str]:
-    port = procs.free_port()
-    env = function_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": stack.project_id,
-            "FIRESTORE_EMULATOR_HOST": stack.firestore_emulator_host,
-            "PUBSUB_EMULATOR_HOST": stack.pubsub_emulator_host,
-            "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
-            "STRIPE_SECRET_KEY": STANDIN_SECRET_KEY,
-            "STRIPE_API_BASE": stack.stripe.api_base,
-        },
-        env_dir=STATE_DIR / "env",
-        overrides={
-            "TRIAL_DAYS": "14",
-            "FUNCTION_TARGET": "create_subscription",
-            "PYTHONPATH": str(FUNCTIONS),
-        },
-    )
-    child = procs.spawn(
-        "create-subscription-trial",
-        [
-            str(Path(sys.executable).parent / "functions-framework"),
-            "--source",
-            str(FUNCTIONS / "main.py"),
-            "--target",
-            "create_subscription",
-            "--host",
-            procs.LOCALHOST,
-            "--port",
-            str(port),
-        ],
-        env={"PATH": "/usr/bin:/bin", **env},
-        cwd=FUNCTIONS.parent,
-        log_path=STATE_DIR / "logs" / "create-subscription-trial.log",
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not procs.tcp_accepts(procs.LOCALHOST, port):
-            assert child.exited() is None, procs.tail(child.log_path)
-            assert time.monotonic() < deadline, "trial function did not start"
-            time.sleep(0.1)
-        yield f"http://{procs.LOCALHOST}:{port}"
-    finally:
-        procs.stop_children([child])
+    with extra_function(stack, "create_subscription", {"TRIAL_DAYS": "14"}) as url:
+        yield url
 
 
 def test_trial_subscription_hands_back_the_setup_intent_secret(
