@@ -70,6 +70,12 @@ class InMemoryCustomers:
             self.by_customer[customer_id] = record.uid
             return True
 
+    def release(self, record: CustomerRecord) -> None:
+        with self._lock:
+            current = self.records.get(record.uid)
+            if current is not None and current.version == record.version:
+                del self.records[record.uid]
+
     def uid_for(self, customer_id: str) -> str | None:
         with self._lock:
             return self.by_customer.get(customer_id)

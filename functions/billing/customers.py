@@ -82,10 +82,16 @@ def create_customer(ctx: Context, body: CreateCustomerRequest) -> CreateCustomer
     client = ctx.runtime.stripe
     customer_id = _made_by_earlier_attempt(client, record) if _stale(record) else None
     if customer_id is None:
-        customer_id = client.v1.customers.create(
-            params=_params(record),
-            options={"idempotency_key": f"create-customer:{caller.uid}:{record.attempt}"},
-        ).id
+        try:
+            customer_id = client.v1.customers.create(
+                params=_params(record),
+                options={"idempotency_key": f"create-customer:{caller.uid}:{record.attempt}"},
+            ).id
+        except stripe.InvalidRequestError:
+            # Stripe refuses the claim's parameters for good; retrying them would lock the
+            # user out, so drop the claim and let the next call start afresh.
+            store.release(record)
+            raise
     created = store.link(record, customer_id)
     if created:
         log.info("customer created", extra={"customer_id": customer_id})

@@ -192,6 +192,8 @@ def _parse_json(request: flask.Request, raw: bytes) -> Any:
         data = json.loads(raw)
     except UnicodeDecodeError:
         raise BadRequest("The request body is not UTF-8.", code="malformed_json") from None
+    except RecursionError:
+        raise BadRequest("The request body is nested too deeply.", code="malformed_json") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"The request body is not valid JSON: {exc.msg} "

@@ -39,8 +39,8 @@ class RetryInvoiceResponse(ResponseModel):
         "(3-D Secure); open: the payment is still processing."
     )
     client_secret: str | None = Field(
-        description="When status is requires_action: confirm with Stripe.js "
-        "(stripe.confirmCardPayment) to complete 3-D Secure."
+        description="When status is requires_action: complete 3-D Secure with Stripe.js, "
+        "stripe.confirmCardPayment(client_secret, {payment_method: payment_method_id})."
     )
 
 
@@ -91,9 +91,15 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
             options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}:{bucket}"},
         )
     except (stripe.InvalidRequestError, stripe.IdempotencyError):
-        # A concurrent retry may have paid it a moment ago; Stripe then refuses this one.
-        if client.v1.invoices.retrieve(body.invoice_id).status == "paid":
+        # A concurrent retry may have paid it a moment ago (Stripe then refuses this one), or
+        # it was voided meanwhile (a new checkout replaced its subscription).
+        status = client.v1.invoices.retrieve(body.invoice_id).status
+        if status == "paid":
             return _answer(body.invoice_id, "paid")
+        if status not in ("open", "uncollectible"):
+            raise Conflict(
+                f"This invoice is {status} and cannot be paid.", code="not_payable"
+            ) from None
         raise
     except stripe.CardError as exc:
         decline = exc.error.decline_code if exc.error else None

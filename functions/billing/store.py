@@ -12,6 +12,7 @@ Each method is one Firestore round trip, counted in :mod:`billing.usage`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import uuid
@@ -31,7 +32,7 @@ CUSTOMERS_BY_STRIPE_ID = "billing_customers_by_stripe_id"
 
 # What Firestore refuses as a document id. Firebase's own uids never match; custom-token
 # uids may.
-_UNSAFE_ID = re.compile(r"/|^\.\.?$|^__.*__$")
+_UNSAFE_ID = re.compile(r"/|^\.\.?$|^__.*__$|^uid-sha256-")
 
 
 def doc_id(uid: str) -> str:
@@ -58,6 +59,7 @@ class Customers(Protocol):
     def get(self, uid: str) -> CustomerRecord | None: ...
     def begin(self, uid: str, email: str, name: str | None) -> tuple[CustomerRecord, bool]: ...
     def link(self, record: CustomerRecord, customer_id: str) -> bool: ...
+    def release(self, record: CustomerRecord) -> None: ...
     def uid_for(self, customer_id: str) -> str | None: ...
 
 
@@ -137,6 +139,16 @@ class CustomerStore:
         except (FailedPrecondition, Conflict):
             return False
         return True
+
+    def release(self, record: CustomerRecord) -> None:
+        """Drops an unlinked claim (Stripe refused its parameters), unless it changed since."""
+        usage.count(usage.FIRESTORE)
+        with contextlib.suppress(FailedPrecondition, Conflict):
+            self._doc(record.uid).delete(
+                option=self._db.write_option(last_update_time=record.version),
+                timeout=self._timeout,
+                retry=self._retry,
+            )
 
     def uid_for(self, customer_id: str) -> str | None:
         usage.count(usage.FIRESTORE)

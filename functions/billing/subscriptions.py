@@ -76,12 +76,18 @@ def _abandon(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
         try:
             client.v1.invoices.void_invoice(invoice.id)
         except stripe.InvalidRequestError:
-            # It was paid a moment ago: that checkout finished after all.
-            raise Conflict(
-                "Your earlier checkout just completed; manage that subscription instead.",
-                code="already_subscribed",
-            ) from None
-    client.v1.subscriptions.cancel(sub.id)
+            # A concurrent request (a double click) voided it first, or it was just paid.
+            if client.v1.invoices.retrieve(invoice.id).status == "paid":
+                raise Conflict(
+                    "Your earlier checkout just completed; manage that subscription instead.",
+                    code="already_subscribed",
+                ) from None
+    try:
+        client.v1.subscriptions.cancel(sub.id)
+    except stripe.InvalidRequestError:
+        # Stripe answers "no such subscription" for one a concurrent request just cancelled.
+        if client.v1.subscriptions.retrieve(sub.id).status not in ENDED:
+            raise
 
 
 def _price_of(sub: stripe.Subscription) -> str | None:
@@ -141,12 +147,14 @@ def create_subscription(
     if settings.trial_days and all(sub.status in ABANDONED for sub in existing.data):
         # One trial per customer: cancelling and subscribing again does not earn another.
         params["trial_period_days"] = settings.trial_days
-    # Concurrent double clicks see the same newest subscription, so they share a key and Stripe
-    # makes one; once a subscription exists the newest one changes, and so does the key.
+    # Concurrent requests see the same newest subscription, so they share a key: a double click
+    # gets the one subscription Stripe made, and two tabs asking for different prices at once
+    # get 409 (Stripe refuses a key reused with other parameters) instead of two checkouts.
+    # Once a subscription exists the newest one changes, and so does the key.
     newest = existing.data[0].id if existing.data else "none"
     sub = client.v1.subscriptions.create(
         params=params,
-        options={"idempotency_key": f"create-subscription:{customer}:{body.price_id}:{newest}"},
+        options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
     )
     log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
     return _answer(sub, created=True)

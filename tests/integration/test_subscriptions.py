@@ -281,3 +281,39 @@ def test_a_price_not_sold_has_its_own_code(user: User) -> None:
     response = user.call("create-subscription", {"price_id": "price_legacy_monthly"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "price_not_offered"
+
+
+def test_two_tabs_asking_for_different_prices_at_once_leave_one_payable_checkout(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    prices = [PRICE, "price_pro_monthly"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(
+            pool.map(lambda price: user.call("create-subscription", {"price_id": price}), prices)
+        )
+    assert all(r.status_code in (200, 409) for r in responses), [r.text for r in responses]
+    assert any(r.status_code == 200 for r in responses)
+    subs = standin.sdk.v1.subscriptions.list(params={"customer": customer, "status": "all"})
+    payable = [s for s in subs.data if s.status == "incomplete"]
+    assert len(payable) == 1
+    for other in subs.data:
+        if other.status != "incomplete":
+            assert other.status == "canceled"
+            assert standin.sdk.v1.invoices.retrieve(str(other.latest_invoice)).status == "void"
+
+
+def test_a_double_click_while_switching_price_answers_both_with_the_new_checkout(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    first = user.ok("create-subscription", {"price_id": "price_pro_monthly"})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(
+            pool.map(lambda _: user.call("create-subscription", {"price_id": PRICE}), range(2))
+        )
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    assert len({r.json()["subscription_id"] for r in responses}) == 1
+    assert standin.sdk.v1.subscriptions.retrieve(first["subscription_id"]).status == "canceled"
+    subs = standin.sdk.v1.subscriptions.list(params={"customer": customer, "status": "all"})
+    assert sorted(s.status for s in subs.data) == ["canceled", "incomplete"]

@@ -236,3 +236,24 @@ def test_ordinary_uids_are_their_own_document_ids() -> None:
     from billing.store import doc_id
 
     assert doc_id("pQ8kZ0xY1bW3nM5vR7tS9uL2aC4d") == "pQ8kZ0xY1bW3nM5vR7tS9uL2aC4d"
+
+
+def test_parameters_stripe_refuses_release_the_claim_so_the_user_is_not_locked_out(
+    client: FlaskClient, fake_stripe: FakeStripe, customers: InMemoryCustomers
+) -> None:
+    fake_stripe.customers.fail_with = stripe.InvalidRequestError(
+        "Invalid name", "name", code="parameter_invalid"
+    )
+    refused = call(client, "alice", {"name": "Refused"})
+    assert refused.status_code == 400
+    assert customers.get("alice") is None
+    fake_stripe.customers.fail_with = None
+    retried = call(client, "alice", {"name": "Accepted"})
+    assert retried.get_json() == {"customer_id": "cus_1", "created": True}
+    assert fake_stripe.customers.customers[0].name == "Accepted"
+
+
+def test_a_uid_shaped_like_a_hashed_id_is_hashed_too() -> None:
+    from billing.store import doc_id
+
+    assert doc_id("uid-sha256-abc") != "uid-sha256-abc"

@@ -313,3 +313,16 @@ def test_w3c_traceparent_is_used_when_there_is_no_cloud_trace_header(
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["logging.googleapis.com/trace"] == f"projects/demo-billing/traces/{trace}"
     assert last["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
+
+
+def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVerifier) -> None:
+    verifier.add("alice")
+    rt = Runtime(settings.model_copy(update={"max_body_bytes": 16384}), verifier=verifier)
+    response = client_for(echo, rt).post(
+        "/",
+        data=b"[" * 5000 + b"]" * 5000,  # deeper than Python's recursion limit
+        content_type="application/json",
+        headers={"Authorization": "Bearer token-alice"},
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "malformed_json"
