@@ -190,6 +190,12 @@ class User:
     def call(self, function: str, body: Any = None, **kwargs: Any) -> requests.Response:
         return self.api.call(function, body, token=self.token, **kwargs)
 
+    def post(self, url: str, body: Any) -> requests.Response:
+        """Calls a function instance outside the session stack (an extra_function URL)."""
+        return requests.post(
+            url, json=body, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
     def ok(self, function: str, body: Any = None) -> dict[str, Any]:
         response = self.call(function, body)
         assert response.status_code == 200, response.text

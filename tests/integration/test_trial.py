@@ -27,12 +27,7 @@ def test_trial_subscription_hands_back_the_setup_intent_secret(
     trial_url: str, user: User, standin: StandIn
 ) -> None:
     user.customer()
-    response = requests.post(
-        trial_url,
-        json={"price_id": "price_pro_monthly"},
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=30,
-    )
+    response = user.post(trial_url, {"price_id": "price_pro_monthly"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "trialing"
@@ -54,12 +49,7 @@ def test_the_request_cannot_choose_a_trial(user: User) -> None:
 
 
 def _trial(trial_url: str, user: User) -> requests.Response:
-    return requests.post(
-        trial_url,
-        json={"price_id": "price_pro_monthly"},
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=30,
-    )
+    return user.post(trial_url, {"price_id": "price_pro_monthly"})
 
 
 def test_a_double_click_on_a_trial_returns_the_same_setup_secret(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from devstack import procs
 from devstack.stack import StackInfo
@@ -31,12 +30,7 @@ def test_create_customer_with_firestore_down_is_503_and_stripe_is_untouched(
     url_without_firestore: str, user: User, standin: StandIn
 ) -> None:
     before = len(standin.requests(path_prefix="/v1/customers"))
-    response = requests.post(
-        url_without_firestore,
-        json={},
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=60,
-    )
+    response = user.post(url_without_firestore, {})
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "upstream_unavailable"
     assert response.headers["Retry-After"].isdigit()
@@ -54,12 +48,7 @@ def test_a_hanging_stripe_is_503_after_the_read_timeout_and_links_nothing(
     url_with_short_stripe_timeout: str, user: User, faults: StandIn
 ) -> None:
     faults.fault(method="POST", path_prefix="/v1/customers", kind="timeout", latency_ms=3000)
-    response = requests.post(
-        url_with_short_stripe_timeout,
-        json={},
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=60,
-    )
+    response = user.post(url_with_short_stripe_timeout, {})
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "upstream_unavailable"
     faults.clear_faults()
