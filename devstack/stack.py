@@ -320,6 +320,30 @@ def _allocate_ports(names: list[str], host: str, base_port: int | None) -> dict[
 _NOT_INHERITED = frozenset({"STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"})
 
 
+def function_argv(source: Path, spec: FunctionSpec, host: str, port: int) -> list[str]:
+    """The functions-framework command serving ``spec`` from ``source`` on host:port."""
+    script = Path(sys.executable).parent / "functions-framework"
+    if not script.is_file():
+        raise StackError(f"{script} not found: run scripts/setup to install the requirements")
+    argv = [
+        str(script), "--source", str(source), "--target", spec.name,
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    if spec.kind == "cloudevent":
+        argv += ["--signature-type", "cloudevent"]
+    return argv
+
+
+def function_process_env(
+    function_environ: Mapping[str, str], spec: FunctionSpec, source: Path
+) -> dict[str, str]:
+    """A function process's own variables on top of the run's function environment."""
+    return dict(function_environ) | {
+        "FUNCTION_TARGET": spec.name,
+        "PYTHONPATH": str(source.parent),
+    }
+
+
 class Stack:
     """Starts and stops one local stack. Use as a context manager; ``start()`` returns the
     :class:`StackInfo` (also written to ``state_dir/stack.json``) and stops whatever it started
@@ -362,6 +386,9 @@ class Stack:
         self.start_timeout = start_timeout
         self.standin_module = standin_module
         self.info: StackInfo | None = None
+        # The environment every function of this run gets (before FUNCTION_TARGET/PYTHONPATH),
+        # kept so a caller can start one more instance beside the stack with other settings.
+        self.function_environ: dict[str, str] = {}
         # Every process this Stack started, kept after stop() so tests can check none survived.
         self.started_pids: dict[str, int] = {}
         self._children: list[tuple[_Service, procs.Child]] = []
@@ -477,6 +504,7 @@ class Stack:
             logs_dir=self.state_dir / "logs",
             pids={},
         )
+        self.function_environ = env
         return info, self._services(info, functions, ports, env)
 
     def _url(self, port: int) -> str:
@@ -539,18 +567,9 @@ class Stack:
                 )
             )  # fmt: skip
 
-        script = Path(python).parent / "functions-framework"
-        if functions and not script.is_file():
-            raise StackError(f"{script} not found: run scripts/setup to install the requirements")
         for spec in functions:
-            argv = [
-                str(script), "--source", str(self.functions_source), "--target", spec.name,
-                "--host", host, "--port", str(ports[spec.deployed_name]),
-            ]  # fmt: skip
-            if spec.kind == "cloudevent":
-                argv += ["--signature-type", "cloudevent"]
-            env = inherited | dict(function_environ)
-            env |= {"FUNCTION_TARGET": spec.name, "PYTHONPATH": str(self.functions_source.parent)}
+            argv = function_argv(self.functions_source, spec, host, ports[spec.deployed_name])
+            env = inherited | function_process_env(function_environ, spec, self.functions_source)
             services.append(
                 _Service(
                     spec.deployed_name, f"function {spec.deployed_name}", argv, env, host,

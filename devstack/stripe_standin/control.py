@@ -134,37 +134,28 @@ def control_blueprint(standin: Standin) -> Blueprint:
         value = _body().get("outcome", "succeed")
         return {"succeed": True, "fail": False}.get(value)
 
-    @bp.post("/setup_intents/<intent>/authenticate")
-    def authenticate_setup(intent: str) -> Response:
+    # What a customer completing 3-D Secure does, per kind of intent: the collection, the
+    # name Stripe uses in "No such ..." errors, and what completing it runs.
+    authenticators = {
+        "setup_intents": ("setupintent", setup_intents.authenticate),
+        "payment_intents": ("payment_intent", billing.complete_authentication),
+    }
+
+    @bp.post("/<kind>/<intent>/authenticate")
+    def authenticate(kind: str, intent: str) -> Response:
+        if kind not in authenticators:
+            return _problem(f"no such intent kind: {kind}")
+        label, complete = authenticators[kind]
         succeed = outcome()
         if succeed is None:
             return _problem('outcome must be "succeed" or "fail"')
 
         def act() -> JSONDict:
-            si = state.data.setup_intents.get(intent)
-            if si is None:
-                raise StripeAPIError(
-                    404, "invalid_request_error", f"No such setupintent: '{intent}'"
-                )
-            setup_intents.authenticate(state, si, succeed, AUTOMATIC)
-            return si
-
-        return mutate(act)
-
-    @bp.post("/payment_intents/<intent>/authenticate")
-    def authenticate_payment(intent: str) -> Response:
-        succeed = outcome()
-        if succeed is None:
-            return _problem('outcome must be "succeed" or "fail"')
-
-        def act() -> JSONDict:
-            pi = state.data.payment_intents.get(intent)
-            if pi is None:
-                raise StripeAPIError(
-                    404, "invalid_request_error", f"No such payment_intent: '{intent}'"
-                )
-            billing.complete_authentication(state, pi, succeed, AUTOMATIC)
-            return pi
+            found: JSONDict | None = getattr(state.data, kind).get(intent)
+            if found is None:
+                raise StripeAPIError(404, "invalid_request_error", f"No such {label}: '{intent}'")
+            complete(state, found, succeed, AUTOMATIC)
+            return found
 
         return mutate(act)
 

@@ -34,6 +34,8 @@ _CARD_MESSAGES = {
     "card_velocity_exceeded": "Your card was declined: too many attempts. Try again later.",
 }
 
+STRIPE_UNAVAILABLE = "The payment provider is unavailable. Please try again shortly."
+
 _TRANSIENT_GOOGLE = (
     google_exceptions.ServiceUnavailable,
     google_exceptions.DeadlineExceeded,
@@ -70,7 +72,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
             code="idempotency_conflict",
         )
     if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
-        return UpstreamUnavailable("The payment provider is unavailable. Please try again shortly.")
+        return UpstreamUnavailable(STRIPE_UNAVAILABLE)
     if isinstance(exc, stripe.InvalidRequestError):
         if is_resource_missing(exc):
             if exc.param == "customer":
@@ -100,9 +102,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
                 headers={"Retry-After": "1"},
             )
         if status >= 500:
-            return UpstreamUnavailable(
-                "The payment provider is unavailable. Please try again shortly."
-            )
+            return UpstreamUnavailable(STRIPE_UNAVAILABLE)
     return BillingError()
 
 

@@ -100,6 +100,7 @@ class Endpoint[Req: RequestModel]:
             ),
             usage.measure() as counts,
         ):
+            error_code: str | None = None
             try:
                 if origin is not None and not cors_ok:
                     raise Forbidden(
@@ -114,6 +115,7 @@ class Endpoint[Req: RequestModel]:
                 error = failures.translate(exc)
                 if error.status >= 500 and not isinstance(exc, BillingError):
                     log.error("operation failed", exc_info=exc)
+                error_code = error.code
                 response = _json(error.body(), error.status, error.headers)
             if cors_ok:
                 assert origin is not None
@@ -121,7 +123,7 @@ class Endpoint[Req: RequestModel]:
                 response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After"
             response.headers.add("Vary", "Origin")
             response.headers["X-Request-Id"] = request_id
-            _log_request(request, response, started, counts)
+            _log_request(request, response, started, counts, error_code)
         return response
 
     def _preflight(self, request: flask.Request) -> flask.Response:
@@ -219,7 +221,11 @@ def _json(
 
 
 def _log_request(
-    request: flask.Request, response: flask.Response, started: float, counts: Mapping[str, int]
+    request: flask.Request,
+    response: flask.Response,
+    started: float,
+    counts: Mapping[str, int],
+    error_code: str | None,
 ) -> None:
     latency = time.monotonic() - started
     fields: dict[str, Any] = {
@@ -231,8 +237,7 @@ def _log_request(
         },
         **{kind: counts.get(kind, 0) for kind in (usage.STRIPE, usage.FIRESTORE, usage.PUBSUB)},
     }
-    if response.status_code >= 400 and response.is_json:
-        payload = response.get_json(silent=True) or {}
-        fields["error_code"] = payload.get("error", {}).get("code")
+    if error_code is not None:
+        fields["error_code"] = error_code
     level = logging.WARNING if response.status_code >= 500 else logging.INFO
     log.log(level, "%s %s", request.method, response.status_code, extra=fields)

@@ -183,15 +183,19 @@ def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscripti
     )
 
 
+def _ended() -> Conflict:
+    return Conflict(
+        "This subscription has already ended; start a new one instead.",
+        code="subscription_ended",
+    )
+
+
 @endpoint("handle_subscription", HandleSubscriptionRequest, errors=(404, 409))
 def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
     """Cancel the caller's subscription at period end, or keep it going."""
     sub = _owned_subscription(ctx, body.subscription_id)
     if sub.status in ENDED:
-        raise Conflict(
-            "This subscription has already ended; start a new one instead.",
-            code="subscription_ended",
-        )
+        raise _ended()
     if sub.status not in LIVE:
         raise Conflict(
             f"This subscription is {sub.status}: complete its first payment first.",
@@ -210,10 +214,7 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     except stripe.InvalidRequestError:
         # It ended between our read and this write (period end, dashboard, another device).
         if ctx.runtime.stripe.v1.subscriptions.retrieve(sub.id).status in ENDED:
-            raise Conflict(
-                "This subscription has already ended; start a new one instead.",
-                code="subscription_ended",
-            ) from None
+            raise _ended() from None
         raise
     log.info(
         "subscription updated",

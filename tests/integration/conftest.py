@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +23,13 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from devstack import procs
-from devstack.stack import AUTH_EMULATOR_HOST, STANDIN_SECRET_KEY, Stack, StackInfo, function_env
+from devstack.stack import (
+    FunctionSpec,
+    Stack,
+    StackInfo,
+    function_argv,
+    function_process_env,
+)
 from devstack.tokens import mint_token
 from tests.openapi_check import assert_matches
 
@@ -37,13 +42,20 @@ STATE_DIR = REPO / ".devstack" / "test"
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[StackInfo]:
+def running_stack() -> Iterator[Stack]:
     # The documented defaults only: a developer's own .env must not change what tests see.
     env_dir = STATE_DIR / "env"
     env_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".env.example", env_dir / ".env.example")
-    with Stack(state_dir=STATE_DIR, env_dir=env_dir, env_overrides={"LOG_LEVEL": "INFO"}) as info:
-        yield info
+    stack = Stack(state_dir=STATE_DIR, env_dir=env_dir, env_overrides={"LOG_LEVEL": "INFO"})
+    with stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def stack(running_stack: Stack) -> StackInfo:
+    assert running_stack.info is not None
+    return running_stack.info
 
 
 class StandIn:
@@ -77,36 +89,17 @@ class StandIn:
 
 
 @contextmanager
-def extra_function(stack: StackInfo, target: str, overrides: dict[str, str]) -> Iterator[str]:
+def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iterator[str]:
     """One more instance of a function, with other settings, beside the session's stack
     (as a second deployment with another configuration would be). Yields its URL."""
     port = procs.free_port()
-    env = function_env(
-        {
-            "GOOGLE_CLOUD_PROJECT": stack.project_id,
-            "FIRESTORE_EMULATOR_HOST": stack.firestore_emulator_host,
-            "PUBSUB_EMULATOR_HOST": stack.pubsub_emulator_host,
-            "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
-            "STRIPE_SECRET_KEY": STANDIN_SECRET_KEY,
-            "STRIPE_API_BASE": stack.stripe.api_base,
-        },
-        env_dir=STATE_DIR / "env",
-        overrides={**overrides, "FUNCTION_TARGET": target, "PYTHONPATH": str(REPO / "functions")},
-    )
-    name = f"{target.replace('_', '-')}-extra"
+    spec = FunctionSpec(target, "http")
+    source = stack.functions_source
+    env = function_process_env(stack.function_environ | overrides, spec, source)
+    name = f"{spec.deployed_name}-extra"
     child = procs.spawn(
         name,
-        [
-            str(Path(sys.executable).parent / "functions-framework"),
-            "--source",
-            str(REPO / "functions" / "main.py"),
-            "--target",
-            target,
-            "--host",
-            procs.LOCALHOST,
-            "--port",
-            str(port),
-        ],
+        function_argv(source, spec, procs.LOCALHOST, port),
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
         cwd=REPO,
         log_path=STATE_DIR / "logs" / f"{name}.log",

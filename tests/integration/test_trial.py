@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devstack.stack import StackInfo
+from devstack.stack import Stack
 from tests.integration.conftest import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def trial_url(stack: StackInfo) -> Iterator[str]:
-    with extra_function(stack, "create_subscription", {"TRIAL_DAYS": "14"}) as url:
+def trial_url(running_stack: Stack) -> Iterator[str]:
+    with extra_function(running_stack, "create_subscription", {"TRIAL_DAYS": "14"}) as url:
         yield url
 
 

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import procs
-from devstack.stack import StackInfo
+from devstack.stack import Stack
 from tests.integration.conftest import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def url_without_firestore(stack: StackInfo) -> Iterator[str]:
+def url_without_firestore(running_stack: Stack) -> Iterator[str]:
     dead = f"127.0.0.1:{procs.free_port()}"  # nothing listens there
     overrides = {"FIRESTORE_EMULATOR_HOST": dead, "FIRESTORE_TIMEOUT_SECONDS": "2"}
-    with extra_function(stack, "create_customer", overrides) as url:
+    with extra_function(running_stack, "create_customer", overrides) as url:
         yield url
 
 
@@ -38,9 +38,9 @@ def test_create_customer_with_firestore_down_is_503_and_stripe_is_untouched(
 
 
 @pytest.fixture(scope="module")
-def url_with_short_stripe_timeout(stack: StackInfo) -> Iterator[str]:
+def url_with_short_stripe_timeout(running_stack: Stack) -> Iterator[str]:
     overrides = {"STRIPE_READ_TIMEOUT": "1", "STRIPE_MAX_NETWORK_RETRIES": "1"}
-    with extra_function(stack, "create_customer", overrides) as url:
+    with extra_function(running_stack, "create_customer", overrides) as url:
         yield url
 
 
