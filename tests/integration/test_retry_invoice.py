@@ -174,3 +174,17 @@ def test_a_user_without_a_customer_gets_404_for_every_id_of_someone_else(
         response = other_user.call(function, body)
         assert response.status_code == 404, (function, response.text)
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_payment_stands_when_making_the_card_default_fails_afterwards(
+    user: User, faults: StandIn
+) -> None:
+    failed = failed_first_payment(user, faults)
+    card = saved_card(user, faults, "pm_card_visa")
+    faults.fault(method="POST", path_prefix="/v1/customers", kind="error", status=500)
+    result = user.ok(
+        "retry-invoice", {"invoice_id": failed["invoice_id"], "payment_method_id": card}
+    )
+    assert result["status"] == "paid"
+    faults.clear_faults()
+    assert faults.sdk.v1.invoices.retrieve(failed["invoice_id"]).status == "paid"
