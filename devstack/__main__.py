@@ -16,6 +16,7 @@ from devstack.stack import (
     DEFAULT_FUNCTIONS_SOURCE,
     DEFAULT_STATE_DIR,
     REPO_ROOT,
+    FunctionSpec,
     Stack,
     StackError,
     StackInfo,
@@ -73,7 +74,7 @@ def summary(info: StackInfo, stack_file: Path) -> str:
         if "stripe-webhook" in info.functions:
             lines.append(
                 "                    webhooks: stripe listen --forward-to "
-                f"{info.functions['stripe-webhook']} (and set STRIPE_WEBHOOK_SECRET)"
+                f"{info.functions['stripe-webhook']} (and set STRIPE_WEBHOOK_SECRETS)"
             )
     lines += [
         f"Mail                {_shown(info.mail_dir)}/  (one .eml file per message;"
@@ -103,6 +104,15 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _function_spec(text: str) -> FunctionSpec:
+    name, _, kind = text.partition("=")
+    if not name.isidentifier() or kind not in ("http", "cloudevent", "webhook"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=http|cloudevent|webhook")
+    if kind == "webhook":
+        return FunctionSpec(name, "http", webhook=True)
+    return FunctionSpec(name, "cloudevent" if kind == "cloudevent" else "http")
+
+
 def up(args: argparse.Namespace) -> int:
     if args.stripe == "auto":
         use_standin = stripe_key_from_environment(REPO_ROOT) is None
@@ -112,6 +122,7 @@ def up(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         use_standin=use_standin,
         functions_source=args.functions_source,
+        functions=args.function or None,
         project_id=args.project,
         base_port=args.base_port,
         log_level=args.log_level,
@@ -161,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         "--functions-source",
         type=Path,
         default=DEFAULT_FUNCTIONS_SOURCE,
-        help="the main.py whose decorated functions to run (default: functions/main.py)",
+        help="the main.py that serves the functions (default: functions/main.py)",
+    )
+    up_parser.add_argument(
+        "--function",
+        action="append",
+        type=_function_spec,
+        metavar="NAME=http|cloudevent|webhook",
+        help="run only these functions of --functions-source (default: the billing registry's)",
     )
     up_parser.add_argument(
         "--project",

@@ -13,7 +13,6 @@ before anything runs. Each process runs in its own process group and is stopped 
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -43,7 +42,6 @@ STANDIN_MODULE = "devstack.stripe_standin"
 STANDIN_SECRET_KEY = "sk_test_standin_local"  # noqa: S105
 # Nothing listens there: firebase-admin only needs the variable set to accept unsigned tokens.
 AUTH_EMULATOR_HOST = "127.0.0.1:9099"
-WEBHOOK_FUNCTION = "stripe_webhook"
 
 # Measured on a 2-core machine: each emulator answers within 1.4-2.2 s alone, and in 6-11 s while
 # eight functions boot beside it. A first run after a gcloud update can take far longer.
@@ -52,7 +50,6 @@ PROCESS_START_TIMEOUT = 60.0
 STOP_GRACE = 5.0
 
 FunctionKind = Literal["http", "cloudevent"]
-_DECORATOR_KINDS: dict[str, FunctionKind] = {"http": "http", "cloud_event": "cloudevent"}
 
 
 class StackError(Exception):
@@ -66,51 +63,18 @@ class StackError(Exception):
 class FunctionSpec:
     name: str
     kind: FunctionKind
+    webhook: bool = False  # Stripe posts its events here
 
     @property
     def deployed_name(self) -> str:
         return self.name.replace("_", "-")
 
 
-def discover_functions(source: Path) -> list[FunctionSpec]:
-    """The ``functions_framework.http``/``cloud_event`` decorated functions of ``source``, in
-    source order. Reads the file with ``ast``: nothing is imported or run."""
-    try:
-        tree = ast.parse(source.read_text(), filename=str(source))
-    except FileNotFoundError:
-        raise StackError(f"{source} not found: it should hold the cloud functions") from None
-    module_aliases = {"functions_framework"}
-    decorator_aliases: dict[str, FunctionKind] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            module_aliases.update(
-                alias.asname or alias.name
-                for alias in node.names
-                if alias.name == "functions_framework"
-            )
-        elif isinstance(node, ast.ImportFrom) and node.module == "functions_framework":
-            for alias in node.names:
-                if alias.name in _DECORATOR_KINDS:
-                    decorator_aliases[alias.asname or alias.name] = _DECORATOR_KINDS[alias.name]
+def registry_functions() -> list[FunctionSpec]:
+    """Every function of the billing package, from its registry (imports no operation)."""
+    from billing.registry import FUNCTIONS
 
-    def kind_of(decorator: ast.expr) -> FunctionKind | None:
-        if (
-            isinstance(decorator, ast.Attribute)
-            and isinstance(decorator.value, ast.Name)
-            and decorator.value.id in module_aliases
-        ):
-            return _DECORATOR_KINDS.get(decorator.attr)
-        if isinstance(decorator, ast.Name):
-            return decorator_aliases.get(decorator.id)
-        return None
-
-    found = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            kinds = [k for k in map(kind_of, node.decorator_list) if k is not None]
-            if kinds:
-                found.append(FunctionSpec(node.name, kinds[0]))
-    return found
+    return [FunctionSpec(fn.name, fn.signature, webhook=fn.kind == "webhook") for fn in FUNCTIONS]
 
 
 # --- the functions' environment ---------------------------------------------------------------
@@ -317,7 +281,7 @@ def _allocate_ports(names: list[str], host: str, base_port: int | None) -> dict[
 
 # Children get the developer's environment (PATH, HOME, gcloud's config) minus Stripe settings:
 # the functions get the run's own, and nothing else needs them.
-_NOT_INHERITED = frozenset({"STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"})
+_NOT_INHERITED = frozenset({"STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRETS"})
 
 
 def function_argv(source: Path, spec: FunctionSpec, host: str, port: int) -> list[str]:
@@ -366,6 +330,7 @@ class Stack:
         env_overrides: Mapping[str, str] | None = None,
         use_standin: bool = True,
         functions_source: Path = DEFAULT_FUNCTIONS_SOURCE,
+        functions: Sequence[FunctionSpec] | None = None,
         env_dir: Path = REPO_ROOT,
         project_id: str | None = None,
         base_port: int | None = None,
@@ -378,6 +343,7 @@ class Stack:
         self.env_overrides = dict(env_overrides or {})
         self.use_standin = use_standin
         self.functions_source = Path(functions_source).resolve()
+        self.functions = list(functions) if functions is not None else registry_functions()
         self.env_dir = Path(env_dir)
         self.project_id = project_id
         self.base_port = base_port
@@ -449,7 +415,7 @@ class Stack:
 
     def _plan(self) -> tuple[StackInfo, list[_Service]]:
         """Every address and setting of the run, decided before anything starts."""
-        functions = discover_functions(self.functions_source)
+        functions = self.functions
         stripe_key = None if self.use_standin else stripe_key_from_environment(self.env_dir)
         if not self.use_standin and stripe_key is None:
             raise StackError("real Stripe test mode needs STRIPE_SECRET_KEY=sk_test_... set")
@@ -465,16 +431,16 @@ class Stack:
             "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
             "STRIPE_SECRET_KEY": stripe_key or STANDIN_SECRET_KEY,
             "STRIPE_API_BASE": api_base,
-            "STRIPE_WEBHOOK_SECRET": (
+            "STRIPE_WEBHOOK_SECRETS": (
                 "whsec_" + secrets.token_hex(24)
                 if self.use_standin
-                else os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+                else os.environ.get("STRIPE_WEBHOOK_SECRETS") or None
             ),
             "SMTP_HOST": self.host,
             "SMTP_PORT": str(ports["smtp-sink"]),
         }
-        if run_values["STRIPE_WEBHOOK_SECRET"] is None:
-            del run_values["STRIPE_WEBHOOK_SECRET"]  # keep one from .env, if any
+        if run_values["STRIPE_WEBHOOK_SECRETS"] is None:
+            del run_values["STRIPE_WEBHOOK_SECRETS"]  # keep one from .env, if any
         if self.log_level is not None:
             run_values["LOG_LEVEL"] = self.log_level
         if self.project_id is not None:
@@ -497,7 +463,7 @@ class Stack:
                 mode="standin" if self.use_standin else "test",
                 api_base=api_base,
                 control_url=api_base,
-                webhook_secret=env.get("STRIPE_WEBHOOK_SECRET"),
+                webhook_secret=env.get("STRIPE_WEBHOOK_SECRETS"),
             ),
             smtp=SmtpInfo(self.host, ports["smtp-sink"]),
             mail_dir=self.state_dir / "mail",
@@ -557,9 +523,9 @@ class Stack:
                 "--port", str(ports["stripe-standin"]),
                 "--webhook-secret", info.stripe.webhook_secret,
             ]  # fmt: skip
-            webhook = WEBHOOK_FUNCTION.replace("_", "-")
-            if webhook in info.functions:
-                argv += ["--webhook-url", info.functions[webhook]]
+            for spec in functions:
+                if spec.webhook:
+                    argv += ["--webhook-url", info.functions[spec.deployed_name]]
             services.append(
                 _Service(
                     "stripe-standin", "Stripe stand-in", argv, inherited, host,

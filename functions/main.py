@@ -1,46 +1,46 @@
-"""Cloud Functions entry points: one per deployed function, and nothing else."""
+"""Cloud Functions entry points: one per row of billing.registry, and nothing else."""
 
 import flask
 import functions_framework
 
-from billing.boot import endpoints
+from billing.boot import http
 
 
 @functions_framework.http
 def create_customer(request: flask.Request) -> flask.Response:
-    return endpoints.create_customer(request)
+    return http("create_customer")(request)
 
 
 @functions_framework.http
 def create_subscription(request: flask.Request) -> flask.Response:
-    return endpoints.create_subscription(request)
+    return http("create_subscription")(request)
 
 
 @functions_framework.http
 def handle_subscription(request: flask.Request) -> flask.Response:
-    return endpoints.handle_subscription(request)
+    return http("handle_subscription")(request)
 
 
 @functions_framework.http
 def retrieve_subscription(request: flask.Request) -> flask.Response:
-    return endpoints.retrieve_subscription(request)
+    return http("retrieve_subscription")(request)
 
 
 @functions_framework.http
 def retrieve_payment_method(request: flask.Request) -> flask.Response:
-    return endpoints.retrieve_payment_method(request)
+    return http("retrieve_payment_method")(request)
 
 
 @functions_framework.http
 def create_setup_intent(request: flask.Request) -> flask.Response:
-    return endpoints.create_setup_intent(request)
+    return http("create_setup_intent")(request)
 
 
 @functions_framework.http
 def update_payment_method(request: flask.Request) -> flask.Response:
-    return endpoints.update_payment_method(request)
+    return http("update_payment_method")(request)
 
 
 @functions_framework.http
 def retry_invoice(request: flask.Request) -> flask.Response:
-    return endpoints.retry_invoice(request)
+    return http("retry_invoice")(request)

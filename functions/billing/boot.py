@@ -1,21 +1,62 @@
-"""Imported by main.py only: validates the configuration when the instance starts.
+"""Imported by main.py only: validates this instance's configuration when it starts.
 
-Kept apart from :mod:`billing.endpoints` so tests can import the endpoints without an
-environment, while a deployed instance with a bad setting never serves a request. The
-problem is logged as one CRITICAL line naming the setting (no traceback), and the process
-exits, so Cloud Run reports a failed start instead of serving errors.
+The instance serves the function named by ``FUNCTION_TARGET`` (set by Cloud Functions and by
+the local stack): its row in :mod:`billing.registry` says which settings it needs, and only
+its target module is imported, so a function pays at start only for what it uses. A bad
+setting is logged as one CRITICAL line naming it (no traceback) and the process exits, so
+Cloud Run reports a failed start instead of serving errors. Without ``FUNCTION_TARGET``
+(tests importing main.py), every function's settings are checked and nothing is preloaded.
 """
 
-import logging
+from __future__ import annotations
 
-from billing import endpoints, logs
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, cast
+
+import flask
+
+from billing import logs, registry
+from billing.config import load_settings
 from billing.errors import ConfigError
 
-logs.configure()
-try:
-    endpoints.boot()
-except ConfigError as exc:
-    logging.getLogger("billing.boot").critical(str(exc))
-    raise SystemExit(1) from None
+log = logging.getLogger("billing.boot")
 
-__all__ = ["endpoints"]
+
+def check(target: str | None) -> None:
+    """Raises ConfigError naming what is missing or wrong for ``target`` (None: every function)."""
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if target is None:
+        functions = list(registry.FUNCTIONS)
+    elif target in registry.BY_NAME:
+        functions = [registry.BY_NAME[target]]
+    else:
+        raise ConfigError(f"FUNCTION_TARGET={target!r} is not a function of this package")
+    settings.require(*sorted({name for fn in functions for name in fn.required_settings}))
+    if any(fn.kind == "browser" for fn in functions) and not settings.allowed_origins:
+        log.warning(
+            "ALLOWED_ORIGINS is empty: browsers (which send Origin) will be refused with 403"
+        )
+
+
+def http(name: str) -> Callable[[flask.Request], flask.Response]:
+    """The entry point of an HTTP function (browser, webhook, job)."""
+    return cast(Callable[[flask.Request], flask.Response], registry.handler(name))
+
+
+def event(name: str) -> Callable[[Any], None]:
+    """The entry point of a CloudEvent function."""
+    return cast(Callable[[Any], None], registry.handler(name))
+
+
+logs.configure()
+_target = os.environ.get("FUNCTION_TARGET")
+try:
+    check(_target)
+except ConfigError as exc:
+    log.critical(str(exc))
+    raise SystemExit(1) from None
+if _target is not None:
+    registry.handler(_target)  # import and build now: the import is the cold start, not a request

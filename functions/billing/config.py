@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from billing.errors import ConfigError
+from billing.lifecycle import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
 
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -41,7 +42,13 @@ class Settings(BaseSettings):
         pattern=r"^https?://[^\s/]+$",
         description="Local Stripe stand-in base URL (tests and offline runs only).",
     )
-    stripe_webhook_secret: SecretStr | None = Field(default=None)
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated webhook signing secrets (whsec_...); several while one is "
+        "rolled. From Secret Manager in the cloud.",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=10, le=3600)
+    max_webhook_body_bytes: int = Field(default=524_288, ge=4096, le=10_485_760)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
     stripe_connect_timeout: float = Field(default=5.0, gt=0, le=30)
     stripe_read_timeout: float = Field(default=30.0, gt=0, le=80)
@@ -59,6 +66,17 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_statuses: CommaList = Field(
+        default_factory=lambda: list(DEFAULT_ACCESS_STATUSES),
+        description="Subscription statuses that grant access (entitlements/{uid}.active).",
+    )
+    past_due_grace_days: int = Field(
+        default=7,
+        ge=0,
+        le=60,
+        description="Days a past_due subscription keeps access after its invoice fell due "
+        "(when past_due is in ACCESS_STATUSES).",
+    )
     notifications_topic: str = Field(
         default="billing-notifications", pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$"
     )
@@ -68,7 +86,15 @@ class Settings(BaseSettings):
     # Cloud Run (and so every 2nd gen function) sets K_SERVICE; nothing local does.
     k_service: str | None = None
 
-    @field_validator("allowed_origins", "allowed_price_ids", mode="before")
+    @field_validator("access_statuses")
+    @classmethod
+    def _known_statuses(cls, statuses: list[str]) -> list[str]:
+        unknown = sorted(set(statuses) - ALL_STATUSES)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not Stripe subscription statuses")
+        return statuses
+
+    @field_validator("allowed_origins", "allowed_price_ids", "access_statuses", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
@@ -101,12 +127,21 @@ class Settings(BaseSettings):
             raise ValueError("must be a Stripe secret or restricted key (sk_test_..., sk_live_...)")
         return key
 
-    @field_validator("stripe_webhook_secret")
+    @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod
-    def _webhook_secret_shape(cls, secret: SecretStr | None) -> SecretStr | None:
-        if secret is not None and not secret.get_secret_value().startswith("whsec_"):
-            raise ValueError("must be a Stripe webhook signing secret (whsec_...)")
-        return secret
+    def _secrets_comma_separated(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return _split(value)
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _webhook_secret_shape(cls, secrets: list[SecretStr]) -> list[SecretStr]:
+        for secret in secrets:
+            if not secret.get_secret_value().startswith("whsec_"):
+                # Never echo the value: it is a secret even when malformed.
+                raise ValueError("each must be a Stripe webhook signing secret (whsec_...)")
+        return secrets
 
     @model_validator(mode="after")
     def _no_local_shortcuts_when_deployed(self) -> Self:

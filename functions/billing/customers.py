@@ -10,8 +10,8 @@ import stripe
 from pydantic import Field, StringConstraints
 from stripe.params import CustomerCreateParams
 
+from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest
-from billing.http import Context, RequestModel, ResponseModel, endpoint
 from billing.store import CustomerRecord
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,10 @@ def _stale(record: CustomerRecord) -> bool:
     return started is not None and datetime.datetime.now(datetime.UTC) - started > KEY_WINDOW
 
 
-@endpoint("create_customer", CreateCustomerRequest, errors=(409,))
 def create_customer(ctx: Context, body: CreateCustomerRequest) -> CreateCustomerResponse:
     """Create the caller's Stripe customer, or return the one they already have."""
     store = ctx.runtime.customers
-    caller = ctx.caller
+    caller = ctx.user
     record = store.get(caller.uid)
     if record is not None and record.customer_id is not None:
         return CreateCustomerResponse(customer_id=record.customer_id, created=False)

@@ -9,12 +9,12 @@ from typing import Literal
 import stripe
 from pydantic import Field
 
+from billing.cards import make_default, own_payment_method
+from billing.context import Context, RequestModel, ResponseModel
+from billing.error_mapping import card_error
 from billing.errors import Conflict
-from billing.failures import card_error
-from billing.http import Context, RequestModel, ResponseModel, endpoint
+from billing.lifecycle import ENDED
 from billing.owned import InvoiceId, PaymentMethodId, customer_id, fetch_owned, id_of
-from billing.payment_methods import make_default, own_payment_method
-from billing.subscriptions import ENDED
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ def _answer(
     return RetryInvoiceResponse(invoice_id=invoice_id, status=status, client_secret=secret)
 
 
-@endpoint("retry_invoice", RetryInvoiceRequest, errors=(402, 404, 409))
 def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
     """Pay an open invoice of the caller's with one of their saved cards."""
     customer = customer_id(ctx, owning="invoice")

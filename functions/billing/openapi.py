@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from billing.endpoints import ENDPOINTS
-from billing.http import Endpoint
+from billing import registry
+from billing.registry import FunctionDef
 
 REF = "#/components/schemas/{model}"
 
@@ -60,11 +60,25 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
-def response_model(endpoint: Endpoint[Any]) -> type[BaseModel]:
-    model = typing.get_type_hints(endpoint.operation)["return"]
+def _model(fn: FunctionDef, hint: str) -> type[BaseModel]:
+    model = typing.get_type_hints(registry.load_target(fn))[hint]
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise TypeError(f"{endpoint.name} must be annotated to return a pydantic model")
+        raise TypeError(f"{fn.name}: '{hint}' must be annotated with a pydantic model")
     return model
+
+
+def request_model(fn: FunctionDef) -> type[BaseModel]:
+    return _model(fn, "body")
+
+
+def response_model(fn: FunctionDef) -> type[BaseModel]:
+    return _model(fn, "return")
+
+
+def browser_functions() -> list[FunctionDef]:
+    return sorted(
+        (fn for fn in registry.FUNCTIONS if fn.kind == "browser"), key=lambda fn: fn.deployed_name
+    )
 
 
 def _strict_responses(schemas: dict[str, Any]) -> None:
@@ -77,9 +91,9 @@ def _strict_responses(schemas: dict[str, Any]) -> None:
 
 
 def build() -> dict[str, Any]:
-    endpoints = sorted(ENDPOINTS.values(), key=lambda ep: ep.deployed_name)
+    endpoints = browser_functions()
     _, request_defs = models_json_schema(
-        [(ep.request_model, "validation") for ep in endpoints], ref_template=REF
+        [(request_model(ep), "validation") for ep in endpoints], ref_template=REF
     )
     _, response_defs = models_json_schema(
         [(response_model(ep), "serialization") for ep in endpoints], ref_template=REF
@@ -105,7 +119,7 @@ def build() -> dict[str, Any]:
                 "description": errors[status],
                 "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
             }
-        doc = (ep.operation.__doc__ or "").strip()
+        doc = (registry.load_target(ep).__doc__ or "").strip()
         paths[f"/{ep.deployed_name}"] = {
             "post": {
                 "operationId": ep.name,
@@ -115,7 +129,7 @@ def build() -> dict[str, Any]:
                     "required": False,
                     "content": {
                         "application/json": {
-                            "schema": {"$ref": REF.format(model=ep.request_model.__name__)}
+                            "schema": {"$ref": REF.format(model=request_model(ep).__name__)}
                         }
                     },
                 },

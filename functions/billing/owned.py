@@ -12,9 +12,9 @@ from typing import Annotated, Protocol
 import stripe
 from pydantic import StringConstraints
 
+from billing.context import Context
+from billing.error_mapping import is_resource_missing
 from billing.errors import Conflict, NotFound
-from billing.failures import is_resource_missing
-from billing.http import Context
 
 SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9]{1,64}$")]
 InvoiceId = Annotated[str, StringConstraints(pattern=r"^in_[A-Za-z0-9]{1,64}$")]
@@ -42,7 +42,7 @@ def customer_id(ctx: Context, *, owning: str | None = None) -> str:
     id that is not the caller's; an operation that creates something answers 409 telling the
     frontend to create the customer first.
     """
-    record = ctx.runtime.customers.get(ctx.caller.uid)
+    record = ctx.runtime.customers.get(ctx.user.uid)
     if record is None or record.customer_id is None:
         if owning is not None:
             raise NotFound(f"No such {owning}.")

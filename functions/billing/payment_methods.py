@@ -8,10 +8,9 @@ import stripe
 from pydantic import Field
 from stripe.params import SetupIntentCreateParams
 
-from billing.errors import Conflict
-from billing.http import Context, RequestModel, ResponseModel, endpoint
+from billing.cards import make_default, own_payment_method
+from billing.context import Context, RequestModel, ResponseModel
 from billing.owned import PaymentMethodId, customer_id, fetch_owned, id_of
-from billing.subscriptions import LIVE
 from billing.views import PaymentMethodSummary, payment_method_summary
 
 log = logging.getLogger(__name__)
@@ -43,29 +42,6 @@ def _summary(pm: stripe.PaymentMethod) -> PaymentMethodSummary:
     return summary
 
 
-def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> stripe.PaymentMethod:
-    """One of the caller's saved payment methods.
-
-    A payment method attached to anyone else is 404, whether or not it exists. One attached
-    to nobody (fresh from Stripe.js) is refused too rather than attached here: whoever
-    learned its id could otherwise charge somebody else's card. Cards are saved with
-    create-setup-intent, which also runs 3-D Secure when the bank asks for it.
-    """
-    pm = fetch_owned(
-        lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(payment_method_id),
-        lambda pm: id_of(pm.customer) or customer,  # unattached: refused below, not 404
-        customer,
-        "payment method",
-    )
-    if pm.customer is None:
-        raise Conflict(
-            "Save this card first (create-setup-intent, then stripe.confirmSetup).",
-            code="payment_method_not_saved",
-        )
-    return pm
-
-
-@endpoint("retrieve_payment_method", PaymentMethodRequest, errors=(404,))
 def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> PaymentMethodSummary:
     """Brand, last 4 and expiry of one of the caller's payment methods."""
     customer = customer_id(ctx, owning="payment method")
@@ -78,7 +54,6 @@ def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> Payment
     return _summary(pm)
 
 
-@endpoint("create_setup_intent", EmptyRequest, errors=(409,))
 def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse:
     """A SetupIntent for saving a new card with Stripe.js (handles 3-D Secure)."""
     customer = customer_id(ctx)
@@ -86,40 +61,13 @@ def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse
         "customer": customer,
         "usage": "off_session",
         "allowed_payment_method_types": ["card"],
-        "metadata": {"firebase_uid": ctx.caller.uid},
+        "metadata": {"firebase_uid": ctx.user.uid},
     }
     intent = ctx.runtime.stripe.v1.setup_intents.create(params=params)
     assert intent.client_secret is not None
     return SetupIntentResponse(setup_intent_id=intent.id, client_secret=intent.client_secret)
 
 
-def make_default(
-    ctx: Context, customer: str, payment_method_id: str, only: str | None = None
-) -> list[str]:
-    """The customer's invoice default, and every live subscription's (or just ``only``).
-
-    Subscriptions created with save_default_payment_method=on_subscription carry their own
-    default, which beats the customer's, so both must change for renewals to use the card.
-    """
-    client = ctx.runtime.stripe
-    client.v1.customers.update(
-        customer, params={"invoice_settings": {"default_payment_method": payment_method_id}}
-    )
-    if only is not None:
-        targets = [only]
-    else:
-        subs = client.v1.subscriptions.list(params={"customer": customer, "limit": 100})
-        targets = [
-            sub.id
-            for sub in subs.data
-            if sub.status in LIVE and id_of(sub.default_payment_method) != payment_method_id
-        ]
-    for sub_id in targets:
-        client.v1.subscriptions.update(sub_id, params={"default_payment_method": payment_method_id})
-    return targets
-
-
-@endpoint("update_payment_method", PaymentMethodRequest, errors=(404, 409))
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
     """Make a saved card the default for the caller's invoices and live subscriptions."""
     customer = customer_id(ctx, owning="payment method")

@@ -10,19 +10,13 @@ import stripe
 from pydantic import Field
 from stripe.params import SubscriptionCreateParams
 
+from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
-from billing.http import Context, RequestModel, ResponseModel, endpoint
+from billing.lifecycle import ABANDONED, ENDED, LIVE
 from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
 log = logging.getLogger(__name__)
-
-# Statuses in which a subscription still grants, or may again grant, access: a second
-# subscription next to one of these would bill the user twice.
-LIVE = frozenset({"active", "trialing", "past_due", "unpaid", "paused"})
-ENDED = frozenset({"canceled", "incomplete_expired"})
-# Checkouts that never started: they do not use up the customer's trial.
-ABANDONED = frozenset({"incomplete", "incomplete_expired"})
 
 
 class CreateSubscriptionRequest(RequestModel):
@@ -94,12 +88,6 @@ def _price_of(sub: stripe.Subscription) -> str | None:
     return sub.items.data[0].price.id if sub.items.data else None
 
 
-@endpoint(
-    "create_subscription",
-    CreateSubscriptionRequest,
-    errors=(409,),
-    requires=("stripe_secret_key", "allowed_price_ids"),
-)
 def create_subscription(
     ctx: Context, body: CreateSubscriptionRequest
 ) -> CreateSubscriptionResponse:
@@ -142,7 +130,7 @@ def create_subscription(
         "payment_behavior": "default_incomplete",
         "payment_settings": {"save_default_payment_method": "on_subscription"},
         "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
-        "metadata": {"firebase_uid": ctx.caller.uid},
+        "metadata": {"firebase_uid": ctx.user.uid},
     }
     if settings.trial_days and all(sub.status in ABANDONED for sub in existing.data):
         # One trial per customer: cancelling and subscribing again does not earn another.
@@ -190,7 +178,6 @@ def _ended() -> Conflict:
     )
 
 
-@endpoint("handle_subscription", HandleSubscriptionRequest, errors=(404, 409))
 def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
     """Cancel the caller's subscription at period end, or keep it going."""
     sub = _owned_subscription(ctx, body.subscription_id)
@@ -223,7 +210,6 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     return subscription_view(updated)
 
 
-@endpoint("retrieve_subscription", SubscriptionRequest, errors=(404,))
 def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
     """The caller's subscription: status, plan, period, invoice, payment method."""
     return subscription_view(_owned_subscription(ctx, body.subscription_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stripe
 from pydantic import Field
 
-from billing.http import ResponseModel
+from billing.context import ResponseModel
 from billing.owned import id_of
 
 

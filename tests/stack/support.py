@@ -7,11 +7,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from devstack import procs
+from devstack.stack import FunctionSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP = FIXTURES / "stack_app" / "main.py"
 BROKEN_APP = FIXTURES / "broken_app" / "main.py"
 FAKE_STANDIN = "tests.stack.fixtures.fake_standin"
+# What the fixture apps' main.py files declare (the real package's come from its registry).
+APP_FUNCTIONS = [
+    FunctionSpec("ping", "http"),
+    FunctionSpec("stripe_webhook", "http", webhook=True),
+    FunctionSpec("email", "cloudevent"),
+]
+BROKEN_FUNCTIONS = [FunctionSpec("broken", "http")]
 
 
 def survivors(pids: Mapping[str, int]) -> dict[str, list[int]]:

@@ -16,9 +16,12 @@ import pytest
 import requests
 
 from devstack.stack import REPO_ROOT, Stack, StackError
-from tests.stack.support import APP, FAKE_STANDIN, survivors, wait_for
+from tests.stack.support import APP, APP_FUNCTIONS, FAKE_STANDIN, survivors, wait_for
 
 READY_LINE = "Ctrl-C stops everything."
+APP_FUNCTION_ARGS = [
+    "--function", "ping=http", "--function", "stripe_webhook=webhook", "--function", "email=cloudevent"
+]  # fmt: skip
 # Test mode with a made-up key: the fixture functions never call Stripe, and no stand-in starts.
 FAKE_TEST_KEY = "sk_test_" + "cli-fake"  # assembled: no key-shaped literal
 
@@ -29,7 +32,7 @@ class Launcher:
     def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
         self.state_dir = state_dir
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "devstack", "up", "--functions-source", str(APP),
+            [sys.executable, "-m", "devstack", "up", "--functions-source", str(APP), *APP_FUNCTION_ARGS,
              "--state-dir", str(state_dir), "--stripe", "test"],
             cwd=REPO_ROOT,
             env=env,
@@ -122,7 +125,12 @@ def test_up_stops_what_a_hard_killed_launcher_left_behind(
     launchers.append(launcher)
     old_pids = launcher.wait_ready()["pids"]
     assert isinstance(old_pids, dict)
-    again = Stack(state_dir=state_dir, functions_source=APP, standin_module=FAKE_STANDIN)
+    again = Stack(
+        state_dir=state_dir,
+        functions_source=APP,
+        functions=APP_FUNCTIONS,
+        standin_module=FAKE_STANDIN,
+    )
 
     with pytest.raises(StackError, match="is running from"):
         again.start()  # the launcher is alive: its stack is not ours to stop
@@ -141,7 +149,7 @@ def test_up_stops_what_a_hard_killed_launcher_left_behind(
 def test_up_refuses_a_live_stripe_key_before_starting_anything(tmp_path: Path) -> None:
     live_key = "sk_live_" + "x" * 24
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "devstack", "up", "--functions-source", str(APP),
+        [sys.executable, "-m", "devstack", "up", "--functions-source", str(APP), *APP_FUNCTION_ARGS,
          "--state-dir", str(tmp_path)],
         cwd=REPO_ROOT,
         env=os.environ | {"STRIPE_SECRET_KEY": live_key},

@@ -16,7 +16,15 @@ import requests
 import stripe
 
 from devstack.stack import STANDIN_SECRET_KEY, Stack, StackError, StackInfo
-from tests.stack.support import APP, BROKEN_APP, FAKE_STANDIN, survivors, wait_for
+from tests.stack.support import (
+    APP,
+    APP_FUNCTIONS,
+    BROKEN_APP,
+    BROKEN_FUNCTIONS,
+    FAKE_STANDIN,
+    survivors,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +49,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         state_dir=root / "state",
         env_dir=env_dir,
         functions_source=APP,
+        functions=APP_FUNCTIONS,
         standin_module=FAKE_STANDIN,
         log_level="DEBUG",
         env_overrides={
@@ -83,7 +92,7 @@ def test_functions_get_the_run_environment(running: Running) -> None:
     assert env["PUBSUB_EMULATOR_HOST"] == info.pubsub_emulator_host
     assert env["FIREBASE_AUTH_EMULATOR_HOST"] == "127.0.0.1:9099"
     assert env["STRIPE_API_BASE"] == info.stripe.api_base
-    assert env["STRIPE_WEBHOOK_SECRET"] == info.stripe.webhook_secret
+    assert env["STRIPE_WEBHOOK_SECRETS"] == info.stripe.webhook_secret
     assert str(info.stripe.webhook_secret).startswith("whsec_")
     assert (env["SMTP_HOST"], env["SMTP_PORT"]) == (info.smtp.host, str(info.smtp.port))
     # .env.example < .env < the run's own values < the caller's overrides
@@ -183,7 +192,12 @@ def test_stop_leaves_no_process_behind(running: Running) -> None:
 
 
 def test_a_function_failing_at_start_up_stops_everything_started(tmp_path: Path) -> None:
-    stack = Stack(state_dir=tmp_path, functions_source=BROKEN_APP, standin_module=FAKE_STANDIN)
+    stack = Stack(
+        state_dir=tmp_path,
+        functions_source=BROKEN_APP,
+        functions=BROKEN_FUNCTIONS,
+        standin_module=FAKE_STANDIN,
+    )
 
     with pytest.raises(StackError) as raised:
         stack.start()
@@ -205,6 +219,7 @@ def test_the_real_standin_delivers_signed_webhooks_to_the_webhook_function(
     stack = Stack(
         state_dir=tmp_path / "state",
         functions_source=APP,
+        functions=APP_FUNCTIONS,
         env_overrides={"FIXTURE_EVENTS_DIR": str(events)},
     )
     with stack as info:
@@ -236,7 +251,9 @@ def test_a_taken_base_port_range_is_refused_before_anything_starts(tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = int(taken.getsockname()[1])
-        stack = Stack(state_dir=tmp_path, functions_source=APP, base_port=port - 1)
+        stack = Stack(
+            state_dir=tmp_path, functions_source=APP, functions=APP_FUNCTIONS, base_port=port - 1
+        )
 
         # Neighbouring ports may be busy too (other stacks on this machine): only ours must show.
         with pytest.raises(
@@ -256,6 +273,7 @@ def test_overriding_an_emulator_host_changes_what_functions_are_told_not_where_i
     with Stack(
         state_dir=tmp_path / "state",
         functions_source=APP,
+        functions=APP_FUNCTIONS,
         standin_module=FAKE_STANDIN,
         env_overrides={"FIXTURE_EVENTS_DIR": str(events), "FIRESTORE_EMULATOR_HOST": "127.0.0.1:1"},
     ) as info:

@@ -43,7 +43,11 @@ def test_reads_comma_separated_lists(env: pytest.MonkeyPatch) -> None:
         ),
         ("TRIAL_DAYS", "-1", "TRIAL_DAYS"),
         ("TRIAL_DAYS", "two", "TRIAL_DAYS"),
-        ("STRIPE_WEBHOOK_SECRET", "secret", "STRIPE_WEBHOOK_SECRET: must be a Stripe webhook"),
+        (
+            "STRIPE_WEBHOOK_SECRETS",
+            "whsec_a,secret",
+            "STRIPE_WEBHOOK_SECRETS: each must be a Stripe",
+        ),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
     ],
 )
@@ -82,22 +86,20 @@ def test_live_key_cannot_point_at_a_stand_in(env: pytest.MonkeyPatch) -> None:
 
 def test_require_names_every_missing_setting(env: pytest.MonkeyPatch) -> None:
     env.delenv("STRIPE_SECRET_KEY")
-    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET"):
-        load_settings().require("stripe_secret_key", "stripe_webhook_secret")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS"):
+        load_settings().require("stripe_secret_key", "stripe_webhook_secrets")
 
 
 def test_main_refuses_to_start_without_a_required_setting(env: pytest.MonkeyPatch) -> None:
-    from billing import endpoints
+    from billing.boot import check
 
-    env.setenv("FUNCTION_TARGET", "create_customer")
     env.delenv("STRIPE_SECRET_KEY")
     with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
-        endpoints.boot()
+        check("create_customer")
     env.setenv("STRIPE_SECRET_KEY", "sk_test_abc")
-    endpoints.boot()
-    env.setenv("FUNCTION_TARGET", "no_such_function")
+    check("create_customer")
     with pytest.raises(ConfigError, match="no_such_function"):
-        endpoints.boot()
+        check("no_such_function")
 
 
 def test_an_instance_with_a_bad_setting_exits_at_start_naming_it() -> None:

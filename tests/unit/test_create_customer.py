@@ -13,8 +13,8 @@ import stripe
 from flask.testing import FlaskClient
 from google.api_core.exceptions import ServiceUnavailable
 
+from billing import registry
 from billing.config import Settings
-from billing.customers import create_customer
 from billing.runtime import Runtime
 from tests.fakes import FakeVerifier, InMemoryCustomers
 from tests.helpers import client_for
@@ -83,7 +83,7 @@ def _client(
         customers=customers,
         stripe_client=cast(stripe.StripeClient, fake),
     )
-    return client_for(create_customer, rt)
+    return client_for(registry.build(registry.get("create_customer")), rt)
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import stripe
 from google.api_core import exceptions as google_exceptions
 from pydantic import BaseModel, ConfigDict
 
+from billing.browser import BrowserEndpoint
 from billing.config import Settings
+from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import Conflict
-from billing.http import Context, RequestModel, ResponseModel, endpoint
 from billing.runtime import Runtime
 from tests.fakes import FakeVerifier
 from tests.helpers import client_for
@@ -36,9 +37,11 @@ class EchoResponse(ResponseModel):
     count: int
 
 
-@endpoint("echo_op", EchoRequest)
-def echo(ctx: Context, body: EchoRequest) -> EchoResponse:
-    return EchoResponse(uid=ctx.caller.uid, name=body.name, count=body.count)
+def echo_op(ctx: Context, body: EchoRequest) -> EchoResponse:
+    return EchoResponse(uid=ctx.user.uid, name=body.name, count=body.count)
+
+
+echo = BrowserEndpoint("echo_op", echo_op, EchoRequest)
 
 
 class Boom(RequestModel):
@@ -48,9 +51,11 @@ class Boom(RequestModel):
 raise_this: list[BaseException] = []
 
 
-@endpoint("boom_op", Boom)
-def boom(ctx: Context, body: Boom) -> EchoResponse:
+def boom_op(ctx: Context, body: Boom) -> EchoResponse:
     raise raise_this[0]
+
+
+boom = BrowserEndpoint("boom_op", boom_op, Boom)
 
 
 @pytest.fixture
