@@ -7,49 +7,40 @@ request context), so tests build one with fakes or with clients pointed at emula
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
-import stripe
-from google.cloud import firestore
-from google.cloud.pubsub_v1 import PublisherClient
-
-from billing import usage
-from billing.auth import FirebaseTokenVerifier, TokenVerifier
 from billing.config import Settings, load_settings
-from billing.store import Customers, CustomerStore
+
+# Each client's library is imported when the client is first built, so a function imports
+# only the libraries it uses (the email function never loads Stripe or firebase-admin).
+if TYPE_CHECKING:
+    import stripe
+    from google.cloud import firestore
+    from google.cloud.pubsub_v1 import PublisherClient
+
+    from billing.auth import TokenVerifier
+    from billing.store import Customers
 
 T = TypeVar("T")
 
 
-class CountingRequestsClient(stripe.RequestsClient):
-    """stripe's requests-based client, counting each HTTP attempt (retries included)."""
-
-    def request(  # type: ignore[override]  # stripe's own RequestsClient differs from its base
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-    ) -> tuple[bytes, int, Mapping[str, str]]:
-        usage.count(usage.STRIPE)
-        return super().request(method, url, headers, post_data)
-
-
 def build_stripe(settings: Settings) -> stripe.StripeClient:
-    settings.require("stripe_secret_key")
-    assert settings.stripe_secret_key is not None
-    kwargs: dict[str, Any] = {}
-    if settings.stripe_api_base:
-        kwargs["base_addresses"] = {"api": settings.stripe_api_base}
-    return stripe.StripeClient(
-        settings.stripe_secret_key.get_secret_value(),
-        max_network_retries=settings.stripe_max_network_retries,
-        http_client=CountingRequestsClient(
-            timeout=(settings.stripe_connect_timeout, settings.stripe_read_timeout)
-        ),
-        **kwargs,
-    )
+    from billing.stripe_client import build
+
+    return build(settings)
+
+
+def build_firestore(settings: Settings) -> firestore.Client:
+    from google.cloud import firestore
+
+    return firestore.Client(project=settings.google_cloud_project)
+
+
+def build_publisher(settings: Settings) -> PublisherClient:
+    from google.cloud.pubsub_v1 import PublisherClient
+
+    return PublisherClient()
 
 
 class Runtime:
@@ -92,16 +83,16 @@ class Runtime:
 
     @property
     def firestore(self) -> firestore.Client:
-        return self._get(
-            "firestore", lambda: firestore.Client(project=self.settings.google_cloud_project)
-        )
+        return self._get("firestore", lambda: build_firestore(self.settings))
 
     @property
     def publisher(self) -> PublisherClient:
-        return self._get("publisher", PublisherClient)
+        return self._get("publisher", lambda: build_publisher(self.settings))
 
     @property
     def customers(self) -> Customers:
+        from billing.store import CustomerStore
+
         return self._get(
             "customers",
             lambda: CustomerStore(self.firestore, self.settings.firestore_timeout_seconds),
@@ -109,6 +100,8 @@ class Runtime:
 
     @property
     def verifier(self) -> TokenVerifier:
+        from billing.auth import FirebaseTokenVerifier
+
         return self._get(
             "verifier",
             lambda: FirebaseTokenVerifier(
