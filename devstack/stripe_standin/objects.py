@@ -561,6 +561,37 @@ def invoice_payment(invoice_obj: JSONDict, pi_id: str, status: str, now: int) ->
     }
 
 
+def feature(feature_id: str, name: str, lookup_key: str) -> JSONDict:
+    return {
+        "id": feature_id,
+        "object": "entitlements.feature",
+        "active": True,
+        "livemode": False,
+        "lookup_key": lookup_key,
+        "metadata": {},
+        "name": name,
+    }
+
+
+def product_feature(product_feature_id: str, feature_obj: JSONDict) -> JSONDict:
+    return {
+        "id": product_feature_id,
+        "object": "product_feature",
+        "entitlement_feature": feature_obj,
+        "livemode": False,
+    }
+
+
+def active_entitlement(entitlement_id: str, feature_obj: JSONDict) -> JSONDict:
+    return {
+        "id": entitlement_id,
+        "object": "entitlements.active_entitlement",
+        "feature": feature_obj["id"],
+        "livemode": False,
+        "lookup_key": feature_obj["lookup_key"],
+    }
+
+
 def event(
     event_id: str,
     event_type: str,

@@ -33,6 +33,7 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "sub": ("subscriptions", "subscription"),
     "in": ("invoices", "invoice"),
     "evt": ("events", "event"),
+    "feat": ("features", "entitlements.feature"),
 }
 
 
@@ -72,6 +73,11 @@ class Data:
     subscriptions: dict[str, JSONDict] = field(default_factory=dict)
     invoices: dict[str, JSONDict] = field(default_factory=dict)
     events: dict[str, JSONDict] = field(default_factory=dict)
+    features: dict[str, JSONDict] = field(default_factory=dict)
+    # product id -> its product_feature objects, in attachment order
+    product_features: dict[str, list[JSONDict]] = field(default_factory=dict)
+    # customer id -> (feature id -> active entitlement), as last announced by a summary event
+    entitlements: dict[str, dict[str, JSONDict]] = field(default_factory=dict)
     # Links and facts Stripe does not expose in this API version.
     pm_info: dict[str, PaymentMethodBookkeeping] = field(default_factory=dict)
     sub_info: dict[str, SubscriptionBookkeeping] = field(default_factory=dict)
@@ -108,6 +114,15 @@ class State:
     def _load_catalog(self) -> None:
         catalog = json.loads(self._catalog_path.read_text())
         now = self.clock.now()
+        for entry in catalog.get("features", []):
+            self.data.features[entry["id"]] = objects.feature(
+                entry["id"], entry["name"], entry["lookup_key"]
+            )
+        for product_id, feature_ids in catalog.get("product_features", {}).items():
+            self.data.product_features[product_id] = [
+                objects.product_feature(ids.new_id("prodft"), self.data.features[feature_id])
+                for feature_id in feature_ids
+            ]
         for entry in catalog.get("products", []):
             extra = {k: v for k, v in entry.items() if k not in ("id", "name")}
             self.data.products[entry["id"]] = objects.product(
@@ -178,6 +193,11 @@ class State:
 
     def flush_events(self) -> None:
         with self.lock:
+            # Stripe recomputes a customer's active entitlements whenever what they are
+            # subscribed to, or the features of those products, change.
+            from devstack.stripe_standin.entitlements import announce_changes
+
+            announce_changes(self)
             outbox, self._outbox = self._outbox, []
             if outbox:
                 self._event_sink(outbox)

@@ -37,7 +37,7 @@ def _advance_past_period_end(standin_server: StandinServer, sub: stripe.Subscrip
 
 def _types(client: stripe.StripeClient, object_id: str) -> list[str]:
     events = client.v1.events.list({"limit": 100}).data
-    return [e.type for e in reversed(events) if e.data.object["id"] == object_id]
+    return [e.type for e in reversed(events) if e.data.object.to_dict().get("id") == object_id]
 
 
 def test_renewal_charges_the_default_payment_method(
@@ -70,7 +70,7 @@ def test_renewal_charges_the_default_payment_method(
     updated = [
         e
         for e in client.v1.events.list({"type": "customer.subscription.updated"}).data
-        if e.data.object["id"] == sub.id
+        if e.data.object.to_dict().get("id") == sub.id
     ]
     assert updated
     assert updated[0].request is not None

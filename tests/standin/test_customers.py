@@ -69,7 +69,7 @@ def test_create_retrieve_update_customer(client: stripe.StripeClient, email: str
     assert client.v1.customers.retrieve(created.id).name == "Ada L."
 
     events = client.v1.events.list({"type": "customer.updated", "limit": 100})
-    mine = [e for e in events.data if e.data.object["id"] == created.id]
+    mine = [e for e in events.data if e.data.object.to_dict().get("id") == created.id]
     assert len(mine) == 1
     previous = mine[0].data.previous_attributes
     assert previous is not None

@@ -32,7 +32,7 @@ def test_setup_intent_succeeds_and_attaches(client: stripe.StripeClient, email: 
 
 
 def _about(event: stripe.Event, *ids: str) -> bool:
-    return event.data.object["id"] in ids
+    return event.data.object.to_dict().get("id") in ids
 
 
 def test_setup_intent_decline(client: stripe.StripeClient, email: str) -> None:

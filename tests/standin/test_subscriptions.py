@@ -50,7 +50,7 @@ def _secret(invoice: stripe.Invoice) -> str:
 
 def _events(client: stripe.StripeClient, object_id: str) -> list[str]:
     events = client.v1.events.list({"limit": 100}).data
-    return [e.type for e in reversed(events) if e.data.object["id"] == object_id]
+    return [e.type for e in reversed(events) if e.data.object.to_dict().get("id") == object_id]
 
 
 def test_default_incomplete_then_pay_with_the_confirmation_secret(
@@ -102,7 +102,7 @@ def test_default_incomplete_then_pay_with_the_confirmation_secret(
     updated = next(
         e
         for e in client.v1.events.list({"type": "customer.subscription.updated"}).data
-        if e.data.object["id"] == sub.id
+        if e.data.object.to_dict().get("id") == sub.id
     )
     assert updated.data.previous_attributes is not None
     assert updated.data.previous_attributes["status"] == "incomplete"
@@ -141,7 +141,7 @@ def test_allow_incomplete_charges_the_default_payment_method(
     created = [
         e
         for e in client.v1.events.list({"type": "customer.subscription.created"}).data
-        if e.data.object["id"] == sub.id
+        if e.data.object.to_dict().get("id") == sub.id
     ]
     assert created[0].data.object["status"] == "active"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from devstack.stripe_standin.resources import (
     catalog,
     customers,
+    entitlements,
     events,
     invoices,
     payment_intents,
@@ -23,4 +24,5 @@ ROUTES: list[Route] = [
     *invoices.ROUTES,
     *payment_intents.ROUTES,
     *events.ROUTES,
+    *entitlements.ROUTES,
 ]

@@ -1,0 +1,58 @@
+"""Entitlements: features, attaching them to products, a customer's active entitlements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params import ProductFeatureCreateParams
+from stripe.params.entitlements import ActiveEntitlementListParams, FeatureCreateParams
+
+from devstack.stripe_standin import entitlements, ids, listing, objects
+from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin.resources.common import get_or_404, get_param_object, note_ignored
+from devstack.stripe_standin.routing import ApiContext, route
+
+JSONDict = dict[str, Any]
+
+
+def create_feature(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    note_ignored("POST /v1/entitlements/features", params, ("name", "lookup_key", "metadata"))
+    taken = {f["lookup_key"] for f in ctx.state.data.features.values()}
+    if params["lookup_key"] in taken:
+        raise invalid_request("A feature with this lookup_key already exists.", param="lookup_key")
+    feature = objects.feature(ids.new_id("feat"), params["name"], params["lookup_key"])
+    feature["metadata"] = dict(params.get("metadata") or {})
+    ctx.state.data.features[feature["id"]] = feature
+    return ctx.render(feature, params)
+
+
+def attach_feature(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    note_ignored("POST /v1/products/{product}/features", params, ("entitlement_feature",))
+    product = get_or_404(ctx.state, "products", "product", path["product"])
+    feature = get_param_object(
+        ctx.state, "features", "entitlements.feature", params["entitlement_feature"],
+        "entitlement_feature",
+    )  # fmt: skip
+    attached = ctx.state.data.product_features.setdefault(product["id"], [])
+    if any(pf["entitlement_feature"]["id"] == feature["id"] for pf in attached):
+        raise invalid_request(
+            "This feature is already attached to the product.", param="entitlement_feature"
+        )
+    product_feature = objects.product_feature(ids.new_id("prodft"), feature)
+    attached.append(product_feature)
+    return ctx.render(product_feature, params)
+
+
+def list_active(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    get_param_object(ctx.state, "customers", "customer", params["customer"], "customer")
+    active = entitlements.active_for(ctx.state, params["customer"])
+    return ctx.render(
+        listing.paginate(active, params, "/v1/entitlements/active_entitlements"), params
+    )
+
+
+ROUTES = [
+    route("POST", "/v1/entitlements/features", create_feature, FeatureCreateParams),
+    route("POST", "/v1/products/{product}/features", attach_feature, ProductFeatureCreateParams),
+    route("GET", "/v1/entitlements/active_entitlements", list_active, ActiveEntitlementListParams),
+]
