@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -32,6 +32,9 @@ openapi: setup  ## Regenerate openapi.yaml from the request/response models.
 
 token: setup  ## make token UID=alice EMAIL=alice@example.com
 	@$(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
+
+reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dry-run [--uid UID]"
+	$(PY) -m billing.reconcile $(ARGS)
 
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock

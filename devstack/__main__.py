@@ -65,16 +65,16 @@ def summary(info: StackInfo, stack_file: Path) -> str:
     ]
     if info.stripe.mode == "standin":
         lines.append(f"Stripe              local stand-in at {info.stripe.api_base}")
-        if "stripe-webhook" in info.functions:
-            lines.append(f"                    webhooks go to {info.functions['stripe-webhook']}")
+        if info.stripe.webhook_url:
+            lines.append(f"                    webhooks go to {info.stripe.webhook_url}")
     else:
         lines.append(
             "Stripe              real test mode (api.stripe.com, key from STRIPE_SECRET_KEY)"
         )
-        if "stripe-webhook" in info.functions:
+        if info.stripe.webhook_url:
             lines.append(
                 "                    webhooks: stripe listen --forward-to "
-                f"{info.functions['stripe-webhook']} (and set STRIPE_WEBHOOK_SECRETS)"
+                f"{info.stripe.webhook_url} (and set STRIPE_WEBHOOK_SECRETS)"
             )
     lines += [
         f"Mail                {_shown(info.mail_dir)}/  (one .eml file per message;"

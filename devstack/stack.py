@@ -37,6 +37,8 @@ log = logging.getLogger("devstack")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
 DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+# The security rules Terraform deploys; the emulator enforces them on client (non-admin) access.
+FIRESTORE_RULES = REPO_ROOT / "firestore.rules"
 STANDIN_MODULE = "devstack.stripe_standin"
 # Not a secret: the stand-in accepts any sk_test_ key.
 STANDIN_SECRET_KEY = "sk_test_standin_local"  # noqa: S105
@@ -158,6 +160,7 @@ class StripeInfo:
     api_base: str | None
     control_url: str | None
     webhook_secret: str | None
+    webhook_url: str | None = None  # where Stripe (the stand-in, or `stripe listen`) posts
 
 
 @dataclass(frozen=True)
@@ -464,6 +467,9 @@ class Stack:
                 api_base=api_base,
                 control_url=api_base,
                 webhook_secret=env.get("STRIPE_WEBHOOK_SECRETS"),
+                webhook_url=next(
+                    (urls[spec.deployed_name] for spec in functions if spec.webhook), None
+                ),
             ),
             smtp=SmtpInfo(self.host, ports["smtp-sink"]),
             mail_dir=self.state_dir / "mail",
@@ -498,7 +504,7 @@ class Stack:
             _Service(
                 "firestore", "Firestore emulator",
                 ["gcloud", "emulators", "firestore", "start",
-                 f"--host-port={info.firestore_emulator_host}"],
+                 f"--host-port={info.firestore_emulator_host}", f"--rules={FIRESTORE_RULES}"],
                 inherited, host, ports["firestore"], emulator_timeout, health_path="/",
                 leaves_first=True,
             ),

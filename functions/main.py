@@ -44,3 +44,13 @@ def update_payment_method(request: flask.Request) -> flask.Response:
 @functions_framework.http
 def retry_invoice(request: flask.Request) -> flask.Response:
     return http("retry_invoice")(request)
+
+
+@functions_framework.http
+def stripe_webhook(request: flask.Request) -> flask.Response:
+    return http("stripe_webhook")(request)
+
+
+@functions_framework.http
+def reconcile(request: flask.Request) -> flask.Response:
+    return http("reconcile")(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -79,3 +80,8 @@ class InMemoryCustomers:
     def uid_for(self, customer_id: str) -> str | None:
         with self._lock:
             return self.by_customer.get(customer_id)
+
+    def linked(self) -> Iterator[tuple[str, str]]:
+        with self._lock:
+            pairs = [(uid, cus) for cus, uid in self.by_customer.items()]
+        yield from sorted(pairs)

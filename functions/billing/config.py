@@ -77,6 +77,9 @@ class Settings(BaseSettings):
         description="Days a past_due subscription keeps access after its invoice fell due "
         "(when past_due is in ACCESS_STATUSES).",
     )
+    pubsub_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a publish may take before 503."
+    )
     notifications_topic: str = Field(
         default="billing-notifications", pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$"
     )

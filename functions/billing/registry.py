@@ -81,6 +81,13 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     _browser("create_setup_intent", "payment_methods", errors=(409,)),
     _browser("update_payment_method", "payment_methods", errors=(404, 409)),
     _browser("retry_invoice", "invoices", errors=(402, 404, 409)),
+    FunctionDef(
+        "stripe_webhook",
+        "webhook",
+        "billing.webhooks:handle_event",
+        secrets=(STRIPE_KEY, WEBHOOK_SECRETS),
+    ),
+    FunctionDef("reconcile", "job", "billing.reconcile:reconcile"),
 )
 
 BY_NAME: dict[str, FunctionDef] = {fn.name: fn for fn in FUNCTIONS}
@@ -108,6 +115,12 @@ def build(fn: FunctionDef) -> Callable[[Any], Any]:
 
         model = typing.get_type_hints(target)["body"]
         return BrowserEndpoint(fn.name, target, model)
+    if fn.kind == "job":
+        import typing
+
+        from billing.job_endpoint import JobEndpoint
+
+        return JobEndpoint(fn.name, target, typing.get_type_hints(target)["body"])
     if fn.kind == "webhook":
         from billing.stripe_endpoint import StripeWebhookEndpoint
 

@@ -38,9 +38,21 @@ def build_firestore(settings: Settings) -> firestore.Client:
 
 
 def build_publisher(settings: Settings) -> PublisherClient:
+    from google.api_core import retry
     from google.cloud.pubsub_v1 import PublisherClient
+    from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 
-    return PublisherClient()
+    # Bounded like every other call: a publish that cannot reach Pub/Sub fails within the
+    # setting (the webhook answers 503 and Stripe retries) instead of retrying for minutes
+    # in the background. Messages go out at once: the webhook waits for each one.
+    timeout = settings.pubsub_timeout_seconds
+    return PublisherClient(
+        batch_settings=BatchSettings(max_messages=1),
+        publisher_options=PublisherOptions(
+            retry=retry.Retry(predicate=retry.if_transient_error, timeout=timeout),
+            timeout=timeout,
+        ),
+    )
 
 
 class Runtime:

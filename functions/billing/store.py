@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,6 +43,22 @@ def doc_id(uid: str) -> str:
     return uid
 
 
+def firestore_retry(timeout: float) -> retry.Retry:
+    """Retries transient errors, giving up after ``timeout`` seconds in all.
+
+    A caller waiting on an HTTP request is better told 503 (retry) than left hanging; the
+    client's default retries have no overall deadline (a get against an unreachable Firestore
+    never returns), so every call passes this bounded policy.
+    """
+    return retry.Retry(
+        predicate=retry.if_transient_error,
+        initial=0.1,
+        maximum=1.0,
+        multiplier=2.0,
+        timeout=timeout,
+    )
+
+
 @dataclass(frozen=True)
 class CustomerRecord:
     uid: str
@@ -61,6 +78,7 @@ class Customers(Protocol):
     def link(self, record: CustomerRecord, customer_id: str) -> bool: ...
     def release(self, record: CustomerRecord) -> None: ...
     def uid_for(self, customer_id: str) -> str | None: ...
+    def linked(self) -> Iterator[tuple[str, str]]: ...
 
 
 def _record(uid: str, data: dict[str, Any], version: Any) -> CustomerRecord:
@@ -78,18 +96,8 @@ def _record(uid: str, data: dict[str, Any], version: Any) -> CustomerRecord:
 class CustomerStore:
     def __init__(self, db: firestore.Client, timeout: float) -> None:
         self._db = db
-        # Each call, retries included, gives up after this: a user waiting on an HTTP request
-        # is better told 503 (retry) than left hanging. The client's default retries have no
-        # overall deadline (a get against an unreachable Firestore never returns), so every
-        # call passes this bounded policy.
         self._timeout = timeout
-        self._retry = retry.Retry(
-            predicate=retry.if_transient_error,
-            initial=0.1,
-            maximum=1.0,
-            multiplier=2.0,
-            timeout=timeout,
-        )
+        self._retry = firestore_retry(timeout)
 
     def _doc(self, uid: str) -> firestore.DocumentReference:
         return self._db.collection(CUSTOMERS).document(doc_id(uid))
@@ -158,3 +166,10 @@ class CustomerStore:
             .get(timeout=self._timeout, retry=self._retry)
         )
         return str((snapshot.to_dict() or {})["uid"]) if snapshot.exists else None
+
+    def linked(self) -> Iterator[tuple[str, str]]:
+        """Every (uid, customer id) pair, from the reverse index (one page read at a time)."""
+        query = self._db.collection(CUSTOMERS_BY_STRIPE_ID).order_by("__name__")
+        for snapshot in query.stream(timeout=self._timeout, retry=self._retry):
+            usage.count(usage.FIRESTORE)
+            yield str((snapshot.to_dict() or {})["uid"]), snapshot.id

@@ -10,6 +10,7 @@ import stripe
 from pydantic import Field
 from stripe.params import SubscriptionCreateParams
 
+from billing import entitlements
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
@@ -159,9 +160,9 @@ class SubscriptionRequest(RequestModel):
     subscription_id: SubscriptionId
 
 
-def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscription:
+def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
     customer = customer_id(ctx, owning="subscription")
-    return fetch_owned(
+    sub = fetch_owned(
         lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
             subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
         ),
@@ -169,6 +170,7 @@ def _owned_subscription(ctx: Context, subscription_id: str) -> stripe.Subscripti
         customer,
         "subscription",
     )
+    return customer, sub
 
 
 def _ended() -> Conflict:
@@ -180,7 +182,7 @@ def _ended() -> Conflict:
 
 def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
     """Cancel the caller's subscription at period end, or keep it going."""
-    sub = _owned_subscription(ctx, body.subscription_id)
+    _, sub = _owned_subscription(ctx, body.subscription_id)
     if sub.status in ENDED:
         raise _ended()
     if sub.status not in LIVE:
@@ -211,5 +213,13 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
 
 
 def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
-    """The caller's subscription: status, plan, period, invoice, payment method."""
-    return subscription_view(_owned_subscription(ctx, body.subscription_id))
+    """The caller's subscription: status, plan, period, invoice, payment method.
+
+    Also refreshes the caller's ``entitlements/{uid}`` through the webhook's own sync, so a UI
+    that has just confirmed a payment sees it without waiting for the webhook."""
+    customer, sub = _owned_subscription(ctx, body.subscription_id)
+    try:
+        entitlements.sync(ctx, ctx.user.uid, customer)
+    except Exception as exc:  # noqa: BLE001 - the answer stands; the webhook keeps it right
+        log.warning("entitlement refresh failed: %s", type(exc).__name__)
+    return subscription_view(sub)

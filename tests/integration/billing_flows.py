@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +65,20 @@ def saved_card(user: User, standin: StandIn, card: str = "pm_card_visa") -> str:
 def with_stripe_calls[T](
     standin: StandIn, action: Callable[[], T]
 ) -> tuple[T, list[dict[str, Any]]]:
-    """``action()``'s result and the Stripe requests made while it ran (tests run serially)."""
-    before = max((r["seq"] for r in standin.requests()), default=0)
-    result = action()
-    return result, [r for r in standin.requests() if r["seq"] > before]
+    """``action()``'s result and the Stripe requests made while it ran (tests run serially).
+
+    Webhook deliveries are held meanwhile: the webhook function's own Stripe reads are not the
+    action's."""
+    was_paused = bool(standin.webhooks()["paused"])
+    standin.post("/_standin/webhooks/pause")
+    try:
+        deadline = time.monotonic() + 30
+        while (status := standin.webhooks())["queued"] or status["in_flight"]:
+            assert time.monotonic() < deadline, f"webhook deliveries did not settle: {status}"
+            time.sleep(0.05)
+        before = max((r["seq"] for r in standin.requests()), default=0)
+        result = action()
+        return result, [r for r in standin.requests() if r["seq"] > before]
+    finally:
+        if not was_paused:
+            standin.post("/_standin/webhooks/resume", {"order": "as_is"})

@@ -75,6 +75,13 @@ class StandIn:
         data: list[dict[str, Any]] = response.json()["data"]
         return data
 
+    def webhooks(self) -> dict[str, Any]:
+        """The webhook dispatcher's status: paused, queued, held, in_flight."""
+        response = requests.get(f"{self.control}/_standin/webhooks", timeout=10)
+        response.raise_for_status()
+        status: dict[str, Any] = response.json()
+        return status
+
     def fault(self, **rule: Any) -> None:
         requests.post(f"{self.control}/_standin/faults", json=rule, timeout=10).raise_for_status()
 

@@ -101,7 +101,8 @@ def test_up_prints_the_addresses_and_a_signal_stops_everything(
     assert str(tmp_path / "state" / "stack.json") in output
     assert FAKE_TEST_KEY not in output, "the Stripe key is never printed"
     assert stack["stripe"] == {
-        "mode": "test", "api_base": None, "control_url": None, "webhook_secret": None
+        "mode": "test", "api_base": None, "control_url": None, "webhook_secret": None,
+        "webhook_url": functions["stripe-webhook"],
     }  # fmt: skip
     echoed = requests.post(str(functions["stripe-webhook"]), timeout=10).json()
     assert echoed["STRIPE_API_BASE"] is None, "real Stripe: no stand-in base URL"

@@ -117,13 +117,17 @@ def test_the_firestore_emulator_stores_documents(running: Running) -> None:
     base = f"http://{running.info.firestore_emulator_host}"
     assert requests.get(base, timeout=10).text.strip() == "Ok"
     documents = f"{base}/v1/projects/{running.info.project_id}/databases/(default)/documents"
+    admin = {"Authorization": "Bearer owner"}  # the emulator's admin token: rules do not apply
     created = requests.post(
         f"{documents}/probes?documentId=one",
         json={"fields": {"n": {"integerValue": "1"}}},
+        headers=admin,
         timeout=10,
     )
     assert created.status_code == 200, created.text
-    read = requests.get(f"{documents}/probes/one", timeout=10).json()
+    refused = requests.get(f"{documents}/probes/one", timeout=10)
+    assert refused.status_code == 403, "firestore.rules refuse clients everything but entitlements"
+    read = requests.get(f"{documents}/probes/one", headers=admin, timeout=10).json()
     assert read["fields"] == {"n": {"integerValue": "1"}}
 
 

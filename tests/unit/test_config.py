@@ -91,7 +91,7 @@ def test_require_names_every_missing_setting(env: pytest.MonkeyPatch) -> None:
 
 
 def test_main_refuses_to_start_without_a_required_setting(env: pytest.MonkeyPatch) -> None:
-    from billing.boot import check
+    from billing.startup import check
 
     env.delenv("STRIPE_SECRET_KEY")
     with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):

@@ -1,0 +1,127 @@
+"""Billing notifications: what an event should tell the customer, and publishing it once.
+
+The message is the versioned contract ``schemas/notification.v1.json``; its
+``notification_id`` (event id + type) is the consumers' de-duplication key. The webhook
+records a notification in the same write that marks its event processed (the outbox, see
+:mod:`billing.webhooks`), publishes it, then marks it published, so a crash in between is
+repaired by the next delivery of the event, and a duplicate is never published twice by two
+deliveries at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import stripe
+
+from billing import usage
+from billing.context import Context
+from billing.entitlements import Entitlement
+from billing.errors import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+# Stripe event type -> notification type. invoice.payment_succeeded is left out: Stripe sends
+# it beside invoice.paid, and one receipt is enough.
+TYPES = {
+    "invoice.paid": "payment_succeeded",
+    "invoice.payment_failed": "payment_failed",
+    "invoice.payment_action_required": "payment_action_required",
+    "customer.subscription.deleted": "subscription_canceled",
+    "customer.subscription.trial_will_end": "trial_will_end",
+}
+
+type Message = dict[str, Any]
+
+
+def _invoice_block(invoice: stripe.Invoice) -> dict[str, Any]:
+    lines = invoice.lines.data if invoice.lines else []
+    period = lines[0].period if lines else None
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "currency": invoice.currency,
+        "amount_due": invoice.amount_due,
+        "amount_paid": invoice.amount_paid,
+        "period_start": period.start if period else None,
+        "period_end": period.end if period else None,
+        "hosted_invoice_url": invoice.hosted_invoice_url,
+        "invoice_pdf": invoice.invoice_pdf,
+        "next_payment_attempt": invoice.next_payment_attempt,
+    }
+
+
+def _subscription_block(sub: stripe.Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "status": sub.status,
+        "current_period_end": max(
+            (item.current_period_end for item in sub.items.data), default=None
+        ),
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "ended_at": sub.ended_at,
+        "trial_end": sub.trial_end,
+    }
+
+
+def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | None:
+    """The notification ``event`` calls for, from objects re-read from Stripe (the payload may
+    be of another API version), or None."""
+    kind = TYPES.get(event["type"])
+    if kind is None:
+        return None
+    client = ctx.runtime.stripe
+    obj = event["data"]["object"]
+    invoice_block = subscription_block = None
+    if event["type"].startswith("invoice."):
+        invoice = client.v1.invoices.retrieve(obj["id"])
+        if kind == "payment_succeeded" and invoice.amount_paid == 0:
+            return None  # a trial's or a fully discounted invoice: nothing was charged
+        invoice_block = _invoice_block(invoice)
+    else:
+        subscription_block = _subscription_block(client.v1.subscriptions.retrieve(obj["id"]))
+    customer = client.v1.customers.retrieve(state.customer_id)
+    product_name = None
+    if state.product_id:
+        product_name = client.v1.products.retrieve(state.product_id).name
+    return {
+        "version": VERSION,
+        "notification_id": f"{event['id']}:{kind}",
+        "type": kind,
+        "occurred_at": event["created"],
+        "livemode": event["livemode"],
+        "uid": state.uid,
+        "email": customer.email if "email" in customer else None,
+        "customer_name": customer.name if "name" in customer else None,
+        "product_name": product_name,
+        "subscription": subscription_block,
+        "invoice": invoice_block,
+    }
+
+
+def publish(ctx: Context, message: Message) -> None:
+    """Publishes and waits for the server's acknowledgement (bounded by the settings)."""
+    rt = ctx.runtime
+    settings = rt.settings
+    publisher = rt.publisher
+    topic = publisher.topic_path(settings.google_cloud_project, settings.notifications_topic)
+    usage.count(usage.PUBSUB)
+    try:
+        future = publisher.publish(
+            topic,
+            json.dumps(message, separators=(",", ":")).encode(),
+            type=message["type"],
+            version=str(message["version"]),
+            notification_id=message["notification_id"],
+        )
+        future.result(timeout=settings.pubsub_timeout_seconds)
+    except Exception as exc:  # any failure: the event is retried by Stripe
+        log.warning("publishing a notification failed: %s", type(exc).__name__)
+        raise UpstreamUnavailable("The notifications topic is unavailable.") from exc
+    log.info(
+        "notification published",
+        extra={"notification_id": message["notification_id"], "type": message["type"]},
+    )

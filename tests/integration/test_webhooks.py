@@ -1,0 +1,388 @@
+"""The Stripe webhook over HTTP: signed events, entitlements/{uid}, notifications on the topic."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+import requests
+import stripe
+from google.cloud import firestore
+
+from devstack.stack import Stack, StackInfo
+from tests.integration.billing_flows import PRICE, subscribe
+from tests.integration.conftest import StandIn, User, extra_function
+from tests.integration.webhook_support import (
+    Topic,
+    entitlement,
+    event_for,
+    event_record,
+    plain,
+    signed_post,
+    wait_until,
+)
+
+DEAD = "127.0.0.1:9"  # nothing listens on the discard port
+
+
+@pytest.fixture(scope="module")
+def topic(stack: StackInfo) -> Topic:
+    return Topic(stack)
+
+
+@pytest.fixture
+def webhook(stack: StackInfo) -> tuple[str, str]:
+    assert stack.stripe.webhook_url is not None
+    assert stack.stripe.webhook_secret is not None
+    return stack.stripe.webhook_url, stack.stripe.webhook_secret
+
+
+@pytest.fixture
+def paused(standin: StandIn) -> Iterator[StandIn]:
+    """The stand-in holds its webhook deliveries until the test resumes them."""
+    standin.post("/_standin/webhooks/pause")
+    try:
+        yield standin
+    finally:
+        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
+
+
+def _sub_object(standin: StandIn, subscription_id: str) -> dict[str, Any]:
+    return plain(standin.sdk.v1.subscriptions.retrieve(subscription_id))
+
+
+def _where(
+    db: firestore.Client, uid: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    doc = entitlement(db, uid)
+    return doc if doc is not None and check(doc) else None
+
+
+def _active(db: firestore.Client, uid: str) -> dict[str, Any] | None:
+    return _where(db, uid, lambda doc: bool(doc["active"]))
+
+
+def test_paying_makes_the_entitlement_active_with_the_products_features(
+    user: User, standin: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    created = subscribe(user, standin)
+    doc = wait_until(lambda: _active(db, user.uid), "the entitlement to turn active")
+    period_end = standin.sdk.v1.subscriptions.retrieve(created["subscription_id"]).items.data[0]
+    assert doc["status"] == "active"
+    assert doc["subscription_id"] == created["subscription_id"]
+    assert doc["price_id"] == PRICE
+    assert doc["product_id"] == "prod_basic"
+    assert doc["features"] == ["reports"]
+    assert doc["cancel_at_period_end"] is False
+    assert doc["current_period_end"] == period_end.current_period_end
+    assert doc["valid_until"] == period_end.current_period_end
+    assert doc["updated_at"] is not None
+    receipts = wait_until(
+        lambda: [m for m in topic.for_uid(user.uid) if m["type"] == "payment_succeeded"],
+        "the receipt notification",
+    )
+    assert len(receipts) == 1
+    receipt = receipts[0]
+    assert receipt["email"] == user.email
+    assert receipt["customer_name"] == "Test User"
+    assert receipt["product_name"] == "Basic"
+    assert receipt["invoice"]["amount_paid"] == 999
+    assert receipt["invoice"]["currency"] == "usd"
+    assert receipt["invoice"]["hosted_invoice_url"].startswith("http")
+
+
+def test_cancelling_ends_access_and_says_so_once(
+    user: User, standin: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    created = subscribe(user, standin)
+    wait_until(lambda: _active(db, user.uid), "the entitlement to turn active")
+    standin.sdk.v1.subscriptions.cancel(created["subscription_id"])
+    doc = wait_until(
+        lambda: _where(db, user.uid, lambda d: d["status"] == "canceled"),
+        "the entitlement to show the cancellation",
+    )
+    assert doc["active"] is False
+    assert doc["features"] == []
+    assert doc["valid_until"] is None
+    ended = wait_until(
+        lambda: [m for m in topic.for_uid(user.uid) if m["type"] == "subscription_canceled"],
+        "the cancellation notification",
+    )
+    assert len(ended) == 1
+    assert ended[0]["subscription"]["id"] == created["subscription_id"]
+
+
+def test_a_feature_added_in_stripe_reaches_the_entitlement_without_a_deploy(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    subscribe(user, standin)
+    wait_until(lambda: _active(db, user.uid), "the entitlement to turn active")
+    key = f"exports_{user.uid.replace('-', '_')}"
+    feature = standin.sdk.v1.entitlements.features.create({"name": "Exports", "lookup_key": key})
+    standin.sdk.v1.products.features.create("prod_basic", {"entitlement_feature": feature.id})
+    doc = wait_until(
+        lambda: _where(db, user.uid, lambda d: key in d["features"]),
+        "the new feature in the entitlement",
+    )
+    assert "reports" in doc["features"]
+
+
+def test_retrieve_subscription_refreshes_the_entitlement_before_the_webhook(
+    user: User, paused: StandIn, db: firestore.Client
+) -> None:
+    created = subscribe(user, paused)
+    assert entitlement(db, user.uid) is None  # the webhook has not been told yet
+    user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    doc = entitlement(db, user.uid)
+    assert doc is not None
+    assert doc["active"] is True
+
+
+@pytest.mark.parametrize("order", ["reverse", "shuffle", "as_is"])
+def test_any_arrival_order_ends_in_stripes_state(
+    order: str, user: User, paused: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    created = subscribe(user, paused)
+    user.ok(
+        "handle-subscription",
+        {"subscription_id": created["subscription_id"], "cancel_at_period_end": True},
+    )
+    paused.post("/_standin/webhooks/resume", {"order": order})
+    sub = paused.sdk.v1.subscriptions.retrieve(created["subscription_id"])
+
+    wait_until(
+        lambda: _where(db, user.uid, lambda d: d["cancel_at_period_end"] and d["active"]),
+        "the entitlement to settle",
+    )
+    time.sleep(1.0)  # let every held event land, then check nothing moved it back
+    doc = entitlement(db, user.uid)
+    assert doc is not None
+    assert doc["status"] == sub.status == "active"
+    assert doc["cancel_at_period_end"] is True
+    receipts = [m for m in topic.for_uid(user.uid) if m["type"] == "payment_succeeded"]
+    assert len(receipts) == 1
+
+
+def test_twenty_concurrent_deliveries_of_one_event_make_one_message(
+    user: User, paused: StandIn, db: firestore.Client, topic: Topic, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    invoice_id = _sub_object(paused, created["subscription_id"])["latest_invoice"]
+    invoice = plain(paused.sdk.v1.invoices.retrieve(invoice_id))
+    event = event_for("invoice.paid", invoice)
+    url, secret = webhook
+    answers: list[int] = []
+    start = threading.Barrier(20)
+
+    def deliver() -> None:
+        start.wait()
+        answers.append(signed_post(url, event, secret).status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [200] * 20
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert record["status"] == "done"
+    assert _active(db, user.uid) is not None
+    time.sleep(0.5)
+    mine = [m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])]
+    assert len(mine) == 1
+
+
+def test_a_redelivered_event_is_answered_as_a_duplicate_and_publishes_nothing(
+    user: User, paused: StandIn, topic: Topic, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    sub = _sub_object(paused, created["subscription_id"])
+    invoice = plain(paused.sdk.v1.invoices.retrieve(sub["latest_invoice"]))
+    event = event_for("invoice.paid", invoice)
+    url, secret = webhook
+    first = signed_post(url, event, secret)
+    again = signed_post(url, event, secret)
+    assert first.json() == {"received": True, "outcome": "processed"}
+    assert again.json() == {"received": True, "outcome": "duplicate"}
+    mine = [m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])]
+    assert len(mine) == 1
+
+
+@pytest.mark.parametrize(
+    "forge",
+    ["missing", "wrong_secret", "stale", "tampered_body", "not_a_header"],
+)
+def test_a_bad_signature_is_400_and_touches_nothing(
+    forge: str, user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    url, secret = webhook
+    if forge == "missing":
+        response = requests.post(url, json=event, timeout=30)
+    elif forge == "wrong_secret":
+        response = signed_post(url, event, "whsec_" + "0" * 32)
+    elif forge == "stale":
+        response = signed_post(url, event, secret, timestamp=int(time.time()) - 301)
+    elif forge == "tampered_body":
+        header = stripe.WebhookSignature.generate_signature_header(
+            "{}", secret, timestamp=int(time.time())
+        )
+        response = signed_post(url, event, secret, header=header)
+    else:
+        response = signed_post(url, event, secret, header="sha256=abc")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert event_record(db, event["id"]) is None
+    assert entitlement(db, user.uid) is None
+
+
+def test_an_event_of_the_other_mode_is_acknowledged_and_not_processed(
+    user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated",
+        _sub_object(paused, created["subscription_id"]),
+        livemode=True,
+    )
+    response = signed_post(*webhook[:1], event, webhook[1])
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "ignored_other_mode"
+    assert event_record(db, event["id"]) is None
+    assert entitlement(db, user.uid) is None
+
+
+def test_unknown_customers_and_irrelevant_types_are_acknowledged(
+    db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    stranger = event_for(
+        "customer.subscription.updated",
+        {"id": "sub_nobody", "object": "subscription", "customer": "cus_nobodyknows"},
+    )
+    response = signed_post(webhook[0], stranger, webhook[1])
+    assert (response.status_code, response.json()["outcome"]) == (200, "unknown_customer")
+    noise = event_for("charge.refunded", {"id": "ch_1", "object": "charge", "customer": None})
+    response = signed_post(webhook[0], noise, webhook[1])
+    assert (response.status_code, response.json()["outcome"]) == (200, "ignored")
+    assert event_record(db, stranger["id"]) is None
+
+
+def test_a_body_that_is_not_an_event_is_400(webhook: tuple[str, str]) -> None:
+    response = signed_post(webhook[0], {"hello": "world"}, webhook[1])
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_event"
+
+
+def test_a_second_signing_secret_is_accepted_while_rolling(
+    running_stack: Stack, user: User, paused: StandIn, db: firestore.Client
+) -> None:
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    old = running_stack.function_environ["STRIPE_WEBHOOK_SECRETS"]
+    new = "whsec_" + "n" * 32
+    with extra_function(
+        running_stack, "stripe_webhook", {"STRIPE_WEBHOOK_SECRETS": f"{new},{old}"}
+    ) as url:
+        assert signed_post(url, event, new).status_code == 200
+        other = event_for("customer.subscription.updated", event["data"]["object"])
+        assert signed_post(url, other, old).status_code == 200
+    assert _active(db, user.uid) is not None
+
+
+@pytest.mark.parametrize("down", ["FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"])
+def test_a_dependency_down_is_5xx_and_redelivery_repairs_it_exactly_once(
+    down: str,
+    running_stack: Stack,
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    topic: Topic,
+    webhook: tuple[str, str],
+) -> None:
+    created = subscribe(user, paused)
+    invoice_id = _sub_object(paused, created["subscription_id"])["latest_invoice"]
+    event = event_for("invoice.paid", plain(paused.sdk.v1.invoices.retrieve(invoice_id)))
+    overrides = {down: DEAD, "FIRESTORE_TIMEOUT_SECONDS": "2", "PUBSUB_TIMEOUT_SECONDS": "2"}
+    with extra_function(running_stack, "stripe_webhook", overrides) as broken:
+        response = signed_post(broken, event, webhook[1])
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    record = event_record(db, event["id"])
+    assert record is None or record["status"] != "done"
+    again = signed_post(webhook[0], event, webhook[1])
+    assert again.status_code == 200, again.text
+    assert _active(db, user.uid) is not None
+    mine = [m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])]
+    assert len(mine) == 1
+
+
+def test_stripe_down_is_5xx_and_nothing_is_marked_done(
+    user: User, paused: StandIn, faults: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    faults.fault(method="GET", path_prefix="/v1/subscriptions", kind="error", status=500, times=10)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 503
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert record["status"] == "processing"
+    faults.clear_faults()
+    assert signed_post(webhook[0], event, webhook[1]).json()["outcome"] == "processed"
+    assert _active(db, user.uid) is not None
+
+
+def test_the_reconcile_command_repairs_a_drifted_entitlement(
+    running_stack: Stack, user: User, paused: StandIn, db: firestore.Client
+) -> None:
+    import subprocess
+    import sys
+
+    created = subscribe(user, paused)  # webhooks held: nothing but reconcile writes
+    user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    assert _active(db, user.uid) is not None
+    db.collection("entitlements").document(user.uid).update({"active": False, "features": []})
+    env = {**running_stack.function_environ, "PYTHONPATH": "functions:."}
+    env["PATH"] = "/usr/bin:/bin"
+
+    def run(*args: str) -> str:
+        result = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "billing.reconcile", "--uid", user.uid, *args],
+            env=env, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return result.stdout
+
+    dry = run("--dry-run")
+    assert f"{user.uid}: active: False -> True" in dry
+    assert "would change 1" in dry
+    assert entitlement(db, user.uid)["active"] is False  # type: ignore[index]
+    assert "changed 1" in run()
+    assert entitlement(db, user.uid)["active"] is True  # type: ignore[index]
+    assert "changed 0" in run()
+
+
+def test_many_users_paying_at_once_each_end_active(
+    api: Any, stack: StackInfo, standin: StandIn, db: firestore.Client
+) -> None:
+    users = [User(api, stack.project_id) for _ in range(6)]
+    threads = [threading.Thread(target=subscribe, args=(u, standin)) for u in users]
+    random.shuffle(threads)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for each in users:
+        wait_until(partial(_active, db, each.uid), f"{each.uid} to be active")
