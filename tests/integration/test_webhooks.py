@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -386,3 +387,56 @@ def test_many_users_paying_at_once_each_end_active(
         thread.join()
     for each in users:
         wait_until(partial(_active, db, each.uid), f"{each.uid} to be active")
+
+
+def test_a_delivery_that_died_after_recording_is_finished_by_the_next_one_exactly_once(
+    running_stack: Stack,
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    topic: Topic,
+    webhook: tuple[str, str],
+) -> None:
+    created = subscribe(user, paused)
+    invoice_id = _sub_object(paused, created["subscription_id"])["latest_invoice"]
+    event = event_for("invoice.paid", plain(paused.sdk.v1.invoices.retrieve(invoice_id)))
+    # A delivery that synced and recorded its notification, then could not publish...
+    with extra_function(
+        running_stack,
+        "stripe_webhook",
+        {"PUBSUB_EMULATOR_HOST": DEAD, "PUBSUB_TIMEOUT_SECONDS": "1"},
+    ) as broken:
+        assert signed_post(broken, event, webhook[1]).status_code == 503
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert (record["synced"], record["published"]) == (True, False)
+    # ...and died holding its lease (a crash releases nothing); the lease has since run out.
+    db.collection("stripe_events").document(event["id"]).update(
+        {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}
+    )
+    again = signed_post(webhook[0], event, webhook[1])
+    assert again.json() == {"received": True, "outcome": "processed"}
+    assert signed_post(webhook[0], event, webhook[1]).json()["outcome"] == "duplicate"
+    mine = [m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])]
+    assert len(mine) == 1
+    assert mine[0] == record["notification"]  # what was recorded is what went out
+
+
+def test_a_live_lease_held_by_another_delivery_is_503_not_a_second_effect(
+    user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    db.collection("stripe_events").document(event["id"]).set(
+        {
+            "type": event["type"], "uid": user.uid, "status": "processing", "owner": "other",
+            "lease_until": datetime.now(UTC) + timedelta(seconds=60), "synced": False,
+            "notification": None, "published": False,
+        }
+    )  # fmt: skip
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "event_in_progress"
+    assert entitlement(db, user.uid) is None  # nothing done beside the delivery that holds it
