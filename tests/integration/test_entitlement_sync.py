@@ -7,6 +7,7 @@ import threading
 import uuid
 from dataclasses import replace
 
+import pytest
 from google.cloud import firestore
 
 from billing.config import Settings
@@ -25,11 +26,16 @@ def _state(uid: str, status: str) -> Entitlement:
     )  # fmt: skip
 
 
-def test_an_older_read_finishing_last_does_not_overwrite_a_newer_write(
-    stack: StackInfo, db: firestore.Client
-) -> None:
+@pytest.fixture
+def ctx(stack: StackInfo, db: firestore.Client) -> Context:
+    """Only Firestore is real here: each test supplies what Stripe says through ``reader``."""
     settings = Settings(google_cloud_project=stack.project_id)
-    ctx = Context(runtime=Runtime(settings, firestore_client=db), request_id="race")
+    return Context(runtime=Runtime(settings, firestore_client=db), request_id="sync-test")
+
+
+def test_an_older_read_finishing_last_does_not_overwrite_a_newer_write(
+    ctx: Context, db: firestore.Client
+) -> None:
     uid = f"race-{uuid.uuid4().hex[:8]}"
     old_read_taken = threading.Event()
     new_write_done = threading.Event()
@@ -58,10 +64,8 @@ def test_an_older_read_finishing_last_does_not_overwrite_a_newer_write(
 
 
 def test_syncs_in_sequence_each_write_and_the_last_one_wins(
-    stack: StackInfo, db: firestore.Client
+    ctx: Context, db: firestore.Client
 ) -> None:
-    settings = Settings(google_cloud_project=stack.project_id)
-    ctx = Context(runtime=Runtime(settings, firestore_client=db), request_id="seq")
     uid = f"seq-{uuid.uuid4().hex[:8]}"
     first = sync(ctx, uid, "cus_seq", reader=lambda _, u, __: _state(u, "active"))
     second = sync(

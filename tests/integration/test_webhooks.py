@@ -57,6 +57,13 @@ def _sub_object(standin: StandIn, subscription_id: str) -> dict[str, Any]:
     return plain(standin.sdk.v1.subscriptions.retrieve(subscription_id))
 
 
+def _invoice_paid(user: User, standin: StandIn) -> dict[str, Any]:
+    """A paid subscription's first invoice.paid event, as Stripe would send it."""
+    created = subscribe(user, standin)
+    invoice_id = _sub_object(standin, created["subscription_id"])["latest_invoice"]
+    return event_for("invoice.paid", plain(standin.sdk.v1.invoices.retrieve(invoice_id)))
+
+
 def _where(
     db: firestore.Client, uid: str, check: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any] | None:
@@ -311,9 +318,7 @@ def test_a_dependency_down_is_5xx_and_redelivery_repairs_it_exactly_once(
     topic: Topic,
     webhook: tuple[str, str],
 ) -> None:
-    created = subscribe(user, paused)
-    invoice_id = _sub_object(paused, created["subscription_id"])["latest_invoice"]
-    event = event_for("invoice.paid", plain(paused.sdk.v1.invoices.retrieve(invoice_id)))
+    event = _invoice_paid(user, paused)
     overrides = {down: DEAD, "FIRESTORE_TIMEOUT_SECONDS": "2", "PUBSUB_TIMEOUT_SECONDS": "2"}
     with extra_function(running_stack, "stripe_webhook", overrides) as broken:
         response = signed_post(broken, event, webhook[1])
@@ -397,9 +402,7 @@ def test_a_delivery_that_died_after_recording_is_finished_by_the_next_one_exactl
     topic: Topic,
     webhook: tuple[str, str],
 ) -> None:
-    created = subscribe(user, paused)
-    invoice_id = _sub_object(paused, created["subscription_id"])["latest_invoice"]
-    event = event_for("invoice.paid", plain(paused.sdk.v1.invoices.retrieve(invoice_id)))
+    event = _invoice_paid(user, paused)
     # A delivery that synced and recorded its notification, then could not publish...
     with extra_function(
         running_stack,
