@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from devstack.stripe_standin.resources import (
+    billing_portal,
     catalog,
+    checkout,
     customers,
     events,
     invoices,
     payment_intents,
     payment_methods,
+    promotion_codes,
     setup_intents,
     subscriptions,
 )
@@ -23,4 +26,7 @@ ROUTES: list[Route] = [
     *invoices.ROUTES,
     *payment_intents.ROUTES,
     *events.ROUTES,
+    *promotion_codes.ROUTES,
+    *checkout.ROUTES,
+    *billing_portal.ROUTES,
 ]
