@@ -73,7 +73,7 @@ def test_one_open_page_per_choice_and_only_the_newest_stays_open(
     other = user.ok("create-checkout-session", {"price_id": PRO})
     assert other["session_id"] != first["session_id"]
     assert standin.sdk.v1.checkout.sessions.retrieve(first["session_id"]).status == "expired"
-    with pytest.raises(SystemExit, match="refused: .*expired"):
+    with pytest.raises(SystemExit, match=r"refused: .*expired"):
         _pay(first["url"])
     _pay(other["url"])
     assert len(standin.sdk.v1.subscriptions.list(params={"customer": customer}).data) == 1
