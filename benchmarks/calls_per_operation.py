@@ -41,6 +41,11 @@ ARTICLE = {
     "create-setup-intent": "-",
     "update-payment-method": "2",
     "retry-invoice": "3",
+    "preview-plan-change": "-",
+    "change-plan": "-",
+    "list-invoices": "-",
+    "create-checkout-session": "-",
+    "create-portal-session": "-",
 }
 
 
@@ -138,6 +143,35 @@ def walk(probe: Probe) -> None:
     probe.call(token, "retrieve-payment-method", {"payment_method_id": pm})
 
 
+def walk_self_service(probe: Probe) -> None:
+    """Plan changes, a promotion code, invoice history, and the hosted pages."""
+    uid = f"bench-{uuid.uuid4().hex[:10]}"
+    token = mint_token(uid, f"{uid}@example.com", project_id=probe.info.project_id)
+    probe.call(token, "create-customer", {"name": "Bench"}, "first")
+    sub = probe.call(
+        token,
+        "create-subscription",
+        {"price_id": "price_basic_monthly", "promotion_code": "WELCOME20"},
+        "with a code",
+    )
+    pi = sub["client_secret"].split("_secret_")[0]
+    probe.sdk.v1.payment_intents.confirm(pi, params={"payment_method": "pm_card_visa"})
+    change = {"subscription_id": sub["subscription_id"], "price_id": "price_pro_monthly"}
+    preview = probe.call(token, "preview-plan-change", change)
+    probe.call(token, "preview-plan-change", {**change, "promotion_code": "PRO5OFF"}, "with a code")
+    probe.call(
+        token, "change-plan", {**change, "proration_date": preview["proration_date"]}, "upgrade"
+    )
+    probe.call(token, "change-plan", {**change, "price_id": "price_basic_monthly"}, "downgrade")
+    page = probe.call(token, "list-invoices", {"limit": 2}, "first page")
+    probe.call(token, "list-invoices", {"starting_after": page["next_starting_after"]}, "next page")
+    probe.call(token, "create-portal-session", {})
+    newcomer = f"bench-{uuid.uuid4().hex[:10]}"
+    token = mint_token(newcomer, f"{newcomer}@example.com", project_id=probe.info.project_id)
+    probe.call(token, "create-customer", {}, "first")
+    probe.call(token, "create-checkout-session", {"price_id": "price_pro_monthly"})
+
+
 @contextmanager
 def running_stack(stack_file: Path | None) -> Iterator[tuple[StackInfo, RpcCountingProxy | None]]:
     if stack_file is not None:
@@ -162,6 +196,7 @@ def main() -> None:
         probe = Probe(info, wire)
         for _ in range(args.rounds):
             walk(probe)
+            walk_self_service(probe)
     by_op: dict[str, list[dict[str, Any]]] = {}
     for row in probe.rows:
         by_op.setdefault(row["operation"], []).append(row)

@@ -5,6 +5,7 @@ card setup in the browser. Without a frontend, this does the same from a shell:
 
     python -m devstack.stripejs confirm-payment pi_..._secret_... --card pm_card_visa
     python -m devstack.stripejs confirm-setup seti_..._secret_... --card pm_card_mastercard
+    python -m devstack.stripejs complete-checkout <url or cs_...> --card pm_card_visa
     python -m devstack.stripejs advance-clock 2678400      # stand-in only: a month passes
 
 Test cards: pm_card_visa, pm_card_mastercard, pm_card_chargeDeclined,
@@ -47,6 +48,26 @@ def _authenticate(info: StackInfo, kind: str, intent_id: str) -> None:
     ).raise_for_status()
 
 
+def complete_checkout(info: StackInfo, session: str, card: str, *, authenticate: bool) -> None:
+    """What the customer does on the hosted Checkout page: enter a card and pay."""
+    if not info.stripe.control_url:
+        sys.exit("Stripe's Checkout page needs a browser: open the session's url")
+    session_id = session.rstrip("/").rsplit("/", 1)[-1]
+    response = requests.post(
+        f"{info.stripe.control_url}/_standin/checkout/sessions/{session_id}/complete",
+        json={"card": card, "authenticate": authenticate},
+        timeout=30,
+    )
+    if response.status_code == 402:
+        error = response.json()["error"]
+        sys.exit(f"declined: {error.get('code')} ({error.get('message')})")
+    if response.status_code in (400, 404):
+        sys.exit(f"refused: {response.json()['error'].get('message')}")
+    response.raise_for_status()
+    done = response.json()
+    print(f"checkout {done['id']}: {done['status']}; subscription={done['subscription']}")  # noqa: T201
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", type=Path, default=STACK_FILE, help="stack.json to use")
@@ -56,11 +77,20 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("client_secret")
         command.add_argument("--card", default="pm_card_visa")
         command.add_argument("--authenticate", action="store_true", help="complete 3-D Secure")
+    checkout = commands.add_parser(
+        "complete-checkout", help="pay on a Checkout page (stand-in only: Stripe's needs a browser)"
+    )
+    checkout.add_argument("session", help="the url create-checkout-session answered, or its id")
+    checkout.add_argument("--card", default="pm_card_visa")
+    checkout.add_argument("--authenticate", action="store_true", help="complete 3-D Secure")
     clock = commands.add_parser("advance-clock")
     clock.add_argument("seconds", type=int)
     args = parser.parse_args(argv)
     info = StackInfo.load(args.stack)
 
+    if args.command == "complete-checkout":
+        complete_checkout(info, args.session, args.card, authenticate=args.authenticate)
+        return
     if args.command == "advance-clock":
         if not info.stripe.control_url:
             sys.exit("only the stand-in's clock can be advanced")

@@ -47,6 +47,31 @@ def retry_invoice(request: flask.Request) -> flask.Response:
 
 
 @functions_framework.http
+def preview_plan_change(request: flask.Request) -> flask.Response:
+    return http("preview_plan_change")(request)
+
+
+@functions_framework.http
+def change_plan(request: flask.Request) -> flask.Response:
+    return http("change_plan")(request)
+
+
+@functions_framework.http
+def list_invoices(request: flask.Request) -> flask.Response:
+    return http("list_invoices")(request)
+
+
+@functions_framework.http
+def create_checkout_session(request: flask.Request) -> flask.Response:
+    return http("create_checkout_session")(request)
+
+
+@functions_framework.http
+def create_portal_session(request: flask.Request) -> flask.Response:
+    return http("create_portal_session")(request)
+
+
+@functions_framework.http
 def stripe_webhook(request: flask.Request) -> flask.Response:
     return http("stripe_webhook")(request)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from devstack.stripe_standin import ids, objects
+from devstack.stripe_standin import discounts, ids, objects, plan_changes
 from devstack.stripe_standin.cards import (
     AUTHENTICATION_FAILURE,
     TEST_CARDS,
@@ -22,6 +22,7 @@ from devstack.stripe_standin.errors import DOCS, StripeAPIError, card_error, inv
 from devstack.stripe_standin.errors import resource_missing as missing
 from devstack.stripe_standin.store import (
     AUTOMATIC,
+    Coverage,
     Origin,
     PaymentMethodBookkeeping,
     State,
@@ -188,6 +189,14 @@ def create_invoice(
     invoice = objects.invoice(
         invoice_id, customer, sub, billing_reason, lines, period_start, period_end, state.now()
     )
+    if sub["discounts"] and not trial:
+        discounts.apply(state, invoice, discounts.of_subscription(state, sub))
+        discounts.used_up(state, sub, invoice)
+    for line in lines:
+        # What this period was charged, net of discounts: a later plan change credits a share.
+        net = int(line["amount"]) - sum(d["amount"] for d in line["discount_amounts"])
+        item_id = line["parent"]["subscription_item_details"]["subscription_item"]
+        state.data.coverage[item_id] = Coverage(net, line["period"]["start"], line["period"]["end"])
     state.data.invoices[invoice_id] = invoice
     sub["latest_invoice"] = invoice_id
     state.emit("invoice.created", invoice, origin)
@@ -201,12 +210,22 @@ def finalize_invoice(state: State, invoice: JSONDict, sub: JSONDict, origin: Ori
     sequence = int(customer["next_invoice_sequence"])
     customer["next_invoice_sequence"] = sequence + 1
     base = state.base_url
+    # The customer's balance (negative: credit, e.g. from a downgrade) pays what it can.
+    balance = int(customer["balance"])
+    due = max(0, int(invoice["total"]) + balance)
+    if int(invoice["total"]) + balance - due != balance:
+        before = snapshot(customer)
+        customer["balance"] = int(invoice["total"]) + balance - due
+        state.emit_update("customer.updated", customer, before, origin)
     invoice.update(
         {
             "number": f"{customer['invoice_prefix']}-{sequence:04d}",
             "status": "open",
             "effective_at": now,
-            "ending_balance": 0,
+            "starting_balance": balance,
+            "ending_balance": customer["balance"],
+            "amount_due": due,
+            "amount_remaining": due,
             "hosted_invoice_url": f"{base}/_standin/invoices/{invoice['id']}/hosted",
             "invoice_pdf": f"{base}/_standin/invoices/{invoice['id']}/pdf",
         }
@@ -240,6 +259,7 @@ def _mark_paid(state: State, invoice: JSONDict, origin: Origin, now: int) -> Non
     invoice["status_transitions"]["paid_at"] = now
     state.emit("invoice.paid", invoice, origin)
     state.emit("invoice.payment_succeeded", invoice, origin)
+    plan_changes.invoice_paid(state, invoice, origin)
 
 
 def invoice_payment_intent(state: State, invoice: JSONDict) -> JSONDict | None:
@@ -435,6 +455,8 @@ def _renewal_went_unpaid(state: State, invoice: JSONDict, origin: Origin, quiet:
     sub = subscription_of_invoice(state, invoice)
     if sub is None or invoice["billing_reason"] == "subscription_create":
         return  # a first invoice leaves the subscription incomplete
+    if plan_changes.is_pending(state, invoice):
+        return  # a pending update's invoice leaves the subscription as it was
     if sub["status"] in ("active", "trialing"):
         before = snapshot(sub)
         sub["status"] = "past_due"
@@ -523,6 +545,14 @@ def expire_incomplete(state: State, sub: JSONDict, origin: Origin) -> None:
 
 
 def _due(state: State, sub: JSONDict) -> tuple[int, str] | None:
+    regular = _regular_due(state, sub)
+    pending = sub["pending_update"]
+    if pending is not None and (regular is None or int(pending["expires_at"]) < regular[0]):
+        return int(pending["expires_at"]), "expire_pending_update"
+    return regular
+
+
+def _regular_due(state: State, sub: JSONDict) -> tuple[int, str] | None:
     status = sub["status"]
     info = state.data.sub_info[sub["id"]]
     if status == "incomplete":
@@ -564,6 +594,8 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
         elif kind == "trial_will_end":
             state.data.sub_info[sub_id].trial_will_end_sent = True
             state.emit("customer.subscription.trial_will_end", sub, AUTOMATIC)
+        elif kind == "expire_pending_update":
+            plan_changes.expire(state, sub, AUTOMATIC)
         elif kind == "cancel":
             cancel_subscription(state, sub, AUTOMATIC, at=when)
         else:

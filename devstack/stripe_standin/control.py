@@ -12,7 +12,8 @@ from flask import Blueprint, Response, request
 
 from devstack.stripe_standin import billing
 from devstack.stripe_standin.errors import StripeAPIError
-from devstack.stripe_standin.resources import setup_intents
+from devstack.stripe_standin.resources import checkout, setup_intents
+from devstack.stripe_standin.routing import ApiContext
 from devstack.stripe_standin.store import AUTOMATIC
 from devstack.stripe_standin.webhooks import ORDERS, Order
 
@@ -191,6 +192,37 @@ def control_blueprint(standin: Standin) -> Blueprint:
             return _problem(f"order must be one of {', '.join(ORDERS)}")
         released = standin.dispatcher.resume(cast(Order, order))
         return _json({"released": released, **standin.dispatcher.status()})
+
+    @bp.post("/checkout/sessions/<session_id>/complete")
+    def complete_checkout(session_id: str) -> Response:
+        body = _body()
+        card = body.get("card", "pm_card_visa")
+        authenticate = body.get("authenticate", False)
+        if not isinstance(card, str) or not isinstance(authenticate, bool):
+            return _problem("card must be a test card id, authenticate a boolean")
+
+        def act() -> JSONDict:
+            state.base_url = request.host_url.rstrip("/")
+            ctx = ApiContext(state, AUTOMATIC, state.base_url, standin.expander)
+            return checkout.complete(ctx, session_id, card, authenticate)
+
+        return mutate(act)
+
+    @bp.get("/checkout/sessions/<session_id>")
+    @bp.get("/billing_portal/sessions/<session_id>")
+    def hosted_page(session_id: str) -> Response:
+        kind = "checkout_sessions" if session_id.startswith("cs_") else "portal_sessions"
+        with state.lock:
+            session = getattr(state.data, kind).get(session_id)
+            if session is None:
+                return _problem(f"No such session: '{session_id}'", 404)
+            title = "Checkout" if kind == "checkout_sessions" else "Billing portal"
+            text = (
+                f"<h1>{title} (Stripe stand-in)</h1>"
+                f"<p>Session {html.escape(session_id)} for {html.escape(session['customer'])}; "
+                f"status {html.escape(str(session.get('status', 'open')))}.</p>"
+            )
+        return Response(text, mimetype="text/html")
 
     @bp.get("/invoices/<invoice_id>/hosted")
     @bp.get("/invoices/<invoice_id>/pdf")

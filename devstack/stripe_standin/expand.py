@@ -76,10 +76,20 @@ EXPANDABLE: dict[str, frozenset[str]] = {
         }
     ),
     "line_item": frozenset({"subscription", "discounts"}),
+    "invoice_payment": frozenset({"invoice", "payment.payment_intent"}),
+    "promotion_code": frozenset({"customer", "promotion.coupon"}),
+    "discount": frozenset({"customer", "promotion_code", "source.coupon"}),
+    "checkout.session": frozenset(
+        {"customer", "invoice", "subscription", "payment_intent", "setup_intent", "payment_link"}
+    ),
+    "billing_portal.session": frozenset({"configuration"}),
 }
 
 # Fields only present when expanded.
-INCLUDABLE: dict[str, frozenset[str]] = {"invoice": frozenset({"confirmation_secret", "payments"})}
+INCLUDABLE: dict[str, frozenset[str]] = {
+    "invoice": frozenset({"confirmation_secret", "payments"}),
+    "coupon": frozenset({"applies_to"}),
+}
 
 
 class Expander:
@@ -148,6 +158,8 @@ class Expander:
 
     def _include(self, owner: JSONDict, field: str) -> Any:
         data = self._state.data
+        if field == "applies_to":
+            return {"products": list(data.coupon_applies_to.get(str(owner["id"]), []))}
         pi_id = data.invoice_pi.get(str(owner.get("id")))
         pi = data.payment_intents.get(pi_id) if pi_id else None
         if field == "confirmation_secret":

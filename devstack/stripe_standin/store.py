@@ -34,6 +34,10 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "in": ("invoices", "invoice"),
     "evt": ("events", "event"),
     "feat": ("features", "entitlements.feature"),
+    "promo": ("promotion_codes", "promotion_code"),
+    "di": ("discounts", "discount"),
+    "cs": ("checkout_sessions", "checkout.session"),
+    "bps": ("portal_sessions", "billing_portal.session"),
 }
 
 
@@ -62,6 +66,26 @@ class PaymentMethodBookkeeping:
     set_up: bool = False
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """What was debited for a subscription item, and for which span: credit prorations give
+    back a share of it (flexible billing mode credits what was charged, not the list price)."""
+
+    net_amount: int
+    start: int
+    end: int
+
+
+@dataclass
+class PendingChange:
+    """A plan change waiting for its invoice to be paid (``pending_if_incomplete``)."""
+
+    subscription: str
+    prices: dict[str, str]  # subscription item id -> the price it gets
+    discounts: list[str] | None  # the subscription's discounts once applied (None: unchanged)
+    coverage: dict[str, Coverage]
+
+
 @dataclass
 class Data:
     customers: dict[str, JSONDict] = field(default_factory=dict)
@@ -78,12 +102,22 @@ class Data:
     product_features: dict[str, list[JSONDict]] = field(default_factory=dict)
     # customer id -> (feature id -> active entitlement), as last announced by a summary event
     entitlements: dict[str, dict[str, JSONDict]] = field(default_factory=dict)
+    coupons: dict[str, JSONDict] = field(default_factory=dict)
+    promotion_codes: dict[str, JSONDict] = field(default_factory=dict)
+    discounts: dict[str, JSONDict] = field(default_factory=dict)
+    checkout_sessions: dict[str, JSONDict] = field(default_factory=dict)
+    portal_sessions: dict[str, JSONDict] = field(default_factory=dict)
     # Links and facts Stripe does not expose in this API version.
     pm_info: dict[str, PaymentMethodBookkeeping] = field(default_factory=dict)
     sub_info: dict[str, SubscriptionBookkeeping] = field(default_factory=dict)
     invoice_pi: dict[str, str] = field(default_factory=dict)
     pi_invoice: dict[str, str] = field(default_factory=dict)
     si_subscription: dict[str, str] = field(default_factory=dict)
+    coupon_applies_to: dict[str, list[str]] = field(default_factory=dict)  # expandable only
+    coverage: dict[str, Coverage] = field(default_factory=dict)  # subscription item id ->
+    pending_changes: dict[str, PendingChange] = field(default_factory=dict)  # invoice id ->
+    checkout_lines: dict[str, list[JSONDict]] = field(default_factory=dict)  # session id ->
+    checkout_subscription_metadata: dict[str, JSONDict] = field(default_factory=dict)
 
 
 class State:
@@ -143,6 +177,9 @@ class State:
                 now,
                 **extra,
             )
+        from devstack.stripe_standin import discounts  # builds on this module
+
+        discounts.load_catalog(self, catalog)
 
     def now(self) -> int:
         return self.clock.now()
@@ -158,7 +195,7 @@ class State:
                 found = self.collection(name).get(object_id)
                 if found is not None:
                     return found
-        return None
+        return self.data.coupons.get(object_id)  # coupons have ids of their own choosing
 
     def emit(
         self,

@@ -16,6 +16,7 @@ from billing.errors import ConfigError
 from billing.lifecycle import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
 
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+_RETURN_URL = r"^https?://[^\s/]+(/\S*)?$"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 CommaList = Annotated[list[str], NoDecode]
@@ -58,6 +59,18 @@ class Settings(BaseSettings):
     )
     allowed_price_ids: CommaList = Field(
         default_factory=list, description="Comma-separated Stripe price ids the app sells."
+    )
+    checkout_success_url: str | None = Field(
+        default=None,
+        pattern=_RETURN_URL,
+        description="Where Checkout sends the browser after paying; Stripe replaces "
+        "{CHECKOUT_SESSION_ID} in it.",
+    )
+    checkout_cancel_url: str | None = Field(
+        default=None, pattern=_RETURN_URL, description="Where Checkout's back link goes."
+    )
+    portal_return_url: str | None = Field(
+        default=None, pattern=_RETURN_URL, description="Where the billing portal returns to."
     )
     firestore_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     trial_days: int = Field(default=0, ge=0, le=730)
@@ -157,6 +170,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "STRIPE_API_BASE (the local Stripe stand-in) is set in a deployed function"
             )
+        for name in ("checkout_success_url", "checkout_cancel_url", "portal_return_url"):
+            url = getattr(self, name)
+            if self.k_service and url and not url.startswith("https://"):
+                raise ValueError(f"{name.upper()} must be an https:// URL in a deployed function")
         if self.stripe_api_base and self.stripe_key_is_live:
             raise ValueError(
                 "STRIPE_API_BASE points at a stand-in but STRIPE_SECRET_KEY is a live key"

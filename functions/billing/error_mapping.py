@@ -53,12 +53,16 @@ def is_resource_missing(exc: stripe.StripeError) -> bool:
     return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
 
 
+def decline(code: str | None, decline_code: str | None) -> tuple[str, str]:
+    """A decline as (public code, message safe to show), from Stripe's code and decline code."""
+    key = decline_code if decline_code in _CARD_MESSAGES else (code or "card_declined")
+    if key not in _CARD_MESSAGES:
+        return "card_declined", PaymentFailed.default_message
+    return key, _CARD_MESSAGES[key]
+
+
 def card_error(exc: stripe.CardError) -> PaymentFailed:
-    decline = (exc.error.decline_code if exc.error else None) or ""
-    code = exc.code or "card_declined"
-    key = decline if decline in _CARD_MESSAGES else code
-    message = _CARD_MESSAGES.get(key, PaymentFailed.default_message)
-    public_code = key if key in _CARD_MESSAGES else "card_declined"
+    public_code, message = decline(exc.code, exc.error.decline_code if exc.error else None)
     return PaymentFailed(message, code=public_code)
 
 

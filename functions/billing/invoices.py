@@ -1,4 +1,4 @@
-"""retry_invoice: pay an open invoice of the caller's with a new card."""
+"""retry_invoice (pay an open invoice of the caller's with a new card) and list_invoices."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Literal
 
 import stripe
 from pydantic import Field
+from stripe.params import InvoiceListParams
 
 from billing.cards import make_default, own_payment_method
 from billing.context import Context, RequestModel, ResponseModel
 from billing.error_mapping import card_error
-from billing.errors import Conflict
+from billing.errors import Conflict, NotFound
 from billing.lifecycle import ENDED
 from billing.owned import InvoiceId, PaymentMethodId, customer_id, fetch_owned, id_of
 
@@ -125,3 +126,77 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
             extra={"invoice_id": body.invoice_id, "error": type(exc).__name__},
         )
     return _answer(body.invoice_id, "paid")
+
+
+class ListInvoicesRequest(RequestModel):
+    limit: int = Field(default=10, ge=1, le=100, description="Invoices per page (1-100).")
+    starting_after: InvoiceId | None = Field(
+        default=None, description="The last invoice of the previous page (next_starting_after)."
+    )
+
+
+class InvoiceRow(ResponseModel):
+    id: str
+    number: str | None = Field(description="Null until the invoice is finalized.")
+    status: str | None = Field(description="draft, open, paid, uncollectible or void")
+    total: int
+    amount_due: int
+    amount_paid: int
+    currency: str
+    created: int
+    period_start: int
+    period_end: int
+    hosted_invoice_url: str | None = Field(description="Stripe's page to view or pay it.")
+    invoice_pdf: str | None
+
+
+class InvoiceList(ResponseModel):
+    invoices: list[InvoiceRow] = Field(description="Newest first.")
+    has_more: bool
+    next_starting_after: str | None = Field(description="Pass as starting_after for more.")
+
+
+def _row(invoice: stripe.Invoice) -> InvoiceRow:
+    return InvoiceRow(
+        id=invoice.id or "",
+        number=invoice.number,
+        status=invoice.status,
+        total=invoice.total,
+        amount_due=invoice.amount_due,
+        amount_paid=invoice.amount_paid,
+        currency=invoice.currency,
+        created=invoice.created,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
+        invoice_pdf=invoice.invoice_pdf if "invoice_pdf" in invoice else None,
+    )
+
+
+def list_invoices(ctx: Context, body: ListInvoicesRequest) -> InvoiceList:
+    """The caller's invoices, newest first, a page at a time."""
+    record = ctx.runtime.customers.get(ctx.user.uid)
+    if record is None or record.customer_id is None:
+        if body.starting_after is not None:
+            raise NotFound("No such invoice.")
+        return InvoiceList(invoices=[], has_more=False, next_starting_after=None)
+    customer = record.customer_id
+    client = ctx.runtime.stripe
+    params: InvoiceListParams = {"customer": customer, "limit": body.limit}
+    if body.starting_after is not None:
+        # Stripe pages from any invoice id it is given; only the caller's own may be a cursor.
+        cursor = body.starting_after
+        fetch_owned(
+            lambda: client.v1.invoices.retrieve(cursor),
+            lambda inv: id_of(inv.customer),
+            customer,
+            "invoice",
+        )
+        params["starting_after"] = cursor
+    page = client.v1.invoices.list(params=params)
+    rows = [_row(invoice) for invoice in page.data]
+    return InvoiceList(
+        invoices=rows,
+        has_more=page.has_more,
+        next_starting_after=rows[-1].id if page.has_more and rows else None,
+    )

@@ -23,7 +23,8 @@ REF = "#/components/schemas/{model}"
 # Every endpoint may answer these; ``Endpoint.errors`` lists the operation's own.
 COMMON_ERRORS: dict[int, str] = {
     400: "Bad input: malformed JSON, or a field that is missing, unknown or invalid "
-    "(`field` names it).",
+    "(`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, "
+    "expired, not yours or not for this plan).",
     401: "No valid Firebase ID token in `Authorization: Bearer <token>`.",
     403: "The request's `Origin` is not in the allowlist (`origin_not_allowed`).",
     405: "Wrong HTTP method; the `Allow` header lists the right one.",
@@ -37,8 +38,8 @@ SPECIFIC_ERRORS: dict[int, str] = {
     404: "No such object for this caller (it does not exist, or is someone else's).",
     409: "Conflicts with the current state: `customer_required`, `customer_missing`, "
     "`already_subscribed`, `subscription_ended`, `subscription_not_started`, "
-    "`payment_method_not_saved`, `not_payable`, `in_progress` (retry after `Retry-After`), "
-    "`idempotency_conflict`.",
+    "`payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, "
+    "`change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`.",
 }
 
 ERROR_SCHEMA: dict[str, Any] = {

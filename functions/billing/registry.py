@@ -81,6 +81,16 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     _browser("create_setup_intent", "payment_methods", errors=(409,)),
     _browser("update_payment_method", "payment_methods", errors=(404, 409)),
     _browser("retry_invoice", "invoices", errors=(402, 404, 409)),
+    _browser("preview_plan_change", "plans", errors=(404, 409), settings=("allowed_price_ids",)),
+    _browser("change_plan", "plans", errors=(404, 409), settings=("allowed_price_ids",)),
+    _browser("list_invoices", "invoices", errors=(404,)),
+    _browser(
+        "create_checkout_session",
+        "hosted",
+        errors=(409,),
+        settings=("allowed_price_ids", "checkout_success_url", "checkout_cancel_url"),
+    ),
+    _browser("create_portal_session", "hosted", errors=(409,), settings=("portal_return_url",)),
     FunctionDef(
         "stripe_webhook",
         "webhook",

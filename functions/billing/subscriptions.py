@@ -14,7 +14,15 @@ from billing import entitlements
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
+from billing.one_subscription import (
+    abandon,
+    price_of,
+    promotion_code_of,
+    refuse_if_subscribed,
+    subscriptions_of,
+)
 from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
 log = logging.getLogger(__name__)
@@ -22,6 +30,9 @@ log = logging.getLogger(__name__)
 
 class CreateSubscriptionRequest(RequestModel):
     price_id: PriceId
+    promotion_code: PromotionCodeText | None = Field(
+        default=None, description="A code the customer typed (e.g. WELCOME20); optional."
+    )
 
 
 class CreateSubscriptionResponse(ResponseModel):
@@ -33,6 +44,10 @@ class CreateSubscriptionResponse(ResponseModel):
     )
     client_secret_type: Literal["payment", "setup"] | None
     created: bool = Field(description="False when an unpaid subscription to this price is reused.")
+    amount_due: int | None = Field(
+        description="What the first invoice asks for now, discount included (cents)."
+    )
+    discount: DiscountSummary | None = Field(description="The promotion code's discount.")
 
 
 def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "setup"] | None]:
@@ -49,44 +64,25 @@ def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "s
     return None, None
 
 
-def _answer(sub: stripe.Subscription, *, created: bool) -> CreateSubscriptionResponse:
+def _answer(
+    sub: stripe.Subscription, *, created: bool, promotion: Promotion | None
+) -> CreateSubscriptionResponse:
     secret, kind = _secret(sub)
+    invoice = sub.latest_invoice
     return CreateSubscriptionResponse(
         subscription_id=sub.id,
         status=sub.status,
         client_secret=secret,
         client_secret_type=kind,
         created=created,
+        amount_due=invoice.amount_due if isinstance(invoice, stripe.Invoice) else None,
+        discount=promotion.summary() if promotion else None,
     )
 
 
-def _abandon(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
-    """Ends an unfinished checkout for another price, so the two can never both be paid.
-
-    Cancelling alone would leave its first invoice open and its payment confirmable; voiding
-    the invoice first cancels that payment.
-    """
-    invoice = sub.latest_invoice
-    if isinstance(invoice, stripe.Invoice) and invoice.id and invoice.status == "open":
-        try:
-            client.v1.invoices.void_invoice(invoice.id)
-        except stripe.InvalidRequestError:
-            # A concurrent request (a double click) voided it first, or it was just paid.
-            if client.v1.invoices.retrieve(invoice.id).status == "paid":
-                raise Conflict(
-                    "Your earlier checkout just completed; manage that subscription instead.",
-                    code="already_subscribed",
-                ) from None
-    try:
-        client.v1.subscriptions.cancel(sub.id)
-    except stripe.InvalidRequestError:
-        # Stripe answers "no such subscription" for one a concurrent request just cancelled.
-        if client.v1.subscriptions.retrieve(sub.id).status not in ENDED:
-            raise
-
-
-def _price_of(sub: stripe.Subscription) -> str | None:
-    return sub.items.data[0].price.id if sub.items.data else None
+def _same_checkout(sub: stripe.Subscription, price_id: str, promotion: Promotion | None) -> bool:
+    wanted = promotion.promotion_code_id if promotion else None
+    return price_of(sub) == price_id and promotion_code_of(sub) == wanted
 
 
 def create_subscription(
@@ -100,31 +96,20 @@ def create_subscription(
         )
     customer = customer_id(ctx)
     client = ctx.runtime.stripe
-    existing = client.v1.subscriptions.list(
-        params={
-            "customer": customer,
-            "status": "all",
-            "limit": 100,
-            "expand": ["data.latest_invoice.confirmation_secret", "data.pending_setup_intent"],
-        }
-    )
-    for sub in existing.data:
-        if sub.status == "trialing" and _price_of(sub) == body.price_id and _secret(sub)[0]:
+    existing = subscriptions_of(client, customer)
+    for sub in existing:
+        if sub.status == "trialing" and price_of(sub) == body.price_id and _secret(sub)[0]:
             # A double click on a trial whose card is not saved yet: hand the same one back.
-            return _answer(sub, created=False)
-        if sub.status in LIVE:
-            raise Conflict(
-                f"You already have a subscription ({sub.id}, {sub.status}); "
-                "cancel it or change its plan instead.",
-                code="already_subscribed",
-            )
-    for sub in existing.data:
-        if sub.status == "incomplete" and _price_of(sub) == body.price_id:
+            return _answer(sub, created=False, promotion=None)
+    refuse_if_subscribed(existing)
+    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    for sub in existing:
+        if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
             # A double click, or a return to an unfinished checkout: finish that one.
-            return _answer(sub, created=False)
-    for sub in existing.data:
+            return _answer(sub, created=False, promotion=promotion)
+    for sub in existing:
         if sub.status == "incomplete":
-            _abandon(client, sub)
+            abandon(client, sub)
     params: SubscriptionCreateParams = {
         "customer": customer,
         "items": [{"price": body.price_id}],
@@ -133,20 +118,22 @@ def create_subscription(
         "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
         "metadata": {"firebase_uid": ctx.user.uid},
     }
-    if settings.trial_days and all(sub.status in ABANDONED for sub in existing.data):
+    if promotion is not None:
+        params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
+    if settings.trial_days and all(sub.status in ABANDONED for sub in existing):
         # One trial per customer: cancelling and subscribing again does not earn another.
         params["trial_period_days"] = settings.trial_days
     # Concurrent requests see the same newest subscription, so they share a key: a double click
     # gets the one subscription Stripe made, and two tabs asking for different prices at once
     # get 409 (Stripe refuses a key reused with other parameters) instead of two checkouts.
     # Once a subscription exists the newest one changes, and so does the key.
-    newest = existing.data[0].id if existing.data else "none"
+    newest = existing[0].id if existing else "none"
     sub = client.v1.subscriptions.create(
         params=params,
         options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
     )
     log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
-    return _answer(sub, created=True)
+    return _answer(sub, created=True, promotion=promotion)
 
 
 class HandleSubscriptionRequest(RequestModel):

@@ -82,3 +82,16 @@ def with_stripe_calls[T](
     finally:
         if not was_paused:
             standin.post("/_standin/webhooks/resume", {"order": "as_is"})
+
+
+def use_card(user: User, standin: StandIn, card: str) -> str:
+    """Save ``card`` and make it the one the caller's subscription charges."""
+    pm = saved_card(user, standin, card)
+    user.ok("update-payment-method", {"payment_method_id": pm})
+    return pm
+
+
+def update_invoices(standin: StandIn, customer: str) -> list[stripe.Invoice]:
+    """The customer's plan-change invoices in the stand-in (what was billed for changes)."""
+    invoices = standin.sdk.v1.invoices.list(params={"customer": customer, "limit": 100}).data
+    return [i for i in invoices if i.billing_reason == "subscription_update"]

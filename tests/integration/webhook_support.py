@@ -129,3 +129,15 @@ class Topic:
 
     def for_uid(self, uid: str) -> list[dict[str, Any]]:
         return [message for message in self.pull() if message["uid"] == uid]
+
+
+def wait_for_entitlement(db: firestore.Client, uid: str, **expected: Any) -> dict[str, Any]:
+    """``entitlements/{uid}`` once the webhook has brought it to ``expected`` (a subset)."""
+
+    def matches() -> dict[str, Any] | None:
+        doc = entitlement(db, uid)
+        if doc is None or any(doc.get(key) != value for key, value in expected.items()):
+            return None
+        return doc
+
+    return wait_until(matches, f"entitlements/{uid} to show {expected}")

@@ -12,6 +12,9 @@ BASE = {
     "STRIPE_SECRET_KEY": "sk_test_abc",
     "ALLOWED_ORIGINS": "http://localhost:3000, https://app.example.com",
     "ALLOWED_PRICE_IDS": "price_basic_monthly,price_pro_monthly",
+    "CHECKOUT_SUCCESS_URL": "http://localhost:3000/done?session_id={CHECKOUT_SESSION_ID}",
+    "CHECKOUT_CANCEL_URL": "http://localhost:3000/billing",
+    "PORTAL_RETURN_URL": "http://localhost:3000/account",
 }
 
 
@@ -123,3 +126,30 @@ def test_an_instance_with_a_bad_setting_exits_at_start_naming_it() -> None:
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["severity"] == "CRITICAL"
     assert "ALLOWED_ORIGINS" in line["message"]
+
+
+def test_hosted_page_return_urls_are_validated_and_required_where_used(
+    env: pytest.MonkeyPatch,
+) -> None:
+    from billing.startup import check
+
+    assert load_settings().checkout_success_url == BASE["CHECKOUT_SUCCESS_URL"]
+    env.setenv("PORTAL_RETURN_URL", "javascript:alert(1)")
+    with pytest.raises(ConfigError, match="PORTAL_RETURN_URL"):
+        load_settings()
+    env.delenv("PORTAL_RETURN_URL")
+    env.delenv("CHECKOUT_SUCCESS_URL")
+    with pytest.raises(ConfigError, match="CHECKOUT_SUCCESS_URL"):
+        check("create_checkout_session")
+    with pytest.raises(ConfigError, match="PORTAL_RETURN_URL"):
+        check("create_portal_session")
+    check("change_plan")  # needs neither
+
+
+def test_deployed_functions_send_customers_back_over_https_only(env: pytest.MonkeyPatch) -> None:
+    env.setenv("K_SERVICE", "create-checkout-session")
+    with pytest.raises(ConfigError, match="CHECKOUT_SUCCESS_URL must be an https"):
+        load_settings()
+    for name in ("CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL", "PORTAL_RETURN_URL"):
+        env.setenv(name, BASE[name].replace("http://localhost:3000", "https://app.example.com"))
+    assert load_settings().portal_return_url == "https://app.example.com/account"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from devstack.stripe_standin.resources import (
+    billing_portal,
     catalog,
+    checkout,
     customers,
     entitlements,
     events,
     invoices,
     payment_intents,
     payment_methods,
+    promotion_codes,
     setup_intents,
     subscriptions,
 )
@@ -25,4 +28,7 @@ ROUTES: list[Route] = [
     *payment_intents.ROUTES,
     *events.ROUTES,
     *entitlements.ROUTES,
+    *promotion_codes.ROUTES,
+    *checkout.ROUTES,
+    *billing_portal.ROUTES,
 ]

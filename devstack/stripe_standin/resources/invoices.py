@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from stripe.params import (
+    InvoiceCreatePreviewParams,
     InvoiceListParams,
     InvoicePayParams,
     InvoiceRetrieveParams,
     InvoiceVoidInvoiceParams,
 )
 
-from devstack.stripe_standin import billing, listing
+from devstack.stripe_standin import billing, listing, plan_changes
 from devstack.stripe_standin.errors import card_error, invalid_request
 from devstack.stripe_standin.resources.common import get_or_404, note_ignored
 from devstack.stripe_standin.routing import ApiContext, route
@@ -128,7 +129,12 @@ def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
         state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
 
 
+def create_preview(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    return ctx.render(plan_changes.preview(ctx.state, params), params)
+
+
 ROUTES = [
+    route("POST", "/v1/invoices/create_preview", create_preview, InvoiceCreatePreviewParams),
     route("GET", "/v1/invoices", list_invoices, InvoiceListParams),
     route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams),
     route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams),

@@ -12,7 +12,7 @@ from stripe.params import (
     SubscriptionUpdateParams,
 )
 
-from devstack.stripe_standin import billing, ids, listing, objects
+from devstack.stripe_standin import billing, discounts, ids, listing, objects, plan_changes
 from devstack.stripe_standin.billing import DAY
 from devstack.stripe_standin.cards import charge_outcome
 from devstack.stripe_standin.errors import (
@@ -49,6 +49,7 @@ _CREATE_HANDLED = {
     "collection_method",
     "off_session",
     "proration_behavior",
+    "discounts",
 }
 _UPDATE_HANDLED = {
     "cancel_at_period_end",
@@ -59,6 +60,10 @@ _UPDATE_HANDLED = {
     "payment_settings",
     "proration_behavior",
     "off_session",
+    "items",
+    "proration_date",
+    "payment_behavior",
+    "discounts",
 }
 _REQUIRES_ACTION = (
     "Payment for this subscription requires additional user action before it can be completed "
@@ -159,6 +164,9 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
             param="payment_behavior",
         )
     chosen = _prices(state, params["items"])
+    promos = discounts.promotion_codes_of(
+        state, params.get("discounts", ""), customer["id"], chosen[0][0]["currency"]
+    )
     default_pm = None
     if params.get("default_payment_method"):
         default_pm = billing.require_attached(
@@ -213,6 +221,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     sub["items"]["data"] = items
     sub["items"]["total_count"] = len(items)
     _apply_common(sub, params)
+    sub["discounts"] = discounts.redeem(state, promos, customer["id"], sub["id"])
     if default_pm is not None:
         sub["default_payment_method"] = default_pm["id"]
     if params.get("cancel_at_period_end"):
@@ -311,6 +320,15 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
         if set(params) - allowed:
             raise invalid_request(
                 "A canceled subscription can only update its cancellation_details and metadata."
+            )
+    if "items" in params:
+        plan_changes.change(state, sub, params, ctx.origin)
+        return ctx.render(sub, params)
+    for param in ("discounts", "proration_date", "payment_behavior"):
+        if param in params:
+            raise invalid_request(
+                f"The Stripe stand-in implements {param} on updates only together with items.",
+                param=param,
             )
     new_default = None
     if params.get("default_payment_method"):

@@ -1,0 +1,50 @@
+"""Billing portal sessions: create one for a customer (the portal's pages are not served)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe.params.billing_portal import SessionCreateParams
+
+from devstack.stripe_standin import ids
+from devstack.stripe_standin.errors import invalid_request, parameter_missing
+from devstack.stripe_standin.resources.common import get_param_object
+from devstack.stripe_standin.routing import ApiContext, route
+
+JSONDict = dict[str, Any]
+
+# The account's default portal configuration (Stripe makes one when the portal is first set up).
+DEFAULT_CONFIGURATION = "bpc_standin_default"
+_IMPLEMENTED = frozenset({"customer", "return_url", "expand"})
+
+
+def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    unknown = sorted(set(params) - _IMPLEMENTED)
+    if unknown:
+        raise invalid_request(
+            f"The Stripe stand-in does not implement {unknown[0]} on portal sessions.",
+            param=unknown[0],
+        )
+    if "customer" not in params:
+        raise parameter_missing("customer")
+    customer = get_param_object(ctx.state, "customers", "customer", params["customer"], "customer")
+    session_id = ids.new_id("bps")
+    session = {
+        "id": session_id,
+        "object": "billing_portal.session",
+        "configuration": DEFAULT_CONFIGURATION,
+        "created": ctx.state.now(),
+        "customer": customer["id"],
+        "customer_account": None,
+        "flow": None,
+        "livemode": False,
+        "locale": None,
+        "on_behalf_of": None,
+        "return_url": params.get("return_url"),
+        "url": f"{ctx.base_url}/_standin/billing_portal/sessions/{session_id}",
+    }
+    ctx.state.data.portal_sessions[session_id] = session
+    return ctx.render(session, params)
+
+
+ROUTES = [route("POST", "/v1/billing_portal/sessions", create, SessionCreateParams)]

@@ -1,0 +1,232 @@
+"""preview-plan-change and change-plan over HTTP: what the subscriber pays, and when the plan
+actually changes."""
+
+from __future__ import annotations
+
+import functools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from google.cloud import firestore
+
+from tests.integration.billing_flows import (
+    PRICE,
+    intent_id,
+    subscribe,
+    update_invoices,
+    use_card,
+    with_stripe_calls,
+)
+from tests.integration.conftest import StandIn, User
+from tests.integration.webhook_support import wait_for_entitlement
+
+pytestmark = pytest.mark.integration
+
+PRO = "price_pro_monthly"
+DAY = 86_400
+
+
+def _change(user: User, sub_id: str, price: str = PRO, **extra: Any) -> dict[str, Any]:
+    return user.ok("change-plan", {"subscription_id": sub_id, "price_id": price, **extra})
+
+
+def _price(standin: StandIn, sub_id: str) -> str:
+    return standin.sdk.v1.subscriptions.retrieve(sub_id).items.data[0].price.id
+
+
+def test_an_upgrade_is_charged_now_and_takes_effect_now(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
+    assert (preview["current_price_id"], preview["price_id"]) == (PRICE, PRO)
+    assert preview["amount_due_now"] == preview["charge"] - preview["credit"] > 0
+    assert preview["next_invoice"]["total"] == 2900
+    result, calls = with_stripe_calls(standin, lambda: _change(user, sub_id))
+    assert result["status"] == "changed"
+    assert result["subscription"]["price"]["id"] == PRO
+    assert _price(standin, sub_id) == PRO
+    [invoice] = update_invoices(standin, user.customer())
+    assert (invoice.id, invoice.status) == (result["invoice_id"], "paid")
+    assert invoice.amount_paid == result["amount_due"] > 0
+    update = next(c for c in calls if c["method"] == "POST")
+    assert update["params"]["proration_behavior"] == "always_invoice"
+    assert update["params"]["payment_behavior"] == "pending_if_incomplete"
+    # The webhook's sync brings the new plan and its features to the app.
+    doc = wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+    assert doc["product_id"] == "prod_pro"
+    assert "api_access" in doc["features"]
+
+
+def test_a_declined_upgrade_leaves_the_old_plan_until_paid(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    use_card(user, standin, "pm_card_chargeCustomerFail")
+    result = _change(user, sub_id)
+    assert result["status"] == "payment_failed"
+    assert result["message"] == "Your card was declined."
+    assert result["subscription"]["price"]["id"] == PRICE
+    assert result["subscription"]["status"] == "active"
+    assert _price(standin, sub_id) == PRICE
+    [invoice] = update_invoices(standin, user.customer())
+    assert (invoice.status, invoice.amount_paid) == ("open", 0)
+    assert result["pending_until"] > invoice.created
+    # Asking again while it waits hands back the same payment, and charges nothing more.
+    again = _change(user, sub_id)
+    assert (again["invoice_id"], again["client_secret"]) == (invoice.id, result["client_secret"])
+    assert len(update_invoices(standin, user.customer())) == 1
+    doc = wait_for_entitlement(db, user.uid, price_id=PRICE, active=True)
+    assert doc["features"] == ["reports"]  # still Basic: nothing of Pro before it is paid
+    # The frontend pays with another card (Stripe.js): now the plan changes.
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(result["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    assert _price(standin, sub_id) == PRO
+    assert standin.sdk.v1.invoices.retrieve(str(invoice.id)).status == "paid"
+    wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+
+
+def test_an_upgrade_needing_3ds_waits_for_the_customer(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    card = use_card(user, standin, "pm_card_authenticationRequired")
+    result = _change(user, sub_id)
+    assert result["status"] == "requires_action"
+    assert "_secret_" in result["client_secret"]
+    assert _price(standin, sub_id) == PRICE
+    pi = standin.sdk.v1.payment_intents.retrieve(intent_id(result["client_secret"]))
+    assert (pi.status, pi.payment_method) == ("requires_action", card)
+    wait_for_entitlement(db, user.uid, price_id=PRICE, active=True)
+    standin.post(f"/_standin/payment_intents/{pi.id}/authenticate", {"outcome": "succeed"})
+    assert _price(standin, sub_id) == PRO
+    wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+
+
+def test_a_downgrade_keeps_the_paid_time_as_credit(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRO})
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    sub_id = created["subscription_id"]
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRICE})
+    assert preview["amount_due_now"] == 0
+    assert preview["credit"] > preview["charge"] > 0
+    assert preview["total_now"] == preview["charge"] - preview["credit"] < 0
+    result = _change(user, sub_id, PRICE, proration_date=preview["proration_date"])
+    assert (result["status"], result["amount_due"]) == ("changed", 0)
+    assert _price(standin, sub_id) == PRICE
+    # Nothing was charged, and the unused time on Pro stays on the account for the next bills.
+    [invoice] = update_invoices(standin, user.customer())
+    assert (invoice.amount_paid, invoice.total) == (0, preview["total_now"])
+    customer = standin.sdk.v1.customers.retrieve(user.customer())
+    assert customer.balance == preview["total_now"]
+    assert (customer.balance or 0) <= -(2900 - 999) * 0.99  # nearly a month's difference
+    doc = wait_for_entitlement(db, user.uid, price_id=PRICE, active=True)
+    assert doc["features"] == ["reports"]
+
+
+def test_the_charge_is_what_the_preview_showed(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
+    # The customer reads the preview for a while (ten days pass on the stand-in's clock):
+    # the proration date of the preview still fixes what is charged.
+    standin.post("/_standin/clock/advance", {"seconds": 10 * DAY})
+    later = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
+    assert later["amount_due_now"] < preview["amount_due_now"]
+    result = _change(user, sub_id, proration_date=preview["proration_date"])
+    assert result["amount_due"] == preview["amount_due_now"]
+    [invoice] = update_invoices(standin, user.customer())
+    assert invoice.amount_paid == preview["amount_due_now"]
+
+
+def test_an_old_preview_cannot_be_used(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    response = user.call(
+        "change-plan",
+        {"subscription_id": sub_id, "price_id": PRO, "proration_date": int(time.time()) - 3600},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "proration_date"
+    assert _price(standin, sub_id) == PRICE
+
+
+def test_a_double_submit_makes_one_change_and_one_charge(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    body = {"subscription_id": sub_id, "price_id": PRO}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda _: user.call("change-plan", body), range(2)))
+    assert sorted(r.status_code for r in responses)[0] == 200, [r.text for r in responses]
+    assert all(r.status_code == 200 or r.json()["error"]["code"] == "same_price" for r in responses)
+    [invoice] = update_invoices(standin, user.customer())
+    assert invoice.status == "paid"
+
+
+def test_a_double_submit_while_the_card_fails_makes_one_pending_charge(
+    user: User, standin: StandIn
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    use_card(user, standin, "pm_card_chargeCustomerFail")
+    body = {"subscription_id": sub_id, "price_id": PRO}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda _: user.call("change-plan", body), range(2)))
+    assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+    assert {r.json()["invoice_id"] for r in responses} == {
+        i.id for i in update_invoices(standin, user.customer())
+    }
+    assert len(update_invoices(standin, user.customer())) == 1
+
+
+def test_changing_back_and_forth_makes_each_change(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    for price in (PRO, PRICE, PRO):
+        assert _change(user, sub_id, price)["status"] == "changed"
+        assert _price(standin, sub_id) == price
+    assert len(update_invoices(standin, user.customer())) == 3
+
+
+def test_the_current_price_is_409_and_unoffered_prices_400(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    for function in ("preview-plan-change", "change-plan"):
+        same = user.call(function, {"subscription_id": sub_id, "price_id": PRICE})
+        assert same.status_code == 409
+        assert same.json()["error"]["code"] == "same_price"
+        for price in ("price_legacy_monthly", "price_doesnotexist"):
+            response = user.call(function, {"subscription_id": sub_id, "price_id": price})
+            assert response.status_code == 400
+            assert response.json()["error"]["code"] == "price_not_offered"
+            assert response.json()["error"]["field"] == "price_id"
+    assert update_invoices(standin, user.customer()) == []
+
+
+def test_an_ended_or_unpaid_subscription_cannot_change_plan(user: User, standin: StandIn) -> None:
+    user.customer()
+    unpaid = user.ok("create-subscription", {"price_id": PRICE})["subscription_id"]
+    response = user.call("change-plan", {"subscription_id": unpaid, "price_id": PRO})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "subscription_not_active"
+    standin.sdk.v1.subscriptions.cancel(unpaid)
+    response = user.call("preview-plan-change", {"subscription_id": unpaid, "price_id": PRO})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "subscription_ended"
+
+
+def test_other_users_subscriptions_are_404(user: User, other_user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    other_user.customer()
+    for function in ("preview-plan-change", "change-plan"):
+        body = {"subscription_id": sub_id, "price_id": PRO}
+        response, calls = with_stripe_calls(
+            standin, functools.partial(other_user.call, function, body)
+        )
+        assert response.status_code == 404
+        missing = other_user.call(function, {**body, "subscription_id": "sub_doesnotexist"})
+        assert response.json() == missing.json()
+        assert all(c["method"] == "GET" for c in calls), calls
+    assert _price(standin, sub_id) == PRICE

@@ -1,0 +1,106 @@
+"""Promotion codes a subscriber types: refused clearly when they do not apply, shown when
+they do."""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import firestore
+
+from tests.integration.billing_flows import PRICE, intent_id, subscribe
+from tests.integration.conftest import StandIn, User
+from tests.integration.webhook_support import wait_for_entitlement
+
+pytestmark = pytest.mark.integration
+
+PRO = "price_pro_monthly"
+INVALID = [
+    ("NOSUCHCODE", "no such code"),
+    ("RETIRED10", "no such code"),  # inactive
+    ("SUMMER2020", "expired"),
+]
+
+
+@pytest.mark.parametrize(("code", "words"), [*INVALID, ("PRO5OFF", "does not apply")])
+def test_invalid_codes_are_400_naming_the_field_and_subscribe_nobody(
+    user: User, standin: StandIn, code: str, words: str
+) -> None:
+    customer = user.customer()
+    response = user.call("create-subscription", {"price_id": PRICE, "promotion_code": code})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("promotion_code_invalid", "promotion_code")
+    assert words in error["message"]
+    subs = standin.sdk.v1.subscriptions.list(params={"customer": customer, "status": "all"})
+    assert subs.data == []
+
+
+@pytest.mark.parametrize(("code", "words"), INVALID)
+def test_invalid_codes_are_400_on_a_plan_change(
+    user: User, standin: StandIn, code: str, words: str
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    body = {"subscription_id": sub_id, "price_id": PRO, "promotion_code": code}
+    for function in ("preview-plan-change", "change-plan"):
+        response = user.call(function, body)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "promotion_code_invalid"
+        assert words in response.json()["error"]["message"]
+    assert standin.sdk.v1.subscriptions.retrieve(sub_id).items.data[0].price.id == PRICE
+
+
+def test_a_code_for_another_plan_is_400_on_a_plan_change(user: User, standin: StandIn) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRO})
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    body = {"subscription_id": created["subscription_id"], "price_id": PRICE}
+    response = user.call("preview-plan-change", {**body, "promotion_code": "PRO5OFF"})
+    assert response.status_code == 400
+    assert "does not apply" in response.json()["error"]["message"]
+    assert user.call("preview-plan-change", body).status_code == 200
+
+
+def test_a_good_code_shows_its_discount_and_is_charged_so(user: User, standin: StandIn) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRO, "promotion_code": "welcome20"})
+    assert created["discount"]["promotion_code"] == "WELCOME20"
+    assert created["discount"]["percent_off"] == 20
+    assert created["amount_due"] == 2320
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    invoice = standin.sdk.v1.invoices.list(params={"customer": user.customer()}).data[0]
+    assert (invoice.amount_paid, invoice.subtotal) == (2320, 2900)
+
+
+def test_a_code_on_a_plan_change_discounts_the_next_invoice(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    body = {"subscription_id": sub_id, "price_id": PRO, "promotion_code": "PRO5OFF"}
+    preview = user.ok("preview-plan-change", body)
+    assert preview["discount"]["amount_off"] == 500
+    assert preview["next_invoice"] == {
+        "date": preview["next_invoice"]["date"],
+        "total": 2400,
+        "discount_amount": 500,
+    }
+    result = user.ok("change-plan", {**body, "proration_date": preview["proration_date"]})
+    assert result["amount_due"] == preview["amount_due_now"]
+    sub = standin.sdk.v1.subscriptions.retrieve(sub_id, params={"expand": ["discounts"]})
+    [discount] = sub.discounts
+    assert getattr(discount, "promotion_code", None) == "promo_pro5off"
+    wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+
+
+def test_a_changed_code_replaces_an_unfinished_checkout(user: User, standin: StandIn) -> None:
+    user.customer()
+    plain = user.ok("create-subscription", {"price_id": PRO})
+    coded = user.ok("create-subscription", {"price_id": PRO, "promotion_code": "WELCOME20"})
+    assert coded["subscription_id"] != plain["subscription_id"]
+    assert coded["amount_due"] == 2320
+    again = user.ok("create-subscription", {"price_id": PRO, "promotion_code": "WELCOME20"})
+    assert (again["subscription_id"], again["created"]) == (coded["subscription_id"], False)
+    old = standin.sdk.v1.subscriptions.retrieve(plain["subscription_id"])
+    assert old.status == "canceled"

@@ -1,0 +1,250 @@
+"""Price changes: invoice previews, always_invoice prorations, pending updates, credits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import stripe
+from stripe.params import SubscriptionUpdateParams
+
+from tests.standin.conftest import StandinServer, intent_id
+
+BASIC, PRO = "price_basic_monthly", "price_pro_monthly"
+DAY = 86_400
+
+
+def _active(client: stripe.StripeClient, email: str, price: str = BASIC) -> stripe.Subscription:
+    customer = client.v1.customers.create(
+        {
+            "email": email,
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price}],
+            "payment_behavior": "allow_incomplete",
+        }
+    )
+    assert sub.status == "active"
+    return sub
+
+
+def _halfway(standin_server: StandinServer, sub: stripe.Subscription) -> int:
+    """Advances the clock to the middle of the subscription's period; returns that moment."""
+    item = sub.items.data[0]
+    now = standin_server.control("GET", "/_standin/clock")["now"]
+    middle = (item.current_period_start + item.current_period_end) // 2
+    standin_server.advance(max(0, middle - now))
+    return int(standin_server.control("GET", "/_standin/clock")["now"])
+
+
+def _change(sub: stripe.Subscription, price: str, **extra: Any) -> SubscriptionUpdateParams:
+    params: SubscriptionUpdateParams = {
+        "items": [{"id": sub.items.data[0].id, "price": price}],
+        "proration_behavior": "always_invoice",
+        "payment_behavior": "pending_if_incomplete",
+        "expand": ["latest_invoice"],
+    }
+    params.update(extra)  # type: ignore[typeddict-item]
+    return params
+
+
+def _preview(
+    client: stripe.StripeClient, sub: stripe.Subscription, price: str, proration_date: int
+) -> stripe.Invoice:
+    return client.v1.invoices.create_preview(
+        {
+            "customer": str(sub.customer),
+            "subscription": sub.id,
+            "subscription_details": {
+                "items": [{"id": sub.items.data[0].id, "price": price}],
+                "proration_behavior": "always_invoice",
+                "proration_date": proration_date,
+            },
+        }
+    )
+
+
+def _latest(sub: stripe.Subscription) -> stripe.Invoice:
+    assert isinstance(sub.latest_invoice, stripe.Invoice)
+    return sub.latest_invoice
+
+
+def _use_card(
+    client: stripe.StripeClient, customer: str, card: str, server: StandinServer | None = None
+) -> str:
+    """Save ``card`` for the customer (through a SetupIntent) and make it their default."""
+    si = client.v1.setup_intents.create({"customer": customer})
+    confirmed = client.v1.setup_intents.confirm(si.id, {"payment_method": card})
+    if confirmed.status == "requires_action":
+        assert server is not None
+        server.control("POST", f"/_standin/setup_intents/{si.id}/authenticate", {})
+        confirmed = client.v1.setup_intents.retrieve(si.id)
+    pm = str(confirmed.payment_method)
+    client.v1.customers.update(customer, {"invoice_settings": {"default_payment_method": pm}})
+    return pm
+
+
+def test_upgrade_bills_the_prorated_difference_at_once_and_matches_its_preview(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    at = _halfway(standin_server, sub)
+    item = sub.items.data[0]
+    preview = _preview(client, sub, PRO, proration_date=at)
+    assert str(preview.id).startswith("upcoming_in_")
+    assert "hosted_invoice_url" not in preview
+    assert preview.parent is not None
+    assert preview.parent.subscription_details is not None
+    assert preview.parent.subscription_details.subscription_proration_date == at
+    share = (item.current_period_end - at) / (item.current_period_end - item.current_period_start)
+    amounts = sorted(line.amount for line in preview.lines.data)
+    assert amounts == [-round(999 * share), round(2900 * share)]
+    for line in preview.lines.data:
+        assert line.parent is not None
+        assert line.parent.subscription_item_details is not None
+        assert line.parent.subscription_item_details.proration is True
+        assert line.discountable is False
+
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=at))
+    assert updated.items.data[0].price.id == PRO
+    assert updated.pending_update is None
+    invoice = _latest(updated)
+    assert invoice.billing_reason == "subscription_update"
+    assert (invoice.status, invoice.amount_paid) == ("paid", preview.amount_due)
+    assert invoice.amount_paid == sum(amounts) > 0
+
+
+def test_a_declined_upgrade_waits_in_pending_update_until_paid(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    _use_card(client, str(sub.customer), "pm_card_chargeCustomerFail")
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO))
+    assert updated.status == "active"
+    assert updated.items.data[0].price.id == BASIC
+    assert updated.pending_update is not None
+    assert updated.pending_update.subscription_items is not None
+    assert updated.pending_update.subscription_items[0].price.id == PRO
+    invoice = _latest(updated)
+    assert invoice.status == "open"
+    # Paying the open invoice with a good card applies the change.
+    visa = _use_card(client, str(sub.customer), "pm_card_visa")
+    client.v1.invoices.pay(invoice.id or "", {"payment_method": visa})
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert after.items.data[0].price.id == PRO
+    assert after.pending_update is None
+
+
+def test_an_upgrade_needing_3ds_applies_once_authenticated(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    _use_card(client, str(sub.customer), "pm_card_authenticationRequired", standin_server)
+    params = _change(sub, PRO)
+    params["expand"] = ["latest_invoice.confirmation_secret"]
+    updated = client.v1.subscriptions.update(sub.id, params)
+    assert updated.pending_update is not None
+    secret = _latest(updated).confirmation_secret
+    assert secret is not None
+    pi = client.v1.payment_intents.retrieve(intent_id(secret.client_secret))
+    assert pi.status == "requires_action"
+    standin_server.control("POST", f"/_standin/payment_intents/{pi.id}/authenticate", {})
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert (after.items.data[0].price.id, after.pending_update) == (PRO, None)
+
+
+def test_an_unpaid_pending_update_expires_and_the_plan_stays(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    _use_card(client, str(sub.customer), "pm_card_chargeCustomerFail")
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO))
+    assert updated.pending_update is not None
+    standin_server.advance(updated.pending_update.expires_at - updated.created + DAY)
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert (after.items.data[0].price.id, after.pending_update) == (BASIC, None)
+
+
+def test_a_downgrade_credits_the_unused_time_to_the_balance_and_renewals_use_it(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email, PRO)
+    _halfway(standin_server, sub)
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, BASIC))
+    invoice = _latest(updated)
+    assert updated.items.data[0].price.id == BASIC
+    assert invoice.total < 0
+    assert (invoice.status, invoice.amount_due, invoice.ending_balance) == (
+        "paid",
+        0,
+        invoice.total,
+    )
+    customer = client.v1.customers.retrieve(str(sub.customer))
+    assert customer.balance == invoice.total
+    now = standin_server.control("GET", "/_standin/clock")["now"]
+    standin_server.advance(sub.items.data[0].current_period_end - now + 60)
+    renewal = client.v1.invoices.retrieve(
+        str(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    )
+    assert renewal.billing_reason == "subscription_cycle"
+    assert renewal.starting_balance == invoice.total
+    assert renewal.amount_due == max(0, 999 + invoice.total)
+
+
+def test_a_renewal_preview_shows_the_new_price_and_a_promotion_codes_discount(
+    client: stripe.StripeClient, email: str
+) -> None:
+    sub = _active(client, email)
+    redeemed = client.v1.promotion_codes.retrieve("promo_welcome20").times_redeemed
+    preview = client.v1.invoices.create_preview(
+        {
+            "subscription": sub.id,
+            "subscription_details": {
+                "items": [{"id": sub.items.data[0].id, "price": PRO}],
+                "proration_behavior": "none",
+            },
+            "discounts": [{"promotion_code": "promo_welcome20"}],
+        }
+    )
+    assert preview.billing_reason == "subscription_cycle"
+    assert preview.subtotal == 2900
+    assert [d.amount for d in preview.total_discount_amounts or []] == [580]
+    assert preview.total == 2320
+    assert preview.period_end == sub.items.data[0].current_period_end
+    # A preview changes nothing and redeems nothing.
+    assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC
+    assert client.v1.promotion_codes.retrieve("promo_welcome20").times_redeemed == redeemed
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"description": "x"}, "description"),
+        ({"proration_behavior": "create_prorations"}, "proration_behavior"),
+        ({"payment_behavior": "allow_incomplete"}, "payment_behavior"),
+        ({"billing_cycle_anchor": "now"}, "billing_cycle_anchor"),
+    ],
+)
+def test_item_changes_refuse_what_is_not_implemented_or_not_allowed(
+    client: stripe.StripeClient, email: str, extra: dict[str, Any], param: str
+) -> None:
+    sub = _active(client, email)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.subscriptions.update(sub.id, _change(sub, PRO, **extra))
+    assert caught.value.param == param
+    assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC
+
+
+def test_a_proration_date_outside_the_period_is_refused(
+    client: stripe.StripeClient, email: str
+) -> None:
+    sub = _active(client, email)
+    before = sub.items.data[0].current_period_start - DAY
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=before))
+    assert caught.value.param == "proration_date"
