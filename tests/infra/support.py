@@ -7,6 +7,7 @@ deployed with which settings, secrets, sizing and roles) and ``infra/modules/fun
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -77,7 +78,9 @@ def tf_files() -> list[Path]:
     return sorted(path for path in INFRA.rglob("*.tf") if ".terraform" not in path.parts)
 
 
+@functools.cache
 def load_tf(path: Path) -> dict[str, Any]:
+    """The parsed file (python-hcl2's dict form); cached, so callers must not change it."""
     return dict(hcl2.loads(path.read_text()))
 
 
