@@ -53,7 +53,8 @@ module "plan" {
 }
 
 # The deployable source: the package in functions/ (main.py at its root) plus the
-# runtime requirements.txt, which Cloud Build installs. Caches and dotfiles stay out.
+# runtime requirements.txt, which Cloud Build installs. Caches and dotfiles stay out. The archive
+# reads each file with file(), which takes UTF-8 text: code and templates, no binary assets.
 locals {
   source_dir = "${path.module}/../functions"
   source_files = sort([
