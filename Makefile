@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -41,3 +41,9 @@ lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 
 bench: setup-services  ## Stripe calls and Firestore round trips per operation (starts its own stack).
 	$(PY) -m benchmarks.calls_per_operation
+
+infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
+	$(PY) -m billing.registry > infra/functions.json
+
+infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
+	scripts/provider-schema

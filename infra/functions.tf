@@ -1,0 +1,108 @@
+# One runtime service account per function: it holds only the roles that function uses (see
+# iam.tf), so a flaw in one operation cannot read another's secrets or write where it never does.
+resource "google_service_account" "function" {
+  for_each = local.functions
+
+  account_id   = each.value.service_account_id
+  display_name = "Runs the ${each.key} function"
+  description  = "Runtime identity of the ${each.value.kind} function ${each.key} (entry point ${each.value.entry_point})."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  #checkov:skip=CKV_GCP_124:ALLOW_ALL only for the browser and webhook functions, which browsers and Stripe call from the internet; event and job functions get ALLOW_INTERNAL_ONLY (ingress is per function, from the plan module).
+  for_each = local.functions
+
+  name        = each.key
+  location    = var.region
+  description = "${each.value.kind} function ${each.value.entry_point} (functions/billing/registry.py)"
+  labels      = { kind = each.value.kind }
+
+  build_config {
+    runtime           = "python312"
+    entry_point       = each.value.entry_point
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.functions.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+
+    # Rebuild on the runtime's security updates without waiting for a code change.
+    automatic_update_policy {}
+  }
+
+  service_config {
+    service_account_email = google_service_account.function[each.key].email
+    # Sizing, concurrency and timeout per kind, with the reasons: modules/function-plan/main.tf.
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    max_instance_request_concurrency = each.value.concurrency
+    min_instance_count               = each.value.min_instances
+    max_instance_count               = each.value.max_instances
+    timeout_seconds                  = each.value.timeout_seconds
+    # Public for browsers and Stripe; event and job functions only take traffic from Pub/Sub and
+    # Cloud Scheduler in this project (and still require their OIDC token).
+    ingress_settings               = each.value.ingress
+    all_traffic_on_latest_revision = true
+    environment_variables          = each.value.env
+
+    # Secrets are read from Secret Manager when an instance starts; never plain env values.
+    dynamic "secret_environment_variables" {
+      for_each = toset(each.value.secrets)
+      content {
+        key        = secret_environment_variables.value
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  # A revision whose account cannot read its secrets, or a build whose account cannot write its
+  # image, fails the deploy: the grants come first.
+  depends_on = [
+    google_secret_manager_secret_iam_member.access,
+    google_project_iam_member.build_logs,
+    google_project_iam_member.build_sources,
+    google_artifact_registry_repository_iam_member.build_images,
+  ]
+}
+
+# Browsers and Stripe call these without a Google identity (each function authenticates its
+# caller itself: Firebase ID token or Stripe-Signature). 2nd gen functions are invoked through
+# their Cloud Run service, so the grant is run.invoker there.
+resource "google_cloud_run_service_iam_member" "public" {
+  #checkov:skip=CKV_GCP_102:Public on purpose: browsers (Firebase ID token checked in code) and Stripe (signature checked in code) must reach these functions.
+  for_each = local.public_functions
+
+  location = google_cloudfunctions2_function.function[each.key].location
+  service  = google_cloudfunctions2_function.function[each.key].name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Event and job functions are private: only their own invoker account (Pub/Sub's push OIDC token,
+# Cloud Scheduler's OIDC token) may call them, and only that function.
+resource "google_service_account" "invoker" {
+  for_each = local.private_functions
+
+  account_id   = each.value.invoker_account_id
+  display_name = "Invokes the ${each.key} function"
+  description  = "Identity ${each.value.kind == "event" ? "Pub/Sub pushes" : "Cloud Scheduler calls"} ${each.key} with; run.invoker on that function only."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_cloud_run_service_iam_member" "invoker" {
+  for_each = local.private_functions
+
+  location = google_cloudfunctions2_function.function[each.key].location
+  service  = google_cloudfunctions2_function.function[each.key].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.invoker[each.key].member
+}

@@ -1,0 +1,30 @@
+# The roles each function's runtime account holds, and nothing more. Which kind needs what is set
+# in modules/function-plan/main.tf (firestore, publishes); secrets come from functions.json.
+
+# Firestore has no per-collection IAM: the Datastore user role on the project is the narrowest
+# grant that lets a function read and write documents.
+resource "google_project_iam_member" "firestore" {
+  for_each = { for name, fn in local.functions : name => fn if fn.firestore }
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.function[each.key].member
+}
+
+# Only the webhook (and jobs) publish notifications, and only to the notifications topic.
+resource "google_pubsub_topic_iam_member" "publisher" {
+  for_each = { for name, fn in local.functions : name => fn if fn.publishes }
+
+  topic  = google_pubsub_topic.notifications.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.function[each.key].member
+}
+
+# Each function reads exactly the secrets it is given, one grant per (function, secret).
+resource "google_secret_manager_secret_iam_member" "access" {
+  for_each = module.plan.secret_bindings
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value.function].member
+}

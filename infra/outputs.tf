@@ -1,0 +1,39 @@
+output "function_urls" {
+  description = "Every function's HTTPS URL, by deployed name (the frontend calls the browser ones)."
+  value       = { for name, fn in google_cloudfunctions2_function.function : name => fn.url }
+}
+
+output "stripe_webhook_url" {
+  description = "The endpoint to register in Stripe (Developers, Webhooks): the webhook function's URL."
+  value       = try(one([for name, fn in google_cloudfunctions2_function.function : fn.url if local.functions[name].kind == "webhook"]), null)
+}
+
+output "secrets" {
+  description = "Secret Manager secret id per environment variable: add each value with `gcloud secrets versions add ID --data-file=-`."
+  value       = { for env, secret in google_secret_manager_secret.secret : env => secret.secret_id }
+}
+
+output "service_accounts" {
+  description = "Each function's runtime service account."
+  value       = { for name, account in google_service_account.function : name => account.email }
+}
+
+output "notifications_topic" {
+  description = "The topic the webhook publishes notifications to."
+  value       = google_pubsub_topic.notifications.name
+}
+
+output "dead_letter_subscription" {
+  description = "Where undeliverable notifications wait (pull them to inspect or replay)."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "http_timeout_seconds" {
+  description = "The browser and webhook functions' timeout, computed from upstream_timeouts."
+  value       = module.plan.http_timeout_seconds
+}
+
+output "source_object" {
+  description = "The deployed source archive (its name carries the archive's SHA-256)."
+  value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
+}

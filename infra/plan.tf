@@ -1,0 +1,68 @@
+# Everything that is computed rather than created lives here and in modules/function-plan: no
+# provider is involved, so tests/infra evaluate this file with `terraform apply` offline (on the
+# real functions.json and on fixtures with every kind of function).
+
+# What to deploy comes from the code: functions.json is generated from functions/billing/registry.py
+# (`make infra-manifest`; a test fails when the two drift). Every function, its kind, its
+# settings and secrets are read from it; nothing here names a function.
+locals {
+  manifest = jsondecode(file("${path.module}/functions.json"))
+  labels   = merge(var.labels, { app = var.name, managed-by = "terraform" })
+
+  # Optional settings left unset are not passed, so the code's defaults apply.
+  settings_env = {
+    for key, value in {
+      ALLOWED_ORIGINS                  = join(",", var.settings.allowed_origins)
+      ALLOWED_PRICE_IDS                = join(",", var.settings.allowed_price_ids)
+      TRIAL_DAYS                       = var.settings.trial_days == null ? null : tostring(var.settings.trial_days)
+      REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
+      ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)
+      PAST_DUE_GRACE_DAYS              = var.settings.past_due_grace_days == null ? null : tostring(var.settings.past_due_grace_days)
+      MAX_BODY_BYTES                   = var.settings.max_body_bytes == null ? null : tostring(var.settings.max_body_bytes)
+      MAX_WEBHOOK_BODY_BYTES           = var.settings.max_webhook_body_bytes == null ? null : tostring(var.settings.max_webhook_body_bytes)
+      STRIPE_WEBHOOK_TOLERANCE_SECONDS = var.settings.stripe_webhook_tolerance_seconds == null ? null : tostring(var.settings.stripe_webhook_tolerance_seconds)
+      LOG_LEVEL                        = var.settings.log_level
+      CHECKOUT_SUCCESS_URL             = var.settings.checkout_success_url
+      CHECKOUT_CANCEL_URL              = var.settings.checkout_cancel_url
+      PORTAL_RETURN_URL                = var.settings.portal_return_url
+    } : key => value if value != null && value != ""
+  }
+
+  env = merge(local.settings_env, var.extra_env, {
+    # 2nd gen functions are not given the project id; Settings requires it (ID tokens are checked
+    # against it).
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    NOTIFICATIONS_TOPIC  = var.notifications.topic
+  })
+
+  functions         = module.plan.functions
+  public_functions  = { for name, fn in local.functions : name => fn if fn.public }
+  private_functions = { for name, fn in local.functions : name => fn if !fn.public }
+  event_functions   = { for name, fn in local.functions : name => fn if fn.kind == "event" }
+  job_functions     = { for name, fn in local.functions : name => fn if fn.kind == "job" }
+}
+
+# Per function: entry point, sizing, timeout, env, secrets and roles, computed without any
+# provider so the tests can evaluate it offline.
+module "plan" {
+  source = "./modules/function-plan"
+
+  functions                = local.manifest.functions
+  env                      = local.env
+  upstream_timeouts        = var.upstream_timeouts
+  kinds                    = var.kinds
+  enabled_optional_secrets = var.optional_secrets
+  name                     = var.name
+}
+
+# The deployable source: the package in functions/ (main.py at its root) plus the
+# runtime requirements.txt, which Cloud Build installs. Caches and dotfiles stay out. The archive
+# reads each file with file(), which takes UTF-8 text: code and templates, no binary assets.
+locals {
+  source_dir = "${path.module}/../functions"
+  source_files = sort([
+    for file in fileset(local.source_dir, "**") : file
+    if !can(regex("(^|/)(__pycache__|\\.)", file)) && !endswith(file, ".pyc")
+  ])
+}
+
