@@ -2,8 +2,9 @@
 
 import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
-from billing.boot import http
+from billing.boot import event, http
 
 
 @functions_framework.http
@@ -44,3 +45,8 @@ def update_payment_method(request: flask.Request) -> flask.Response:
 @functions_framework.http
 def retry_invoice(request: flask.Request) -> flask.Response:
     return http("retry_invoice")(request)
+
+
+@functions_framework.cloud_event
+def send_email(cloud_event: CloudEvent) -> None:
+    return event("send_email")(cloud_event)
