@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench bench-cold-start mail-preview
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -38,3 +38,9 @@ lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 
 bench: setup-services  ## Stripe calls and Firestore round trips per operation (starts its own stack).
 	$(PY) -m benchmarks.calls_per_operation
+
+bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
+	$(PY) -m benchmarks.cold_start
+
+mail-preview: setup  ## Render every mail from sample data into .devstack/mail-preview/ (open index.html).
+	$(PY) -m mailer.preview --out .devstack/mail-preview

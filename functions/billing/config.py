@@ -26,6 +26,7 @@ EMAIL_ADDRESS = re.compile(
 )
 _URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s\"'<>\\]*)?$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+_DEFAULT_LOCALE = "en_US"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 CommaList = Annotated[list[str], NoDecode]
@@ -125,7 +126,7 @@ class Settings(BaseSettings):
         default=None, description="Where a user updates their card (default: APP_URL)."
     )
     mail_locale: str = Field(
-        default="en_US", description="Locale (CLDR) for amounts and dates in mails."
+        default=_DEFAULT_LOCALE, description="Locale (CLDR) for amounts and dates in mails."
     )
     mail_claim_lease_seconds: int = Field(
         default=120,
@@ -228,7 +229,9 @@ class Settings(BaseSettings):
     @field_validator("mail_locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
-        from babel import Locale, UnknownLocaleError  # only where MAIL_LOCALE is set
+        if value == _DEFAULT_LOCALE:
+            return value  # known good; every function validates defaults, few need Babel
+        from babel import Locale, UnknownLocaleError
 
         if not _LOCALE.match(value):
             raise ValueError(f"{value!r} is not a locale like en_US or de_DE")
