@@ -208,7 +208,6 @@ def test_malformed_messages_are_acknowledged_with_one_error_line_each(
         [line] = found[message_id_]
         assert line["reason"] == reason
         assert line["message"].startswith("notification not sent and not retried: ")
-    assert not pubsub.pull(dead_letter_topic(topic_of(stack)))
 
 
 # --- extra instances of the function, with their own relay --------------------------------
