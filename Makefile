@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -47,3 +47,8 @@ infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploy
 
 infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
 	scripts/provider-schema
+bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
+	$(PY) -m benchmarks.cold_start
+
+mail-preview: setup  ## Render every mail from sample data into .devstack/mail-preview/ (open index.html).
+	$(PY) -m mailer.preview --out .devstack/mail-preview

@@ -15,11 +15,13 @@ from types import FrameType
 from devstack.stack import (
     DEFAULT_FUNCTIONS_SOURCE,
     DEFAULT_STATE_DIR,
+    MAX_DELIVERY_ATTEMPTS,
     REPO_ROOT,
     FunctionSpec,
     Stack,
     StackError,
     StackInfo,
+    dead_letter_topic,
     stop_recorded,
     stripe_key_from_environment,
 )
@@ -61,7 +63,12 @@ def summary(info: StackInfo, stack_file: Path) -> str:
         "",
         f"Firestore emulator  FIRESTORE_EMULATOR_HOST={info.firestore_emulator_host}",
         f"Pub/Sub emulator    PUBSUB_EMULATOR_HOST={info.pubsub_emulator_host}"
-        + (f"  (topic {info.notifications_topic})" if info.notifications_topic else ""),
+        + (
+            f"  (topic {info.notifications_topic}; failed ones end in"
+            f" {dead_letter_topic(info.notifications_topic)})"
+            if info.notifications_topic
+            else ""
+        ),
     ]
     if info.stripe.mode == "standin":
         lines.append(f"Stripe              local stand-in at {info.stripe.api_base}")
@@ -126,6 +133,7 @@ def up(args: argparse.Namespace) -> int:
         project_id=args.project,
         base_port=args.base_port,
         log_level=args.log_level,
+        max_delivery_attempts=args.max_delivery_attempts,
     )
     # Children run in their own sessions, so a terminal's Ctrl-C reaches only this process;
     # SIGTERM and SIGHUP (terminal closed) take the same way out. SIGINT is set explicitly:
@@ -200,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
         "--log-level",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="the functions' LOG_LEVEL (default: from .env or .env.example, else INFO)",
+    )
+    up_parser.add_argument(
+        "--max-delivery-attempts",
+        type=int,
+        default=MAX_DELIVERY_ATTEMPTS,
+        help="pushes of a notification the email function fails before it goes to the "
+        f"dead-letter topic (5-100, default {MAX_DELIVERY_ATTEMPTS})",
     )
     up_parser.add_argument(
         "-v", "--verbose", action="store_true", help="log each process's command and start time"

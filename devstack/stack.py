@@ -51,6 +51,12 @@ EMULATOR_START_TIMEOUT = 90.0
 PROCESS_START_TIMEOUT = 60.0
 STOP_GRACE = 5.0
 
+# The notifications push subscription. Pub/Sub allows 5-100 attempts; the backoff is shorter
+# than in the cloud so that a local retry shows up within seconds.
+MAX_DELIVERY_ATTEMPTS = 5
+RETRY_MINIMUM_BACKOFF = "1s"
+RETRY_MAXIMUM_BACKOFF = "10s"
+
 FunctionKind = Literal["http", "cloudevent"]
 
 
@@ -311,6 +317,51 @@ def function_process_env(
     }
 
 
+def _pubsub_api(emulator_host: str, project: str) -> str:
+    return f"http://{emulator_host}/v1/projects/{project}"
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}-dead-letter"
+
+
+def push_subscription(
+    emulator_host: str,
+    project: str,
+    topic: str,
+    name: str,
+    function_url: str,
+    *,
+    max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
+    minimum_backoff: str = RETRY_MINIMUM_BACKOFF,
+    maximum_backoff: str = RETRY_MAXIMUM_BACKOFF,
+) -> None:
+    """``topic`` pushing to an event function, as Terraform's push subscription does: a failed
+    delivery (any non-2xx) is retried with exponential backoff, and after
+    ``max_delivery_attempts`` the message moves to ``<topic>-dead-letter``, where a pull
+    subscription of the same name keeps it (a topic without one drops what it gets)."""
+    api = _pubsub_api(emulator_host, project)
+    dead = dead_letter_topic(topic)
+    for each in (topic, dead):
+        _put_json(f"{api}/topics/{each}", {})
+    _put_json(f"{api}/subscriptions/{dead}", {"topic": f"projects/{project}/topics/{dead}"})
+    # With the topic in the path, functions-framework turns the raw push envelope into a
+    # google.cloud.pubsub.topic.v1.messagePublished CloudEvent naming the topic.
+    _put_json(
+        f"{api}/subscriptions/{name}",
+        {
+            "topic": f"projects/{project}/topics/{topic}",
+            "pushConfig": {"pushEndpoint": f"{function_url}/projects/{project}/topics/{topic}"},
+            "ackDeadlineSeconds": 30,
+            "retryPolicy": {"minimumBackoff": minimum_backoff, "maximumBackoff": maximum_backoff},
+            "deadLetterPolicy": {
+                "deadLetterTopic": f"projects/{project}/topics/{dead}",
+                "maxDeliveryAttempts": max_delivery_attempts,
+            },
+        },
+    )
+
+
 class Stack:
     """Starts and stops one local stack. Use as a context manager; ``start()`` returns the
     :class:`StackInfo` (also written to ``state_dir/stack.json``) and stops whatever it started
@@ -320,6 +371,8 @@ class Stack:
     ``STRIPE_SECRET_KEY`` (environment, else ``env_dir/.env``). ``env_overrides`` win over every
     other source of the functions' environment (see :func:`function_env`). ``project_id``
     defaults to the ``GOOGLE_CLOUD_PROJECT`` that environment holds, else ``demo-billing``.
+    ``max_delivery_attempts``: how often the notifications topic pushes a message to an event
+    function that fails it before moving it to ``<topic>-dead-letter`` (see push_subscription).
 
     Ports: with ``base_port`` None (the default) every process gets a free port from the OS;
     with ``base_port=N`` they are N (Firestore), N+1 (Pub/Sub), N+2 (SMTP sink), N+3 (stand-in,
@@ -341,6 +394,7 @@ class Stack:
         host: str = procs.LOCALHOST,
         start_timeout: float | None = None,
         standin_module: str = STANDIN_MODULE,
+        max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.env_overrides = dict(env_overrides or {})
@@ -354,6 +408,9 @@ class Stack:
         self.host = host
         self.start_timeout = start_timeout
         self.standin_module = standin_module
+        if not 5 <= max_delivery_attempts <= 100:
+            raise StackError("max_delivery_attempts must be 5 to 100 (Pub/Sub's limits)")
+        self.max_delivery_attempts = max_delivery_attempts
         self.info: StackInfo | None = None
         # The environment every function of this run gets (before FUNCTION_TARGET/PYTHONPATH),
         # kept so a caller can start one more instance beside the stack with other settings.
@@ -596,21 +653,18 @@ class Stack:
     def _create_topic(self, info: StackInfo, topic: str) -> None:
         """The notifications topic, and a push subscription to it for each event function: the
         local stand-in for the push subscription Terraform gives the email function."""
-        project = info.project_id
-        api = f"http://{info.pubsub_emulator_host}/v1/projects/{project}"
-        _put_json(f"{api}/topics/{topic}", {})
         for name in info.event_functions:
-            # With the topic in the path, functions-framework turns the raw push envelope into a
-            # google.cloud.pubsub.topic.v1.messagePublished CloudEvent naming the topic.
-            endpoint = f"{info.functions[name]}/projects/{project}/topics/{topic}"
-            _put_json(
-                f"{api}/subscriptions/{topic}-{name}",
-                {
-                    "topic": f"projects/{project}/topics/{topic}",
-                    "pushConfig": {"pushEndpoint": endpoint},
-                    "ackDeadlineSeconds": 30,
-                },
+            push_subscription(
+                info.pubsub_emulator_host,
+                info.project_id,
+                topic,
+                f"{topic}-{name}",
+                info.functions[name],
+                max_delivery_attempts=self.max_delivery_attempts,
             )
+        if not info.event_functions:
+            api = _pubsub_api(info.pubsub_emulator_host, info.project_id)
+            _put_json(f"{api}/topics/{topic}", {})
         log.debug("created topic %s, pushing to %s", topic, info.event_functions)
 
     def _record_processes(self) -> None:

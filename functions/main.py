@@ -2,8 +2,9 @@
 
 import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
-from billing.boot import http
+from billing.boot import event, http
 
 
 @functions_framework.http
@@ -79,3 +80,8 @@ def stripe_webhook(request: flask.Request) -> flask.Response:
 @functions_framework.http
 def reconcile(request: flask.Request) -> flask.Response:
     return http("reconcile")(request)
+
+
+@functions_framework.cloud_event
+def send_email(cloud_event: CloudEvent) -> None:
+    return event("send_email")(cloud_event)

@@ -25,6 +25,18 @@ locals {
       CHECKOUT_SUCCESS_URL             = var.settings.checkout_success_url
       CHECKOUT_CANCEL_URL              = var.settings.checkout_cancel_url
       PORTAL_RETURN_URL                = var.settings.portal_return_url
+      SMTP_HOST                        = var.mail.smtp_host
+      SMTP_PORT                        = var.mail.smtp_port == null ? null : tostring(var.mail.smtp_port)
+      SMTP_SECURITY                    = var.mail.smtp_security
+      SMTP_USERNAME                    = var.mail.smtp_username
+      MAIL_FROM                        = var.mail.mail_from
+      MAIL_FROM_NAME                   = var.mail.mail_from_name
+      MAIL_REPLY_TO                    = var.mail.mail_reply_to
+      SUPPORT_EMAIL                    = var.mail.support_email
+      PRODUCT_NAME                     = var.mail.product_name
+      APP_URL                          = var.mail.app_url
+      BILLING_URL                      = var.mail.billing_url
+      MAIL_LOCALE                      = var.mail.mail_locale
     } : key => value if value != null && value != ""
   }
 

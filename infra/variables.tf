@@ -83,6 +83,36 @@ variable "settings" {
   }
 }
 
+variable "mail" {
+  description = <<-EOT
+    The email function's plain settings (functions/billing/config.py documents each): the relay
+    and what the mails say. SMTP_PASSWORD is a secret (optional_secrets), never set here.
+  EOT
+  type = object({
+    smtp_host      = string
+    smtp_port      = optional(number)
+    smtp_security  = optional(string)
+    smtp_username  = optional(string)
+    mail_from      = string
+    mail_from_name = optional(string)
+    mail_reply_to  = optional(string)
+    support_email  = optional(string)
+    product_name   = string
+    app_url        = string
+    billing_url    = optional(string)
+    mail_locale    = optional(string)
+  })
+
+  validation {
+    condition     = var.mail.smtp_security == null || contains(["starttls", "ssl", "none"], coalesce(var.mail.smtp_security, "starttls"))
+    error_message = "mail.smtp_security is starttls, ssl or none (none only for a relay on a private network)."
+  }
+  validation {
+    condition     = can(regex("^https://", var.mail.app_url)) && (var.mail.billing_url == null || can(regex("^https://", coalesce(var.mail.billing_url, "https://x"))))
+    error_message = "mail.app_url and mail.billing_url are https URLs: every mail links to them."
+  }
+}
+
 variable "extra_env" {
   description = "Further plain settings by environment variable name, for settings functions gain before this file names them (e.g. the email function's sender and SMTP host). Never secrets, never local-only settings."
   type        = map(string)

@@ -31,6 +31,23 @@ def settings() -> Settings:
     )
 
 
+MAIL_SETTINGS = {
+    "google_cloud_project": "demo-billing",
+    "smtp_host": "127.0.0.1",
+    "smtp_security": "none",
+    "mail_from": "billing@example.com",
+    "mail_reply_to": "support@example.com",
+    "product_name": "Acme Cloud",
+    "app_url": "https://app.example.com",
+    "billing_url": "https://app.example.com/settings/billing",
+}
+
+
+def mail_settings(**overrides: object) -> Settings:
+    """Settings of the email function, as a deployment would give them."""
+    return Settings(**(MAIL_SETTINGS | overrides))  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def verifier() -> FakeVerifier:
     return FakeVerifier()

@@ -1,7 +1,8 @@
 """All configuration, read from the environment in one place and validated at start.
 
-Secrets (the Stripe key, the webhook signing secret) arrive as environment variables that
-Cloud Functions fills from Secret Manager; locally they come from ``.env.example``/``.env``.
+Secrets (the Stripe key, the webhook signing secret, the SMTP password) arrive as environment
+variables that Cloud Functions fills from Secret Manager; locally they come from
+``.env.example``/``.env``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from billing.lifecycle import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _RETURN_URL = r"^https?://[^\s/]+(/\S*)?$"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+# An address as mail headers and SMTP take it without SMTPUTF8: an ASCII dot-atom local part
+# and a host name (IDN domains are given in their ASCII form, xn--...).
+EMAIL_ADDRESS = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s\"'<>\\]*)?$")
+_LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+_DEFAULT_LOCALE = "en_US"
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -97,6 +108,57 @@ class Settings(BaseSettings):
         default="billing-notifications", pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$"
     )
 
+    # The email function (functions/mailer): its relay, its sender and what its mails link to.
+    smtp_host: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9.:-]+$", description="SMTP relay host name."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] | None = Field(
+        default=None,
+        description="starttls (upgrade a plain connection; port 587/25/2525), ssl (implicit "
+        "TLS; port 465) or none (local sink only). Default: ssl on port 465, else starttls.",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="Relay login; unset for relays that take no AUTH."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Relay password or API key; from Secret Manager in the cloud."
+    )
+    smtp_connect_timeout: float = Field(default=10.0, gt=0, le=60)
+    smtp_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Per SMTP command once connected."
+    )
+    mail_from: str | None = Field(default=None, description="Sender address (envelope and From).")
+    mail_from_name: str | None = Field(
+        default=None, max_length=100, description="Sender display name (default: PRODUCT_NAME)."
+    )
+    mail_reply_to: str | None = None
+    support_email: str | None = Field(
+        default=None, description="Shown in every mail (default: MAIL_REPLY_TO, else MAIL_FROM)."
+    )
+    product_name: str | None = Field(default=None, min_length=1, max_length=100)
+    app_url: str | None = Field(default=None, description="The app, linked from every mail.")
+    billing_url: str | None = Field(
+        default=None, description="Where a user updates their card (default: APP_URL)."
+    )
+    mail_locale: str = Field(
+        default=_DEFAULT_LOCALE, description="Locale (CLDR) for amounts and dates in mails."
+    )
+    mail_claim_lease_seconds: int = Field(
+        default=120,
+        ge=30,
+        le=3600,
+        description="How long a delivery that claimed a notification may take to send it before "
+        "another delivery may try.",
+    )
+    mail_dedupe_days: int = Field(
+        default=30,
+        ge=8,
+        le=400,
+        description="How long a sent notification is remembered (sent_emails TTL); longer than "
+        "Pub/Sub keeps a message (7 days by default).",
+    )
+
     firebase_auth_emulator_host: str | None = None
     firestore_emulator_host: str | None = None
     # Cloud Run (and so every 2nd gen function) sets K_SERVICE; nothing local does.
@@ -159,6 +221,69 @@ class Settings(BaseSettings):
                 raise ValueError("each must be a Stripe webhook signing secret (whsec_...)")
         return secrets
 
+    @field_validator("mail_from", "mail_reply_to", "support_email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_ADDRESS.match(value):
+            raise ValueError(f"{value!r} is not an email address like billing@example.com")
+        return value
+
+    @field_validator("app_url", "billing_url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _URL.match(value):
+            raise ValueError(f"{value!r} is not a URL like https://app.example.com/billing")
+        return value
+
+    @field_validator("mail_from_name", "product_name")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ord(c) < 32 for c in value)):
+            raise ValueError("must be one line of text")
+        return value
+
+    @field_validator("mail_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value == _DEFAULT_LOCALE:
+            return value  # known good; every function validates defaults, few need Babel
+        from babel import Locale, UnknownLocaleError
+
+        if not _LOCALE.match(value):
+            raise ValueError(f"{value!r} is not a locale like en_US or de_DE")
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"{value!r} is not a locale Babel knows") from None
+        return value
+
+    @model_validator(mode="after")
+    def _mail_settings_agree(self) -> Self:
+        # A send is at most about ten commands (EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA,
+        # the body...), each allowed SMTP_TIMEOUT: a claim must outlast the slowest send, or a
+        # redelivery could take it over while the first is still sending.
+        if self.smtp_connect_timeout + 10 * self.smtp_timeout > self.mail_claim_lease_seconds:
+            raise ValueError(
+                "MAIL_CLAIM_LEASE_SECONDS must be at least SMTP_CONNECT_TIMEOUT + 10 x "
+                "SMTP_TIMEOUT (the longest a send can take)"
+            )
+        if (
+            self.k_service
+            and self.smtp_effective_security == "none"
+            and self.smtp_password is not None
+            and self.smtp_host not in _LOCAL_HOSTS
+        ):
+            raise ValueError(
+                "SMTP_SECURITY=none with SMTP_PASSWORD in a deployed function would send the "
+                "password unencrypted: use starttls or ssl"
+            )
+        if self.k_service:
+            for name in ("app_url", "billing_url"):
+                url = getattr(self, name)
+                if url is not None and not url.startswith("https://"):
+                    raise ValueError(f"{name.upper()} must be https:// in a deployed function")
+        return self
+
     @model_validator(mode="after")
     def _no_local_shortcuts_when_deployed(self) -> Self:
         if self.k_service and self.firebase_auth_emulator_host:
@@ -184,6 +309,12 @@ class Settings(BaseSettings):
     def stripe_key_is_live(self) -> bool:
         key = self.stripe_secret_key
         return key is not None and "_live_" in key.get_secret_value()
+
+    @property
+    def smtp_effective_security(self) -> Literal["starttls", "ssl", "none"]:
+        if self.smtp_security is not None:
+            return self.smtp_security
+        return "ssl" if self.smtp_port == 465 else "starttls"
 
     @property
     def auth_emulated(self) -> bool:

@@ -46,7 +46,9 @@ class FunctionDef:
     kind: Kind
     target: str  # "module:attribute": the operation (browser, job) or handler (webhook, event)
     settings: tuple[str, ...] = ()  # Settings fields this function cannot run without
-    secrets: tuple[str, ...] = (STRIPE_KEY,)
+    secrets: tuple[str, ...] = (STRIPE_KEY,)  # from Secret Manager, and required at start
+    # From Secret Manager when one exists, else unset: e.g. a relay that takes no login.
+    optional_secrets: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()  # browser: statuses beyond the common ones (documented)
 
     @property
@@ -98,6 +100,14 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         secrets=(STRIPE_KEY, WEBHOOK_SECRETS),
     ),
     FunctionDef("reconcile", "job", "billing.reconcile:reconcile"),
+    FunctionDef(
+        "send_email",
+        "event",
+        "mailer.handler:send_email",
+        settings=("smtp_host", "mail_from", "product_name", "app_url"),
+        secrets=(),
+        optional_secrets=(SMTP_PASSWORD,),
+    ),
 )
 
 BY_NAME: dict[str, FunctionDef] = {fn.name: fn for fn in FUNCTIONS}
@@ -162,6 +172,7 @@ def manifest() -> dict[str, Any]:
                 "signature": fn.signature,
                 "public": fn.public,
                 "secrets": sorted(fn.secrets),
+                "optional_secrets": sorted(fn.optional_secrets),
                 "settings": sorted(setting.upper() for setting in fn.settings),
             }
             for fn in FUNCTIONS

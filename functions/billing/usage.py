@@ -1,4 +1,4 @@
-"""Per-request counts of external round trips (Stripe calls, Firestore RPCs).
+"""Per-request counts of external round trips (Stripe calls, Firestore RPCs, SMTP sends).
 
 Logged with every request and read by tests and benchmarks, so "how many Stripe calls does
 this operation make" is measured, not claimed.
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 STRIPE = "stripe_calls"
 FIRESTORE = "firestore_round_trips"
 PUBSUB = "pubsub_publishes"
+SMTP = "smtp_sends"
 
 _counts: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar(
     "billing_usage", default=None

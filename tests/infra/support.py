@@ -48,6 +48,12 @@ BASE_VARS: dict[str, Any] = {
         "checkout_cancel_url": "https://app.example.com/billing",
         "portal_return_url": "https://app.example.com/account",
     },
+    "mail": {
+        "smtp_host": "smtp.example.com",
+        "mail_from": "billing@example.com",
+        "product_name": "Example",
+        "app_url": "https://app.example.com",
+    },
 }
 
 
@@ -119,7 +125,7 @@ def every_kind_manifest() -> dict[str, Any]:
             "signature": "cloudevent",
             "public": False,
             "secrets": [],
-            "optional_secrets": ["SMTP_USERNAME", "SMTP_PASSWORD"],
+            "optional_secrets": ["SMTP_PASSWORD"],
             "settings": [],
         },
     )

@@ -22,6 +22,7 @@ import stripe
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
+from billing import registry
 from devstack import procs
 from devstack.stack import (
     FunctionSpec,
@@ -100,7 +101,7 @@ def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iter
     """One more instance of a function, with other settings, beside the session's stack
     (as a second deployment with another configuration would be). Yields its URL."""
     port = procs.free_port()
-    spec = FunctionSpec(target, "http")
+    spec = FunctionSpec(target, registry.get(target).signature)
     source = stack.functions_source
     env = function_process_env(stack.function_environ | overrides, spec, source)
     name = f"{spec.deployed_name}-extra"

@@ -151,6 +151,19 @@ def test_a_published_notification_is_pushed_to_the_event_function(running: Runni
     assert event["data"]["message"]["attributes"] == {"notification_id": "n1"}
 
 
+def test_the_event_functions_subscription_retries_and_dead_letters(running: Running) -> None:
+    info = running.info
+    api = f"http://{info.pubsub_emulator_host}/v1/projects/{info.project_id}"
+    subscription = requests.get(f"{api}/subscriptions/test-notifications-email", timeout=10)
+    assert subscription.json()["deadLetterPolicy"] == {
+        "deadLetterTopic": f"projects/{info.project_id}/topics/test-notifications-dead-letter",
+        "maxDeliveryAttempts": 5,
+    }
+    assert "retryPolicy" in subscription.json()
+    kept = requests.get(f"{api}/subscriptions/test-notifications-dead-letter", timeout=10)
+    assert kept.status_code == 200
+
+
 def test_mail_sent_to_the_sink_lands_in_the_mail_dir(running: Running) -> None:
     info = running.info
     message = EmailMessage()
@@ -284,3 +297,11 @@ def test_overriding_an_emulator_host_changes_what_functions_are_told_not_where_i
         assert info.firestore_emulator_host != "127.0.0.1:1"
         assert requests.get(f"http://{info.firestore_emulator_host}/", timeout=5).ok
         assert _echoed_env(info)["FIRESTORE_EMULATOR_HOST"] == "127.0.0.1:1"
+
+
+@pytest.mark.parametrize("attempts", [4, 101])
+def test_delivery_attempts_outside_pubsubs_limits_are_refused(
+    tmp_path: Path, attempts: int
+) -> None:
+    with pytest.raises(StackError, match="max_delivery_attempts must be 5 to 100"):
+        Stack(state_dir=tmp_path, max_delivery_attempts=attempts)

@@ -15,6 +15,10 @@ BASE = {
     "CHECKOUT_SUCCESS_URL": "http://localhost:3000/done?session_id={CHECKOUT_SESSION_ID}",
     "CHECKOUT_CANCEL_URL": "http://localhost:3000/billing",
     "PORTAL_RETURN_URL": "http://localhost:3000/account",
+    "SMTP_HOST": "smtp.example.com",
+    "MAIL_FROM": "billing@example.com",
+    "PRODUCT_NAME": "Acme Cloud",
+    "APP_URL": "https://app.example.com",
 }
 
 
@@ -153,3 +157,99 @@ def test_deployed_functions_send_customers_back_over_https_only(env: pytest.Monk
     for name in ("CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL", "PORTAL_RETURN_URL"):
         env.setenv(name, BASE[name].replace("http://localhost:3000", "https://app.example.com"))
     assert load_settings().portal_return_url == "https://app.example.com/account"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("MAIL_FROM", "billing at example.com", "MAIL_FROM: 'billing at example.com' is not an"),
+        ("MAIL_REPLY_TO", "a@b.com\r\nBcc: x@y.com", "MAIL_REPLY_TO"),
+        ("SUPPORT_EMAIL", "<support@example.com>", "SUPPORT_EMAIL"),
+        ("APP_URL", "app.example.com", "APP_URL: 'app.example.com' is not a URL"),
+        ("BILLING_URL", "javascript:alert(1)", "BILLING_URL"),
+        ("PRODUCT_NAME", "Acme\r\nBcc: x@y.com", "PRODUCT_NAME: must be one line"),
+        ("MAIL_LOCALE", "xx_YY", "MAIL_LOCALE: 'xx_YY' is not a locale Babel knows"),
+        ("MAIL_LOCALE", "english", "MAIL_LOCALE"),
+        ("SMTP_SECURITY", "tls", "SMTP_SECURITY"),
+        ("SMTP_PORT", "0", "SMTP_PORT"),
+        ("MAIL_DEDUPE_DAYS", "3", "MAIL_DEDUPE_DAYS"),
+        ("SMTP_TIMEOUT", "60", "MAIL_CLAIM_LEASE_SECONDS must be at least"),
+    ],
+)
+def test_bad_mail_settings_fail_naming_the_variable(
+    env: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    env.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("port", "security", "effective"),
+    [
+        ("465", None, "ssl"),
+        ("587", None, "starttls"),
+        ("25", None, "starttls"),
+        ("2525", "none", "none"),
+    ],
+)
+def test_smtp_security_defaults_from_the_port(
+    env: pytest.MonkeyPatch, port: str, security: str | None, effective: str
+) -> None:
+    env.setenv("SMTP_PORT", port)
+    if security is not None:
+        env.setenv("SMTP_SECURITY", security)
+    assert load_settings().smtp_effective_security == effective
+
+
+def _deployed(env: pytest.MonkeyPatch, service: str) -> None:
+    """As in the cloud: K_SERVICE set, and the app's links over https."""
+    env.setenv("K_SERVICE", service)
+    for name in ("CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL", "PORTAL_RETURN_URL"):
+        env.setenv(name, BASE[name].replace("http://localhost:3000", "https://app.example.com"))
+
+
+def test_a_deployed_function_refuses_to_send_a_password_unencrypted(
+    env: pytest.MonkeyPatch,
+) -> None:
+    _deployed(env, "send-email")
+    env.setenv("SMTP_SECURITY", "none")
+    env.setenv("SMTP_PASSWORD", "relay-password-value")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "SMTP_SECURITY=none" in str(caught.value)
+    assert "relay-password-value" not in str(caught.value)
+    env.setenv("SMTP_SECURITY", "starttls")
+    load_settings()
+
+
+def test_a_deployed_function_links_only_to_https(env: pytest.MonkeyPatch) -> None:
+    _deployed(env, "send-email")
+    env.setenv("APP_URL", "http://app.example.com")
+    with pytest.raises(ConfigError, match="APP_URL must be https"):
+        load_settings()
+
+
+def test_the_env_example_defaults_start_every_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    from billing.startup import check
+    from devstack.stack import REPO_ROOT, read_env_file
+
+    for key, value in read_env_file(REPO_ROOT / ".env.example").items():
+        monkeypatch.setenv(key, value)
+    check(None)
+
+
+def test_the_email_function_needs_neither_stripe_nor_an_smtp_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from billing.startup import check
+
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    check("send_email")
+    monkeypatch.delenv("MAIL_FROM")
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        check("send_email")

@@ -91,3 +91,23 @@ def test_every_required_setting_is_a_setting() -> None:
 def test_manifest_is_json_with_every_function() -> None:
     data = json.loads(registry.render_manifest())
     assert set(data["functions"]) == {fn.deployed_name for fn in registry.FUNCTIONS}
+
+
+def test_optional_secrets_are_settings_and_never_required() -> None:
+    from billing.config import Settings
+
+    for fn in registry.FUNCTIONS:
+        for secret in fn.optional_secrets:
+            assert secret.lower() in Settings.model_fields, secret
+            assert secret.lower() not in fn.required_settings, (fn.name, secret)
+            assert secret not in fn.secrets
+
+
+def test_the_email_function_is_an_event_function_without_stripe() -> None:
+    fn = registry.get("send_email")
+    assert (fn.kind, fn.signature, fn.public) == ("event", "cloudevent", False)
+    assert "stripe_secret_key" not in fn.required_settings
+    entry = registry.manifest()["functions"]["send-email"]
+    assert entry["secrets"] == []
+    assert entry["optional_secrets"] == ["SMTP_PASSWORD"]
+    assert entry["settings"] == ["APP_URL", "MAIL_FROM", "PRODUCT_NAME", "SMTP_HOST"]

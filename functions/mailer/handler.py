@@ -1,0 +1,219 @@
+"""The email function's entry point: one Pub/Sub push (a messagePublished CloudEvent) per call.
+
+What the push gets back is what Pub/Sub does next:
+- returns normally (2xx): acknowledged. The mail was sent, was sent before, or can never be
+  sent (not JSON, not the contract, unknown type or version, no address); the last is logged
+  as one ERROR line naming why, and never retried.
+- raises :class:`Redeliver` (non-2xx): delivered again after the subscription's backoff, and
+  after its maximum attempts moved to the dead-letter topic. SMTP or Firestore failed, or
+  another delivery of the same notification is sending it right now.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from google.api_core.exceptions import GoogleAPIError
+from werkzeug.exceptions import HTTPException
+
+from billing import logs, runtime, usage
+from billing.runtime import Runtime
+from mailer import contract
+from mailer.compose import Brand, Composer, recipient
+from mailer.contract import Unsendable
+from mailer.once import Claims, FirestoreClaims, State
+from mailer.smtp import Sender, SendFailed, SmtpSender
+
+log = logging.getLogger("mailer")
+
+
+class Redeliver(HTTPException):
+    """Not acknowledged: Pub/Sub delivers the message again later.
+
+    An HTTP error rather than a crash, because the reason is already logged in one line; a
+    crash would add functions-framework's own traceback line for an expected condition.
+    """
+
+    code = 503
+
+    def __init__(self, description: str, code: int = 503) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    UNSENDABLE = "unsendable"
+    SENT_UNRECORDED = "sent_unrecorded"
+
+
+@dataclass(frozen=True)
+class PubSubMessage:
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str]
+
+
+def pubsub_message(data: Any) -> PubSubMessage:
+    """The Pub/Sub message inside a messagePublished event's data."""
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise Unsendable("not_pubsub", "the event carries no Pub/Sub message")
+    attributes = message.get("attributes") or {}
+    message_id = str(message.get("messageId") or message.get("message_id") or "")
+    try:
+        payload = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise Unsendable("not_base64", "the message data is not base64") from None
+    if not isinstance(attributes, Mapping):
+        attributes = {}
+    return PubSubMessage(message_id, payload, {str(k): str(v) for k, v in attributes.items()})
+
+
+def _check_attributes(attributes: Mapping[str, str], notification: contract.Notification) -> None:
+    # The publisher repeats these as attributes; a disagreement is a publisher bug, and which
+    # of the two is right cannot be known here.
+    expected = {
+        "version": str(notification.version),
+        "type": notification.type,
+        "notification_id": notification.notification_id,
+    }
+    for key, value in expected.items():
+        if key in attributes and attributes[key] != value:
+            raise Unsendable(
+                "attribute_mismatch", f"the message attribute {key!r} disagrees with its data"
+            )
+
+
+class Mailer:
+    def __init__(
+        self,
+        composer: Composer,
+        claims: Claims,
+        sender: Sender,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.composer = composer
+        self.claims = claims
+        self.sender = sender
+        self.clock = clock
+
+    @classmethod
+    def from_runtime(cls, rt: Runtime) -> Mailer:
+        settings = rt.settings
+        claims = FirestoreClaims(
+            rt.firestore,
+            lease=timedelta(seconds=settings.mail_claim_lease_seconds),
+            keep=timedelta(days=settings.mail_dedupe_days),
+            timeout=settings.firestore_timeout_seconds,
+        )
+        return cls(Composer(Brand.from_settings(settings)), claims, SmtpSender(settings))
+
+    def handle(self, event_data: Any) -> Outcome:
+        """Sends the mail of one messagePublished event's data, at most once; see the module."""
+        with logs.context(), usage.measure() as counts:
+            outcome = self._handle(event_data)
+            if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
+                log.info(
+                    "sent" if outcome is Outcome.SENT else "already sent: not sent again",
+                    extra={
+                        "outcome": outcome.value,
+                        usage.SMTP: counts.get(usage.SMTP, 0),
+                        usage.FIRESTORE: counts.get(usage.FIRESTORE, 0),
+                    },
+                )
+            return outcome
+
+    def _handle(self, event_data: Any) -> Outcome:
+        try:
+            message = pubsub_message(event_data)
+            logs.bind(pubsub_message_id=message.message_id)
+            version = message.attributes.get("version")
+            if version is not None and version != str(contract.VERSION):
+                raise Unsendable(
+                    "unknown_version", f"version {version[:20]!r} is not one this function reads"
+                )
+            notification = contract.parse(message.data)
+            logs.bind(
+                notification_id=notification.notification_id,
+                notification_type=notification.type,
+                uid=notification.uid,
+            )
+            _check_attributes(message.attributes, notification)
+            to = recipient(notification)
+        except Unsendable as error:
+            return self._unsendable(error)
+        return self._send_once(notification, to)
+
+    def _unsendable(self, error: Unsendable) -> Outcome:
+        log.error(
+            "notification not sent and not retried: %s", error, extra={"reason": error.reason}
+        )
+        return Outcome.UNSENDABLE
+
+    def _send_once(self, notification: contract.Notification, to: str) -> Outcome:
+        # Rendered before the claim: a message that cannot be rendered leaves no claim behind.
+        mail = self.composer.compose(notification, to, self.clock())
+        details = {
+            "type": notification.type,
+            "uid": notification.uid,
+            "message_id": mail["Message-ID"],
+        }
+        try:
+            claim = self.claims.claim(notification.notification_id, self.clock(), details)
+        except GoogleAPIError as error:
+            log.error("cannot claim the notification in Firestore: %s", type(error).__name__)
+            raise Redeliver("Firestore unavailable") from None
+        if claim.state is State.SENT:
+            return Outcome.ALREADY_SENT
+        if claim.state is State.IN_FLIGHT:
+            log.warning("another delivery is sending this notification: retry later")
+            raise Redeliver("being sent by another delivery", code=409)
+        usage.count(usage.SMTP)
+        try:
+            self.sender.send(mail, self.composer.brand.address, to)
+        except SendFailed as error:
+            log.error("the relay did not take the mail: %s", error)
+            # If this fails too, the lease lapses on its own and the retry just waits for it.
+            with contextlib.suppress(GoogleAPIError):
+                self.claims.release(claim, self.clock(), str(error))
+            raise Redeliver("SMTP failed") from None
+        try:
+            self.claims.mark_sent(claim, self.clock())
+        except GoogleAPIError as error:
+            # Sent: acknowledging is right, so this delivery never sends it again. Only a
+            # duplicate delivery after the lease lapses could; see mailer.once.
+            log.error("sent, but not recorded as sent: %s", type(error).__name__)
+            return Outcome.SENT_UNRECORDED
+        return Outcome.SENT
+
+
+_mailer: Mailer | None = None
+_lock = threading.Lock()
+
+
+def current() -> Mailer:
+    """This instance's mailer, built on first use from the instance's runtime."""
+    global _mailer  # one per instance, like the runtime it is built from
+    if _mailer is None:
+        with _lock:
+            if _mailer is None:
+                _mailer = Mailer.from_runtime(runtime.current())
+    return _mailer
+
+
+def send_email(cloud_event: Any) -> None:
+    """Entry point (``billing.registry``): one Pub/Sub message in, at most one mail out."""
+    with logs.context(function="send-email", event_id=str(cloud_event["id"])):
+        current().handle(cloud_event.data)
