@@ -25,6 +25,7 @@ import stripe
 
 from billing import lifecycle, usage
 from billing.context import Context
+from billing.error_mapping import is_resource_missing
 from billing.errors import UpstreamUnavailable
 from billing.store import doc_id, firestore_retry
 
@@ -137,17 +138,25 @@ def evaluate(
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
     """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
     client = ctx.runtime.stripe
-    subs = client.v1.subscriptions.list(
-        params={
-            "customer": customer_id,
-            "status": "all",
-            "limit": 100,
-            "expand": ["data.latest_invoice"],
-        }
-    )
-    entitlements = client.v1.entitlements.active_entitlements.list(
-        params={"customer": customer_id, "limit": 100}
-    )
+    try:
+        subs = client.v1.subscriptions.list(
+            params={
+                "customer": customer_id,
+                "status": "all",
+                "limit": 100,
+                "expand": ["data.latest_invoice"],
+            }
+        )
+        entitlements = client.v1.entitlements.active_entitlements.list(
+            params={"customer": customer_id, "limit": 100}
+        )
+    except stripe.InvalidRequestError as exc:
+        if not is_resource_missing(exc):
+            raise
+        # The customer was deleted in Stripe (the Dashboard, a data request): nothing of theirs
+        # is paid for any more, so the document must say so rather than keep the last state.
+        log.warning("customer no longer exists in Stripe: no access", extra={"uid": uid})
+        return evaluate(uid, customer_id, [], [], ctx.runtime.settings, int(time.time()))
     keys = [entitlement.lookup_key for entitlement in entitlements.data]
     return evaluate(uid, customer_id, list(subs.data), keys, ctx.runtime.settings, int(time.time()))
 

@@ -19,6 +19,7 @@ import stripe
 from billing import usage
 from billing.context import Context
 from billing.entitlements import Entitlement
+from billing.error_mapping import is_resource_missing
 from billing.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -67,26 +68,59 @@ def _subscription_block(sub: stripe.Subscription) -> dict[str, Any]:
     }
 
 
+# What the re-read object must still say for the notification to be true: an event that
+# arrives late (after an outage) must not tell a customer whose invoice is paid to fix their card.
+STILL_TRUE: dict[str, tuple[str, ...]] = {
+    "payment_succeeded": ("paid",),
+    "payment_failed": ("open",),
+    "payment_action_required": ("open",),
+    "subscription_canceled": ("canceled", "incomplete_expired"),
+    "trial_will_end": ("trialing",),
+}
+
+
+def _still_true(kind: str, status: str | None, owner: str | None, customer_id: str) -> bool:
+    if owner != customer_id:
+        # An event naming one customer and another's object: never mail anyone about it.
+        log.warning("event object belongs to another customer: no notification")
+        return False
+    if status not in STILL_TRUE[kind]:
+        log.info("superseded: no notification", extra={"type": kind, "status": status})
+        return False
+    return True
+
+
 def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | None:
     """The notification ``event`` calls for, from objects re-read from Stripe (the payload may
-    be of another API version), or None."""
+    be stale or of another API version), or None when the event no longer holds true."""
     kind = TYPES.get(event["type"])
     if kind is None:
         return None
     client = ctx.runtime.stripe
     obj = event["data"]["object"]
     invoice_block = subscription_block = None
-    if event["type"].startswith("invoice."):
-        invoice = client.v1.invoices.retrieve(obj["id"])
-        if kind == "payment_succeeded" and invoice.amount_paid == 0:
-            return None  # a trial's or a fully discounted invoice: nothing was charged
-        invoice_block = _invoice_block(invoice)
-    else:
-        subscription_block = _subscription_block(client.v1.subscriptions.retrieve(obj["id"]))
-    customer = client.v1.customers.retrieve(state.customer_id)
-    product_name = None
-    if state.product_id:
-        product_name = client.v1.products.retrieve(state.product_id).name
+    try:
+        if event["type"].startswith("invoice."):
+            invoice = client.v1.invoices.retrieve(obj["id"])
+            if not _still_true(kind, invoice.status, _id(invoice.customer), state.customer_id):
+                return None
+            if kind == "payment_succeeded" and invoice.amount_paid == 0:
+                return None  # a trial's or a fully discounted invoice: nothing was charged
+            invoice_block = _invoice_block(invoice)
+        else:
+            sub = client.v1.subscriptions.retrieve(obj["id"])
+            if not _still_true(kind, sub.status, _id(sub.customer), state.customer_id):
+                return None
+            subscription_block = _subscription_block(sub)
+        customer = client.v1.customers.retrieve(state.customer_id)
+        product_name = None
+        if state.product_id:
+            product_name = client.v1.products.retrieve(state.product_id).name
+    except stripe.InvalidRequestError as exc:
+        if not is_resource_missing(exc):
+            raise
+        log.warning("the event's object is gone from Stripe: no notification")
+        return None
     return {
         "version": VERSION,
         "notification_id": f"{event['id']}:{kind}",
@@ -100,6 +134,10 @@ def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | 
         "subscription": subscription_block,
         "invoice": invoice_block,
     }
+
+
+def _id(field: Any) -> str | None:
+    return field if isinstance(field, str) or field is None else str(field.id)
 
 
 def publish(ctx: Context, message: Message) -> None:

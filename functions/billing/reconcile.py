@@ -90,6 +90,19 @@ def reconcile(ctx: Context, body: ReconcileRequest) -> ReconcileSummary:
     return summary
 
 
+def _run(ctx: Context, uids: list[str] | None, *, dry_run: bool) -> ReconcileSummary:
+    if not uids:
+        return reconcile(ctx, ReconcileRequest(dry_run=dry_run))
+    pairs = []
+    for uid in uids:
+        record = ctx.runtime.customers.get(uid)
+        if record is None or record.customer_id is None:
+            sys.stderr.write(f"{uid}: no Stripe customer; skipped\n")
+            continue
+        pairs.append((uid, record.customer_id))
+    return reconcile_customers(ctx, pairs, dry_run=dry_run)
+
+
 def main(argv: list[str] | None = None) -> int:
     from billing import logs, runtime
 
@@ -97,20 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uid", action="append", help="only this user (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="show changes, write nothing")
     args = parser.parse_args(argv)
-    rt = runtime.current()
     logs.configure("WARNING")
-    ctx = Context(runtime=rt, request_id=uuid.uuid4().hex)
-    if args.uid:
-        pairs = []
-        for uid in args.uid:
-            record = rt.customers.get(uid)
-            if record is None or record.customer_id is None:
-                sys.stderr.write(f"{uid}: no Stripe customer; skipped\n")
-                continue
-            pairs.append((uid, record.customer_id))
-        summary = reconcile_customers(ctx, pairs, dry_run=args.dry_run)
-    else:
-        summary = reconcile(ctx, ReconcileRequest(dry_run=args.dry_run))
+    ctx = Context(runtime=runtime.current(), request_id=uuid.uuid4().hex)
+    try:
+        summary = _run(ctx, args.uid, dry_run=args.dry_run)
+    except Exception as exc:  # noqa: BLE001 - a command answers with a line, not a traceback
+        sys.stderr.write(
+            f"reconcile stopped: {type(exc).__name__} (are Stripe and Firestore reachable?); "
+            "re-run when they are: it is safe to repeat.\n"
+        )
+        return 2
     for change in summary.changes:
         for name, (stored, fresh) in change.changed.items():
             sys.stdout.write(f"{change.uid}: {name}: {stored!r} -> {fresh!r}\n")

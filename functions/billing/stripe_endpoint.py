@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -52,22 +53,31 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
     )
 
 
+# Stripe's ids: a prefix and letters or digits (test helpers such as pm_card_visa add "_").
+_EVENT_ID = re.compile(r"^evt_[A-Za-z0-9_]{1,255}$")
+_OBJECT_ID = re.compile(r"^[a-z]{2,8}_[A-Za-z0-9_]{1,255}$")
+
+
 def parse_event(payload: bytes) -> Event:
+    """The event, or 400 when the body is not one: the fields every handler relies on must be
+    there with Stripe's types, so nothing later fails on a malformed (if signed) body."""
     try:
         event = json.loads(payload)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
+    obj = event.get("data", {}).get("object") if isinstance(event, dict) else None
     if not (
         isinstance(event, dict)
         and isinstance(event.get("id"), str)
-        and event["id"].startswith("evt_")
+        and _EVENT_ID.match(event["id"])
         and isinstance(event.get("type"), str)
         and isinstance(event.get("livemode"), bool)
-        and isinstance(event.get("data"), dict)
-        and isinstance(event["data"].get("object"), dict)
+        and type(event.get("created")) is int
+        and isinstance(obj, dict)
+        and ("id" not in obj or (isinstance(obj["id"], str) and _OBJECT_ID.match(obj["id"])))
     ):
         raise BadRequest(
-            "The body is not a Stripe event (id, type, livemode, data.object).",
+            "The body is not a Stripe event (id evt_..., type, livemode, created, data.object).",
             code="malformed_event",
         )
     return event

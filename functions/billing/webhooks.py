@@ -21,6 +21,7 @@ mark, which consumers de-duplicate on the notification id.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,8 +32,7 @@ import stripe
 
 from billing import entitlements, notifications, usage
 from billing.context import Context
-from billing.error_mapping import is_resource_missing
-from billing.errors import UpstreamUnavailable
+from billing.errors import BadRequest, BillingError, UpstreamUnavailable
 from billing.store import firestore_retry
 
 log = logging.getLogger(__name__)
@@ -63,12 +63,15 @@ class InProgress(UpstreamUnavailable):
     default_message = "Another delivery of this event is being processed; retry later."
 
 
+_CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,255}$")
+
+
 def customer_of(event: dict[str, Any]) -> str | None:
     """Whose state the event is about: the payload only says whom to sync."""
     customer = event["data"]["object"].get("customer")
     if isinstance(customer, dict):
         customer = customer.get("id")
-    return customer if isinstance(customer, str) and customer.startswith("cus_") else None
+    return customer if isinstance(customer, str) and _CUSTOMER_ID.match(customer) else None
 
 
 @dataclass(frozen=True)
@@ -172,9 +175,12 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
     if event["type"] not in RELEVANT:
         return "ignored"
     customer_id = customer_of(event)
-    if customer_id is None:
-        log.warning("relevant event without a customer: ignored")
-        return "ignored"
+    needs_id = event["type"] not in ENTITLEMENT_EVENTS
+    if customer_id is None or (needs_id and "id" not in event["data"]["object"]):
+        raise BadRequest(
+            "A billing event must name its object and customer (data.object.id, .customer).",
+            code="malformed_event",
+        )
     uid = ctx.runtime.customers.uid_for(customer_id)
     if uid is None:
         log.info(
@@ -187,6 +193,13 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
         return "duplicate"
     try:
         return _apply(ctx, inbox, claim, event, uid, customer_id)
+    except stripe.InvalidRequestError as exc:
+        inbox.release()
+        # Stripe refused one of our reads: our bug or a bad id, never the sender's. A 4xx would
+        # teach Stripe to give up on (and eventually disable) the endpoint; a 5xx keeps the
+        # event coming back until it is fixed.
+        log.error("Stripe refused a read for this event", extra={"stripe_code": exc.code})
+        raise BillingError() from None
     except BaseException:
         inbox.release()
         raise
@@ -196,16 +209,8 @@ def _apply(
     ctx: Context, inbox: Inbox, claim: Claim, event: dict[str, Any], uid: str, customer_id: str
 ) -> str:
     if not claim.data["synced"]:
-        try:
-            state = entitlements.sync(ctx, uid, customer_id).entitlement
-            message = notifications.build(ctx, event, state)
-        except stripe.InvalidRequestError as exc:
-            if not is_resource_missing(exc):
-                raise
-            # Deleted in Stripe since (a customer removed in the dashboard): nothing to apply.
-            log.warning("the event's objects are gone from Stripe", extra={"param": exc.param})
-            inbox.update(claim, {"status": "done", "outcome": "gone"})
-            return "gone"
+        state = entitlements.sync(ctx, uid, customer_id).entitlement
+        message = notifications.build(ctx, event, state)
         claim = inbox.update(claim, {"synced": True, "notification": message})
     message = claim.data["notification"]
     if message is not None and not claim.data["published"]:

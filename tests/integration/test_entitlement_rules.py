@@ -10,6 +10,7 @@ import requests
 from google.cloud import firestore
 
 from devstack.stack import StackInfo
+from devstack.tokens import mint_token
 from tests.integration.billing_flows import subscribe
 from tests.integration.conftest import StandIn, User
 from tests.integration.webhook_support import wait_until
@@ -75,3 +76,19 @@ def test_no_client_writes_even_their_own(paid: tuple[User, Client]) -> None:
 def test_nothing_else_is_readable(path: str, paid: tuple[User, Client]) -> None:
     owner, client = paid
     assert client.get(path.format(uid=owner.uid), owner.token).status_code == 403
+
+
+def test_a_token_cannot_name_a_hashed_document_as_its_uid(stack: StackInfo) -> None:
+    # Uids Firestore cannot take as ids are stored under "uid-sha256-<hash>" (store.doc_id): a
+    # custom token whose uid is that very string must not read someone else's entitlement.
+    client = Client(stack)
+    hashed = "uid-sha256-" + "ab" * 32
+    created = requests.patch(
+        f"{client.base}/entitlements/{hashed}",
+        json={"fields": {"active": {"booleanValue": True}}},
+        headers={"Authorization": "Bearer owner"},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    token = mint_token(hashed, "x@example.com", project_id=stack.project_id)
+    assert client.get(f"entitlements/{hashed}", token).status_code == 403

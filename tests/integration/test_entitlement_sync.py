@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from google.cloud import firestore
@@ -77,3 +80,72 @@ def test_syncs_in_sequence_each_write_and_the_last_one_wins(
     assert stored is not None
     assert stored["features"] == []
     assert stored["version"] > 0
+
+
+class CommitsAfter:
+    """The real Firestore client, except that the first batch commit first lets ``meanwhile``
+    run: another writer landing between this writer's read and its write."""
+
+    def __init__(self, real: firestore.Client, meanwhile: Callable[[], object]) -> None:
+        self._real = real
+        self._meanwhile: Callable[[], object] | None = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def batch(self) -> Any:
+        batch = self._real.batch()
+        meanwhile, self._meanwhile = self._meanwhile, None
+        if meanwhile is not None:
+            commit = batch.commit
+
+            def commit_after(*args: Any, **kwargs: Any) -> Any:
+                meanwhile()
+                return commit(*args, **kwargs)
+
+            batch.commit = commit_after  # type: ignore[method-assign]
+        return batch
+
+
+def test_a_newer_write_landing_between_check_and_commit_wins(
+    ctx: Context, db: firestore.Client, stack: StackInfo
+) -> None:
+    uid = f"cas-{uuid.uuid4().hex[:8]}"
+
+    def newer_sync() -> None:
+        sync(ctx, uid, "cus_cas", reader=lambda _, u, __: _state(u, "canceled"))
+
+    settings = Settings(google_cloud_project=stack.project_id)
+    interleaved = Context(
+        runtime=Runtime(settings, firestore_client=CommitsAfter(db, newer_sync)),  # type: ignore[arg-type]
+        request_id="older",
+    )
+    older = sync(interleaved, uid, "cus_cas", reader=lambda _, u, __: _state(u, "active"))
+    assert older.written is False  # its check passed, but the newer write got there first
+    stored = db.collection("entitlements").document(uid).get().to_dict()
+    assert stored is not None
+    assert (stored["status"], stored["active"]) == ("canceled", False)
+
+
+def test_a_delivery_that_lost_its_lease_cannot_write_over_the_one_that_took_over(
+    ctx: Context, db: firestore.Client
+) -> None:
+    from billing.webhooks import EVENTS, Inbox, InProgress
+
+    event = {"id": f"evt_lease{uuid.uuid4().hex[:12]}", "type": "invoice.paid"}
+    slow, quick = Inbox(ctx), Inbox(ctx)
+    first = slow.claim(event, "u1")
+    assert first is not None
+    # The slow delivery stalls past its lease; the next one takes the event over.
+    db.collection(EVENTS).document(event["id"]).update(
+        {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}
+    )
+    second = quick.claim(event, "u1")
+    assert second is not None
+    assert second.data["owner"] != first.data["owner"]
+    with pytest.raises(InProgress):
+        slow.update(first, {"synced": True, "notification": {"from": "the slow one"}})
+    quick.update(second, {"synced": True, "notification": None})
+    record = db.collection(EVENTS).document(event["id"]).get().to_dict()
+    assert record is not None
+    assert (record["owner"], record["notification"]) == (second.data["owner"], None)

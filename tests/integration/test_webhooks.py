@@ -207,7 +207,7 @@ def test_twenty_concurrent_deliveries_of_one_event_make_one_message(
 
 
 def test_a_redelivered_event_is_answered_as_a_duplicate_and_publishes_nothing(
-    user: User, paused: StandIn, topic: Topic, webhook: tuple[str, str]
+    user: User, paused: StandIn, db: firestore.Client, topic: Topic, webhook: tuple[str, str]
 ) -> None:
     created = subscribe(user, paused)
     sub = _sub_object(paused, created["subscription_id"])
@@ -218,6 +218,9 @@ def test_a_redelivered_event_is_answered_as_a_duplicate_and_publishes_nothing(
     again = signed_post(url, event, secret)
     assert first.json() == {"received": True, "outcome": "processed"}
     assert again.json() == {"received": True, "outcome": "duplicate"}
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert (record["status"], record["published"]) == ("done", True)
     mine = [m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])]
     assert len(mine) == 1
 
@@ -443,3 +446,74 @@ def test_a_live_lease_held_by_another_delivery_is_503_not_a_second_effect(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "event_in_progress"
     assert entitlement(db, user.uid) is None  # nothing done beside the delivery that holds it
+
+
+def test_a_customer_deleted_in_stripe_loses_access_and_is_not_retried_forever(
+    user: User, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    # A user whose Stripe customer no longer exists (deleted in the Dashboard), last seen paid.
+    ghost = f"cus_gone{user.uid.replace('-', '')}"
+    db.collection("billing_customers_by_stripe_id").document(ghost).set({"uid": user.uid})
+    db.collection("entitlements").document(user.uid).set(
+        {"active": True, "status": "active", "features": ["reports"]}
+    )
+    event = event_for(
+        "customer.subscription.deleted",
+        {"id": "sub_gone1", "object": "subscription", "customer": ghost, "status": "canceled"},
+    )
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 200, response.text
+    doc = entitlement(db, user.uid)
+    assert doc is not None
+    assert (doc["active"], doc["status"], doc["features"]) == (False, "none", [])
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert (record["status"], record["notification"]) == ("done", None)
+
+
+def test_a_late_failure_event_for_a_paid_invoice_sends_nothing(
+    user: User, paused: StandIn, topic: Topic, webhook: tuple[str, str]
+) -> None:
+    paid = _invoice_paid(user, paused)
+    late = event_for("invoice.payment_failed", paid["data"]["object"])
+    assert signed_post(webhook[0], late, webhook[1]).json()["outcome"] == "processed"
+    assert [m for m in topic.for_uid(user.uid) if m["type"] == "payment_failed"] == []
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda e: e.pop("created"),
+        lambda e: e.update(created="yesterday"),
+        lambda e: e.update(id="evt_a/b"),
+        lambda e: e.update(id="evt_" + "x" * 2000),
+        lambda e: e["data"]["object"].update(id=12),
+        lambda e: e["data"]["object"].update(id="in_x/../../v1/customers"),
+        lambda e: e["data"]["object"].update(customer="cus_a/b"),
+        lambda e: e["data"]["object"].pop("customer"),
+        lambda e: e["data"]["object"].pop("id"),
+    ],
+)
+def test_a_signed_body_that_is_not_a_sound_event_is_400_and_recorded_nowhere(
+    break_it: Callable[[dict[str, Any]], object],
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    webhook: tuple[str, str],
+) -> None:
+    event = _invoice_paid(user, paused)
+    break_it(event)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "malformed_event"
+    if isinstance(event.get("id"), str) and "/" not in event["id"] and len(event["id"]) < 1500:
+        assert event_record(db, event["id"]) is None
+    assert entitlement(db, user.uid) is None
+
+
+def test_an_oversized_body_is_413_before_anything_else(
+    stack: StackInfo, webhook: tuple[str, str]
+) -> None:
+    event = event_for("invoice.paid", {"id": "in_big", "customer": "cus_x", "pad": "x" * 600_000})
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 413
