@@ -22,12 +22,14 @@ REF = "#/components/schemas/{model}"
 
 # Every endpoint may answer these; ``Endpoint.errors`` lists the operation's own.
 COMMON_ERRORS: dict[int, str] = {
-    400: "Bad input: malformed JSON, or a field that is missing, unknown or invalid "
-    "(`field` names it).",
+    400: "Bad input: malformed JSON, a body shorter than its `Content-Length` "
+    "(`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it).",
     401: "No valid Firebase ID token in `Authorization: Bearer <token>`.",
     403: "The request's `Origin` is not in the allowlist (`origin_not_allowed`).",
     405: "Wrong HTTP method; the `Allow` header lists the right one.",
-    413: "The request body is too large.",
+    408: "The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`).",
+    413: "The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection "
+    "is closed.",
     415: "The request body is not `application/json`.",
     500: "An unexpected error on our side; nothing secret is in the message.",
     503: "Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds.",

@@ -7,11 +7,12 @@ Tests isolate themselves with fresh uids, never by resetting shared state.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,22 @@ class StandIn:
 
 
 @contextmanager
-def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iterator[str]:
+def extra_function(
+    stack: Stack, target: str, overrides: Mapping[str, str | None], *, name: str = ""
+) -> Iterator[str]:
     """One more instance of a function, with other settings, beside the session's stack
-    (as a second deployment with another configuration would be). Yields its URL."""
+    (as a second deployment with another configuration would be). Yields its URL.
+
+    An override of None removes the variable. The log is ``logs/<name or target>-extra.log``.
+    """
     port = procs.free_port()
     spec = FunctionSpec(target, "http")
     source = stack.functions_source
-    env = function_process_env(stack.function_environ | overrides, spec, source)
-    name = f"{spec.deployed_name}-extra"
+    environ: dict[str, str | None] = {**stack.function_environ, **overrides}
+    env = function_process_env(
+        {key: value for key, value in environ.items() if value is not None}, spec, source
+    )
+    name = f"{name or spec.deployed_name}-extra"
     child = procs.spawn(
         name,
         function_argv(source, spec, procs.LOCALHOST, port),
@@ -113,6 +122,23 @@ def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iter
         yield f"http://{procs.LOCALHOST}:{port}"
     finally:
         procs.stop_children([child])
+
+
+def log_entries(log_path: Path, request_id: str, *, timeout: float = 10) -> list[dict[str, Any]]:
+    """The JSON log lines a function wrote for one request, once its request line is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = []
+        for line in log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("request_id") == request_id:
+                entries.append(entry)
+        if any("httpRequest" in entry for entry in entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
