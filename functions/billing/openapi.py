@@ -77,6 +77,10 @@ def response_model(fn: FunctionDef) -> type[BaseModel]:
     return _model(fn, "return")
 
 
+def _has_required_field(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
+
+
 def browser_functions() -> list[FunctionDef]:
     return sorted(
         (fn for fn in registry.FUNCTIONS if fn.kind == "browser"), key=lambda fn: fn.deployed_name
@@ -128,7 +132,9 @@ def build() -> dict[str, Any]:
                 "summary": doc.splitlines()[0] if doc else ep.deployed_name,
                 "security": [{"firebaseIdToken": []}],
                 "requestBody": {
-                    "required": False,
+                    # An absent or empty body is the object {}: required exactly when the
+                    # model has a required field.
+                    "required": _has_required_field(request_model(ep)),
                     "content": {
                         "application/json": {
                             "schema": {"$ref": REF.format(model=request_model(ep).__name__)}
