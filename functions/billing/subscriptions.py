@@ -14,6 +14,7 @@ from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
 from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.stripe_client import replayed
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,12 @@ def create_subscription(
         params=params,
         options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
     )
-    log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
-    return _answer(sub, created=True)
+    # The calls that shared the key got Stripe's replay of the one creation: only the call
+    # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
+    created = not replayed(sub)
+    if created:
+        log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
+    return _answer(sub, created=created)
 
 
 class HandleSubscriptionRequest(RequestModel):
