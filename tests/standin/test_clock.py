@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import requests
 import stripe
 
 from tests.standin.conftest import StandinServer
@@ -157,3 +158,28 @@ def test_unpaid_first_invoice_expires_after_23_hours(
     assert expired.status == "incomplete_expired"
     assert isinstance(expired.latest_invoice, stripe.Invoice)
     assert expired.latest_invoice.status == "void"
+
+
+def test_the_control_api_moves_a_running_subscription_through_dunning(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    sub = _active_subscription(client, email)
+    for status in ("past_due", "unpaid", "paused", "active"):
+        standin_server.control(
+            "POST", f"/_standin/subscriptions/{sub.id}/status", {"status": status}
+        )
+        assert client.v1.subscriptions.retrieve(sub.id).status == status
+    assert _types(client, sub.id)[-4:] == ["customer.subscription.updated"] * 4
+    refused = requests.post(
+        f"{standin_server.url}/_standin/subscriptions/{sub.id}/status",
+        json={"status": "trialing"},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    client.v1.subscriptions.cancel(sub.id)
+    ended = requests.post(
+        f"{standin_server.url}/_standin/subscriptions/{sub.id}/status",
+        json={"status": "active"},
+        timeout=10,
+    )
+    assert ended.status_code == 400
