@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from devstack.stripe_standin.resources import (
-    catalog,
     customers,
     events,
     invoices,
@@ -16,7 +15,6 @@ from devstack.stripe_standin.routing import Route
 
 ROUTES: list[Route] = [
     *customers.ROUTES,
-    *catalog.ROUTES,
     *payment_methods.ROUTES,
     *setup_intents.ROUTES,
     *subscriptions.ROUTES,
