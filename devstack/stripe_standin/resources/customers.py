@@ -38,6 +38,8 @@ _SIMPLE = (
     "individual_name",
     "next_invoice_sequence",
 )
+# Stripe leaves these out of a customer that has none (``field?:`` in its types).
+_OMITTED_WHEN_EMPTY = frozenset({"business_name", "individual_name"})
 _FIELDS = (*_SIMPLE, "address", "shipping.address", "shipping.name", "shipping.phone", "metadata")
 
 
@@ -45,6 +47,8 @@ def _apply_fields(customer: JSONDict, params: JSONDict) -> None:
     for field in _SIMPLE:
         if field in params:
             customer[field] = unset_or(params[field])
+            if customer[field] is None and field in _OMITTED_WHEN_EMPTY:
+                del customer[field]
     if "address" in params:
         customer["address"] = objects.address(params["address"])
     if "shipping" in params:
