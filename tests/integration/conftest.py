@@ -32,6 +32,7 @@ from devstack.stack import (
     function_process_env,
 )
 from devstack.tokens import mint_token
+from tests.integration import mode
 from tests.openapi_check import assert_matches
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,21 @@ def running_stack() -> Iterator[Stack]:
     env_dir = STATE_DIR / "env"
     env_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".env.example", env_dir / ".env.example")
-    stack = Stack(state_dir=STATE_DIR, env_dir=env_dir, env_overrides={"LOG_LEVEL": "INFO"})
+    overrides = {"LOG_LEVEL": "INFO"}
+    if mode.AGAINST_STRIPE:
+        if not mode.test_mode_ready():
+            pytest.skip(mode.NEEDS_KEY)
+        overrides["ALLOWED_PRICE_IDS"] = os.environ["ALLOWED_PRICE_IDS"]
+    # A fixed base port (STACK_BASE_PORT) keeps the URLs, the webhook's for `stripe listen`
+    # among them, the same from run to run.
+    base_port = os.environ.get("STACK_BASE_PORT")
+    stack = Stack(
+        state_dir=STATE_DIR,
+        env_dir=env_dir,
+        env_overrides=overrides,
+        use_standin=not mode.AGAINST_STRIPE,
+        base_port=int(base_port) if base_port else None,
+    )
     with stack:
         yield stack
 
@@ -60,9 +75,14 @@ def stack(running_stack: Stack) -> StackInfo:
 
 
 class StandIn:
-    """The Stripe stand-in's control API, and an SDK client pointed at it."""
+    """An SDK client for the Stripe the stack uses (steps a frontend or the dashboard would
+    take), and the stand-in's control API, which skips the test in Stripe test mode."""
 
     def __init__(self, info: StackInfo) -> None:
+        if mode.AGAINST_STRIPE:
+            self.control = ""
+            self.sdk = stripe.StripeClient(os.environ["STRIPE_SECRET_KEY"])
+            return
         assert info.stripe.control_url is not None
         assert info.stripe.api_base is not None
         self.control = info.stripe.control_url.rstrip("/")
@@ -71,18 +91,22 @@ class StandIn:
         )
 
     def requests(self, **filters: str) -> list[dict[str, Any]]:
+        mode.skip_without_standin()
         response = requests.get(f"{self.control}/_standin/requests", params=filters, timeout=10)
         response.raise_for_status()
         data: list[dict[str, Any]] = response.json()["data"]
         return data
 
     def fault(self, **rule: Any) -> None:
+        mode.skip_without_standin()
         requests.post(f"{self.control}/_standin/faults", json=rule, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
+        mode.skip_without_standin()
         requests.delete(f"{self.control}/_standin/faults", timeout=10).raise_for_status()
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        mode.skip_without_standin()
         response = requests.post(f"{self.control}{path}", json=body or {}, timeout=10)
         response.raise_for_status()
         result: dict[str, Any] = response.json() if response.content else {}

@@ -15,12 +15,16 @@ import pytest
 
 from devstack.stack import StackInfo
 from devstack.tokens import mint_token
-from tests.integration.billing_flows import failed_first_payment, saved_card, subscribe
+from tests.integration.billing_flows import (
+    OTHER_PRICE,
+    PRICE,
+    failed_first_payment,
+    saved_card,
+    subscribe,
+)
 from tests.integration.conftest import Api, StandIn, User
 
 pytestmark = pytest.mark.integration
-
-OTHER_PRICE = "price_pro_monthly"
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,7 @@ def test_a_trialing_subscription_blocks_a_second(user: User, standin: StandIn) -
     trial = standin.sdk.v1.subscriptions.create(
         params={
             "customer": customer,
-            "items": [{"price": "price_basic_monthly"}],
+            "items": [{"price": PRICE}],
             "trial_period_days": 7,
             "default_payment_method": card,
         }
