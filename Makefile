@@ -3,13 +3,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview
+.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
 
 test: setup-services lint typecheck  ## Lint, type-check and run every test (starts its own stack).
 	$(PY) -m pytest
+
+test-stripe: setup-services  ## The integration tests against Stripe test mode (STRIPE_SECRET_KEY=sk_test_...).
+	BILLING_TESTS_STRIPE=test-mode $(PY) -m pytest tests/integration -rs
 
 setup:
 	@scripts/setup
@@ -39,14 +42,16 @@ reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dr
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
 
-bench: setup-services  ## Stripe calls and Firestore round trips per operation (starts its own stack).
+bench: setup-services  ## Stripe calls, Firestore round trips, body-limit costs (starts its own stacks).
 	$(PY) -m benchmarks.calls_per_operation
+	$(PY) -m benchmarks.body_limits
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
 	$(PY) -m billing.registry > infra/functions.json
 
 infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
 	scripts/provider-schema
+
 bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
 	$(PY) -m benchmarks.cold_start
 

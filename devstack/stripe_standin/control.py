@@ -14,13 +14,16 @@ from devstack.stripe_standin import billing
 from devstack.stripe_standin.errors import StripeAPIError
 from devstack.stripe_standin.resources import checkout, setup_intents
 from devstack.stripe_standin.routing import ApiContext
-from devstack.stripe_standin.store import AUTOMATIC
+from devstack.stripe_standin.store import AUTOMATIC, snapshot
 from devstack.stripe_standin.webhooks import ORDERS, Order
 
 if TYPE_CHECKING:
     from devstack.stripe_standin.server import Standin
 
 JSONDict = dict[str, Any]
+
+# A running subscription moves between these through Stripe's dunning or a pause.
+RUNNING_STATUSES = frozenset({"active", "past_due", "unpaid", "paused"})
 
 _CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
     "latency_ms": (int,),
@@ -157,6 +160,34 @@ def control_blueprint(standin: Standin) -> Blueprint:
                 raise StripeAPIError(404, "invalid_request_error", f"No such {label}: '{intent}'")
             complete(state, found, succeed, AUTOMATIC)
             return found
+
+        return mutate(act)
+
+    @bp.post("/subscriptions/<sub_id>/status")
+    def set_subscription_status(sub_id: str) -> Response:
+        """What Stripe's own machinery does to a running subscription and the stand-in does
+        not model on its own: dunning (past_due, then unpaid), or a pause."""
+        wanted = _body().get("status")
+        if wanted not in RUNNING_STATUSES:
+            return _problem(f"status must be one of {', '.join(sorted(RUNNING_STATUSES))}")
+
+        def act() -> JSONDict:
+            sub: JSONDict | None = state.data.subscriptions.get(sub_id)
+            if sub is None:
+                raise StripeAPIError(
+                    404, "invalid_request_error", f"No such subscription: '{sub_id}'"
+                )
+            if sub["status"] not in RUNNING_STATUSES:
+                raise StripeAPIError(
+                    400,
+                    "invalid_request_error",
+                    f"This subscription is {sub['status']}; only a running one "
+                    f"({', '.join(sorted(RUNNING_STATUSES))}) can change status.",
+                )
+            before = snapshot(sub)
+            sub["status"] = wanted
+            state.emit_update("customer.subscription.updated", sub, before, AUTOMATIC)
+            return sub
 
         return mutate(act)
 

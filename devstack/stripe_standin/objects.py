@@ -1,8 +1,9 @@
 """Builders for API objects in the 2026-10-28.endive shape.
 
 Objects are plain JSON-ready dicts stored by id; references to other objects hold ids and are
-expanded on output (see ``expand``). Fields the stand-in never sets are present with Stripe's
-empty values so code reading them sees what it would see on Stripe.
+expanded on output (see ``expand``). Fields Stripe always sends are present with its empty
+values; fields Stripe omits when they have no value (``field?:`` in its published types, see
+``shapes.py``) are left out, never sent as null.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ def customer(customer_id: str, created: int) -> JSONDict:
         "object": "customer",
         "address": None,
         "balance": 0,
-        "business_name": None,
         "created": created,
         "currency": None,
         "customer_account": None,
@@ -38,7 +38,6 @@ def customer(customer_id: str, created: int) -> JSONDict:
         "description": None,
         "discount": None,
         "email": None,
-        "individual_name": None,
         "invoice_prefix": ids.invoice_prefix(),
         "invoice_settings": {
             "custom_fields": None,
@@ -203,6 +202,7 @@ def setup_intent(si_id: str, created: int) -> JSONDict:
     return {
         "id": si_id,
         "object": "setup_intent",
+        "allowed_payment_method_types": None,
         "application": None,
         "automatic_payment_methods": None,
         "cancellation_reason": None,
@@ -248,6 +248,7 @@ def payment_intent(
         "cancellation_reason": None,
         "capture_method": "automatic",
         "client_secret": ids.client_secret(pi_id),
+        "allowed_payment_method_types": None,
         "confirmation_method": "automatic",
         "created": created,
         "currency": currency,
@@ -255,7 +256,6 @@ def payment_intent(
         "customer_account": None,
         "description": None,
         "excluded_payment_method_types": None,
-        "hooks": None,
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": False,
@@ -263,13 +263,11 @@ def payment_intent(
         "metadata": {},
         "next_action": None,
         "on_behalf_of": None,
-        "payment_details": None,
         "payment_method": None,
         "payment_method_configuration_details": None,
         "payment_method_options": {"card": {"installments": None, **_CARD_OPTIONS}},
         "payment_method_types": ["card"],
         "payment_record": None,
-        "presentment_details": None,
         "processing": None,
         "receipt_email": None,
         "review": None,
@@ -336,7 +334,12 @@ def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSON
         "cancel_at": None,
         "cancel_at_period_end": False,
         "canceled_at": None,
-        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "cancellation_details": {
+            "comment": None,
+            "feedback": None,
+            "feedback_option": None,
+            "reason": None,
+        },
         "collection_method": "charge_automatically",
         "created": now,
         "currency": currency,
@@ -349,7 +352,13 @@ def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSON
         "description": None,
         "discounts": [],
         "ended_at": None,
-        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": {"type": "self"},
+        },
         "items": list_object([], f"/v1/subscription_items?subscription={sub_id}"),
         "latest_invoice": None,
         "livemode": False,
@@ -366,15 +375,18 @@ def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSON
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
         "pending_update": None,
-        "presentment_details": None,
         "schedule": None,
         "start_date": now,
         "status": "incomplete",
-        "status_details": None,
         "test_clock": None,
         "transfer_data": None,
         "trial_end": None,
-        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_settings": {
+            "end_behavior": {
+                "billing_cycle_anchor": None,
+                "missing_payment_method": "create_invoice",
+            }
+        },
         "trial_start": None,
     }
 
@@ -503,7 +515,6 @@ def invoice(
             "subscription_details": {
                 "metadata": dict(sub_obj["metadata"]),
                 "subscription": sub_obj["id"],
-                "subscription_proration_date": None,
             },
             "type": "subscription_details",
         },
@@ -529,11 +540,9 @@ def invoice(
             "paid_at": None,
             "voided_at": None,
         },
-        "status_details": None,
         "subtotal": total,
         "subtotal_excluding_tax": total,
         "test_clock": None,
-        "threshold_reason": None,
         "total": total,
         "total_discount_amounts": [],
         "total_excluding_tax": total,
@@ -609,7 +618,6 @@ def event(
         "id": event_id,
         "object": "event",
         "api_version": api_version,
-        "context": None,
         "created": created,
         "data": data,
         "livemode": False,

@@ -7,11 +7,19 @@ options, not API parameters, and are rejected like any other unknown key.
 
 The SDK types enums as ``Literal[...] | str`` for forward compatibility; the API itself accepts
 only the listed values, so a union of a non-empty ``Literal`` and ``str`` is checked as an enum.
+
+Stripe's documented limits apply too: a string parameter is at most 5,000 characters (the spec's
+usual ``maxLength``) or what its docstring says ("This may be up to *150 characters*"),
+metadata holds at most 50 keys of at most 40 characters with values of at most 500, and
+``expand`` reaches at most four levels deep.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import re
 import sys
 import types
 import typing
@@ -31,6 +39,84 @@ from devstack.stripe_standin.errors import (
 
 _REQUEST_OPTION_KEYS = frozenset(RequestOptions.__annotations__)
 _NONE = type(None)
+
+DEFAULT_MAX_LENGTH = 5000
+METADATA_MAX_KEYS = 50
+METADATA_KEY_MAX_LENGTH = 40
+METADATA_VALUE_MAX_LENGTH = 500
+EXPAND_MAX_DEPTH = 4
+_DOCUMENTED_LENGTH = re.compile(
+    r"(?:up to|at most|maximum length is|max length,|maximum)\s*\*?([0-9][0-9,]*) characters",
+    re.IGNORECASE,
+)
+
+
+@functools.cache
+def _documented_lengths(module_name: str) -> dict[tuple[str, str], int]:
+    """(TypedDict name, key) -> the length limit its docstring states, for one params module."""
+    limits: dict[tuple[str, str], int] = {}
+    tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+    for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
+        for field, doc in zip(cls.body, cls.body[1:], strict=False):
+            if (
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and isinstance(doc, ast.Expr)
+                and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str)
+            ):
+                found = _DOCUMENTED_LENGTH.search(doc.value.value)
+                if found:
+                    limits[(cls.name, field.target.id)] = int(found.group(1).replace(",", ""))
+    return limits
+
+
+def max_length(cls: type, key: str) -> int:
+    return _documented_lengths(cls.__module__).get((cls.__name__, key), DEFAULT_MAX_LENGTH)
+
+
+def _check_length(value: Any, limit: int, path: str) -> None:
+    if isinstance(value, str) and len(value) > limit:
+        raise invalid_request(
+            f"Invalid string: {value[:24]}...; must be at most {limit} characters", param=path
+        )
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_length(item, limit, _join(path, index))
+
+
+def _check_metadata(value: Any, path: str) -> None:
+    if not isinstance(value, dict):
+        return
+    if len(value) > METADATA_MAX_KEYS:
+        raise invalid_request(
+            f"Invalid {path}: you can specify up to {METADATA_MAX_KEYS} keys, but you "
+            f"specified {len(value)}.",
+            param=path,
+        )
+    for key, item in value.items():
+        if len(key) > METADATA_KEY_MAX_LENGTH:
+            raise invalid_request(
+                f"Metadata keys can have up to {METADATA_KEY_MAX_LENGTH} characters, but you "
+                f"passed in a key that is {len(key)} characters.",
+                param=_join(path, key),
+            )
+        if isinstance(item, str) and len(item) > METADATA_VALUE_MAX_LENGTH:
+            raise invalid_request(
+                f"Metadata values can have up to {METADATA_VALUE_MAX_LENGTH} characters, but you "
+                f"passed in a value that is {len(item)} characters.",
+                param=_join(path, key),
+            )
+
+
+def _check_expand(value: Any, path: str) -> None:
+    for index, item in enumerate(value if isinstance(value, list) else []):
+        if isinstance(item, str) and item.count(".") >= EXPAND_MAX_DEPTH:
+            raise invalid_request(
+                f"You cannot expand more than {EXPAND_MAX_DEPTH} levels of a property. "
+                f"Property: {item}",
+                param=_join(path, index),
+            )
 
 
 class _Mismatch(Exception):
@@ -81,6 +167,11 @@ def _typed_dict(value: Any, cls: type, path: str) -> dict[str, Any]:
         if key not in hints:
             raise parameter_unknown(param)
         result[key] = _check(item, hints[key], param)
+        if key == "metadata":
+            _check_metadata(result[key], param)
+        elif key == "expand":
+            _check_expand(result[key], param)
+        _check_length(result[key], max_length(cls, key), param)
     for key in sorted(required_keys(cls)):
         if key not in value:
             raise parameter_missing(_join(path, key))

@@ -1,4 +1,5 @@
-"""The endpoint registry: (method, path pattern) -> handler and its typed params."""
+"""The endpoint registry: (method, path pattern) -> handler, its typed params, and what of
+them it implements (:class:`Supports`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.stripe_standin.endpoints import stripe_template, template_regex
+from devstack.stripe_standin.errors import invalid_request, unrecognized_url
 from devstack.stripe_standin.expand import Expander
 from devstack.stripe_standin.store import Origin, State
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -39,12 +43,18 @@ class Route:
     pattern: str
     handler: Handler
     params_type: object  # a TypedDict from ``stripe.params``
+    supports: Supports
     regex: re.Pattern[str]
 
+    @property
+    def endpoint(self) -> str:
+        return f"{self.method} {self.pattern}"
 
-def route(method: str, pattern: str, handler: Handler, params_type: object) -> Route:
-    regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern)) + "$")
-    return Route(method.upper(), pattern, handler, params_type, regex)
+
+def route(
+    method: str, pattern: str, handler: Handler, params_type: object, supports: Supports
+) -> Route:
+    return Route(method.upper(), pattern, handler, params_type, supports, template_regex(pattern))
 
 
 class Router:
@@ -54,15 +64,28 @@ class Router:
         if len(seen) != len(routes):
             raise ValueError("duplicate route")
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for a request, as Stripe would route it; else a 400 (a Stripe endpoint the
+        stand-in does not implement) or Stripe's 404 for an unknown URL."""
+        real = stripe_template(method, path)
         for candidate in self._routes:
-            if candidate.method != method:
-                continue
-            found = candidate.regex.match(path)
-            if found:
+            found = candidate.regex.match(path) if candidate.method == method else None
+            # /v1/subscriptions/search is search on Stripe, not a subscription called "search".
+            if found and (real is None or _literals(candidate.pattern) >= _literals(real)):
                 return candidate, found.groupdict()
-        return None
+        if real is not None:
+            raise invalid_request(
+                f"The Stripe stand-in does not implement {method} {real}: a test using it "
+                "could pass here and fail against Stripe. Implement it in "
+                "devstack/stripe_standin before using it.",
+                code="endpoint_unsupported_by_standin",
+            )
+        raise unrecognized_url(method, path)
 
     @property
     def routes(self) -> list[Route]:
         return list(self._routes)
+
+
+def _literals(template: str) -> int:
+    return sum(1 for part in template.split("/") if part and not part.startswith("{"))

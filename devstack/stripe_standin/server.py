@@ -154,12 +154,9 @@ class Standin:
         try:
             api_key = _authenticate(req)
             _check_version(req)
-            matched = self.router.match(req.method, req.path)
-            if matched is None:
-                raise unrecognized_url(req.method, req.path)
+            route, path_params = self.router.match(req.method, req.path)
         except StripeAPIError as error:
             return _error_response(error, request_id)
-        route, path_params = matched
         claim = None
         if req.method == "POST" and idempotency_key:
             begun = self.idempotency.begin(api_key, idempotency_key, req.method, req.path, raw)
@@ -173,6 +170,7 @@ class Standin:
             claim = begun
         try:
             params = validate(raw, route.params_type)
+            route.supports.check(params, route.endpoint)
         except StripeAPIError as error:
             if claim is not None:
                 self.idempotency.release(claim)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -12,10 +11,14 @@ from typing import Any, Protocol
 import firebase_admin
 from firebase_admin import auth as firebase_auth
 
+from billing import strict_json
 from billing.errors import Unauthenticated, UpstreamUnavailable
 
 # Tolerated clock difference between Google's token issuer and this instance.
 CLOCK_SKEW_SECONDS = 5
+# Firebase ID tokens are about 1 KB; custom claims add at most 1,000 bytes.
+MAX_TOKEN_CHARS = 8192
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,34 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
+def _malformed() -> Unauthenticated:
+    return Unauthenticated("The ID token is malformed.", code="invalid_token")
+
+
 def _segment(part: str) -> dict[str, Any]:
+    if not _SEGMENT.match(part) or len(part) % 4 == 1:
+        raise _malformed()
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-    except (ValueError, binascii.Error):
-        raise Unauthenticated("The ID token is malformed.", code="invalid_token") from None
+        decoded = strict_json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except ValueError:  # binascii.Error and strict_json.InvalidJson are both ValueErrors
+        raise _malformed() from None
     if not isinstance(decoded, dict):
-        raise Unauthenticated("The ID token is malformed.", code="invalid_token")
+        raise _malformed()
     return decoded
+
+
+def parse_token(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A JWT's header and claims, unverified; 401 for anything that is not a sane JWT.
+
+    Run before firebase-admin sees a token, in every mode: its JSON decoding raises
+    ``RecursionError`` on deep nesting and accepts NaN, and neither may reach a caller as 500.
+    Refusing lone surrogates here also keeps them out of uids and emails, which Firestore
+    document ids and Stripe parameters cannot hold.
+    """
+    parts = token.split(".")
+    if len(token) > MAX_TOKEN_CHARS or len(parts) != 3 or not _SEGMENT.match(parts[2]):
+        raise _malformed()
+    return _segment(parts[0]), _segment(parts[1])
 
 
 class FirebaseTokenVerifier:
@@ -70,8 +93,9 @@ class FirebaseTokenVerifier:
             self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=name)
 
     def verify(self, token: str) -> Caller:
+        header, claims = parse_token(token)
         if self._emulated:
-            self._check_emulator_token(token)
+            self._check_emulator_token(header, claims, signature=token.rpartition(".")[2])
         try:
             claims = firebase_auth.verify_id_token(
                 token, app=self._app, clock_skew_seconds=CLOCK_SKEW_SECONDS
@@ -80,7 +104,7 @@ class FirebaseTokenVerifier:
             raise Unauthenticated("The ID token has expired.", code="expired_token") from None
         except firebase_auth.CertificateFetchError:
             raise UpstreamUnavailable("Could not fetch the keys that verify ID tokens.") from None
-        except (firebase_auth.InvalidIdTokenError, ValueError):
+        except (firebase_auth.InvalidIdTokenError, ValueError, RecursionError):
             raise Unauthenticated("The ID token is invalid.", code="invalid_token") from None
         email = claims.get("email")
         return Caller(
@@ -90,19 +114,19 @@ class FirebaseTokenVerifier:
         )
 
     @staticmethod
-    def _check_emulator_token(token: str) -> None:
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise Unauthenticated("The ID token is malformed.", code="invalid_token")
-        header, claims = _segment(parts[0]), _segment(parts[1])
-        if header.get("alg") != "none" or parts[2]:
+    def _check_emulator_token(
+        header: dict[str, Any], claims: dict[str, Any], *, signature: str
+    ) -> None:
+        if header.get("alg") != "none" or signature:
             raise Unauthenticated(
                 "The ID token carries a signature that cannot be verified locally.",
                 code="invalid_token",
             )
         now = time.time()
         exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        # Integers, as Firebase issues them: a float could be NaN or huge and never expire
+        # (strict_json already refused NaN, Infinity and 1e400).
+        if type(exp) is not int or type(iat) is not int:
             raise Unauthenticated("The ID token has no valid exp/iat.", code="invalid_token")
         if exp <= now - CLOCK_SKEW_SECONDS:
             raise Unauthenticated("The ID token has expired.", code="expired_token")

@@ -7,16 +7,16 @@ then the operation, whose result model is the 200 answer.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import flask
 
-from billing import logs
+from billing import logs, strict_json
 from billing.auth import bearer_token
+from billing.body import read_body
 from billing.context import Context, Operation, RequestModel
 from billing.errors import BadRequest, Forbidden, MethodNotAllowed, UnsupportedMediaType
-from billing.http import HttpFunction, json_response, read_body
+from billing.http import HttpFunction, json_response
 
 if TYPE_CHECKING:
     from billing.runtime import Runtime
@@ -51,7 +51,9 @@ class BrowserEndpoint[Req: RequestModel](HttpFunction):
             return self._preflight(request)
         if request.method not in self.methods:
             raise MethodNotAllowed([*self.methods, "OPTIONS"])
-        raw = read_body(request, rt.settings.max_body_bytes)
+        raw = read_body(
+            request, rt.settings.max_body_bytes, timeout=rt.settings.body_timeout_seconds
+        )
         caller = rt.verifier.verify(bearer_token(request.headers.get("Authorization")))
         logs.bind(uid=caller.uid)
         body = self.request_model.model_validate(parse_json_object(request, raw))
@@ -84,16 +86,10 @@ def parse_json_object(request: flask.Request, raw: bytes) -> Any:
             f"not {request.mimetype or 'no content type'}."
         )
     try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not UTF-8.", code="malformed_json") from None
-    except RecursionError:
-        raise BadRequest("The request body is nested too deeply.", code="malformed_json") from None
-    except json.JSONDecodeError as exc:
+        data = strict_json.loads(raw)
+    except strict_json.InvalidJson as exc:
         raise BadRequest(
-            f"The request body is not valid JSON: {exc.msg} "
-            f"at line {exc.lineno} column {exc.colno}.",
-            code="malformed_json",
+            f"The request body is not valid JSON: {exc}.", code="malformed_json"
         ) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", code="malformed_json")

@@ -5,12 +5,20 @@ Shared by update_payment_method and retry_invoice, so neither operation imports 
 
 from __future__ import annotations
 
+import logging
+
 import stripe
 
 from billing.context import Context
 from billing.errors import Conflict
 from billing.lifecycle import LIVE
 from billing.owned import fetch_owned, id_of
+
+log = logging.getLogger(__name__)
+
+# Each attempt follows one concurrent change of the customer's default; more than this many
+# while one call runs is someone hammering, who is told to retry (the last call converges).
+CONVERGE_ATTEMPTS = 10
 
 
 def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> stripe.PaymentMethod:
@@ -35,6 +43,16 @@ def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> s
     return pm
 
 
+def _customer_default(client: stripe.StripeClient, customer: str) -> str | None:
+    settings = client.v1.customers.retrieve(customer).invoice_settings
+    return id_of(settings.default_payment_method) if settings is not None else None
+
+
+def _live_subscriptions(client: stripe.StripeClient, customer: str) -> list[stripe.Subscription]:
+    subs = client.v1.subscriptions.list(params={"customer": customer, "limit": 100})
+    return [sub for sub in subs.data if sub.status in LIVE]
+
+
 def make_default(
     ctx: Context, customer: str, payment_method_id: str, only: str | None = None
 ) -> list[str]:
@@ -42,20 +60,41 @@ def make_default(
 
     Subscriptions created with save_default_payment_method=on_subscription carry their own
     default, which beats the customer's, so both must change for renewals to use the card.
+    Returns the subscriptions that now charge it (none if a concurrent call's card won).
+
+    Stripe has no transaction over a customer and its subscriptions, so concurrent calls
+    (two tabs, a double click on two cards) converge instead: the customer's default is the
+    one truth (last writer wins, as on Stripe), and each call makes the subscriptions match
+    whatever it is, then checks that it did not change meanwhile, until it holds still. A
+    call that wrote a stale card always sees the newer one on that check and corrects it.
     """
     client = ctx.runtime.stripe
     client.v1.customers.update(
         customer, params={"invoice_settings": {"default_payment_method": payment_method_id}}
     )
-    if only is not None:
-        targets = [only]
-    else:
-        subs = client.v1.subscriptions.list(params={"customer": customer, "limit": 100})
-        targets = [
-            sub.id
-            for sub in subs.data
-            if sub.status in LIVE and id_of(sub.default_payment_method) != payment_method_id
-        ]
-    for sub_id in targets:
-        client.v1.subscriptions.update(sub_id, params={"default_payment_method": payment_method_id})
-    return targets
+    target: str | None = payment_method_id
+    for _ in range(CONVERGE_ATTEMPTS):
+        if only is not None:
+            charging = [only]
+            if target is not None:
+                client.v1.subscriptions.update(only, params={"default_payment_method": target})
+        else:
+            subs = _live_subscriptions(client, customer)
+            charging = [sub.id for sub in subs]
+            for sub in subs:
+                if target is not None and id_of(sub.default_payment_method) != target:
+                    client.v1.subscriptions.update(
+                        sub.id, params={"default_payment_method": target}
+                    )
+        now = _customer_default(client, customer)
+        if now == target:
+            if target == payment_method_id:
+                return charging
+            log.info("a concurrent request made another card the default")
+            return []
+        target = now
+    raise Conflict(
+        "Your cards are being changed by another request; please try again.",
+        code="in_progress",
+        headers={"Retry-After": "1"},
+    )

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         default=True, description="Only users whose token says email_verified get a customer."
     )
     max_body_bytes: int = Field(default=16_384, ge=256, le=1_048_576)
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="A request body (browser or webhook) not fully arrived by then is refused "
+        "with 408; a slow client holds a worker thread at most this long.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     access_statuses: CommaList = Field(
         default_factory=lambda: list(DEFAULT_ACCESS_STATUSES),

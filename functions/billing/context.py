@@ -22,9 +22,13 @@ if TYPE_CHECKING:
 
 
 class RequestModel(BaseModel):
-    """Base for request bodies: unknown fields are an error, types are not coerced."""
+    """Base for request bodies: unknown fields are an error, types are not coerced.
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, frozen=True)
+    Strings are taken as sent, never trimmed: a padded id is malformed (400), and a length
+    limit counts exactly what is stored, as openapi.yaml says.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class ResponseModel(BaseModel):

@@ -82,6 +82,12 @@ class MethodNotAllowed(BillingError):
         super().__init__(f"Use {' or '.join(allowed)}.", headers={"Allow": ", ".join(allowed)})
 
 
+class RequestTimeout(BillingError):
+    status = 408
+    code = "request_timeout"
+    default_message = "The request body did not arrive in time."
+
+
 class Conflict(BillingError):
     status = 409
     code = "conflict"

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import flask
 
 from billing import error_mapping, logs, usage
-from billing.errors import BillingError, PayloadTooLarge
+from billing.body import abandon_unread
+from billing.errors import BillingError
 
 if TYPE_CHECKING:
     from billing.runtime import Runtime
@@ -68,6 +69,7 @@ class HttpFunction:
                     log.error("operation failed", exc_info=exc)
                 error_code = error.code
                 response = json_response(error.body(), error.status, error.headers)
+            abandon_unread(request)
             self.finish(request, response, rt)
             response.headers["X-Request-Id"] = request_id
             _log_request(request, response, started, counts, error_code)
@@ -79,16 +81,6 @@ def request_id_of(request: flask.Request) -> str:
     if 8 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
         return given
     return uuid.uuid4().hex
-
-
-def read_body(request: flask.Request, limit: int) -> bytes:
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-    return raw
 
 
 def json_response(

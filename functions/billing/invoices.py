@@ -120,7 +120,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         # Only a card that just paid becomes the default; a declined one never does. The
         # payment stands even if this fails, so the caller is told it was paid.
         make_default(ctx, customer, pm.id, only=id_of(_subscription_of(invoice)))
-    except stripe.StripeError as exc:
+    except (stripe.StripeError, Conflict) as exc:
         log.warning(
             "invoice paid, but the card could not be made the default",
             extra={"invoice_id": body.invoice_id, "error": type(exc).__name__},

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import flask
 
+from billing.body import read_body
 from billing.browser import parse_json_object
 from billing.context import Context, Operation, RequestModel
 from billing.errors import MethodNotAllowed
-from billing.http import HttpFunction, json_response, read_body
+from billing.http import HttpFunction, json_response
 
 if TYPE_CHECKING:
     from billing.runtime import Runtime
@@ -29,7 +30,9 @@ class JobEndpoint[Req: RequestModel](HttpFunction):
     def respond(self, request: flask.Request, rt: Runtime, request_id: str) -> flask.Response:
         if request.method != "POST":
             raise MethodNotAllowed(["POST"])
-        raw = read_body(request, rt.settings.max_body_bytes)
+        raw = read_body(
+            request, rt.settings.max_body_bytes, timeout=rt.settings.body_timeout_seconds
+        )
         body = self.request_model.model_validate(parse_json_object(request, raw))
         result = self.operation(Context(runtime=rt, request_id=request_id), body)
         return json_response(result.model_dump(mode="json"), 200)

@@ -22,13 +22,16 @@ REF = "#/components/schemas/{model}"
 
 # Every endpoint may answer these; ``Endpoint.errors`` lists the operation's own.
 COMMON_ERRORS: dict[int, str] = {
-    400: "Bad input: malformed JSON, or a field that is missing, unknown or invalid "
-    "(`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, "
-    "expired, not yours or not for this plan).",
+    400: "Bad input: malformed JSON, a body shorter than its `Content-Length` "
+    "(`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); "
+    "`price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or "
+    "not for this plan).",
     401: "No valid Firebase ID token in `Authorization: Bearer <token>`.",
     403: "The request's `Origin` is not in the allowlist (`origin_not_allowed`).",
     405: "Wrong HTTP method; the `Allow` header lists the right one.",
-    413: "The request body is too large.",
+    408: "The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`).",
+    413: "The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection "
+    "is closed.",
     415: "The request body is not `application/json`.",
     500: "An unexpected error on our side; nothing secret is in the message.",
     503: "Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds.",
@@ -74,6 +77,10 @@ def request_model(fn: FunctionDef) -> type[BaseModel]:
 
 def response_model(fn: FunctionDef) -> type[BaseModel]:
     return _model(fn, "return")
+
+
+def _has_required_field(model: type[BaseModel]) -> bool:
+    return any(field.is_required() for field in model.model_fields.values())
 
 
 def browser_functions() -> list[FunctionDef]:
@@ -127,7 +134,9 @@ def build() -> dict[str, Any]:
                 "summary": doc.splitlines()[0] if doc else ep.deployed_name,
                 "security": [{"firebaseIdToken": []}],
                 "requestBody": {
-                    "required": False,
+                    # An absent or empty body is the object {}: required exactly when the
+                    # model has a required field.
+                    "required": _has_required_field(request_model(ep)),
                     "content": {
                         "application/json": {
                             "schema": {"$ref": REF.format(model=request_model(ep).__name__)}

@@ -23,9 +23,10 @@ import flask
 import stripe
 
 from billing import logs
+from billing.body import read_body
 from billing.context import Context
 from billing.errors import BadRequest, MethodNotAllowed
-from billing.http import HttpFunction, json_response, read_body
+from billing.http import HttpFunction, json_response
 
 if TYPE_CHECKING:
     from billing.runtime import Runtime
@@ -92,7 +93,9 @@ class StripeWebhookEndpoint(HttpFunction):
         if request.method != "POST":
             raise MethodNotAllowed(["POST"])
         settings = rt.settings
-        payload = read_body(request, settings.max_webhook_body_bytes)
+        payload = read_body(
+            request, settings.max_webhook_body_bytes, timeout=settings.body_timeout_seconds
+        )
         secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
         verify(
             payload,

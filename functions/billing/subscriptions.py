@@ -23,6 +23,7 @@ from billing.one_subscription import (
 )
 from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
 from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.stripe_client import replayed
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,12 @@ def create_subscription(
         params=params,
         options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
     )
-    log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
-    return _answer(sub, created=True, promotion=promotion)
+    # The calls that shared the key got Stripe's replay of the one creation: only the call
+    # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
+    created = not replayed(sub)
+    if created:
+        log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
+    return _answer(sub, created=created, promotion=promotion)
 
 
 class HandleSubscriptionRequest(RequestModel):

@@ -10,8 +10,9 @@ import pytest
 import stripe
 
 from tests.integration.conftest import StandIn, User
+from tests.integration.mode import OTHER_PRICE, PRICE
 
-PRICE = "price_basic_monthly"
+__all__ = ["OTHER_PRICE", "PRICE"]
 
 
 def intent_id(client_secret: str) -> str:

@@ -7,11 +7,12 @@ Tests isolate themselves with fresh uids, never by resetting shared state.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from devstack.stack import (
     function_process_env,
 )
 from devstack.tokens import mint_token
+from tests.integration import mode
 from tests.openapi_check import assert_matches
 
 pytestmark = pytest.mark.integration
@@ -48,7 +50,21 @@ def running_stack() -> Iterator[Stack]:
     env_dir = STATE_DIR / "env"
     env_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".env.example", env_dir / ".env.example")
-    stack = Stack(state_dir=STATE_DIR, env_dir=env_dir, env_overrides={"LOG_LEVEL": "INFO"})
+    overrides = {"LOG_LEVEL": "INFO"}
+    if mode.AGAINST_STRIPE:
+        if not mode.test_mode_ready():
+            pytest.skip(mode.NEEDS_KEY)
+        overrides["ALLOWED_PRICE_IDS"] = os.environ["ALLOWED_PRICE_IDS"]
+    # A fixed base port (STACK_BASE_PORT) keeps the URLs, the webhook's for `stripe listen`
+    # among them, the same from run to run.
+    base_port = os.environ.get("STACK_BASE_PORT")
+    stack = Stack(
+        state_dir=STATE_DIR,
+        env_dir=env_dir,
+        env_overrides=overrides,
+        use_standin=not mode.AGAINST_STRIPE,
+        base_port=int(base_port) if base_port else None,
+    )
     with stack:
         yield stack
 
@@ -60,9 +76,14 @@ def stack(running_stack: Stack) -> StackInfo:
 
 
 class StandIn:
-    """The Stripe stand-in's control API, and an SDK client pointed at it."""
+    """An SDK client for the Stripe the stack uses (steps a frontend or the dashboard would
+    take), and the stand-in's control API, which skips the test in Stripe test mode."""
 
     def __init__(self, info: StackInfo) -> None:
+        if mode.AGAINST_STRIPE:
+            self.control = ""
+            self.sdk = stripe.StripeClient(os.environ["STRIPE_SECRET_KEY"])
+            return
         assert info.stripe.control_url is not None
         assert info.stripe.api_base is not None
         self.control = info.stripe.control_url.rstrip("/")
@@ -71,6 +92,7 @@ class StandIn:
         )
 
     def requests(self, **filters: str) -> list[dict[str, Any]]:
+        mode.skip_without_standin()
         response = requests.get(f"{self.control}/_standin/requests", params=filters, timeout=10)
         response.raise_for_status()
         data: list[dict[str, Any]] = response.json()["data"]
@@ -84,12 +106,15 @@ class StandIn:
         return status
 
     def fault(self, **rule: Any) -> None:
+        mode.skip_without_standin()
         requests.post(f"{self.control}/_standin/faults", json=rule, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
+        mode.skip_without_standin()
         requests.delete(f"{self.control}/_standin/faults", timeout=10).raise_for_status()
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        mode.skip_without_standin()
         response = requests.post(f"{self.control}{path}", json=body or {}, timeout=10)
         response.raise_for_status()
         result: dict[str, Any] = response.json() if response.content else {}
@@ -97,14 +122,22 @@ class StandIn:
 
 
 @contextmanager
-def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iterator[str]:
+def extra_function(
+    stack: Stack, target: str, overrides: Mapping[str, str | None], *, name: str = ""
+) -> Iterator[str]:
     """One more instance of a function, with other settings, beside the session's stack
-    (as a second deployment with another configuration would be). Yields its URL."""
+    (as a second deployment with another configuration would be). Yields its URL.
+
+    An override of None removes the variable. The log is ``logs/<name or target>-extra.log``.
+    """
     port = procs.free_port()
     spec = FunctionSpec(target, registry.get(target).signature)
     source = stack.functions_source
-    env = function_process_env(stack.function_environ | overrides, spec, source)
-    name = f"{spec.deployed_name}-extra"
+    environ: dict[str, str | None] = {**stack.function_environ, **overrides}
+    env = function_process_env(
+        {key: value for key, value in environ.items() if value is not None}, spec, source
+    )
+    name = f"{name or spec.deployed_name}-extra"
     child = procs.spawn(
         name,
         function_argv(source, spec, procs.LOCALHOST, port),
@@ -121,6 +154,23 @@ def extra_function(stack: Stack, target: str, overrides: dict[str, str]) -> Iter
         yield f"http://{procs.LOCALHOST}:{port}"
     finally:
         procs.stop_children([child])
+
+
+def log_entries(log_path: Path, request_id: str, *, timeout: float = 10) -> list[dict[str, Any]]:
+    """The JSON log lines a function wrote for one request, once its request line is there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = []
+        for line in log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("request_id") == request_id:
+                entries.append(entry)
+        if any("httpRequest" in entry for entry in entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,7 @@ def test_update_payment_method_switches_invoices_and_live_subscriptions(
         ("POST", "customers"),
         ("GET", "subscriptions"),
         ("POST", "subscriptions"),
+        ("GET", "customers"),  # the default held still: no concurrent change to follow
     ]
 
 

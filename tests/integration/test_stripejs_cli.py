@@ -7,8 +7,10 @@ import pytest
 from devstack import stripejs
 from tests.integration.billing_flows import PRICE
 from tests.integration.conftest import STATE_DIR, User
+from tests.integration.mode import AGAINST_STRIPE, STANDIN_ONLY
 
-pytestmark = pytest.mark.integration
+# The CLI plays Stripe.js against the stand-in (and completes 3-D Secure through its controls).
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(AGAINST_STRIPE, reason=STANDIN_ONLY)]
 
 
 def test_confirm_payment_then_setup_as_stripe_js_would(

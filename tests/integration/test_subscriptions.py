@@ -10,6 +10,7 @@ import pytest
 import stripe
 
 from tests.integration.billing_flows import (
+    OTHER_PRICE,
     PRICE,
     failed_first_payment,
     intent_id,
@@ -82,7 +83,7 @@ def test_double_submit_creates_one_subscription(user: User, standin: StandIn) ->
 
 def test_a_live_subscription_blocks_a_second_one(user: User, standin: StandIn) -> None:
     subscribe(user, standin)
-    response = user.call("create-subscription", {"price_id": "price_pro_monthly"})
+    response = user.call("create-subscription", {"price_id": OTHER_PRICE})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "already_subscribed"
 
@@ -230,7 +231,7 @@ def test_switching_price_before_paying_leaves_only_the_new_checkout_payable(
     user: User, standin: StandIn
 ) -> None:
     customer = user.customer()
-    pro = user.ok("create-subscription", {"price_id": "price_pro_monthly"})
+    pro = user.ok("create-subscription", {"price_id": OTHER_PRICE})
     basic = user.ok("create-subscription", {"price_id": PRICE})
     assert basic["created"] is True
     assert basic["subscription_id"] != pro["subscription_id"]
@@ -287,7 +288,7 @@ def test_two_tabs_asking_for_different_prices_at_once_leave_one_payable_checkout
     user: User, standin: StandIn
 ) -> None:
     customer = user.customer()
-    prices = [PRICE, "price_pro_monthly"]
+    prices = [PRICE, OTHER_PRICE]
     with ThreadPoolExecutor(max_workers=2) as pool:
         responses = list(
             pool.map(lambda price: user.call("create-subscription", {"price_id": price}), prices)
@@ -307,7 +308,7 @@ def test_a_double_click_while_switching_price_answers_both_with_the_new_checkout
     user: User, standin: StandIn
 ) -> None:
     customer = user.customer()
-    first = user.ok("create-subscription", {"price_id": "price_pro_monthly"})
+    first = user.ok("create-subscription", {"price_id": OTHER_PRICE})
     with ThreadPoolExecutor(max_workers=2) as pool:
         responses = list(
             pool.map(lambda _: user.call("create-subscription", {"price_id": PRICE}), range(2))

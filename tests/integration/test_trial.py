@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
+from tests.integration.billing_flows import OTHER_PRICE
 from tests.integration.conftest import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ def test_trial_subscription_hands_back_the_setup_intent_secret(
     trial_url: str, user: User, standin: StandIn
 ) -> None:
     user.customer()
-    response = user.post(trial_url, {"price_id": "price_pro_monthly"})
+    response = user.post(trial_url, {"price_id": OTHER_PRICE})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "trialing"
@@ -41,15 +42,13 @@ def test_trial_subscription_hands_back_the_setup_intent_secret(
 
 def test_the_request_cannot_choose_a_trial(user: User) -> None:
     user.customer()
-    response = user.call(
-        "create-subscription", {"price_id": "price_pro_monthly", "trial_period_days": 365}
-    )
+    response = user.call("create-subscription", {"price_id": OTHER_PRICE, "trial_period_days": 365})
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "trial_period_days"
 
 
 def _trial(trial_url: str, user: User) -> requests.Response:
-    return user.post(trial_url, {"price_id": "price_pro_monthly"})
+    return user.post(trial_url, {"price_id": OTHER_PRICE})
 
 
 def test_a_double_click_on_a_trial_returns_the_same_setup_secret(

@@ -102,3 +102,13 @@ def wait_for[T](check: Callable[[], T | None], timeout: float = 10.0, interval: 
 
 def intent_id(client_secret: str) -> str:
     return client_secret.split("_secret_")[0]
+
+
+def save_card(client: stripe.StripeClient, customer: str, card: str) -> stripe.PaymentMethod:
+    """Attaches a test card the way the product does: a SetupIntent confirmed with it."""
+    si = client.v1.setup_intents.create(
+        {"customer": customer, "payment_method": card, "confirm": True}
+    )
+    assert si.status == "succeeded", si.status
+    assert isinstance(si.payment_method, str)
+    return client.v1.payment_methods.retrieve(si.payment_method)

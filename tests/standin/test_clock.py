@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import requests
 import stripe
 
-from tests.standin.conftest import StandinServer
+from tests.standin.conftest import StandinServer, save_card
 
 DAY = 86_400
 
@@ -82,9 +83,7 @@ def test_failed_renewal_makes_it_past_due_until_paid(
 ) -> None:
     sub = _active_subscription(client, email)
     assert isinstance(sub.customer, str)
-    failing = client.v1.payment_methods.attach(
-        "pm_card_chargeCustomerFail", {"customer": sub.customer}
-    )
+    failing = save_card(client, sub.customer, "pm_card_chargeCustomerFail")
     client.v1.subscriptions.update(sub.id, {"default_payment_method": failing.id})
     _advance_past_period_end(standin_server, sub)
     past_due = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
@@ -110,7 +109,7 @@ def test_cancel_at_period_end_ends_the_subscription(
     assert ended.status == "canceled"
     assert ended.ended_at == sub.items.data[0].current_period_end
     assert "customer.subscription.deleted" in _types(client, sub.id)
-    assert len(client.v1.invoices.list({"subscription": sub.id}).data) == 1
+    assert client.v1.subscriptions.retrieve(sub.id).latest_invoice == sub.latest_invoice
 
 
 def test_trial_ends_into_a_paid_period(
@@ -157,3 +156,28 @@ def test_unpaid_first_invoice_expires_after_23_hours(
     assert expired.status == "incomplete_expired"
     assert isinstance(expired.latest_invoice, stripe.Invoice)
     assert expired.latest_invoice.status == "void"
+
+
+def test_the_control_api_moves_a_running_subscription_through_dunning(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    sub = _active_subscription(client, email)
+    for status in ("past_due", "unpaid", "paused", "active"):
+        standin_server.control(
+            "POST", f"/_standin/subscriptions/{sub.id}/status", {"status": status}
+        )
+        assert client.v1.subscriptions.retrieve(sub.id).status == status
+    assert _types(client, sub.id)[-4:] == ["customer.subscription.updated"] * 4
+    refused = requests.post(
+        f"{standin_server.url}/_standin/subscriptions/{sub.id}/status",
+        json={"status": "trialing"},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    client.v1.subscriptions.cancel(sub.id)
+    ended = requests.post(
+        f"{standin_server.url}/_standin/subscriptions/{sub.id}/status",
+        json={"status": "active"},
+        timeout=10,
+    )
+    assert ended.status_code == 400

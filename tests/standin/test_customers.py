@@ -1,4 +1,4 @@
-"""Auth, customers, catalog, PaymentMethods."""
+"""Auth, customers, PaymentMethods."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import requests
 import stripe
 
-from tests.standin.conftest import StandinServer
+from tests.standin.conftest import StandinServer, save_card
 
 
 def _default_pm(customer: stripe.Customer) -> object:
@@ -95,27 +95,11 @@ def test_list_customers_by_email(client: stripe.StripeClient, email: str) -> Non
     assert [c.id for c in page.auto_paging_iter()] == [second.id, first.id]
 
 
-def test_catalog(client: stripe.StripeClient) -> None:
-    pro_yearly = client.v1.prices.retrieve("price_pro_yearly", {"expand": ["product"]})
-    assert pro_yearly.unit_amount == 29000
-    assert pro_yearly.currency == "usd"
-    assert pro_yearly.recurring is not None
-    assert pro_yearly.recurring.interval == "year"
-    product = pro_yearly.product
-    assert isinstance(product, stripe.Product)
-    assert product.name == "Pro"
-    legacy = client.v1.prices.retrieve("price_legacy_monthly")
-    assert (legacy.unit_amount, legacy.active, legacy.product) == (500, True, "prod_basic")
-    assert client.v1.products.retrieve("prod_basic").name == "Basic"
-    basic = client.v1.prices.list({"product": "prod_basic"})
-    assert {p.id for p in basic.data} == {"price_basic_monthly", "price_legacy_monthly"}
-
-
-def test_attach_test_card_creates_a_fresh_payment_method(
+def test_saving_a_test_card_creates_a_fresh_payment_method(
     client: stripe.StripeClient, email: str
 ) -> None:
     customer = client.v1.customers.create({"email": email})
-    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    pm = save_card(client, customer.id, "pm_card_visa")
     assert re.fullmatch(r"pm_[A-Za-z0-9]{24}", pm.id)
     assert pm.type == "card"
     assert pm.customer == customer.id
@@ -126,36 +110,15 @@ def test_attach_test_card_creates_a_fresh_payment_method(
         "credit",
         "US",
     )
-    second = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": customer.id})
+    second = save_card(client, customer.id, "pm_card_mastercard")
     assert second.card is not None
     assert second.card.last4 == "4444"
-    listed = client.v1.customers.payment_methods.list(customer.id)
-    assert [p.id for p in listed.data] == [second.id, pm.id]
-    assert client.v1.payment_methods.retrieve(pm.id).customer == customer.id
+    assert second.id != pm.id
 
 
-@pytest.mark.parametrize(
-    ("card", "decline_code"),
-    [
-        ("pm_card_chargeDeclined", "generic_decline"),
-        ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
-    ],
-)
-def test_declining_cards_cannot_be_attached(
-    client: stripe.StripeClient, email: str, card: str, decline_code: str
-) -> None:
+def test_customer_fail_card_saves(client: stripe.StripeClient, email: str) -> None:
     customer = client.v1.customers.create({"email": email})
-    with pytest.raises(stripe.CardError) as caught:
-        client.v1.payment_methods.attach(card, {"customer": customer.id})
-    assert caught.value.code == "card_declined"
-    assert caught.value.error is not None
-    assert caught.value.error.decline_code == decline_code
-    assert client.v1.customers.payment_methods.list(customer.id).data == []
-
-
-def test_customer_fail_card_attaches(client: stripe.StripeClient, email: str) -> None:
-    customer = client.v1.customers.create({"email": email})
-    pm = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
+    pm = save_card(client, customer.id, "pm_card_chargeCustomerFail")
     assert pm.card is not None
     assert pm.card.last4 == "0341"
 
@@ -165,7 +128,7 @@ def test_default_payment_method_must_be_attached_to_that_customer(
 ) -> None:
     owner = client.v1.customers.create({"email": email})
     other = client.v1.customers.create({"email": "other-" + email})
-    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": owner.id})
+    pm = save_card(client, owner.id, "pm_card_visa")
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.customers.update(
             other.id, {"invoice_settings": {"default_payment_method": pm.id}}
@@ -189,18 +152,6 @@ def test_create_customer_with_test_card_as_default(client: stripe.StripeClient, 
     default = _default_pm(customer)
     assert isinstance(default, stripe.PaymentMethod)
     assert default.customer == customer.id
-
-
-def test_detach_clears_the_customer_default(client: stripe.StripeClient, email: str) -> None:
-    customer = client.v1.customers.create({"email": email})
-    pm = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
-    client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": pm.id}})
-    detached = client.v1.payment_methods.detach(pm.id)
-    assert detached.customer is None
-    refreshed = client.v1.customers.retrieve(customer.id)
-    assert _default_pm(refreshed) is None
-    with pytest.raises(stripe.InvalidRequestError):
-        client.v1.payment_methods.detach(pm.id)
 
 
 def test_expand_of_a_non_expandable_field_is_rejected(

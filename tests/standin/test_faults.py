@@ -97,25 +97,25 @@ def test_timeout_is_an_api_connection_error_and_does_nothing(
 def test_faults_only_match_their_filters(
     client: stripe.StripeClient, standin_server: StandinServer, email: str
 ) -> None:
-    standin_server.fault(method="GET", path_prefix="/v1/invoices", kind="error", status=500)
+    standin_server.fault(method="GET", path_prefix="/v1/customers", kind="error", status=500)
     customer = client.v1.customers.create({"email": email})
-    assert client.v1.customers.retrieve(customer.id).id == customer.id
+    assert client.v1.payment_methods.retrieve("pm_card_visa").type == "card"
     with pytest.raises(stripe.APIError):
-        client.v1.invoices.list({"customer": customer.id})
+        client.v1.customers.retrieve(customer.id)
 
 
 def test_global_latency(standin_server: StandinServer, client: stripe.StripeClient) -> None:
     standin_server.control("POST", "/_standin/config", {"latency_ms": 250})
     started = time.monotonic()
-    client.v1.prices.retrieve("price_basic_monthly")
+    client.v1.payment_methods.retrieve("pm_card_visa")
     assert time.monotonic() - started >= 0.25
 
 
 def test_request_log_filters_and_clear(standin_server: StandinServer) -> None:
     client = standin_server.client("sk_test_secret_never_logged")
-    client.v1.prices.retrieve("price_basic_monthly", {"expand": ["product"]})
-    entry = standin_server.requests(method="GET", path_prefix="/v1/prices/price_basic")[-1]
-    assert entry["params"] == {"expand": ["product"]}
+    client.v1.payment_methods.retrieve("pm_card_visa", {"expand": ["customer"]})
+    entry = standin_server.requests(method="GET", path_prefix="/v1/payment_methods/pm_card")[-1]
+    assert entry["params"] == {"expand": ["customer"]}
     assert entry["status"] == 200
     assert set(entry) >= {"seq", "method", "path", "params", "idempotency_key", "status", "ts"}
     assert "sk_test_secret_never_logged" not in str(standin_server.requests())

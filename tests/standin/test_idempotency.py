@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 import stripe
+from stripe.params import SetupIntentCreateParams
 
 from tests.standin.conftest import StandinServer
 
@@ -45,11 +46,14 @@ def test_replay_is_marked_in_headers(standin_server: StandinServer, email: str) 
 def test_errors_after_execution_are_replayed_too(client: stripe.StripeClient, email: str) -> None:
     customer = client.v1.customers.create({"email": email})
     key = _key()
+    params: SetupIntentCreateParams = {
+        "customer": customer.id,
+        "payment_method": "pm_card_chargeDeclined",
+        "confirm": True,
+    }
     for _ in range(2):
         with pytest.raises(stripe.CardError):
-            client.v1.payment_methods.attach(
-                "pm_card_chargeDeclined", {"customer": customer.id}, {"idempotency_key": key}
-            )
+            client.v1.setup_intents.create(params, {"idempotency_key": key})
 
 
 def test_validation_failures_are_not_saved(

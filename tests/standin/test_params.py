@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import stripe
@@ -152,3 +152,35 @@ def test_sdk_raises_for_a_misspelled_enum_value(client: stripe.StripeClient, ema
             }
         )
     assert caught.value.param == "payment_behavior"
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata"),
+        ({"metadata": {"k" * 41: "v"}}, "metadata[" + "k" * 41 + "]"),
+        ({"metadata": {"note": "v" * 501}}, "metadata[note]"),
+        ({"email": "a" * 503 + "@example.com"}, "email"),
+        ({"description": "d" * 5001}, "description"),
+        ({"business_name": "b" * 151}, "business_name"),
+        ({"expand": ["a.b.c.d.e"]}, "expand[0]"),
+    ],
+)
+def test_stripes_documented_limits(
+    client: stripe.StripeClient, params: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.customers.create(cast(CustomerCreateParams, params))
+    assert (caught.value.http_status, caught.value.param) == (400, param)
+
+
+def test_limits_are_inclusive(client: stripe.StripeClient) -> None:
+    created = client.v1.customers.create(
+        {
+            "metadata": {"k" * 40: "v" * 500, **{f"k{i}": "v" for i in range(49)}},
+            "email": "a" * 500 + "@example.com",
+            "business_name": "b" * 150,
+        }
+    )
+    assert created.metadata is not None
+    assert len(created.metadata.to_dict()) == 50

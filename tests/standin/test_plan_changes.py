@@ -200,7 +200,7 @@ def test_a_renewal_preview_shows_the_new_price_and_a_promotion_codes_discount(
     client: stripe.StripeClient, email: str
 ) -> None:
     sub = _active(client, email)
-    redeemed = client.v1.promotion_codes.retrieve("promo_welcome20").times_redeemed
+    redeemed = client.v1.promotion_codes.list({"code": "WELCOME20"}).data[0].times_redeemed
     preview = client.v1.invoices.create_preview(
         {
             "subscription": sub.id,
@@ -218,7 +218,7 @@ def test_a_renewal_preview_shows_the_new_price_and_a_promotion_codes_discount(
     assert preview.period_end == sub.items.data[0].current_period_end
     # A preview changes nothing and redeems nothing.
     assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC
-    assert client.v1.promotion_codes.retrieve("promo_welcome20").times_redeemed == redeemed
+    assert client.v1.promotion_codes.list({"code": "WELCOME20"}).data[0].times_redeemed == redeemed
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_restricted_and_expired_codes_say_so(
     assert isinstance(restricted.promotion.coupon, stripe.Coupon)
     assert restricted.promotion.coupon.applies_to is not None
     assert restricted.promotion.coupon.applies_to.products == ["prod_pro"]
-    expired = client.v1.promotion_codes.retrieve("promo_summer2020")
+    [expired] = client.v1.promotion_codes.list({"code": "SUMMER2020"}).data
     now = standin_server.control("GET", "/_standin/clock")["now"]
     assert expired.expires_at is not None
     assert expired.expires_at < now

@@ -50,7 +50,8 @@ def test_setup_intent_decline(client: stripe.StripeClient, email: str) -> None:
     refreshed = client.v1.setup_intents.retrieve(si.id)
     assert refreshed.last_setup_error is not None
     assert refreshed.last_setup_error.decline_code == "insufficient_funds"
-    assert client.v1.customers.payment_methods.list(customer.id).data == []
+    assert isinstance(refreshed.payment_method, str)
+    assert client.v1.payment_methods.retrieve(refreshed.payment_method).customer is None
 
 
 @pytest.mark.parametrize(
@@ -76,8 +77,9 @@ def test_setup_intent_three_d_secure(
     )
     done = client.v1.setup_intents.retrieve(si.id)
     assert done.status == status
-    attached = client.v1.customers.payment_methods.list(customer.id).data
-    assert len(attached) == (1 if outcome == "succeed" else 0)
+    assert isinstance(done.payment_method, str)
+    owner = client.v1.payment_methods.retrieve(done.payment_method).customer
+    assert owner == (customer.id if outcome == "succeed" else None)
     if outcome == "fail":
         assert done.last_setup_error is not None
         assert done.last_setup_error.code == "setup_intent_authentication_failure"
@@ -94,3 +96,19 @@ def test_confirming_a_succeeded_setup_intent_is_rejected(
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.setup_intents.confirm(si.id)
     assert caught.value.code == "setup_intent_unexpected_state"
+
+
+def test_allowed_payment_method_types_is_honoured(client: stripe.StripeClient, email: str) -> None:
+    customer = client.v1.customers.create({"email": email})
+    cards = client.v1.setup_intents.create(
+        {"customer": customer.id, "allowed_payment_method_types": ["card"]}
+    )
+    assert cards.allowed_payment_method_types == ["card"]
+    assert cards.payment_method_types == ["card"]
+    banks = client.v1.setup_intents.create(
+        {"customer": customer.id, "allowed_payment_method_types": ["us_bank_account"]}
+    )
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.setup_intents.confirm(banks.id, {"payment_method": "pm_card_visa"})
+    assert caught.value.param == "payment_method"
+    assert client.v1.setup_intents.retrieve(banks.id).status == "requires_payment_method"

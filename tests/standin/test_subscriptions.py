@@ -8,7 +8,7 @@ import pytest
 import stripe
 from stripe.params import SubscriptionCreateParams, SubscriptionListParams
 
-from tests.standin.conftest import StandinServer, intent_id
+from tests.standin.conftest import StandinServer, intent_id, save_card
 
 PRO = "price_pro_monthly"
 
@@ -255,12 +255,12 @@ def test_update_cancel_at_period_end_and_default_payment_method(
     assert updated.canceled_at is not None
 
     stranger = _customer(client, "other-" + email)
-    foreign = client.v1.payment_methods.attach("pm_card_visa", {"customer": stranger.id})
+    foreign = save_card(client, stranger.id, "pm_card_visa")
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.subscriptions.update(sub.id, {"default_payment_method": foreign.id})
     assert caught.value.param == "default_payment_method"
 
-    own = client.v1.payment_methods.attach("pm_card_mastercard", {"customer": customer.id})
+    own = save_card(client, customer.id, "pm_card_mastercard")
     changed = client.v1.subscriptions.update(sub.id, {"default_payment_method": own.id})
     assert changed.default_payment_method == own.id
 
@@ -302,12 +302,6 @@ def test_list_filters(client: stripe.StripeClient, email: str) -> None:
     assert ids(status="canceled") == {ended.id}
     assert ids(status="incomplete") == {yearly.id}
     assert ids(price="price_pro_yearly") == {yearly.id}
-    invoices = client.v1.invoices.list({"subscription": yearly.id})
-    assert [i.id for i in invoices.data] == [_invoice(yearly).id]
-    assert {i.status for i in client.v1.invoices.list({"customer": customer.id}).data} == {
-        "open",
-        "paid",
-    }
 
 
 def test_unknown_price_and_customer_are_400_with_param(

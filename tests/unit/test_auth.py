@@ -17,6 +17,7 @@ from pytest_mock import MockerFixture
 from billing.auth import FirebaseTokenVerifier, bearer_token
 from billing.errors import Unauthenticated, UpstreamUnavailable
 from devstack.tokens import mint_token
+from tests.hostile import HOSTILE_TOKENS, claims_with
 
 PROJECT = "demo-billing"
 
@@ -68,6 +69,18 @@ class TestEmulatorMode:
         with pytest.raises(Unauthenticated) as caught:
             verifier.verify(token)
         assert caught.value.code == code
+
+    def test_the_hostile_token_helpers_build_a_valid_token(
+        self, verifier: FirebaseTokenVerifier
+    ) -> None:
+        # So each hostile token below is refused for its one bad part, not for another.
+        assert verifier.verify(claims_with()).uid == "alice"
+
+    @pytest.mark.parametrize("name", sorted(HOSTILE_TOKENS))
+    def test_hostile_tokens_are_401(self, verifier: FirebaseTokenVerifier, name: str) -> None:
+        with pytest.raises(Unauthenticated) as caught:
+            verifier.verify(HOSTILE_TOKENS[name])
+        assert caught.value.code == "invalid_token"
 
 
 def _key_and_cert() -> tuple[rsa.RSAPrivateKey, str]:
@@ -145,6 +158,16 @@ class TestProductionMode:
         assert expired.value.code == "expired_token"
         with pytest.raises(Unauthenticated):
             verifier.verify(self._sign(keys["google"], aud="other-project"))
+
+    @pytest.mark.parametrize("name", sorted(HOSTILE_TOKENS))
+    def test_hostile_tokens_are_401_before_any_key_is_fetched(
+        self, mocker: MockerFixture, verifier: FirebaseTokenVerifier, name: str
+    ) -> None:
+        fetch = mocker.patch("google.oauth2.id_token._fetch_certs")
+        with pytest.raises(Unauthenticated) as caught:
+            verifier.verify(HOSTILE_TOKENS[name])
+        assert caught.value.code == "invalid_token"
+        fetch.assert_not_called()
 
     def test_unreachable_key_endpoint_is_503_not_401(
         self, mocker: MockerFixture, verifier: FirebaseTokenVerifier

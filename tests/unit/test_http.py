@@ -332,3 +332,30 @@ def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVer
     )
     assert response.status_code == 400
     assert error_of(response)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"name": ' + b"7" * 5000 + b"}", "longer than 64"),  # a known field
+        (b'{"name": "x", "extra": ' + b"7" * 5000 + b"}", "longer than 64"),  # an unknown one
+        (b'{"name": "\\ud800"}', "lone surrogate"),
+        (b'{"name": "x", "count": NaN}', "NaN"),
+        (b'{"name": "x", "count": 1e400}', "out of range"),
+    ],
+)
+def test_hostile_json_is_400_malformed_json(
+    settings: Settings, verifier: FakeVerifier, raw: bytes, reason: str
+) -> None:
+    verifier.add("alice")
+    rt = Runtime(settings.model_copy(update={"max_body_bytes": 16384}), verifier=verifier)
+    response = client_for(echo, rt).post(
+        "/",
+        data=raw,
+        content_type="application/json",
+        headers={"Authorization": "Bearer token-alice"},
+    )
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == "malformed_json"
+    assert reason in error["message"]

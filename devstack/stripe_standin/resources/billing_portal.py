@@ -10,6 +10,7 @@ from devstack.stripe_standin import ids
 from devstack.stripe_standin.errors import invalid_request, parameter_missing
 from devstack.stripe_standin.resources.common import get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -47,4 +48,12 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     return ctx.render(session, params)
 
 
-ROUTES = [route("POST", "/v1/billing_portal/sessions", create, SessionCreateParams)]
+ROUTES = [
+    route(
+        "POST",
+        "/v1/billing_portal/sessions",
+        create,
+        SessionCreateParams,
+        Supports(*_IMPLEMENTED),
+    )
+]

@@ -27,6 +27,7 @@ from devstack.stripe_standin.resources import subscriptions
 from devstack.stripe_standin.resources.common import get_or_404, get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.store import State
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -291,9 +292,9 @@ def complete(ctx: ApiContext, session_id: str, card: str, authenticate: bool) ->
             "url": None,
             "customer_details": {
                 "address": customer["address"],
-                "business_name": customer["business_name"],
+                "business_name": customer.get("business_name"),
                 "email": customer["email"],
-                "individual_name": customer["individual_name"],
+                "individual_name": customer.get("individual_name"),
                 "name": customer["name"],
                 "phone": customer["phone"],
                 "tax_exempt": customer["tax_exempt"],
@@ -306,8 +307,18 @@ def complete(ctx: ApiContext, session_id: str, card: str, authenticate: bool) ->
 
 
 ROUTES = [
-    route("POST", "/v1/checkout/sessions", create, SessionCreateParams),
-    route("GET", "/v1/checkout/sessions", list_sessions, SessionListParams),
-    route("GET", "/v1/checkout/sessions/{session}", retrieve, SessionRetrieveParams),
-    route("POST", "/v1/checkout/sessions/{session}/expire", expire, SessionExpireParams),
+    route(
+        "POST", "/v1/checkout/sessions", create, SessionCreateParams, Supports(*_CREATE_IMPLEMENTED)
+    ),
+    route(
+        "GET",
+        "/v1/checkout/sessions",
+        list_sessions,
+        SessionListParams,
+        Supports(*_LIST_IMPLEMENTED),
+    ),
+    route("GET", "/v1/checkout/sessions/{session}", retrieve, SessionRetrieveParams, Supports()),
+    route(
+        "POST", "/v1/checkout/sessions/{session}/expire", expire, SessionExpireParams, Supports()
+    ),
 ]

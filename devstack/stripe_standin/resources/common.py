@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from typing import Any
 
 from devstack.stripe_standin.errors import resource_missing
@@ -11,10 +9,8 @@ from devstack.stripe_standin.store import State
 
 JSONDict = dict[str, Any]
 
-log = logging.getLogger("devstack.stripe_standin")
-
-# Parameters every endpoint accepts that need no handling of their own.
-ALWAYS_HANDLED = frozenset({"expand"})
+# What every list endpoint implements (see listing.paginate and listing.created_matches).
+LIST_PAGING = ("limit", "starting_after", "ending_before", "created")
 
 
 def get_or_404(state: State, collection: str, kind: str, object_id: str) -> JSONDict:
@@ -49,10 +45,3 @@ def merge_metadata(current: JSONDict, update: Any) -> JSONDict:
 
 def unset_or(value: Any) -> Any:
     return None if value == "" else value
-
-
-def note_ignored(endpoint: str, params: JSONDict, handled: Iterable[str]) -> None:
-    """Valid Stripe parameters the stand-in does not model: accepted, logged, no effect."""
-    ignored = sorted(set(params) - set(handled) - ALWAYS_HANDLED)
-    if ignored:
-        log.warning("%s: the stand-in ignores parameters %s", endpoint, ", ".join(ignored))

@@ -1,4 +1,4 @@
-"""Customers: create, retrieve, update, list, and their attached PaymentMethods."""
+"""Customers: create, retrieve, update, list."""
 
 from __future__ import annotations
 
@@ -7,45 +7,48 @@ from typing import Any
 from stripe.params import (
     CustomerCreateParams,
     CustomerListParams,
-    CustomerPaymentMethodListParams,
-    CustomerPaymentMethodRetrieveParams,
     CustomerRetrieveParams,
     CustomerUpdateParams,
 )
 
 from devstack.stripe_standin import billing, ids, listing, objects
-from devstack.stripe_standin.errors import invalid_request, resource_missing
+from devstack.stripe_standin.errors import invalid_request
 from devstack.stripe_standin.resources.common import (
+    LIST_PAGING,
     get_or_404,
     merge_metadata,
-    note_ignored,
     unset_or,
 )
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.store import snapshot
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
+# Stored and shown as given (invoices copy the name, email, phone and addresses); balance,
+# tax_exempt and the invoice footer and custom fields would change invoices: not modelled.
 _SIMPLE = (
     "name",
     "email",
     "description",
     "phone",
-    "balance",
     "invoice_prefix",
     "preferred_locales",
-    "tax_exempt",
     "business_name",
     "individual_name",
     "next_invoice_sequence",
 )
-_HANDLED = {*_SIMPLE, "address", "shipping", "metadata", "invoice_settings", "payment_method"}
+# Stripe leaves these out of a customer that has none (``field?:`` in its types).
+_OMITTED_WHEN_EMPTY = frozenset({"business_name", "individual_name"})
+_FIELDS = (*_SIMPLE, "address", "shipping.address", "shipping.name", "shipping.phone", "metadata")
 
 
 def _apply_fields(customer: JSONDict, params: JSONDict) -> None:
     for field in _SIMPLE:
         if field in params:
             customer[field] = unset_or(params[field])
+            if customer[field] is None and field in _OMITTED_WHEN_EMPTY:
+                del customer[field]
     if "address" in params:
         customer["address"] = objects.address(params["address"])
     if "shipping" in params:
@@ -61,15 +64,10 @@ def _apply_fields(customer: JSONDict, params: JSONDict) -> None:
         )
     if "metadata" in params:
         customer["metadata"] = merge_metadata(customer["metadata"], params["metadata"])
-    settings = params.get("invoice_settings") or {}
-    for field in ("footer", "custom_fields", "rendering_options"):
-        if field in settings:
-            customer["invoice_settings"][field] = unset_or(settings[field])
 
 
 def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/customers", params, _HANDLED)
     customer = objects.customer(ids.new_id("cus"), state.now())
     pm = None
     if "payment_method" in params:
@@ -108,7 +106,6 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
 
 def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/customers/{customer}", params, _HANDLED)
     customer = get_or_404(state, "customers", "customer", path["customer"])
     settings = params.get("invoice_settings") or {}
     default_pm_id = None
@@ -139,46 +136,23 @@ def list_customers(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSON
     return ctx.render(listing.paginate(matching, params, "/v1/customers"), params)
 
 
-def list_payment_methods(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
-    state = ctx.state
-    customer_id = path["customer"]
-    if customer_id not in state.data.customers:
-        raise resource_missing("customer", customer_id, param="customer", status=404)
-    wanted = params.get("type")
-    matching = [
-        pm
-        for pm in listing.newest_first(state.data.payment_methods.values())
-        if pm["customer"] == customer_id and (wanted is None or pm["type"] == wanted)
-    ]
-    url = f"/v1/customers/{customer_id}/payment_methods"
-    return ctx.render(listing.paginate(matching, params, url), params)
-
-
-def retrieve_payment_method(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
-    state = ctx.state
-    if path["customer"] not in state.data.customers:
-        raise resource_missing("customer", path["customer"], param="customer", status=404)
-    pm = state.data.payment_methods.get(path["payment_method"])
-    if pm is None or pm["customer"] != path["customer"]:
-        raise resource_missing("payment_method", path["payment_method"], status=404)
-    return ctx.render(pm, params)
-
-
 ROUTES = [
-    route("POST", "/v1/customers", create, CustomerCreateParams),
-    route("GET", "/v1/customers", list_customers, CustomerListParams),
-    route("GET", "/v1/customers/{customer}", retrieve, CustomerRetrieveParams),
-    route("POST", "/v1/customers/{customer}", update, CustomerUpdateParams),
     route(
-        "GET",
-        "/v1/customers/{customer}/payment_methods",
-        list_payment_methods,
-        CustomerPaymentMethodListParams,
+        "POST",
+        "/v1/customers",
+        create,
+        CustomerCreateParams,
+        Supports(*_FIELDS, "payment_method", "invoice_settings.default_payment_method"),
     ),
     route(
-        "GET",
-        "/v1/customers/{customer}/payment_methods/{payment_method}",
-        retrieve_payment_method,
-        CustomerPaymentMethodRetrieveParams,
+        "GET", "/v1/customers", list_customers, CustomerListParams, Supports("email", *LIST_PAGING)
+    ),
+    route("GET", "/v1/customers/{customer}", retrieve, CustomerRetrieveParams, Supports()),
+    route(
+        "POST",
+        "/v1/customers/{customer}",
+        update,
+        CustomerUpdateParams,
+        Supports(*_FIELDS, "invoice_settings.default_payment_method"),
     ),
 ]

@@ -9,14 +9,14 @@ from stripe.params.entitlements import ActiveEntitlementListParams, FeatureCreat
 
 from devstack.stripe_standin import entitlements, ids, listing, objects
 from devstack.stripe_standin.errors import invalid_request
-from devstack.stripe_standin.resources.common import get_or_404, get_param_object, note_ignored
+from devstack.stripe_standin.resources.common import LIST_PAGING, get_or_404, get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
 
 def create_feature(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
-    note_ignored("POST /v1/entitlements/features", params, ("name", "lookup_key", "metadata"))
     taken = {f["lookup_key"] for f in ctx.state.data.features.values()}
     if params["lookup_key"] in taken:
         raise invalid_request("A feature with this lookup_key already exists.", param="lookup_key")
@@ -27,7 +27,6 @@ def create_feature(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSON
 
 
 def attach_feature(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
-    note_ignored("POST /v1/products/{product}/features", params, ("entitlement_feature",))
     product = get_or_404(ctx.state, "products", "product", path["product"])
     feature = get_param_object(
         ctx.state, "features", "entitlements.feature", params["entitlement_feature"],
@@ -52,7 +51,25 @@ def list_active(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDic
 
 
 ROUTES = [
-    route("POST", "/v1/entitlements/features", create_feature, FeatureCreateParams),
-    route("POST", "/v1/products/{product}/features", attach_feature, ProductFeatureCreateParams),
-    route("GET", "/v1/entitlements/active_entitlements", list_active, ActiveEntitlementListParams),
+    route(
+        "POST",
+        "/v1/entitlements/features",
+        create_feature,
+        FeatureCreateParams,
+        Supports("name", "lookup_key", "metadata"),
+    ),
+    route(
+        "POST",
+        "/v1/products/{product}/features",
+        attach_feature,
+        ProductFeatureCreateParams,
+        Supports("entitlement_feature"),
+    ),
+    route(
+        "GET",
+        "/v1/entitlements/active_entitlements",
+        list_active,
+        ActiveEntitlementListParams,
+        Supports("customer", *LIST_PAGING),
+    ),
 ]

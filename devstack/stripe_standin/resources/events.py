@@ -7,8 +7,9 @@ from typing import Any
 from stripe.params import EventListParams, EventRetrieveParams
 
 from devstack.stripe_standin import listing
-from devstack.stripe_standin.resources.common import get_or_404
+from devstack.stripe_standin.resources.common import LIST_PAGING, get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -43,7 +44,14 @@ def list_events(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDic
     return ctx.render(listing.paginate(matching, params, "/v1/events"), params)
 
 
+# Kept unused by the product's tests for now: the webhook function reads events.
 ROUTES = [
-    route("GET", "/v1/events", list_events, EventListParams),
-    route("GET", "/v1/events/{id}", retrieve, EventRetrieveParams),
+    route(
+        "GET",
+        "/v1/events",
+        list_events,
+        EventListParams,
+        Supports("type", "types", "delivery_success", *LIST_PAGING),
+    ),
+    route("GET", "/v1/events/{id}", retrieve, EventRetrieveParams, Supports()),
 ]

@@ -1,4 +1,5 @@
-"""Invoices: retrieve, list, pay (retry an open invoice, e.g. with a new card)."""
+"""Invoices: list, retrieve, pay (retry an open invoice, e.g. with a new card), void, and
+previews of a plan change."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from stripe.params import (
 
 from devstack.stripe_standin import billing, listing, plan_changes
 from devstack.stripe_standin.errors import card_error, invalid_request
-from devstack.stripe_standin.resources.common import get_or_404, note_ignored
+from devstack.stripe_standin.resources.common import LIST_PAGING, get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.store import snapshot
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -38,30 +40,8 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
     return ctx.render(invoice, params)
 
 
-def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
-    def matches(invoice: JSONDict) -> bool:
-        sub = billing.subscription_of_invoice(ctx.state, invoice)
-        return (
-            ("customer" not in params or invoice["customer"] == params["customer"])
-            and ("status" not in params or invoice["status"] == params["status"])
-            and (
-                "subscription" not in params
-                or (sub is not None and sub["id"] == params["subscription"])
-            )
-            and listing.created_matches(invoice, params.get("created"))
-        )
-
-    matching = [i for i in listing.newest_first(ctx.state.data.invoices.values()) if matches(i)]
-    return ctx.render(listing.paginate(matching, params, "/v1/invoices"), params)
-
-
 def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored(
-        "POST /v1/invoices/{invoice}/pay",
-        params,
-        {"payment_method", "off_session", "paid_out_of_band", "forgive"},
-    )
     invoice = get_or_404(state, "invoices", "invoice", path["invoice"])
     if invoice["status"] == "paid":
         raise invalid_request("Invoice is already paid")
@@ -129,14 +109,47 @@ def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
         state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
 
 
+def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    def matches(invoice: JSONDict) -> bool:
+        sub = billing.subscription_of_invoice(ctx.state, invoice)
+        return (
+            ("customer" not in params or invoice["customer"] == params["customer"])
+            and ("status" not in params or invoice["status"] == params["status"])
+            and (
+                "subscription" not in params
+                or (sub is not None and sub["id"] == params["subscription"])
+            )
+            and listing.created_matches(invoice, params.get("created"))
+        )
+
+    matching = [i for i in listing.newest_first(ctx.state.data.invoices.values()) if matches(i)]
+    return ctx.render(listing.paginate(matching, params, "/v1/invoices"), params)
+
+
 def create_preview(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     return ctx.render(plan_changes.preview(ctx.state, params), params)
 
 
+# Payments here are on-session (3-D Secure is asked for, not declined); forgive is not modelled.
+_PAY = Supports("payment_method", "off_session=false", "paid_out_of_band")
+_LIST = Supports("customer", "status", "subscription", *LIST_PAGING)
+# Previews of a change to an existing subscription (plan_changes.preview refuses the rest).
+_PREVIEW = Supports(
+    "customer",
+    "subscription",
+    "subscription_details.items[].id",
+    "subscription_details.items[].price",
+    "subscription_details.proration_behavior",
+    "subscription_details.proration_date",
+    "discounts[].promotion_code",
+)
+
 ROUTES = [
-    route("POST", "/v1/invoices/create_preview", create_preview, InvoiceCreatePreviewParams),
-    route("GET", "/v1/invoices", list_invoices, InvoiceListParams),
-    route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams),
-    route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams),
-    route("POST", "/v1/invoices/{invoice}/void", void, InvoiceVoidInvoiceParams),
+    route(
+        "POST", "/v1/invoices/create_preview", create_preview, InvoiceCreatePreviewParams, _PREVIEW
+    ),
+    route("GET", "/v1/invoices", list_invoices, InvoiceListParams, _LIST),
+    route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams, Supports()),
+    route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams, _PAY),
+    route("POST", "/v1/invoices/{invoice}/void", void, InvoiceVoidInvoiceParams, Supports()),
 ]

@@ -8,19 +8,14 @@ from stripe.params import PaymentIntentConfirmParams, PaymentIntentRetrieveParam
 
 from devstack.stripe_standin import billing
 from devstack.stripe_standin.errors import invalid_request
-from devstack.stripe_standin.resources.common import get_or_404, note_ignored
+from devstack.stripe_standin.resources.common import get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
-_CONFIRM_HANDLED = {
-    "payment_method",
-    "setup_future_usage",
-    "off_session",
-    "return_url",
-    "use_stripe_sdk",
-    "error_on_requires_action",
-}
+# What Stripe.js sends when it confirms with a card; return_url and the like are not modelled.
+_CONFIRM = Supports("payment_method", "setup_future_usage", "error_on_requires_action")
 
 
 def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
@@ -30,7 +25,6 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
 
 def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/payment_intents/{intent}/confirm", params, _CONFIRM_HANDLED)
     pi = get_or_404(state, "payment_intents", "payment_intent", path["intent"])
     if pi["status"] == "succeeded":
         raise invalid_request(
@@ -78,6 +72,12 @@ def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict
 
 
 ROUTES = [
-    route("GET", "/v1/payment_intents/{intent}", retrieve, PaymentIntentRetrieveParams),
-    route("POST", "/v1/payment_intents/{intent}/confirm", confirm, PaymentIntentConfirmParams),
+    route("GET", "/v1/payment_intents/{intent}", retrieve, PaymentIntentRetrieveParams, Supports()),
+    route(
+        "POST",
+        "/v1/payment_intents/{intent}/confirm",
+        confirm,
+        PaymentIntentConfirmParams,
+        _CONFIRM,
+    ),
 ]

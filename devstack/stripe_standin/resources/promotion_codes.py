@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe.params import PromotionCodeListParams, PromotionCodeRetrieveParams
+from stripe.params import PromotionCodeListParams
 
 from devstack.stripe_standin import listing
 from devstack.stripe_standin.errors import invalid_request
 from devstack.stripe_standin.resources.common import get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
@@ -45,6 +46,11 @@ def list_promotion_codes(ctx: ApiContext, _: dict[str, str], params: JSONDict) -
 
 
 ROUTES = [
-    route("GET", "/v1/promotion_codes", list_promotion_codes, PromotionCodeListParams),
-    route("GET", "/v1/promotion_codes/{promotion_code}", retrieve, PromotionCodeRetrieveParams),
+    route(
+        "GET",
+        "/v1/promotion_codes",
+        list_promotion_codes,
+        PromotionCodeListParams,
+        Supports(*_LIST_IMPLEMENTED),
+    ),
 ]

@@ -17,24 +17,24 @@ from devstack.stripe_standin.resources.common import (
     get_or_404,
     get_param_object,
     merge_metadata,
-    note_ignored,
 )
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.store import Origin, State, snapshot
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
-_CREATE_HANDLED = {
+_CREATE = Supports(
     "customer",
     "usage",
-    "payment_method_types",
-    "automatic_payment_methods",
+    "allowed_payment_method_types",
+    "automatic_payment_methods.enabled",
+    "automatic_payment_methods.allow_redirects",
     "payment_method",
     "confirm",
     "metadata",
     "description",
-    "return_url",
-}
+)
 
 
 def new_setup_intent(
@@ -44,12 +44,17 @@ def new_setup_intent(
     *,
     usage: str = "off_session",
     payment_method_types: list[str] | None = None,
+    allowed_types: list[str] | None = None,
 ) -> JSONDict:
     si = objects.setup_intent(ids.new_id("seti"), state.now())
     si["customer"] = customer_id
     si["usage"] = usage
     if payment_method_types:
         si["payment_method_types"] = payment_method_types
+    if allowed_types:
+        # The endive name; the types the intent then accepts are exactly these.
+        si["allowed_payment_method_types"] = list(allowed_types)
+        si["payment_method_types"] = list(allowed_types)
     state.data.setup_intents[si["id"]] = si
     state.emit("setup_intent.created", si, origin)
     return si
@@ -57,11 +62,10 @@ def new_setup_intent(
 
 def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/setup_intents", params, _CREATE_HANDLED)
-    if "automatic_payment_methods" in params and "payment_method_types" in params:
+    if "automatic_payment_methods" in params and "allowed_payment_method_types" in params:
         raise invalid_request(
-            "You may only specify one of these parameters: automatic_payment_methods, "
-            "payment_method_types.",
+            "You may only specify one of these parameters: allowed_payment_method_types, "
+            "automatic_payment_methods.",
             param="automatic_payment_methods",
             code="parameters_exclusive",
         )
@@ -84,7 +88,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         customer_id,
         ctx.origin,
         usage=params.get("usage", "off_session"),
-        payment_method_types=params.get("payment_method_types"),
+        allowed_types=params.get("allowed_payment_method_types"),
     )
     automatic = params.get("automatic_payment_methods")
     if automatic is not None:
@@ -111,9 +115,6 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
 
 def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored(
-        "POST /v1/setup_intents/{intent}/confirm", params, {"payment_method", "return_url"}
-    )
     si = get_or_404(state, "setup_intents", "setup_intent", path["intent"])
     if si["status"] in ("succeeded", "canceled"):
         verb = "already succeeded" if si["status"] == "succeeded" else "been canceled"
@@ -144,6 +145,13 @@ def confirm_with(ctx: ApiContext, si: JSONDict, pm: JSONDict) -> None:
             "The provided PaymentMethod is attached to another customer and cannot be used "
             "with this SetupIntent.",
             param="payment_method",
+        )
+    if pm["type"] not in si["payment_method_types"]:
+        raise invalid_request(
+            f"The PaymentMethod provided ({pm['type']}) is not allowed for this SetupIntent. "
+            f"Try again with one of: {', '.join(si['payment_method_types'])}.",
+            param="payment_method",
+            code="payment_intent_incompatible_payment_method",
         )
     si["payment_method"] = pm["id"]
     outcome, decline = setup_outcome(state.data.pm_info[pm["id"]].profile)
@@ -211,7 +219,13 @@ def authenticate(state: State, si: JSONDict, succeed: bool, origin: Origin) -> N
 
 
 ROUTES = [
-    route("POST", "/v1/setup_intents", create, SetupIntentCreateParams),
-    route("GET", "/v1/setup_intents/{intent}", retrieve, SetupIntentRetrieveParams),
-    route("POST", "/v1/setup_intents/{intent}/confirm", confirm, SetupIntentConfirmParams),
+    route("POST", "/v1/setup_intents", create, SetupIntentCreateParams, _CREATE),
+    route("GET", "/v1/setup_intents/{intent}", retrieve, SetupIntentRetrieveParams, Supports()),
+    route(
+        "POST",
+        "/v1/setup_intents/{intent}/confirm",
+        confirm,
+        SetupIntentConfirmParams,
+        Supports("payment_method"),
+    ),
 ]

@@ -23,48 +23,57 @@ from devstack.stripe_standin.errors import (
 )
 from devstack.stripe_standin.resources import setup_intents
 from devstack.stripe_standin.resources.common import (
+    LIST_PAGING,
     get_or_404,
     get_param_object,
     merge_metadata,
-    note_ignored,
     unset_or,
 )
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.store import State, SubscriptionBookkeeping, snapshot
+from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
-_CREATE_HANDLED = {
+# Implemented on both create and update.
+_COMMON = (
+    "metadata",
+    "description",
+    "default_payment_method",
+    "cancel_at_period_end",
+    "payment_settings.save_default_payment_method",
+    "payment_settings.payment_method_types",
+)
+_CREATE = Supports(
+    *_COMMON,
     "customer",
-    "items",
-    "payment_behavior",
-    "payment_settings",
+    "items[].price",
+    "items[].quantity",
+    "items[].metadata",
+    # pending_if_incomplete exists only on update; charge_automatically is the one collection.
+    "payment_behavior=allow_incomplete|default_incomplete|error_if_incomplete",
+    "collection_method=charge_automatically",
     "trial_period_days",
     "trial_end",
-    "trial_settings",
-    "metadata",
-    "default_payment_method",
-    "cancel_at_period_end",
-    "description",
-    "collection_method",
-    "off_session",
-    "proration_behavior",
-    "discounts",
-}
-_UPDATE_HANDLED = {
-    "cancel_at_period_end",
-    "cancellation_details",
-    "default_payment_method",
-    "metadata",
-    "description",
-    "payment_settings",
-    "proration_behavior",
-    "off_session",
-    "items",
+    "trial_settings.end_behavior.missing_payment_method",
+    "discounts[].promotion_code",
+)
+# Item (price) changes come with payment_behavior=pending_if_incomplete and are billed at once
+# or not at all (plan_changes.check_params refuses the other combinations by name); no pauses
+# or scheduled cancels (cancel_at) yet.
+_UPDATE = Supports(
+    *_COMMON,
+    "cancellation_details.comment",
+    "cancellation_details.feedback",
+    "items[].id",
+    "items[].price",
+    "proration_behavior=always_invoice|none",
     "proration_date",
-    "payment_behavior",
-    "discounts",
-}
+    "payment_behavior=pending_if_incomplete",
+    "discounts[].promotion_code",
+)
+_CANCEL = Supports("cancellation_details.comment", "cancellation_details.feedback")
+_LIST = Supports("customer", "status", "price", *LIST_PAGING)
 _REQUIRES_ACTION = (
     "Payment for this subscription requires additional user action before it can be completed "
     "successfully. Payment can be completed using the PaymentIntent associated with "
@@ -83,14 +92,8 @@ def _prices(state: State, items: list[JSONDict]) -> list[tuple[JSONDict, int, JS
     chosen: list[tuple[JSONDict, int, JSONDict]] = []
     for index, item in enumerate(items):
         param = f"items[{index}][price]"
-        price_id = item.get("price") or item.get("plan")
+        price_id = item.get("price")
         if price_id is None:
-            if "price_data" in item:
-                raise invalid_request(
-                    "The Stripe stand-in does not support items[][price_data]; use a price "
-                    "from the catalog.",
-                    param=f"items[{index}][price_data]",
-                )
             raise parameter_missing(param)
         price = get_param_object(state, "prices", "price", price_id, param)
         if not price["active"]:
@@ -145,24 +148,12 @@ def _trial_end(params: JSONDict, now: int) -> int | None:
 
 def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/subscriptions", params, _CREATE_HANDLED)
     if "customer" not in params:
         raise parameter_missing("customer")
     customer = get_param_object(state, "customers", "customer", params["customer"], "customer")
     if not params.get("items"):
         raise parameter_missing("items")
-    if params.get("collection_method", "charge_automatically") != "charge_automatically":
-        raise invalid_request(
-            "The Stripe stand-in only supports collection_method=charge_automatically.",
-            param="collection_method",
-        )
     behavior = params.get("payment_behavior", "allow_incomplete")
-    if behavior == "pending_if_incomplete":
-        raise invalid_request(
-            "payment_behavior=pending_if_incomplete is only supported when updating a "
-            "subscription.",
-            param="payment_behavior",
-        )
     chosen = _prices(state, params["items"])
     promos = discounts.promotion_codes_of(
         state, params.get("discounts", ""), customer["id"], chosen[0][0]["currency"]
@@ -313,7 +304,6 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
 
 def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored("POST /v1/subscriptions/{subscription}", params, _UPDATE_HANDLED)
     sub = get_or_404(state, "subscriptions", "subscription", path["subscription"])
     if sub["status"] in ("canceled", "incomplete_expired"):
         allowed = {"cancellation_details", "metadata", "expand"}
@@ -327,7 +317,8 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     for param in ("discounts", "proration_date", "payment_behavior"):
         if param in params:
             raise invalid_request(
-                f"The Stripe stand-in implements {param} on updates only together with items.",
+                f"The Stripe stand-in does not support {param} on updates without items "
+                "(it implements it only for item changes).",
                 param=param,
             )
     new_default = None
@@ -355,11 +346,6 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
 
 def cancel(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     state = ctx.state
-    note_ignored(
-        "DELETE /v1/subscriptions/{subscription}",
-        params,
-        {"cancellation_details", "invoice_now", "prorate"},
-    )
     sub = get_or_404(state, "subscriptions", "subscription", path["subscription"])
     if sub["status"] in ("canceled", "incomplete_expired"):
         # Stripe treats a canceled subscription as deleted for this call.
@@ -392,7 +378,7 @@ def list_subscriptions(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> 
         return bool(sub["status"] == status)
 
     def matches(sub: JSONDict) -> bool:
-        price = params.get("price") or params.get("plan")
+        price = params.get("price")
         return (
             status_matches(sub)
             and ("customer" not in params or sub["customer"] == params["customer"])
@@ -407,9 +393,11 @@ def list_subscriptions(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> 
 
 
 ROUTES = [
-    route("POST", "/v1/subscriptions", create, SubscriptionCreateParams),
-    route("GET", "/v1/subscriptions", list_subscriptions, SubscriptionListParams),
-    route("GET", "/v1/subscriptions/{subscription}", retrieve, SubscriptionRetrieveParams),
-    route("POST", "/v1/subscriptions/{subscription}", update, SubscriptionUpdateParams),
-    route("DELETE", "/v1/subscriptions/{subscription}", cancel, SubscriptionCancelParams),
+    route("POST", "/v1/subscriptions", create, SubscriptionCreateParams, _CREATE),
+    route("GET", "/v1/subscriptions", list_subscriptions, SubscriptionListParams, _LIST),
+    route(
+        "GET", "/v1/subscriptions/{subscription}", retrieve, SubscriptionRetrieveParams, Supports()
+    ),
+    route("POST", "/v1/subscriptions/{subscription}", update, SubscriptionUpdateParams, _UPDATE),
+    route("DELETE", "/v1/subscriptions/{subscription}", cancel, SubscriptionCancelParams, _CANCEL),
 ]

@@ -1,0 +1,117 @@
+"""Request bodies, read so that the client decides neither how much memory nor how much time.
+
+Three things would otherwise let a client tie up an instance (functions-framework 3.10 on
+gunicorn's threaded worker, locally and on Cloud Run alike):
+
+- functions-framework reads the *whole* body after every response (an ``after_request``
+  calling ``request.get_data()``, to avoid resetting connections), into memory, with no
+  deadline: a refused 64 MiB body was still read in full, and a ``Content-Length`` larger
+  than what is sent held a worker thread forever.
+- gunicorn drains an unread body before reusing a kept-alive connection, and lingers while
+  closing one; a silent client makes each wait.
+- A body that arrives slowly blocks its thread in ``recv`` with no timeout at all.
+
+So a body is read with a deadline (a timer that shuts the socket's read side, which wakes a
+blocked ``recv``), only up to the limit, and a body the function did not read to its end is
+*abandoned*: the request's stream is replaced by an empty one (functions-framework then reads
+nothing) and the read side of the connection is shut, so gunicorn sees the end of the input
+at once and closes the connection instead of draining it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import threading
+
+import flask
+
+from billing.errors import BadRequest, PayloadTooLarge, RequestTimeout
+
+# Where WSGI servers put the client's socket: gunicorn, and werkzeug's development server.
+_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+# Set in the WSGI environ once the body has been read to its end.
+_READ_TO_END = "billing.body_read_to_end"
+
+
+def _socket(request: flask.Request) -> socket.socket | None:
+    for key in _SOCKET_KEYS:
+        sock = request.environ.get(key)
+        if isinstance(sock, socket.socket):
+            return sock
+    return None
+
+
+def _stop_reading(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
+
+
+def has_body(request: flask.Request) -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def abandon_unread(request: flask.Request) -> None:
+    """Called once the answer is decided: gives up any part of the body nobody read."""
+    if request.environ.get(_READ_TO_END) or not has_body(request):
+        return
+    # werkzeug's cached ``stream`` may be set; functions-framework's get_data() reads this one.
+    request.stream = io.BytesIO()
+    _stop_reading(_socket(request))
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+
+
+def read_body(request: flask.Request, limit: int, *, timeout: float) -> bytes:
+    """The body, at most ``limit`` bytes, arrived within ``timeout`` seconds; else 413/408/400."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit)  # refused unread; see abandon_unread
+    if not has_body(request):
+        request.environ[_READ_TO_END] = True
+        return b""
+    sock = _socket(request)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _stop_reading(sock)
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # One read may return less than asked (a body sent in pieces); read until the end.
+        while size <= limit:
+            chunk = request.stream.read(limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception:  # noqa: BLE001 - whatever the server's stream raises, the body is broken
+        broken = True
+    else:
+        broken = declared is not None and size < declared
+    finally:
+        timer.cancel()
+    if broken and expired.is_set():
+        raise RequestTimeout(f"The request body did not arrive within {timeout:g} seconds.")
+    if size > limit:  # a chunked body, whose length nobody declared
+        raise _too_large(limit)
+    if broken:
+        raise BadRequest(
+            "The request body ended before its Content-Length, or its chunked encoding is "
+            "malformed.",
+            code="incomplete_body",
+        )
+    request.environ[_READ_TO_END] = True
+    return b"".join(chunks)

@@ -1,0 +1,131 @@
+"""Hostile tokens and bodies, over HTTP: never a 500, never an ERROR log line, never Stripe.
+
+Tokens that cannot be parsed are 401 in the error shape, in emulator mode (the session's
+stack) and with the production verifier (an extra instance without the emulator variable),
+and log at INFO only: a cheap flood must not page anyone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devstack.stack import Stack, StackInfo
+from devstack.tokens import mint_token
+from tests.hostile import HOSTILE_TOKENS, claims_with
+from tests.integration.conftest import STATE_DIR, Api, StandIn, User, extra_function, log_entries
+
+pytestmark = pytest.mark.integration
+
+# gunicorn answers a header over 8,190 bytes itself (431) before any function code runs.
+FITS_A_HEADER = sorted(name for name, token in HOSTILE_TOKENS.items() if len(token) < 8000)
+
+
+def _assert_refused_quietly(response: requests.Response, log: Path, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert set(response.json()) == {"error"}
+    entries = log_entries(log, response.headers["X-Request-Id"])
+    assert any("httpRequest" in entry for entry in entries), "no request log line"
+    assert [e for e in entries if e["severity"] not in ("INFO", "DEBUG")] == []
+
+
+def test_the_hostile_token_builder_makes_a_token_the_stack_accepts(api: Api) -> None:
+    # So each hostile token is refused for its one bad part (claims_with's own are valid).
+    response = api.call(
+        "retrieve-payment-method", {"payment_method_id": "pm_x"}, token=claims_with()
+    )
+    assert response.status_code == 404, response.text
+
+
+@pytest.mark.parametrize("name", FITS_A_HEADER)
+def test_hostile_tokens_are_401_without_an_error_log(
+    api: Api, stack: StackInfo, standin: StandIn, name: str
+) -> None:
+    before = len(standin.requests())
+    response = api.call("create-customer", {"name": "x"}, token=HOSTILE_TOKENS[name])
+    _assert_refused_quietly(response, stack.log_file("create-customer"), 401)
+    assert response.json()["error"]["code"] == "invalid_token"
+    assert len(standin.requests()) == before
+
+
+@pytest.fixture(scope="module")
+def production_verifier_url(
+    running_stack: Stack, stack: StackInfo, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    # Without FIREBASE_AUTH_EMULATOR_HOST firebase-admin wants Google-signed tokens, and
+    # credentials as Cloud Run provides them: a service account key of no account will do,
+    # since nothing here gets as far as using it.
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    account = tmp_path_factory.mktemp("adc") / "service-account.json"
+    account.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": stack.project_id,
+                "private_key_id": "0" * 40,
+                "private_key": key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode(),
+                "client_email": "nobody@demo-billing.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    overrides = {
+        "FIREBASE_AUTH_EMULATOR_HOST": None,
+        "GOOGLE_APPLICATION_CREDENTIALS": str(account),
+    }
+    with extra_function(running_stack, "create_customer", overrides, name="prod-auth") as url:
+        yield url
+
+
+@pytest.mark.parametrize("name", FITS_A_HEADER)
+def test_hostile_tokens_are_401_with_the_production_verifier_too(
+    production_verifier_url: str, name: str
+) -> None:
+    response = requests.post(
+        production_verifier_url,
+        json={},
+        headers={"Authorization": f"Bearer {HOSTILE_TOKENS[name]}"},
+        timeout=30,
+    )
+    _assert_refused_quietly(response, STATE_DIR / "logs" / "prod-auth-extra.log", 401)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"name": ' + b"7" * 5000 + b"}", "longer than 64"),
+        (b'{"name": "x", "unknown": ' + b"7" * 5000 + b"}", "longer than 64"),
+        (b'{"name": "\\ud800"}', "lone surrogate"),
+        (b'{"nam\\udfffe": "x"}', "lone surrogate"),
+        (b"[" * 2000 + b"]" * 2000, "nested"),
+        (b'{"name": NaN}', "NaN"),
+        (b'{"name": 1e400}', "out of range"),
+    ],
+)
+def test_hostile_bodies_are_400_malformed_json(
+    user: User, stack: StackInfo, standin: StandIn, body: bytes, reason: str
+) -> None:
+    before = len(standin.requests())
+    response = user.call("create-customer", data=body, headers={"Content-Type": "application/json"})
+    _assert_refused_quietly(response, stack.log_file("create-customer"), 400)
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert reason in response.json()["error"]["message"]
+    assert len(standin.requests()) == before
+
+
+def test_a_lone_surrogate_uid_never_reaches_firestore(api: Api, stack: StackInfo) -> None:
+    # mint_token writes the uid as the JSON escape \ud800, as an attacker's token would.
+    token = mint_token("\ud800bob", "bob@example.com", project_id=stack.project_id)
+    response = api.call("create-customer", {}, token=token)
+    _assert_refused_quietly(response, stack.log_file("create-customer"), 401)

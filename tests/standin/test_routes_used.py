@@ -1,0 +1,67 @@
+"""Every stand-in route is one the product or its tests call: a behaviour nobody uses is removed.
+
+The calls are read from the code (every ``<client>.v1.<service>.<method>(...)`` in the
+functions, the frontend's stand-in ``devstack/stripejs.py``, the integration tests and the
+benchmarks) and mapped to Stripe endpoints through stripe-python's own services.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from devstack.stripe_standin.endpoints import stripe_endpoints
+from devstack.stripe_standin.resources import ROUTES
+
+REPO = Path(__file__).resolve().parents[2]
+CALLERS = [
+    REPO / "functions",
+    REPO / "devstack" / "stripejs.py",
+    REPO / "tests" / "integration",
+    REPO / "benchmarks",
+]
+# Kept though unused today, for a reason that is not "it might be handy":
+KEPT = {
+    ("GET", "/v1/events"): "the stand-in's tests read back the events the webhook receives",
+    ("GET", "/v1/events/{}"): "the stand-in's tests check an event's delivery state",
+}
+
+
+def _shape(template: str) -> str:
+    return re.sub(r"\{\w+\}", "{}", template)
+
+
+def _sdk_calls(path: Path) -> set[str]:
+    calls = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        names = []
+        target = node.func
+        while isinstance(target, ast.Attribute):
+            names.append(target.attr)
+            target = target.value
+        names.reverse()
+        if "v1" in names[:-1]:
+            calls.add(".".join(names[names.index("v1") + 1 :]))
+    return calls
+
+
+def used_endpoints() -> set[tuple[str, str]]:
+    files = [f for root in CALLERS for f in ([root] if root.is_file() else root.rglob("*.py"))]
+    called = set().union(*(_sdk_calls(f) for f in files))
+    return {(e.method, _shape(e.template)) for e in stripe_endpoints() if e.sdk in called}
+
+
+def test_the_scan_finds_what_the_product_calls() -> None:
+    used = used_endpoints()
+    assert ("POST", "/v1/invoices/{}/pay") in used  # retry-invoice
+    assert ("POST", "/v1/payment_intents/{}/confirm") in used  # stripejs
+
+
+def test_every_stand_in_route_is_called_by_the_product_or_its_tests() -> None:
+    used = used_endpoints()
+    routes = {(r.method, _shape(r.pattern)) for r in ROUTES}
+    unused = routes - used
+    assert unused == set(KEPT), f"remove these routes or use them: {sorted(unused - set(KEPT))}"
