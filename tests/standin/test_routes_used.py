@@ -23,7 +23,6 @@ CALLERS = [
 ]
 # Kept though unused today, for a reason that is not "it might be handy":
 KEPT = {
-    ("GET", "/v1/events"): "the stand-in's tests read back the events the webhook receives",
     ("GET", "/v1/events/{}"): "the stand-in's tests check an event's delivery state",
 }
 

@@ -314,7 +314,7 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     if "items" in params:
         plan_changes.change(state, sub, params, ctx.origin)
         return ctx.render(sub, params)
-    for param in ("discounts", "proration_date", "payment_behavior"):
+    for param in ("discounts", "proration_date", "payment_behavior", "proration_behavior"):
         if param in params:
             raise invalid_request(
                 f"The Stripe stand-in does not support {param} on updates without items "
