@@ -305,6 +305,30 @@ def _entitlements(w: World) -> None:
     ]
 
 
+def _every(w: World, path: str, **params: str) -> list[Any]:
+    """Every page of a list."""
+    found: list[Any] = []
+    after: dict[str, str] = {}
+    while True:
+        page = w.raw.get(path, limit="100", **params, **after)
+        found += page["data"]
+        if not page["has_more"]:
+            return found
+        after = {"starting_after": page["data"][-1]["id"]}
+
+
+def _time_passes(w: World, pending: stripe.Subscription) -> None:
+    """The trial's end announced, the pending update expired; dunning, a pause, renewals."""
+    w.server.advance(5 * DAY)
+    w.rendered.append(w.raw.get(f"/v1/subscriptions/{pending.id}"))
+    for status in ("past_due", "paused"):
+        sub = w.subscribe(w.customer(status), BASIC)
+        w.server.control("POST", f"/_standin/subscriptions/{sub.id}/status", {"status": status})
+    w.server.advance(30 * DAY)
+    w.rendered += _every(w, "/v1/subscriptions", status="all")
+    w.rendered += _every(w, "/v1/invoices")
+
+
 @pytest.fixture(scope="module")
 def world(own_server: StandinServer) -> World:
     w = World(own_server, own_server.client(), Raw(own_server))
@@ -312,17 +336,9 @@ def world(own_server: StandinServer) -> World:
     _checkout(w)
     _promotions(w)
     _entitlements(w)
-    pending = _plan_changes(w)
-    # Five days on: the trial's end is announced, the pending update expires.
-    own_server.advance(5 * DAY)
-    w.rendered.append(w.raw.get(f"/v1/subscriptions/{pending.id}"))
-    after: dict[str, str] = {}
-    while True:
-        page = w.raw.get("/v1/events", limit=100, **after)
-        w.rendered += page["data"]
-        if not page["has_more"]:
-            return w
-        after = {"starting_after": page["data"][-1]["id"]}
+    _time_passes(w, _plan_changes(w))
+    w.rendered += _every(w, "/v1/events")
+    return w
 
 
 def _kinds(value: Any, into: set[str]) -> set[str]:
