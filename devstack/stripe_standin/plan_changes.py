@@ -259,16 +259,18 @@ def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: in
             price = snapshot(state.data.prices[price_id])
             future.update({"price": price, "plan": objects.plan_from_price(price)})
         items.append(future)
-    update: JSONDict = {
+    # Stripe sends every field of a pending update; the ones this change leaves alone are null.
+    return {
         "billing_cycle_anchor": None,
+        "cancel_at_period_end": None,
+        "discount": None,
+        "discounts": None if pending.discounts is None else list(pending.discounts),
         "expires_at": now + PENDING_UPDATE_LIFETIME,
+        "metadata": None,
         "subscription_items": items,
         "trial_end": None,
         "trial_from_plan": None,
     }
-    if pending.discounts is not None:
-        update["discounts"] = list(pending.discounts)
-    return update
 
 
 def _apply(state: State, pending: PendingChange, origin: Origin) -> None:

@@ -12,6 +12,11 @@ stripe-python raises ``AttributeError`` for an omitted field, so a stand-in that
     python -m devstack.stripe_standin.shapes package/esm/resources \
         > devstack/stripe_standin/shapes.json
 
+Resources in folders (``Checkout/Sessions.d.ts``) are qualified by the folder
+(``Checkout.Session``), as the SDK's namespaces are, since several folders reuse a name
+(``Session``). A type is resolved as TypeScript does: the declaring file's own namespaces
+first, then what the file imports.
+
 :func:`problems` checks a rendered object (and every object nested in it) against them.
 """
 
@@ -21,7 +26,8 @@ import functools
 import json
 import re
 import sys
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 SHAPES_FILE = Path(__file__).with_name("shapes.json")
@@ -30,11 +36,59 @@ _OPEN = re.compile(
     r"^(\s*)(?:export )?(?:declare )?(interface|namespace) (\w+)(?: extends [^{]+)? \{$"
 )
 _FIELD = re.compile(r"^\s*(\w+)(\??):\s*(.*)$")
-_REF = re.compile(r"^(?:Array<)?([A-Z][\w.]*)>?$")
+_REF = re.compile(r"^(?:Array<)?([A-Z_][\w.]*)>?$")  # _Discount: an aliased import
+_IMPORT_NAMES = re.compile(r"^import \{([^}]*)\} from '([^']+)';", re.MULTILINE)
+_IMPORT_ALL = re.compile(r"^import \* as (\w+) from '([^']+)';", re.MULTILINE)
 
 
-def _parse_file(text: str, into: dict[str, dict[str, Any]]) -> None:
-    """Interfaces (qualified by their namespaces) -> {field: [optional, nullable, type]}."""
+@dataclass
+class _Parsed:
+    """Every interface's fields, and where each was declared (to resolve its types)."""
+
+    fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    file_of: dict[str, str] = field(default_factory=dict)  # interface -> file
+    prefix_of: dict[str, str] = field(default_factory=dict)  # file -> its folder's namespace
+    imports_of: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> name -> target
+    top_level: set[str] = field(default_factory=set)  # interfaces not nested in a namespace
+
+
+def _module(folder: PurePosixPath, target: str) -> PurePosixPath | None:
+    """The resources-relative module an import names (None outside the resources)."""
+    parts: list[str] = list(folder.parts)
+    for part in PurePosixPath(target.removesuffix(".js")).parts:
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return PurePosixPath(*parts)
+
+
+def _imports(text: str, folder: PurePosixPath) -> dict[str, str]:
+    """Local name -> qualified name, for the imports that stay inside the resources."""
+    found: dict[str, str] = {}
+    for local, target in _IMPORT_ALL.findall(text):
+        module = _module(folder, target)
+        if module is not None and module.name == "index":
+            found[local] = ".".join(module.parent.parts)
+    for names, target in _IMPORT_NAMES.findall(text):
+        module = _module(folder, target)
+        if module is None:
+            continue
+        for spec in names.split(","):
+            original, _, alias = (part.strip() for part in spec.partition(" as "))
+            if original:
+                found[alias or original] = ".".join([*module.parent.parts, original])
+    return found
+
+
+def _parse_file(text: str, into: _Parsed, file: PurePosixPath) -> None:
+    """Interfaces (qualified by folder and namespaces) -> {field: [optional, nullable, type]}."""
+    key = str(file)
+    prefix = list(file.parent.parts)
+    into.prefix_of[key] = ".".join(prefix)
+    into.imports_of[key] = _imports(text, file.parent)
     scopes: list[tuple[str, str]] = []  # (kind, name)
     depth_of: list[int] = []
     depth = 0
@@ -62,8 +116,8 @@ def _parse_file(text: str, into: dict[str, dict[str, Any]]) -> None:
         if pending is not None and pending.endswith(";") and depth == depth_of[-1]:
             name, optional, kind = _FIELD.match(pending).groups()  # type: ignore[union-attr]
             parts = [p.strip() for p in kind.rstrip(";").split("|")]
-            qualified = ".".join(n for _, n in scopes)
-            into.setdefault(qualified, {})[name] = [
+            qualified = ".".join([*prefix, *(n for _, n in scopes)])
+            into.fields.setdefault(qualified, {})[name] = [
                 optional == "?",
                 "null" in parts,
                 " | ".join(p for p in parts if p != "null"),
@@ -73,26 +127,41 @@ def _parse_file(text: str, into: dict[str, dict[str, Any]]) -> None:
             kind_name = scopes.pop()
             depth_of.pop()
             if kind_name[0] == "interface":
-                into.setdefault(".".join([*(n for _, n in scopes), kind_name[1]]), {})
+                qualified = ".".join([*prefix, *(n for _, n in scopes), kind_name[1]])
+                into.fields.setdefault(qualified, {})
+                into.file_of[qualified] = key
+                if not scopes:
+                    into.top_level.add(qualified)
 
 
-def _resolve(shapes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _lookup(parsed: _Parsed, interface: str, ref: str) -> str | None:
+    """The interface ``ref`` names where ``interface`` uses it (None: not an interface)."""
+    file = parsed.file_of[interface]
+    prefix = parsed.prefix_of[file]
+    scope = interface.split(".")
+    floor = len(prefix.split(".")) if prefix else 0  # down to the file's own top level
+    for cut in range(len(scope), floor - 1, -1):
+        candidate = ".".join([*scope[:cut], ref])
+        if parsed.file_of.get(candidate) == file:
+            return candidate
+    head, _, rest = ref.partition(".")
+    imported = parsed.imports_of[file].get(head)
+    if imported is None:
+        return None
+    candidate = ".".join(p for p in (imported, rest) if p)
+    return candidate if candidate in parsed.fields else None
+
+
+def _resolve(parsed: _Parsed) -> dict[str, Any]:
     """Replace each field's type by the interface it names (resolved in its scope), or None."""
     resolved: dict[str, Any] = {"interfaces": {}, "objects": {}}
-    for name, fields in shapes.items():
-        scope = name.split(".")
+    for name, fields in parsed.fields.items():
         out = {}
-        for field, (optional, nullable, kind) in fields.items():
-            ref = None
+        for field_name, (optional, nullable, kind) in fields.items():
             found = _REF.match(kind)
-            if found:
-                for cut in range(len(scope), -1, -1):
-                    candidate = ".".join([*scope[:cut], found.group(1)])
-                    if candidate in shapes:
-                        ref = candidate
-                        break
-            out[field] = {"optional": optional, "nullable": nullable, "ref": ref}
-            if field == "object" and "." not in name:
+            ref = _lookup(parsed, name, found.group(1)) if found else None
+            out[field_name] = {"optional": optional, "nullable": nullable, "ref": ref}
+            if field_name == "object" and name in parsed.top_level:
                 literal = kind.strip("'")
                 if re.fullmatch(r"[a-z_.]+", literal):
                     resolved["objects"].setdefault(literal, name)
@@ -102,16 +171,20 @@ def _resolve(shapes: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 # The objects the stand-in renders; the file keeps only what they reach.
 OBJECTS = (
-    "customer", "event", "invoice", "invoice_payment", "line_item", "payment_intent",
-    "payment_method", "plan", "price", "product", "setup_intent", "subscription",
-    "subscription_item",
+    "billing_portal.session", "checkout.session", "coupon", "customer", "discount",
+    "entitlements.active_entitlement", "entitlements.active_entitlement_summary",
+    "entitlements.feature", "event", "invoice", "invoice_payment", "line_item",
+    "payment_intent", "payment_method", "plan", "price", "product", "product_feature",
+    "promotion_code", "setup_intent", "subscription", "subscription_item",
 )  # fmt: skip
 
 
 def generate(resources: Path) -> dict[str, Any]:
-    parsed: dict[str, dict[str, Any]] = {}
-    for path in sorted(resources.glob("*.d.ts")):  # top level: Checkout etc. live in folders
-        _parse_file(path.read_text(), parsed)
+    parsed = _Parsed()
+    # Top-level files first: where two declare the same object, the top-level one is Stripe's.
+    paths = sorted(resources.rglob("*.d.ts"), key=lambda p: (len(p.parts), p.as_posix()))
+    for path in paths:
+        _parse_file(path.read_text(), parsed, PurePosixPath(path.relative_to(resources).as_posix()))
     everything = _resolve(parsed)
     objects = {kind: everything["objects"][kind] for kind in OBJECTS}
     keep: set[str] = set()

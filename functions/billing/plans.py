@@ -182,7 +182,12 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
 
     now, renewal = preview("always_invoice"), preview("none")
     details = now.parent.subscription_details if now.parent else None
-    at = details.subscription_proration_date if details else None
+    # Optional in Stripe's types: omitted, not null, when nothing was prorated.
+    at = (
+        details.subscription_proration_date
+        if details and "subscription_proration_date" in details
+        else None
+    )
     credit, charge = _proration_lines(now)
     return PlanChangePreview(
         subscription_id=sub.id,

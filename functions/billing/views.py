@@ -93,7 +93,8 @@ def invoice_summary(invoice: stripe.Invoice | str | None) -> InvoiceSummary | No
         status=invoice.status,
         amount_due=invoice.amount_due,
         currency=invoice.currency,
-        hosted_invoice_url=invoice.hosted_invoice_url,
+        # Optional in Stripe's types (a draft or preview has none); the SDK raises if omitted.
+        hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
     )
 
 

@@ -91,6 +91,14 @@ def test_period_end_comes_from_the_items_and_the_card_from_the_customer() -> Non
     assert view.default_payment_method.id == "pm_cust"
 
 
+def test_an_invoice_without_a_hosted_page_has_a_null_url() -> None:
+    # Stripe omits hosted_invoice_url (rather than sending null) until there is a page.
+    draft = {"id": "in_2", "object": "invoice", "status": "draft", "amount_due": 999}
+    view = subscription_view(_sub(latest_invoice={**draft, "currency": "usd"}))
+    assert view.latest_invoice is not None
+    assert (view.latest_invoice.id, view.latest_invoice.hosted_invoice_url) == ("in_2", None)
+
+
 def test_the_subscriptions_own_default_card_wins() -> None:
     own = {
         "id": "pm_sub",
