@@ -49,8 +49,12 @@ def _invoice_block(invoice: stripe.Invoice) -> dict[str, Any]:
         "amount_paid": invoice.amount_paid,
         "period_start": period.start if period else None,
         "period_end": period.end if period else None,
-        "hosted_invoice_url": invoice.hosted_invoice_url,
-        "invoice_pdf": invoice.invoice_pdf,
+        # Stripe omits both on a draft invoice; a webhook's invoices are finalized, but a
+        # missing key must not crash the delivery.
+        "hosted_invoice_url": invoice.hosted_invoice_url
+        if "hosted_invoice_url" in invoice
+        else None,
+        "invoice_pdf": invoice.invoice_pdf if "invoice_pdf" in invoice else None,
         "next_payment_attempt": invoice.next_payment_attempt,
     }
 
