@@ -39,5 +39,5 @@ reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dr
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
 
-bench: setup-services  ## Stripe calls and Firestore round trips per operation (starts its own stack).
-	$(PY) -m benchmarks.calls_per_operation
+bench: setup-services  ## Every performance figure in one table (+ benchmarks/results.json); ~8 min.
+	$(PY) -m benchmarks $(ARGS)
