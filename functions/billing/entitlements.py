@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import stripe
 
-from billing import lifecycle, usage
+from billing import lifecycle, parallel, usage
 from billing.context import Context
 from billing.errors import UpstreamUnavailable
 from billing.store import doc_id, firestore_retry
@@ -137,18 +137,20 @@ def evaluate(
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
     """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
     client = ctx.runtime.stripe
-    subs = client.v1.subscriptions.list(
-        params={
-            "customer": customer_id,
-            "status": "all",
-            "limit": 100,
-            "expand": ["data.latest_invoice"],
-        }
-    )
-    entitlements = client.v1.entitlements.active_entitlements.list(
-        params={"customer": customer_id, "limit": 100}
-    )
-    keys = [entitlement.lookup_key for entitlement in entitlements.data]
+    with parallel.Background(
+        lambda: client.v1.entitlements.active_entitlements.list(
+            params={"customer": customer_id, "limit": 100}
+        )
+    ) as entitlements:
+        subs = client.v1.subscriptions.list(
+            params={
+                "customer": customer_id,
+                "status": "all",
+                "limit": 100,
+                "expand": ["data.latest_invoice"],
+            }
+        )
+        keys = [entitlement.lookup_key for entitlement in entitlements.result().data]
     return evaluate(uid, customer_id, list(subs.data), keys, ctx.runtime.settings, int(time.time()))
 
 
@@ -182,11 +184,20 @@ def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None)
         {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
     )
     ticket = _ticket_ns(taken.update_time)
-    entitlement = (reader or read)(ctx, uid, customer_id)
-    doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
-    for _ in range(_CAS_ATTEMPTS):
+
+    def look() -> Any:
         usage.count(usage.FIRESTORE)
-        snapshot = ticket_ref.get(timeout=timeout, retry=retry)
+        return ticket_ref.get(timeout=timeout, retry=retry)
+
+    # The first look at the ticket document is taken while Stripe is read: whatever changes
+    # in between makes the compare-and-set below fail and look again.
+    with parallel.Background(look) as first_look:
+        entitlement = (reader or read)(ctx, uid, customer_id)
+        snapshot = first_look.result()
+    doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
+    for attempt in range(_CAS_ATTEMPTS):
+        if attempt:
+            snapshot = look()
         applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
         if applied >= ticket:
             log.info("newer sync already written; this read is dropped", extra={"uid": uid})

@@ -14,7 +14,7 @@ from billing import entitlements
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
-from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.owned import PriceId, SubscriptionId, customer_id, id_of, owned
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
 log = logging.getLogger(__name__)
@@ -161,16 +161,14 @@ class SubscriptionRequest(RequestModel):
 
 
 def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
-    customer = customer_id(ctx, owning="subscription")
-    sub = fetch_owned(
+    return owned(
+        ctx,
         lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
             subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
         ),
         lambda sub: id_of(sub.customer),
-        customer,
         "subscription",
     )
-    return customer, sub
 
 
 def _ended() -> Conflict:
