@@ -199,6 +199,37 @@ def latencies(bench: Bench, ops: Operations, count: int, baseline: Path | None) 
     return results
 
 
+DELAY_MS = 50
+
+
+def with_delay(bench: Bench, ops: Operations, baseline: Path | None) -> dict[str, Any]:
+    """Latency when every Stripe call takes ``DELAY_MS`` more, in units of that delay: calls
+    made one after another add one delay each, calls made at once add one together."""
+    chosen = {
+        "retrieve-subscription": ("retrieve_subscription", 3),
+        "retrieve-payment-method": ("retrieve_payment_method", 1),
+        "retry-invoice (already paid)": ("retry_invoice", 2),
+    }
+    table = ops.repeatable()
+    subjects = [("ours", None)] + ([("baseline", baseline)] if baseline else [])
+    results: dict[str, Any] = {}
+    config = f"{bench.control}/_standin/config"
+    requests.post(config, json={"latency_ms": DELAY_MS}, timeout=10).raise_for_status()
+    try:
+        for label, (target, calls) in chosen.items():
+            for name, source in subjects:
+                instance = _instance(bench, target, source)
+                try:
+                    measured = latency.measure(bench, instance, table[label][1](), count=15)
+                finally:
+                    instance.stop()
+                entry = results.setdefault(label, {"stripe_calls": calls})
+                entry[name] = round(measured["p50_ms"] / DELAY_MS, 2)
+    finally:
+        requests.post(config, json={"latency_ms": 0}, timeout=10).raise_for_status()
+    return {"delay_ms": DELAY_MS, "operations": results}
+
+
 def throughputs(bench: Bench, ops: Operations, scale: float) -> dict[str, Any]:
     subjects = {
         "hello world": ("hello", HELLO_SOURCE, [{"body": "{}", "headers": {}}]),
@@ -290,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         results["latency"] = latencies(bench, ops, count, baseline)
         log("latency")
+        results["stripe_delay"] = with_delay(bench, ops, baseline)
+        log("stripe delay")
         results["throughput"] = throughputs(bench, ops, scale)
         log("throughput")
         results["webhook_events"] = events.webhook_events(

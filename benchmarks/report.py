@@ -60,6 +60,18 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             else f"stripe {ours['stripe_p50_ms']:.1f} + firestore {ours['firestore_p50_ms']:.1f} ms"
         )
         out.append((f"latency, 1 client (n={ours['requests']})", label, text, ref))
+    delay = results.get("stripe_delay")
+    if delay:
+        for label, entry in delay["operations"].items():
+            before = entry.get("baseline")
+            out.append(
+                (
+                    f"latency with Stripe {delay['delay_ms']} ms slower, in delays",
+                    f"{label} ({entry['stripe_calls']} Stripe calls)",
+                    f"{entry['ours']:.2f}",
+                    f"before {before:.2f}" if before is not None else "",
+                )
+            )
     for label, entry in results.get("throughput", {}).items():
         out.append(
             (
