@@ -248,7 +248,7 @@ def throughputs(bench: Bench, ops: Operations, scale: float) -> dict[str, Any]:
                 f"{clients}_clients": latency.throughput(
                     instance.url, reqs, clients=clients, count=int(count * scale)
                 )
-                for clients, count in ((1, 150), (16, 600))
+                for clients, count in ((1, 150), (4, 300), (8, 400), (16, 600))
             }
         finally:
             instance.stop()

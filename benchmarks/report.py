@@ -77,8 +77,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 "requests/s, one instance",
                 label,
-                f"{entry['1_clients']:.0f} (1 client), {entry['16_clients']:.0f} (16 clients)",
-                "",
+                f"{entry['1_clients']:.0f} at 1 client, {entry['16_clients']:.0f} at 16",
+                f"4: {entry['4_clients']:.0f}, 8: {entry['8_clients']:.0f}",
             )
         )
     for row in results.get("calls_per_operation", []):

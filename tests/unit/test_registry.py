@@ -91,3 +91,12 @@ def test_every_required_setting_is_a_setting() -> None:
 def test_manifest_is_json_with_every_function() -> None:
     data = json.loads(registry.render_manifest())
     assert set(data["functions"]) == {fn.deployed_name for fn in registry.FUNCTIONS}
+
+
+def test_manifest_says_how_each_instance_serves() -> None:
+    data = json.loads(registry.render_manifest())
+    for fn in registry.FUNCTIONS:
+        instance = data["functions"][fn.deployed_name]["instance"]
+        assert instance["threads"] >= instance["concurrency"] >= 1
+        # More than one request at a time is only allowed with a whole vCPU.
+        assert instance["concurrency"] == 1 or float(instance["cpu"]) >= 1
