@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile
+.PHONY: run test setup setup-services lint typecheck unit openapi token lock bench reconcile reliability
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -23,6 +23,10 @@ lint:
 
 typecheck:
 	$(VENV)/bin/mypy
+
+reliability: setup-services  ## Only the reliability suites (also part of `make test`).
+	$(PY) -m pytest tests/integration/test_schemathesis.py tests/integration/test_webhook_fuzz.py \
+		tests/integration/test_load.py tests/reliability $(ARGS)
 
 unit: setup  ## Only the tests that need no emulator.
 	$(PY) -m pytest tests/unit

@@ -21,14 +21,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from billing import lifecycle, parallel, usage
+from billing import lifecycle, parallel, stripe_json, usage
 from billing.context import Context
 from billing.errors import UpstreamUnavailable
 from billing.store import doc_id, firestore_retry
 
 if TYPE_CHECKING:
-    import stripe
-
     from billing.config import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,7 @@ ENTITLEMENTS = "entitlements"
 SYNCS = "entitlement_syncs"
 NO_SUBSCRIPTION = "none"
 
-type Raw = Mapping[str, Any]  # a Stripe object as the JSON the API sent
+type Raw = stripe_json.Json
 _CAS_ATTEMPTS = 8
 
 
@@ -139,22 +137,15 @@ def evaluate(
     )
 
 
-def _get(client: stripe.StripeClient, path: str, **params: Any) -> Raw:
-    """A GET answered as the JSON Stripe sent: a read that only feeds :func:`evaluate` skips
-    the SDK's typed objects, which cost more CPU than the rest of a sync (``make bench``)."""
-    data: Raw = client.raw_request("get", path, **params).data
-    return data
-
-
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
     """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
     client = ctx.runtime.stripe
     with parallel.Background(
-        lambda: _get(
+        lambda: stripe_json.get(
             client, "/v1/entitlements/active_entitlements", customer=customer_id, limit=100
         )
     ) as entitlements:
-        subs = _get(
+        subs = stripe_json.get(
             client,
             "/v1/subscriptions",
             customer=customer_id,

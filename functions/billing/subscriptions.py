@@ -10,7 +10,7 @@ import stripe
 from pydantic import Field
 from stripe.params import SubscriptionCreateParams
 
-from billing import entitlements
+from billing import entitlements, stripe_json
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
@@ -215,7 +215,16 @@ def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> Subscripti
 
     Also refreshes the caller's ``entitlements/{uid}`` through the webhook's own sync, so a UI
     that has just confirmed a payment sees it without waiting for the webhook."""
-    customer, sub = _owned_subscription(ctx, body.subscription_id)
+    customer, sub = owned(
+        ctx,
+        lambda: stripe_json.get(
+            ctx.runtime.stripe,
+            f"/v1/subscriptions/{body.subscription_id}",
+            expand=SUBSCRIPTION_EXPAND,
+        ),
+        lambda sub: stripe_json.id_of(sub["customer"]),
+        "subscription",
+    )
     try:
         entitlements.sync(ctx, ctx.user.uid, customer)
     except Exception as exc:  # noqa: BLE001 - the answer stands; the webhook keeps it right
