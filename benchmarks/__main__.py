@@ -231,26 +231,36 @@ def with_delay(bench: Bench, ops: Operations, baseline: Path | None) -> dict[str
 
 
 def throughputs(bench: Bench, ops: Operations, scale: float) -> dict[str, Any]:
+    """Requests per second of one instance at 1 to 16 clients. With the stand-in answering at
+    once an instance is bound by its CPU; with Stripe 50 ms slower (closer to the real thing)
+    it shows how many requests at once an instance needs to keep its CPU busy."""
+    sub = [ops.a.request({"subscription_id": ops.a.ids["subscription"]})]
     subjects = {
-        "hello world": ("hello", HELLO_SOURCE, [{"body": "{}", "headers": {}}]),
-        "create-customer (again)": ("create_customer", None, [ops.a.request({})]),
-        "retrieve-subscription": (
+        "hello world": ("hello", HELLO_SOURCE, [{"body": "{}", "headers": {}}], 0),
+        "create-customer (again)": ("create_customer", None, [ops.a.request({})], 0),
+        "retrieve-subscription": ("retrieve_subscription", None, sub, 0),
+        f"retrieve-subscription, Stripe +{DELAY_MS} ms": (
             "retrieve_subscription",
             None,
-            [ops.a.request({"subscription_id": ops.a.ids["subscription"]})],
+            sub,
+            DELAY_MS,
         ),
     }
+    config = f"{bench.control}/_standin/config"
     results: dict[str, Any] = {}
-    for label, (target, source, reqs) in subjects.items():
+    for label, (target, source, reqs, delay) in subjects.items():
+        share = scale / 4 if delay else scale  # slower requests: fewer of them
         instance = _instance(bench, target, source)
+        requests.post(config, json={"latency_ms": delay}, timeout=10).raise_for_status()
         try:
             results[label] = {
                 f"{clients}_clients": latency.throughput(
-                    instance.url, reqs, clients=clients, count=int(count * scale)
+                    instance.url, reqs, clients=clients, count=max(clients * 4, int(n * share))
                 )
-                for clients, count in ((1, 150), (4, 300), (8, 400), (16, 600))
+                for clients, n in ((1, 150), (4, 300), (8, 400), (16, 600))
             }
         finally:
+            requests.post(config, json={"latency_ms": 0}, timeout=10).raise_for_status()
             instance.stop()
     return results
 
