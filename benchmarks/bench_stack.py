@@ -192,6 +192,24 @@ def subscribed_user(bench: Bench) -> User:
     return user
 
 
+def unpaid_user(bench: Bench) -> User:
+    """A customer whose first payment was declined (an open invoice) and who then saved a
+    card that pays: what retry-invoice is for."""
+    user = User(bench)
+    user.ids["customer"] = user.call("create-customer", {"name": "Bench"})["customer_id"]
+    sub = user.call("create-subscription", {"price_id": "price_basic_monthly"})
+    with suppress(stripe.CardError):
+        bench.sdk.v1.payment_intents.confirm(
+            sub["client_secret"].split("_secret_")[0],
+            params={"payment_method": "pm_card_chargeDeclined"},
+        )
+    invoice = bench.sdk.v1.subscriptions.retrieve(sub["subscription_id"]).latest_invoice
+    assert invoice is not None
+    user.ids["invoice"] = invoice if isinstance(invoice, str) else str(invoice.id)
+    user.ids["card"] = user.save_card("pm_card_visa")
+    return user
+
+
 def customer_user(bench: Bench) -> User:
     user = User(bench)
     user.ids["customer"] = user.call("create-customer", {"name": "Bench"})["customer_id"]
