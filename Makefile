@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:.
 
-.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview
+.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview reliability
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -27,6 +27,10 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy
 
+reliability: setup-services  ## Only the reliability suites (also part of `make test`).
+	$(PY) -m pytest tests/integration/test_schemathesis.py tests/integration/test_webhook_fuzz.py \
+		tests/integration/test_load.py tests/reliability $(ARGS)
+
 unit: setup  ## Only the tests that need no emulator.
 	$(PY) -m pytest tests/unit
 
@@ -42,8 +46,8 @@ reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dr
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
 
-bench: setup-services  ## Stripe calls, Firestore round trips, body-limit costs (starts its own stacks).
-	$(PY) -m benchmarks.calls_per_operation
+bench: setup-services  ## Every performance figure in one table (+ benchmarks/results.json); ~8 min.
+	$(PY) -m benchmarks $(ARGS)
 	$(PY) -m benchmarks.body_limits
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.

@@ -5,7 +5,8 @@ user through every operation, and prints, per operation, the Stripe requests the
 recorded, and the Firestore round trips twice: as counted on the wire between the functions
 and the emulator (a proxy counting gRPC calls, when this script starts the stack) and as the
 function logged them (its ``firestore_round_trips`` field), next to the article's flow.
-Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.calls_per_operation``).
+Part of ``make bench`` (:mod:`benchmarks.__main__`); alone:
+``.venv/bin/python -m benchmarks.calls_per_operation``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import stripe
@@ -49,8 +50,13 @@ ARTICLE = {
 }
 
 
+class CallCounter(Protocol):
+    @property
+    def calls(self) -> int: ...
+
+
 class Probe:
-    def __init__(self, info: StackInfo, wire: RpcCountingProxy | None) -> None:
+    def __init__(self, info: StackInfo, wire: CallCounter | None) -> None:
         self.info = info
         self.wire = wire
         assert info.stripe.control_url
@@ -185,6 +191,26 @@ def running_stack(stack_file: Path | None) -> Iterator[tuple[StackInfo, RpcCount
             host, port = info.firestore_emulator_host.rsplit(":", 1)
             wire.target = (host, int(port))  # functions connect on their first request
             yield info, wire
+
+
+def measure(info: StackInfo, wire: CallCounter | None, rounds: int = 1) -> list[dict[str, Any]]:
+    """One row per operation (first round): Stripe calls, Firestore round trips, article."""
+    requests.delete(f"{info.stripe.control_url}/_standin/requests", timeout=10)
+    probe = Probe(info, wire)
+    for _ in range(rounds):
+        walk(probe)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in probe.rows:
+        if row["operation"] not in rows:
+            rows[row["operation"]] = {
+                "operation": row["operation"],
+                "stripe_calls": row["stripe"],
+                "article": ARTICLE.get(row["function"], "-"),
+                "firestore_wire": row["wire"],
+                "firestore_logged": row["firestore"],
+                "stripe_requests": row["stripe_detail"],
+            }
+    return list(rows.values())
 
 
 def main() -> None:

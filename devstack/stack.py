@@ -680,6 +680,38 @@ class Stack:
         ]
         _write_json(self._process_file, {"launcher": launcher, "children": children})
 
+    def stop_service(self, name: str) -> None:
+        """Stops one process of the running stack (an emulator going down), leaving the rest
+        running; :meth:`start_service` brings it back on the same port."""
+        _, child = self._child(name)
+        procs.stop_children([child], grace=STOP_GRACE)
+
+    def start_service(self, name: str) -> None:
+        """Starts a stopped process again with the same command, port and environment, and
+        waits until it is ready. The emulators keep their data in memory, so it comes back
+        empty, as after a real restart (the Pub/Sub topic is created again)."""
+        service, child = self._child(name)
+        if child.exited() is None:
+            raise StackError(f"{name} is still running")
+        self._children.remove((service, child))
+        self._launch(service)
+        _, started = self._child(name)
+        deadline = time.monotonic() + service.timeout
+        while not service.is_ready():
+            if started.exited() is not None or time.monotonic() > deadline:
+                raise StackError(
+                    f"{service.label} did not come back: {procs.tail(started.log_path)}"
+                )
+            time.sleep(0.05)
+        if service.on_ready is not None:
+            service.on_ready()
+
+    def _child(self, name: str) -> tuple[_Service, procs.Child]:
+        for service, child in self._children:
+            if service.name == name:
+                return service, child
+        raise StackError(f"no process named {name!r} in this stack")
+
     def exited(self) -> dict[str, int]:
         """Started processes that have since ended, with their exit codes."""
         return {c.name: code for _, c in self._children if (code := c.exited()) is not None}

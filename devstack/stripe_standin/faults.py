@@ -3,19 +3,26 @@
 A matching request consumes one use of the first matching rule and never reaches an endpoint:
 ``error`` answers Stripe's error body with the rule's status, ``timeout`` waits ``latency_ms``
 and then drops the connection without an answer, ``disconnect`` drops it at once.
+
+``rate_limit`` plays Stripe's rate limiter: matching requests up to ``per_second`` each second
+pass (a bucket of that many tokens, refilled continuously); each one above it is refused with
+Stripe's 429 ``rate_limit`` error, recorded in the request log like any answer. Like Stripe, it
+sends no ``Stripe-Should-Retry`` header, so the SDK does not retry it (it retries only 409s,
+5xx and lock timeouts).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 from devstack.stripe_standin.errors import StripeAPIError
 
-Kind = Literal["error", "timeout", "disconnect"]
-_KINDS = ("error", "timeout", "disconnect")
+Kind = Literal["error", "timeout", "disconnect", "rate_limit"]
+_KINDS = ("error", "timeout", "disconnect", "rate_limit")
 
 
 @dataclass
@@ -28,7 +35,23 @@ class FaultRule:
     error_type: str | None = None
     times: int | None = None
     latency_ms: int = 0
-    matched: int = 0
+    per_second: int | None = None  # rate_limit only
+    matched: int = 0  # requests refused (rate_limit) or answered by the rule (the others)
+    _tokens: float = field(default=0.0, repr=False)
+    _refilled: float = field(default=0.0, repr=False)
+
+    def admits(self) -> bool:
+        """rate_limit: whether a request may pass now (taking one token if so)."""
+        assert self.per_second is not None
+        now = time.monotonic()
+        self._tokens = min(
+            float(self.per_second), self._tokens + (now - self._refilled) * self.per_second
+        )
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -52,7 +75,7 @@ class FaultRule:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if not key.startswith("_")}
 
 
 class FaultInjector:
@@ -63,7 +86,10 @@ class FaultInjector:
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
         """Validate a rule as posted to the control API; raises ``ValueError``."""
-        known = {"kind", "method", "path_prefix", "status", "error_type", "times", "latency_ms"}
+        known = {
+            "kind", "method", "path_prefix", "status", "error_type", "times", "latency_ms",
+            "per_second",
+        }  # fmt: skip
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
@@ -79,6 +105,13 @@ class FaultInjector:
         latency = spec.get("latency_ms") or 0
         if not isinstance(latency, int) or latency < 0:
             raise ValueError("latency_ms must be a non-negative integer")
+        per_second = spec.get("per_second")
+        if kind == "rate_limit":
+            if not isinstance(per_second, int) or isinstance(per_second, bool) or per_second < 1:
+                raise ValueError("a rate_limit rule needs per_second, a positive integer")
+            status = 429
+        elif per_second is not None:
+            raise ValueError("per_second applies to rate_limit rules only")
         method = spec.get("method")
         with self._lock:
             rule = FaultRule(
@@ -90,6 +123,9 @@ class FaultInjector:
                 error_type=spec.get("error_type"),
                 times=times,
                 latency_ms=latency,
+                per_second=per_second,
+                _tokens=float(per_second or 0),
+                _refilled=time.monotonic(),
             )
             self._rules.append(rule)
         return rule
@@ -98,6 +134,8 @@ class FaultInjector:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):
+                    if rule.kind == "rate_limit" and rule.admits():
+                        continue  # under the rate: on to the next rule, or to the endpoint
                     rule.matched += 1
                     if rule.times is not None:
                         rule.times -= 1

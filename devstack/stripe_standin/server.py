@@ -228,7 +228,7 @@ class Standin:
     def _fault(self, rule: FaultRule, req: Request, request_id: str) -> Response:
         if rule.latency_ms:
             time.sleep(rule.latency_ms / 1000)
-        if rule.kind == "error":
+        if rule.kind in ("error", "rate_limit"):
             return _error_response(rule.error(), request_id)
         req.environ[DISCONNECT] = True
         return Response(status=500)

@@ -8,9 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import firebase_admin
-from firebase_admin import auth as firebase_auth
-
 from billing import strict_json
 from billing.errors import Unauthenticated, UpstreamUnavailable
 
@@ -85,6 +82,10 @@ class FirebaseTokenVerifier:
     """
 
     def __init__(self, project_id: str, *, emulated: bool) -> None:
+        # Loaded with the first verifier, not with this module: jobs and webhooks share the
+        # HTTP layer but never verify an ID token.
+        import firebase_admin
+
         self._emulated = emulated
         name = f"billing-auth-{project_id}"
         try:
@@ -93,6 +94,8 @@ class FirebaseTokenVerifier:
             self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=name)
 
     def verify(self, token: str) -> Caller:
+        from firebase_admin import auth as firebase_auth
+
         header, claims = parse_token(token)
         if self._emulated:
             self._check_emulator_token(header, claims, signature=token.rpartition(".")[2])

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import stripe
-
-from billing import lifecycle, usage
+from billing import lifecycle, parallel, stripe_json, usage
 from billing.context import Context
 from billing.error_mapping import is_resource_missing
 from billing.errors import UpstreamUnavailable
@@ -37,6 +35,8 @@ log = logging.getLogger(__name__)
 ENTITLEMENTS = "entitlements"
 SYNCS = "entitlement_syncs"
 NO_SUBSCRIPTION = "none"
+
+type Raw = stripe_json.Json
 _CAS_ATTEMPTS = 8
 
 
@@ -62,71 +62,74 @@ class Entitlement:
         return asdict(self)
 
 
-def _current(subs: list[stripe.Subscription]) -> stripe.Subscription | None:
+def _current(subs: Sequence[Raw]) -> Raw | None:
     """The subscription that best describes the user's access: the best-ranked live one,
     else the newest (an ended one says why access stopped)."""
     if not subs:
         return None
-    return min(subs, key=lambda sub: (lifecycle.rank(sub.status), -sub.created))
+    return min(subs, key=lambda sub: (lifecycle.rank(sub["status"]), -sub["created"]))
 
 
-def _past_due_since(sub: stripe.Subscription) -> int | None:
-    if sub.status != "past_due":
+def _past_due_since(sub: Raw) -> int | None:
+    if sub["status"] != "past_due":
         return None
-    invoice = sub.latest_invoice
-    if not isinstance(invoice, stripe.Invoice):
+    invoice = sub.get("latest_invoice")
+    if not isinstance(invoice, Mapping):
         return None
-    finalized = invoice.status_transitions.finalized_at if invoice.status_transitions else None
-    return finalized or invoice.created
+    transitions = invoice.get("status_transitions") or {}
+    finalized: int | None = transitions.get("finalized_at")
+    return finalized or invoice["created"]
 
 
 def evaluate(
     uid: str,
     customer_id: str,
-    subs: list[stripe.Subscription],
+    subs: Sequence[Raw],
     feature_keys: list[str],
     settings: Settings,
     now: int,
 ) -> Entitlement:
+    """``subs``: the customer's subscriptions as Stripe's API sends them (JSON objects)."""
     sub = _current(subs)
     if sub is None:
         return Entitlement(
             uid, customer_id, False, NO_SUBSCRIPTION, None, None, None, None, False, None, None,
             None,
         )  # fmt: skip
-    items = sub.items.data
-    period_end = max((item.current_period_end for item in items), default=None)
+    status: str = sub["status"]
+    items = sub["items"]["data"]
+    period_end = max((item["current_period_end"] for item in items), default=None)
     since = _past_due_since(sub)
     grace_days = settings.past_due_grace_days
     active = lifecycle.grants_access(
-        sub.status,
+        status,
         access_statuses=frozenset(settings.access_statuses),
         past_due_since=since,
         grace_days=grace_days,
         now=now,
     )
+    trial_end: int | None = sub.get("trial_end")
     valid_until: int | None = None
     if active:
-        if sub.status == "trialing" and sub.trial_end:
-            valid_until = sub.trial_end
-        elif sub.status == "past_due" and since is not None:
+        if status == "trialing" and trial_end:
+            valid_until = trial_end
+        elif status == "past_due" and since is not None:
             valid_until = since + grace_days * lifecycle.DAY
         else:
             valid_until = period_end
-    price = items[0].price if items else None
+    price = items[0]["price"] if items else None
+    product = price["product"] if price else None
     return Entitlement(
         uid=uid,
         customer_id=customer_id,
         active=active,
-        status=sub.status,
-        subscription_id=sub.id,
-        price_id=price.id if price else None,
-        product_id=(price.product if isinstance(price.product, str) else price.product.id)
-        if price
-        else None,
+        status=status,
+        subscription_id=sub["id"],
+        price_id=price["id"] if price else None,
+        product_id=product["id"] if isinstance(product, Mapping) else product,
         current_period_end=period_end,
-        cancel_at_period_end=sub.cancel_at_period_end,
-        trial_end=sub.trial_end,
+        cancel_at_period_end=bool(sub["cancel_at_period_end"]),
+        trial_end=trial_end,
         past_due_since=since,
         valid_until=valid_until,
         # Stripe keeps entitlements through past_due, unpaid and paused: what the user may use
@@ -137,19 +140,24 @@ def evaluate(
 
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
     """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
+    import stripe  # loaded already: the client above needed it
+
     client = ctx.runtime.stripe
     try:
-        subs = client.v1.subscriptions.list(
-            params={
-                "customer": customer_id,
-                "status": "all",
-                "limit": 100,
-                "expand": ["data.latest_invoice"],
-            }
-        )
-        entitlements = client.v1.entitlements.active_entitlements.list(
-            params={"customer": customer_id, "limit": 100}
-        )
+        with parallel.Background(
+            lambda: stripe_json.get(
+                client, "/v1/entitlements/active_entitlements", customer=customer_id, limit=100
+            )
+        ) as entitlements:
+            subs = stripe_json.get(
+                client,
+                "/v1/subscriptions",
+                customer=customer_id,
+                status="all",
+                limit=100,
+                expand=["data.latest_invoice"],
+            )
+            keys = [entitlement["lookup_key"] for entitlement in entitlements.result()["data"]]
     except stripe.InvalidRequestError as exc:
         if not is_resource_missing(exc):
             raise
@@ -157,8 +165,7 @@ def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
         # is paid for any more, so the document must say so rather than keep the last state.
         log.warning("customer no longer exists in Stripe: no access", extra={"uid": uid})
         return evaluate(uid, customer_id, [], [], ctx.runtime.settings, int(time.time()))
-    keys = [entitlement.lookup_key for entitlement in entitlements.data]
-    return evaluate(uid, customer_id, list(subs.data), keys, ctx.runtime.settings, int(time.time()))
+    return evaluate(uid, customer_id, subs["data"], keys, ctx.runtime.settings, int(time.time()))
 
 
 def _ticket_ns(moment: datetime) -> int:
@@ -191,11 +198,20 @@ def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None)
         {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
     )
     ticket = _ticket_ns(taken.update_time)
-    entitlement = (reader or read)(ctx, uid, customer_id)
-    doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
-    for _ in range(_CAS_ATTEMPTS):
+
+    def look() -> Any:
         usage.count(usage.FIRESTORE)
-        snapshot = ticket_ref.get(timeout=timeout, retry=retry)
+        return ticket_ref.get(timeout=timeout, retry=retry)
+
+    # The first look at the ticket document is taken while Stripe is read: whatever changes
+    # in between makes the compare-and-set below fail and look again.
+    with parallel.Background(look) as first_look:
+        entitlement = (reader or read)(ctx, uid, customer_id)
+        snapshot = first_look.result()
+    doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
+    for attempt in range(_CAS_ATTEMPTS):
+        if attempt:
+            snapshot = look()
         applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
         if applied >= ticket:
             log.info("newer sync already written; this read is dropped", extra={"uid": uid})

@@ -16,6 +16,7 @@ from billing.error_mapping import card_error
 from billing.errors import Conflict, NotFound
 from billing.lifecycle import ENDED
 from billing.owned import InvoiceId, PaymentMethodId, customer_id, fetch_owned, id_of
+from billing.parallel import Background
 
 log = logging.getLogger(__name__)
 
@@ -62,26 +63,31 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     """Pay an open invoice of the caller's with one of their saved cards."""
     customer = customer_id(ctx, owning="invoice")
     client = ctx.runtime.stripe
-    invoice = fetch_owned(
-        lambda: client.v1.invoices.retrieve(
-            body.invoice_id, params={"expand": ["parent.subscription_details.subscription"]}
-        ),
-        lambda inv: id_of(inv.customer),
-        customer,
-        "invoice",
-    )
-    if invoice.status == "paid":
-        # A second click after the first one paid: report it, never charge again.
-        return _answer(body.invoice_id, "paid")
-    if invoice.status not in ("open", "uncollectible"):
-        raise Conflict(f"This invoice is {invoice.status} and cannot be paid.", code="not_payable")
-    subscription = _subscription_of(invoice)
-    if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
-        raise Conflict(
-            "This invoice belongs to a subscription that has ended; start a new one instead.",
-            code="not_payable",
+    # The card is read while the invoice is (both are ownership checks); its verdict counts
+    # only once the invoice is found payable, as before.
+    with Background(lambda: own_payment_method(ctx, customer, body.payment_method_id)) as card:
+        invoice = fetch_owned(
+            lambda: client.v1.invoices.retrieve(
+                body.invoice_id, params={"expand": ["parent.subscription_details.subscription"]}
+            ),
+            lambda inv: id_of(inv.customer),
+            customer,
+            "invoice",
         )
-    pm = own_payment_method(ctx, customer, body.payment_method_id)
+        if invoice.status == "paid":
+            # A second click after the first one paid: report it, never charge again.
+            return _answer(body.invoice_id, "paid")
+        if invoice.status not in ("open", "uncollectible"):
+            raise Conflict(
+                f"This invoice is {invoice.status} and cannot be paid.", code="not_payable"
+            )
+        subscription = _subscription_of(invoice)
+        if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
+            raise Conflict(
+                "This invoice belongs to a subscription that has ended; start a new one instead.",
+                code="not_payable",
+            )
+        pm = card.result()
     bucket = int(time.time()) // KEY_BUCKET_SECONDS
     try:
         paid = client.v1.invoices.pay(

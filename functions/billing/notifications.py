@@ -101,18 +101,24 @@ def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | 
     if kind is None:
         return None
     client = ctx.runtime.stripe
-    obj = event["data"]["object"]
+    is_invoice = event["type"].startswith("invoice.")
+    object_id = event["data"]["object"].get("id")
+    if not (isinstance(object_id, str) and object_id.startswith("in_" if is_invoice else "sub_")):
+        # Not an object Stripe could have sent for this type (found by the webhook fuzz): the
+        # sync has already happened; there is nothing to tell the customer about.
+        log.warning("event object has no usable id: no notification")
+        return None
     invoice_block = subscription_block = None
     try:
-        if event["type"].startswith("invoice."):
-            invoice = client.v1.invoices.retrieve(obj["id"])
+        if is_invoice:
+            invoice = client.v1.invoices.retrieve(object_id)
             if not _still_true(kind, invoice.status, _id(invoice.customer), state.customer_id):
                 return None
             if kind == "payment_succeeded" and invoice.amount_paid == 0:
                 return None  # a trial's or a fully discounted invoice: nothing was charged
             invoice_block = _invoice_block(invoice)
         else:
-            sub = client.v1.subscriptions.retrieve(obj["id"])
+            sub = client.v1.subscriptions.retrieve(object_id)
             if not _still_true(kind, sub.status, _id(sub.customer), state.customer_id):
                 return None
             subscription_block = _subscription_block(sub)

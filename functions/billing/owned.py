@@ -12,6 +12,7 @@ from typing import Annotated, Protocol
 import stripe
 from pydantic import StringConstraints
 
+from billing import parallel
 from billing.context import Context
 from billing.error_mapping import is_resource_missing
 from billing.errors import Conflict, NotFound
@@ -66,3 +67,14 @@ def fetch_owned[T](
     if owner(obj) != customer:
         raise NotFound(f"No such {what}.")
     return obj
+
+
+def owned[T](
+    ctx: Context, fetch: Callable[[], T], owner: Callable[[T], str | None], what: str
+) -> tuple[str, T]:
+    """The caller's customer and the object ``fetch()`` returns, read at the same time (the
+    Firestore mapping beside the Stripe read); 404 unless the object is the caller's. A caller
+    without a customer gets the same 404 as before, whatever Stripe answered."""
+    with parallel.Background(fetch) as fetched:
+        customer = customer_id(ctx, owning=what)
+        return customer, fetch_owned(fetched.result, owner, customer, what)

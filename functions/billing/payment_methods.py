@@ -10,7 +10,7 @@ from stripe.params import SetupIntentCreateParams
 
 from billing.cards import make_default, own_payment_method
 from billing.context import Context, RequestModel, ResponseModel
-from billing.owned import PaymentMethodId, customer_id, fetch_owned, id_of
+from billing.owned import PaymentMethodId, customer_id, id_of, owned
 from billing.views import PaymentMethodSummary, payment_method_summary
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,10 @@ def _summary(pm: stripe.PaymentMethod) -> PaymentMethodSummary:
 
 def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> PaymentMethodSummary:
     """Brand, last 4 and expiry of one of the caller's payment methods."""
-    customer = customer_id(ctx, owning="payment method")
-    pm = fetch_owned(
+    _, pm = owned(
+        ctx,
         lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(body.payment_method_id),
         lambda pm: id_of(pm.customer),
-        customer,
         "payment method",
     )
     return _summary(pm)

@@ -22,7 +22,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Kind = Literal["browser", "webhook", "event", "job"]
@@ -66,6 +66,34 @@ class FunctionDef:
     @property
     def required_settings(self) -> tuple[str, ...]:
         return tuple(sorted({secret.lower() for secret in self.secrets} | set(self.settings)))
+
+
+@dataclass(frozen=True)
+class Instance:
+    """How one instance of a kind of function is deployed: chosen from ``make bench``'s
+    requests per second at 1 to 16 clients and its memory figures (README "Performance").
+
+    ``concurrency`` is Cloud Run's max_instance_request_concurrency; functions-framework runs
+    one gunicorn worker (``WORKERS``) with ``THREADS`` threads, one per concurrent request.
+    More than one request at a time needs a whole vCPU.
+    """
+
+    concurrency: int
+    threads: int
+    workers: int = 1
+    cpu: str = "1"
+    memory: str = "512Mi"
+
+
+# Browser calls and webhook deliveries spend most of their time waiting on Stripe and
+# Firestore: 8 at once keep one vCPU busy (throughput at 8 clients is within a few percent
+# of 16) without queueing behind each other. The scheduled job runs alone.
+INSTANCES: dict[Kind, Instance] = {
+    "browser": Instance(concurrency=8, threads=8),
+    "webhook": Instance(concurrency=8, threads=8),
+    "event": Instance(concurrency=4, threads=4),
+    "job": Instance(concurrency=1, threads=2),
+}
 
 
 def _browser(name: str, module: str, *, errors: tuple[int, ...] = (), **kw: Any) -> FunctionDef:
@@ -174,6 +202,7 @@ def manifest() -> dict[str, Any]:
                 "secrets": sorted(fn.secrets),
                 "optional_secrets": sorted(fn.optional_secrets),
                 "settings": sorted(setting.upper() for setting in fn.settings),
+                "instance": asdict(INSTANCES[fn.kind]),
             }
             for fn in FUNCTIONS
         }

@@ -10,7 +10,7 @@ import stripe
 from pydantic import Field
 from stripe.params import SubscriptionCreateParams
 
-from billing import entitlements
+from billing import entitlements, stripe_json
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
@@ -21,7 +21,7 @@ from billing.one_subscription import (
     refuse_if_subscribed,
     subscriptions_of,
 )
-from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.owned import PriceId, SubscriptionId, customer_id, id_of, owned
 from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 from billing.stripe_client import replayed
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
@@ -153,16 +153,14 @@ class SubscriptionRequest(RequestModel):
 
 
 def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
-    customer = customer_id(ctx, owning="subscription")
-    sub = fetch_owned(
+    return owned(
+        ctx,
         lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
             subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
         ),
         lambda sub: id_of(sub.customer),
-        customer,
         "subscription",
     )
-    return customer, sub
 
 
 def _ended() -> Conflict:
@@ -209,7 +207,16 @@ def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> Subscripti
 
     Also refreshes the caller's ``entitlements/{uid}`` through the webhook's own sync, so a UI
     that has just confirmed a payment sees it without waiting for the webhook."""
-    customer, sub = _owned_subscription(ctx, body.subscription_id)
+    customer, sub = owned(
+        ctx,
+        lambda: stripe_json.get(
+            ctx.runtime.stripe,
+            f"/v1/subscriptions/{body.subscription_id}",
+            expand=SUBSCRIPTION_EXPAND,
+        ),
+        lambda sub: stripe_json.id_of(sub["customer"]),
+        "subscription",
+    )
     try:
         entitlements.sync(ctx, ctx.user.uid, customer)
     except Exception as exc:  # noqa: BLE001 - the answer stands; the webhook keeps it right

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import stripe
 from pydantic import Field
 
 from billing.context import ResponseModel
-from billing.owned import id_of
+from billing.stripe_json import Json, id_of
 
 
 class PaymentMethodSummary(ResponseModel):
@@ -57,67 +59,83 @@ SUBSCRIPTION_EXPAND = [
 ]
 
 
-def payment_method_summary(pm: stripe.PaymentMethod | str | None) -> PaymentMethodSummary | None:
+def _json(obj: stripe.StripeObject | Json) -> Json:
+    """The object's JSON: a read-only path hands the API's JSON over as it came, skipping the
+    SDK's typed objects (the larger part of such a request's CPU, ``make bench``); typed
+    objects from other calls are read the same way, so each view has one definition."""
+    return obj if isinstance(obj, Mapping) else obj.to_dict()
+
+
+def payment_method_summary(
+    pm: stripe.PaymentMethod | Json | str | None,
+) -> PaymentMethodSummary | None:
     if pm is None or isinstance(pm, str):
         return None
-    card = pm.card if "card" in pm and pm.card is not None else None
+    data = _json(pm)
+    card = data.get("card") or {}
     return PaymentMethodSummary(
-        id=pm.id,
-        type=pm.type,
-        brand=card.brand if card else None,
-        last4=card.last4 if card else None,
-        exp_month=card.exp_month if card else None,
-        exp_year=card.exp_year if card else None,
+        id=data["id"],
+        type=data["type"],
+        brand=card.get("brand"),
+        last4=card.get("last4"),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
     )
 
 
-def price_summary(price: stripe.Price) -> PriceSummary:
-    product = price.product
-    recurring = price.recurring
+def price_summary(price: stripe.Price | Json) -> PriceSummary:
+    data = _json(price)
+    product = data.get("product")
+    recurring = data.get("recurring") or {}
     return PriceSummary(
-        id=price.id,
+        id=data["id"],
         product_id=id_of(product) or "",
-        product_name=None if isinstance(product, str) else product.name,
-        unit_amount=price.unit_amount,
-        currency=price.currency,
-        interval=recurring.interval if recurring else None,
-        interval_count=recurring.interval_count if recurring else None,
+        product_name=product.get("name") if isinstance(product, Mapping) else None,
+        unit_amount=data.get("unit_amount"),
+        currency=data["currency"],
+        interval=recurring.get("interval"),
+        interval_count=recurring.get("interval_count"),
     )
 
 
-def invoice_summary(invoice: stripe.Invoice | str | None) -> InvoiceSummary | None:
+def invoice_summary(invoice: stripe.Invoice | Json | str | None) -> InvoiceSummary | None:
     if invoice is None or isinstance(invoice, str):
         return None
+    data = _json(invoice)
     return InvoiceSummary(
-        id=invoice.id or "",
-        status=invoice.status,
-        amount_due=invoice.amount_due,
-        currency=invoice.currency,
-        # Optional in Stripe's types (a draft or preview has none); the SDK raises if omitted.
-        hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
+        id=data.get("id") or "",
+        status=data.get("status"),
+        amount_due=data["amount_due"],
+        currency=data["currency"],
+        # Optional in Stripe's types (a draft or preview has none): omitted, not null.
+        hosted_invoice_url=data.get("hosted_invoice_url"),
     )
 
 
-def _charged_payment_method(sub: stripe.Subscription) -> stripe.PaymentMethod | str | None:
+def _charged_payment_method(sub: Json) -> Json | str | None:
     # What renewals charge: the subscription's own default, else the customer's.
-    if sub.default_payment_method is not None:
-        return sub.default_payment_method
-    customer = sub.customer
-    if isinstance(customer, str) or customer.invoice_settings is None:
+    own: Json | str | None = sub.get("default_payment_method")
+    if own is not None:
+        return own
+    customer = sub.get("customer")
+    if not isinstance(customer, Mapping):
         return None
-    return customer.invoice_settings.default_payment_method
+    settings = customer.get("invoice_settings") or {}
+    fallback: Json | str | None = settings.get("default_payment_method")
+    return fallback
 
 
-def subscription_view(sub: stripe.Subscription) -> SubscriptionView:
-    items = sub.items.data
+def subscription_view(sub: stripe.Subscription | Json) -> SubscriptionView:
+    data = _json(sub)
+    items = data["items"]["data"]
     return SubscriptionView(
-        subscription_id=sub.id,
-        status=sub.status,
-        price=price_summary(items[0].price) if items else None,
-        current_period_end=max((item.current_period_end for item in items), default=None),
-        cancel_at_period_end=sub.cancel_at_period_end,
-        canceled_at=sub.canceled_at,
-        trial_end=sub.trial_end,
-        latest_invoice=invoice_summary(sub.latest_invoice),
-        default_payment_method=payment_method_summary(_charged_payment_method(sub)),
+        subscription_id=data["id"],
+        status=data["status"],
+        price=price_summary(items[0]["price"]) if items else None,
+        current_period_end=max((item["current_period_end"] for item in items), default=None),
+        cancel_at_period_end=data["cancel_at_period_end"],
+        canceled_at=data.get("canceled_at"),
+        trial_end=data.get("trial_end"),
+        latest_invoice=invoice_summary(data.get("latest_invoice")),
+        default_payment_method=payment_method_summary(_charged_payment_method(data)),
     )

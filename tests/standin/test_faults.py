@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 import stripe
 
 from tests.standin.conftest import StandinServer
@@ -121,3 +122,35 @@ def test_request_log_filters_and_clear(standin_server: StandinServer) -> None:
     assert "sk_test_secret_never_logged" not in str(standin_server.requests())
     standin_server.control("DELETE", "/_standin/requests")
     assert standin_server.requests() == []
+
+
+def test_rate_limit_refuses_what_exceeds_the_rate_with_stripes_429(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    since = _last_seq(standin_server)
+    rule = standin_server.fault(kind="rate_limit", path_prefix="/v1/customers", per_second=3)
+    outcomes = []
+    for _ in range(6):  # back to back: well above 3 per second
+        try:
+            client.v1.customers.list({"email": email})
+            outcomes.append("ok")
+        except stripe.RateLimitError as exc:
+            outcomes.append(str(exc.http_status))
+    assert outcomes[:3] == ["ok", "ok", "ok"]
+    assert "429" in outcomes[3:]
+    assert set(outcomes) == {"ok", "429"}
+    statuses = [r["status"] for r in standin_server.requests() if int(r["seq"]) > since]
+    # Each refusal is an answer in the log, and none is retried by the SDK (no should-retry).
+    assert statuses.count(429) == outcomes.count("429")
+    assert len(statuses) == 6
+    listed = standin_server.control("GET", "/_standin/faults")["data"]
+    assert [(r["id"], r["matched"]) for r in listed] == [(rule["id"], outcomes.count("429"))]
+    time.sleep(1.1)  # the bucket refills at the rate
+    client.v1.customers.list({"email": email})
+
+
+def test_rate_limit_needs_a_positive_rate(standin_server: StandinServer) -> None:
+    for bad in ({"kind": "rate_limit"}, {"kind": "rate_limit", "per_second": 0}):
+        response = requests.post(f"{standin_server.url}/_standin/faults", json=bad, timeout=10)
+        assert response.status_code == 400
+        assert "per_second" in response.json()["error"]["message"]

@@ -47,10 +47,33 @@ def _sdk_calls(path: Path) -> set[str]:
     return calls
 
 
+def _raw_reads(path: Path) -> set[tuple[str, str]]:
+    """``stripe_json.get(client, "/v1/...")`` reads: the path itself, f-string parts as ``{}``."""
+    reads = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "stripe_json"
+            and len(node.args) >= 2
+        ):
+            continue
+        target = node.args[1]
+        if isinstance(target, ast.Constant) and isinstance(target.value, str):
+            reads.add(("GET", target.value))
+        elif isinstance(target, ast.JoinedStr):
+            parts = [str(v.value) if isinstance(v, ast.Constant) else "{}" for v in target.values]
+            reads.add(("GET", "".join(parts)))
+    return reads
+
+
 def used_endpoints() -> set[tuple[str, str]]:
     files = [f for root in CALLERS for f in ([root] if root.is_file() else root.rglob("*.py"))]
     called = set().union(*(_sdk_calls(f) for f in files))
-    return {(e.method, _shape(e.template)) for e in stripe_endpoints() if e.sdk in called}
+    raw = set().union(*(_raw_reads(f) for f in files))
+    return {(e.method, _shape(e.template)) for e in stripe_endpoints() if e.sdk in called} | raw
 
 
 def test_the_scan_finds_what_the_product_calls() -> None:

@@ -111,3 +111,12 @@ def test_the_email_function_is_an_event_function_without_stripe() -> None:
     assert entry["secrets"] == []
     assert entry["optional_secrets"] == ["SMTP_PASSWORD"]
     assert entry["settings"] == ["APP_URL", "MAIL_FROM", "PRODUCT_NAME", "SMTP_HOST"]
+
+
+def test_manifest_says_how_each_instance_serves() -> None:
+    data = json.loads(registry.render_manifest())
+    for fn in registry.FUNCTIONS:
+        instance = data["functions"][fn.deployed_name]["instance"]
+        assert instance["threads"] >= instance["concurrency"] >= 1
+        # More than one request at a time is only allowed with a whole vCPU.
+        assert instance["concurrency"] == 1 or float(instance["cpu"]) >= 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import stripe
 
 from billing.subscriptions import _secret
@@ -11,6 +13,10 @@ from billing.views import subscription_view
 
 
 def _sub(**overrides: Any) -> stripe.Subscription:
+    return stripe.Subscription.construct_from(_sub_json(**overrides), "sk_test_x")
+
+
+def _sub_json(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": "sub_1",
         "object": "subscription",
@@ -73,11 +79,14 @@ def _sub(**overrides: Any) -> stripe.Subscription:
         },
     }
     data.update(overrides)
-    return stripe.Subscription.construct_from(data, "sk_test_x")
+    return data
 
 
-def test_period_end_comes_from_the_items_and_the_card_from_the_customer() -> None:
-    view = subscription_view(_sub())
+@pytest.mark.parametrize("shape", [_sub, _sub_json], ids=["sdk object", "api json"])
+def test_period_end_comes_from_the_items_and_the_card_from_the_customer(
+    shape: Callable[..., Any],
+) -> None:
+    view = subscription_view(shape())
     assert view.current_period_end == 1_800_000_000
     assert view.price is not None
     assert (view.price.id, view.price.product_name, view.price.interval) == (
@@ -99,14 +108,15 @@ def test_an_invoice_without_a_hosted_page_has_a_null_url() -> None:
     assert (view.latest_invoice.id, view.latest_invoice.hosted_invoice_url) == ("in_2", None)
 
 
-def test_the_subscriptions_own_default_card_wins() -> None:
+@pytest.mark.parametrize("shape", [_sub, _sub_json], ids=["sdk object", "api json"])
+def test_the_subscriptions_own_default_card_wins(shape: Callable[..., Any]) -> None:
     own = {
         "id": "pm_sub",
         "object": "payment_method",
         "type": "card",
         "card": {"brand": "mastercard", "last4": "4444", "exp_month": 1, "exp_year": 2031},
     }
-    view = subscription_view(_sub(default_payment_method=own))
+    view = subscription_view(shape(default_payment_method=own))
     assert view.default_payment_method is not None
     assert view.default_payment_method.last4 == "4444"
 
@@ -138,3 +148,14 @@ def test_trial_hands_over_the_pending_setup_intent_secret() -> None:
 
 def test_nothing_to_confirm_is_null() -> None:
     assert _secret(_sub()) == (None, None)
+
+
+def test_a_view_from_the_api_json_equals_the_view_from_the_sdk_object() -> None:
+    # retrieve-subscription reads the JSON, handle-subscription the SDK's object: one answer.
+    variants: list[dict[str, Any]] = [
+        {},
+        {"customer": "cus_1", "latest_invoice": "in_1"},
+        {"items": {"object": "list", "data": []}},
+    ]
+    for overrides in variants:
+        assert subscription_view(_sub_json(**overrides)) == subscription_view(_sub(**overrides))

@@ -1,0 +1,161 @@
+"""Per-instance rates of the event side: webhook events processed, mails sent.
+
+Webhook events: one fresh ``stripe-webhook`` instance takes validly signed events about the
+benchmark's users (subscription updates, entitlement summaries and paid invoices, which also
+publish a notification) from 8 concurrent senders, one in five a redelivery of an event
+processed earlier. Every answer must be 200 (processed or duplicate).
+
+Mails: only when the package has an email function (``send_email`` in the registry): the
+notifications topic gets valid v1 messages and the mails reaching the SMTP sink are counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import requests
+import stripe
+
+from benchmarks.bench_stack import Bench, User, run_driver, wait_port
+
+SENDERS = 8
+DUPLICATE_EVERY = 5
+DUPLICATE_DISTANCE = 40  # a redelivery of an event sent this many positions earlier
+
+
+def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"evt_bench{uuid.uuid4().hex[:20]}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def signed(event: dict[str, Any], secret: str) -> dict[str, Any]:
+    body = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, secret, timestamp=int(time.time())
+    )
+    return {
+        "body": body,
+        "headers": {"Stripe-Signature": header, "Content-Type": "application/json"},
+    }
+
+
+def webhook_events(bench: Bench, subscribed: list[User], customers: list[User], count: int) -> Any:
+    secret = bench.info.stripe.webhook_secret
+    assert secret is not None
+    fresh: list[dict[str, Any]] = []
+    for n in range(count):
+        if n % 4 == 3:
+            user = subscribed[n % len(subscribed)]
+            obj = {"id": user.ids["invoice"], "object": "invoice", "customer": user.ids["customer"]}
+            fresh.append(event("invoice.paid", obj))
+        elif n % 2:
+            user = subscribed[n % len(subscribed)]
+            obj = {
+                "id": user.ids["subscription"],
+                "object": "subscription",
+                "customer": user.ids["customer"],
+            }
+            fresh.append(event("customer.subscription.updated", obj))
+        else:
+            user = customers[n % len(customers)]
+            obj = {
+                "object": "entitlements.active_entitlement_summary",
+                "customer": user.ids["customer"],
+            }
+            fresh.append(event("entitlements.active_entitlement_summary.updated", obj))
+    sent: list[dict[str, Any]] = []
+    duplicates = 0
+    for n, fresh_event in enumerate(fresh):
+        sent.append(fresh_event)
+        if n >= DUPLICATE_DISTANCE and n % DUPLICATE_EVERY == 0:
+            sent.append(fresh[n - DUPLICATE_DISTANCE])
+            duplicates += 1
+    instance = bench.spawn("stripe_webhook")
+    try:
+        wait_port(instance)
+        rows = run_driver(
+            instance.url, [signed(e, secret) for e in sent], clients=SENDERS, count=len(sent)
+        )
+    finally:
+        instance.stop()
+    failed = [status for _, _, status, _ in rows if status != 200]
+    elapsed = max(end for _, end, _, _ in rows) - min(start for start, _, _, _ in rows)
+    return {
+        "events": len(rows),
+        "duplicates": duplicates,
+        "senders": SENDERS,
+        "non_200": len(failed),
+        "per_second": round(len(rows) / elapsed, 1),
+    }
+
+
+def has_email_function() -> bool:
+    from billing.registry import FUNCTIONS
+
+    return any(fn.name == "send_email" for fn in FUNCTIONS)
+
+
+def mails(bench: Bench, count: int = 100, timeout: float = 120.0) -> Any:
+    """Mails per second through the email function, from publish to the SMTP sink."""
+    if not has_email_function():
+        return "n/a: no email function"
+    info = bench.info
+    topic = f"projects/{info.project_id}/topics/{info.notifications_topic}"
+    api = f"http://{info.pubsub_emulator_host}/v1/{topic}:publish"
+    before = len(list(info.mail_dir.glob("**/*.eml")))
+    messages = []
+    for n in range(count):
+        notification = {
+            "version": 1,
+            "notification_id": f"evt_bench{uuid.uuid4().hex[:16]}:payment_succeeded",
+            "type": "payment_succeeded",
+            "occurred_at": int(time.time()),
+            "livemode": False,
+            "uid": f"bench-mail-{n}",
+            "email": f"bench-mail-{n}@example.com",
+            "customer_name": "Bench",
+            "product_name": "Basic",
+            "subscription": None,
+            "invoice": {
+                "id": f"in_bench{n}",
+                "number": f"BENCH-{n}",
+                "currency": "usd",
+                "amount_due": 1000,
+                "amount_paid": 1000,
+                "period_start": int(time.time()),
+                "period_end": int(time.time()) + 2_592_000,
+                "hosted_invoice_url": None,
+                "invoice_pdf": None,
+                "next_payment_attempt": None,
+            },
+        }
+        attributes = {
+            "type": "payment_succeeded",
+            "version": "1",
+            "notification_id": notification["notification_id"],
+        }
+        data = base64.b64encode(json.dumps(notification).encode()).decode()
+        messages.append({"data": data, "attributes": attributes})
+    started = time.perf_counter()
+    for chunk in range(0, count, 50):
+        requests.post(api, json={"messages": messages[chunk : chunk + 50]}, timeout=30)
+    deadline = started + timeout
+    while (sent := len(list(info.mail_dir.glob("**/*.eml"))) - before) < count:
+        if time.perf_counter() > deadline:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    return {"mails": sent, "of": count, "per_second": round(sent / elapsed, 1)}

@@ -1,0 +1,74 @@
+"""Latency and own overhead per operation at one client; requests per second per instance.
+
+Own overhead of a request = its latency (as the client saw it) minus the time at least one
+Stripe or Firestore call of it was open on the wire (:mod:`benchmarks.wire`), with the
+stand-in answering at once (latency 0). It is what this code, its libraries (the Stripe SDK
+building objects, gRPC, pydantic, logging) and functions-framework spend per request. On a
+busy machine that wall time stretches with the wait for a core, so the CPU time the instance
+used per request (master and worker, from /proc) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from benchmarks.bench_stack import Bench, Instance, run_driver
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def measure(
+    bench: Bench,
+    instance: Instance,
+    requests_: list[dict[str, Any]],
+    *,
+    count: int,
+    warmup: int = 5,
+) -> dict[str, Any]:
+    """One client, ``count`` requests in a row after ``warmup``."""
+    if warmup:
+        run_driver(instance.url, requests_, clients=1, count=warmup)
+    cpu = instance.cpu_seconds()
+    rows = run_driver(instance.url, requests_, clients=1, count=count)
+    cpu = instance.cpu_seconds() - cpu
+    url = instance.url
+    bench.stripe_wire.flush()
+    latencies, overheads, stripe_ms, firestore_ms = [], [], [], []
+    errors = [status for _, _, status, _ in rows if status != 200]
+    for start, end, status, _ in rows:
+        if status != 200:
+            continue
+        stripe_s = bench.stripe_wire.busy(start, end)
+        firestore_s = bench.firestore_wire.busy(start, end)
+        latencies.append((end - start) * 1000)
+        stripe_ms.append(stripe_s * 1000)
+        firestore_ms.append(firestore_s * 1000)
+        overheads.append((end - start - stripe_s - firestore_s) * 1000)
+    if not latencies:
+        raise RuntimeError(f"{url}: every request failed: {errors[:5]}")
+    return {
+        "requests": len(rows),
+        "errors": len(errors),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "overhead_p50_ms": round(statistics.median(overheads), 2),
+        "overhead_p99_ms": round(percentile(overheads, 0.99), 2),
+        "cpu_ms_per_request": round(cpu * 1000 / len(rows), 2),
+        "stripe_p50_ms": round(statistics.median(stripe_ms), 2),
+        "firestore_p50_ms": round(statistics.median(firestore_ms), 2),
+    }
+
+
+def throughput(url: str, requests_: list[dict[str, Any]], *, clients: int, count: int) -> float:
+    """Requests per second one instance answers with ``clients`` clients sending back to back."""
+    rows = run_driver(url, requests_, clients=clients, count=count, warmup=clients * 2)
+    ok = [row for row in rows if row[2] == 200]
+    if len(ok) < len(rows):
+        raise RuntimeError(f"{url}: {len(rows) - len(ok)} of {len(rows)} requests failed")
+    elapsed = max(end for _, end, _, _ in rows) - min(start for start, _, _, _ in rows)
+    return round(len(rows) / elapsed, 1)

@@ -1,0 +1,140 @@
+"""The benchmark's one table, rendered from its JSON results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ratio(summary: dict[str, float] | None) -> str:
+    if not summary:
+        return "n/a"
+    return f"{summary['median']:.2f}x ({summary['min']:.2f}-{summary['max']:.2f})"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(section, subject, ours, reference / before)."""
+    out: list[tuple[str, str, str, str]] = []
+    cold = results.get("cold_start")
+    if cold:
+        hello_s = cold["hello_first_200_s"]
+        floor = cold["libraries_floor"]
+        out.append(
+            (
+                "cold start, first 200 / hello",
+                "libraries only (floor)",
+                _ratio(floor["first_200"]),
+                f"hello world = 1.00x ({hello_s:.2f} s here)",
+            )
+        )
+        for name, entry in cold["functions"].items():
+            ours, before = entry["ours"], entry.get("baseline")
+            out.append(
+                (
+                    "cold start, first 200 / hello",
+                    # A job's first answer is a whole dry run over every customer.
+                    name + (" (a dry run)" if name == "reconcile" else ""),
+                    _ratio(ours["first_200"]),
+                    f"before {_ratio(before['first_200'])}" if before else "",
+                )
+            )
+        for name, entry in cold["functions"].items():
+            ours, before = entry["ours"], entry.get("baseline")
+            out.append(
+                (
+                    "cold start, port open / hello",
+                    name,
+                    _ratio(ours["port"]),
+                    f"before {_ratio(before['port'])}" if before else "",
+                )
+            )
+    for label, entry in results.get("latency", {}).items():
+        ours, before = entry["ours"], entry.get("baseline")
+        text = (
+            f"p50 {ours['p50_ms']:.1f} p99 {ours['p99_ms']:.1f} ms; own p50 "
+            f"{ours['overhead_p50_ms']:.1f} p99 {ours['overhead_p99_ms']:.1f} ms; "
+            f"CPU {ours['cpu_ms_per_request']:.1f} ms/req"
+        )
+        ref = (
+            f"before: own p50 {before['overhead_p50_ms']:.1f} p99 {before['overhead_p99_ms']:.1f}"
+            f" ms; CPU {before['cpu_ms_per_request']:.1f} ms/req"
+            if before
+            else f"stripe {ours['stripe_p50_ms']:.1f} + firestore {ours['firestore_p50_ms']:.1f} ms"
+        )
+        out.append((f"latency, 1 client (n={ours['requests']})", label, text, ref))
+    delay = results.get("stripe_delay")
+    if delay:
+        for label, entry in delay["operations"].items():
+            before = entry.get("baseline")
+            out.append(
+                (
+                    f"latency with Stripe {delay['delay_ms']} ms slower, in delays",
+                    f"{label} ({entry['stripe_calls']} Stripe calls)",
+                    f"{entry['ours']:.2f}",
+                    f"before {before:.2f}" if before is not None else "",
+                )
+            )
+    for label, entry in results.get("throughput", {}).items():
+        out.append(
+            (
+                "requests/s, one instance",
+                label,
+                f"{entry['1_clients']:.0f} at 1 client, {entry['16_clients']:.0f} at 16",
+                f"4: {entry['4_clients']:.0f}, 8: {entry['8_clients']:.0f}",
+            )
+        )
+    for row in results.get("calls_per_operation", []):
+        out.append(
+            (
+                "Stripe calls / Firestore round trips",
+                row["operation"],
+                f"{row['stripe_calls']} / {row['firestore_wire']} "
+                f"(logged {row['firestore_logged']})",
+                f"article: {row['article']} Stripe",
+            )
+        )
+    for label, entry in results.get("memory", {}).items():
+        first, total = entry["requests"]
+        out.append(
+            (
+                "memory, master + worker RSS",
+                label,
+                f"{entry['rss_first_mib']:.0f} MiB after {first}, {entry['growth_mib']:+.1f} MiB "
+                f"by {total}",
+                f"at start {entry['rss_start_mib']:.0f} MiB",
+            )
+        )
+    hooks = results.get("webhook_events")
+    if hooks:
+        out.append(
+            (
+                "webhook events/s, one instance",
+                f"{hooks['events']} events, {hooks['duplicates']} redeliveries",
+                f"{hooks['per_second']:.1f}/s",
+                f"{hooks['senders']} senders; non-200: {hooks['non_200']}",
+            )
+        )
+    mails = results.get("mails")
+    if isinstance(mails, dict):
+        rate = f"{mails['per_second']}/s"
+        out.append(("mails/s, one instance", f"{mails['of']} mails", rate, ""))
+    elif mails:
+        out.append(("mails/s, one instance", "send_email", str(mails), ""))
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    table = [("section", "subject", "measured", "reference / before")]
+    table += rows(results)
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    lines = []
+    for n, row in enumerate(table):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    machine = results.get("machine", {})
+    lines.append(
+        f"\n{machine.get('cpus', '?')} CPUs, Python {machine.get('python', '?')}; "
+        f"{results.get('seconds', '?')} s. Cold-start ratios are medians (min-max) over "
+        "paired runs; own overhead = latency - time on the wire to Stripe and Firestore."
+    )
+    return "\n".join(lines).rstrip()

@@ -1,0 +1,30 @@
+"""Stripe reads answered as the JSON the API sent, for paths that only read.
+
+The SDK turns every answer into typed objects, recursively; for a subscription with its
+price, product, invoice and cards expanded that costs more CPU than the rest of the request
+(``make bench``). A read whose answer only feeds a view or the entitlement rules takes the
+JSON instead: the same client, so the same retries, timeouts, call counts and errors (a
+missing object still raises ``stripe.InvalidRequestError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import stripe
+
+type Json = Mapping[str, Any]  # a Stripe object as the JSON the API sent
+
+
+def get(client: stripe.StripeClient, path: str, **params: Any) -> Json:
+    data: Json = client.raw_request("get", path, **params).data
+    return data
+
+
+def id_of(field: Any) -> str | None:
+    """The id of an expandable field, expanded (an object) or not (its id)."""
+    if field is None or isinstance(field, str):
+        return field
+    return str(field["id"])
