@@ -102,6 +102,12 @@ locals {
     }
   }
 
+  concurrency = {
+    for name, fn in var.functions : name => coalesce(
+      try(var.kinds[fn.kind].concurrency, null), try(fn.instance.concurrency, null), local.sizing[fn.kind].concurrency
+    )
+  }
+
   # Settings that only make sense on a developer's machine; none may reach a deployed function.
   local_only_settings = ["FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STRIPE_API_BASE"]
 
@@ -111,10 +117,11 @@ locals {
       kind        = fn.kind
       public      = fn.public
       # Pub/Sub and Cloud Scheduler in the same project count as internal traffic.
-      ingress         = fn.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-      memory          = local.sizing[fn.kind].memory
-      cpu             = local.sizing[fn.kind].cpu
-      concurrency     = local.sizing[fn.kind].concurrency
+      ingress = fn.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+      # The registry's measured instance settings, unless var.kinds overrides them.
+      memory          = coalesce(try(var.kinds[fn.kind].memory, null), try(fn.instance.memory, null), local.sizing[fn.kind].memory)
+      cpu             = coalesce(try(var.kinds[fn.kind].cpu, null), try(fn.instance.cpu, null), local.sizing[fn.kind].cpu)
+      concurrency     = local.concurrency[name]
       min_instances   = local.sizing[fn.kind].min_instances
       max_instances   = local.sizing[fn.kind].max_instances
       timeout_seconds = local.sizing[fn.kind].timeout_seconds
@@ -122,7 +129,8 @@ locals {
       publishes       = local.sizing[fn.kind].publishes
       settings        = fn.settings
       env = merge(var.env, local.upstream_env, {
-        THREADS = tostring(local.sizing[fn.kind].concurrency)
+        # One gunicorn thread per concurrent request at least (more for a job's own calls).
+        THREADS = tostring(max(local.concurrency[name], try(fn.instance.threads, 0)))
       })
       secrets = sort(distinct(concat(
         fn.secrets,

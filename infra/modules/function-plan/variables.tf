@@ -8,6 +8,14 @@ variable "functions" {
     secrets          = list(string)
     optional_secrets = optional(list(string), [])
     settings         = list(string)
+    # How an instance serves, chosen by `make bench` (functions/billing/registry.py INSTANCES).
+    instance = optional(object({
+      concurrency = number
+      threads     = number
+      workers     = optional(number, 1)
+      cpu         = optional(string, "1")
+      memory      = optional(string, "512Mi")
+    }))
   }))
 
   validation {
