@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import stripe
@@ -25,6 +26,8 @@ from billing.errors import UpstreamUnavailable
 log = logging.getLogger(__name__)
 
 VERSION = 1
+_INVOICE_ID = re.compile(r"^in_[A-Za-z0-9]{1,255}$")
+_SUBSCRIPTION_ID = re.compile(r"^sub_[A-Za-z0-9]{1,255}$")
 # Stripe event type -> notification type. invoice.payment_succeeded is left out: Stripe sends
 # it beside invoice.paid, and one receipt is enough.
 TYPES = {
@@ -103,7 +106,8 @@ def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | 
     client = ctx.runtime.stripe
     is_invoice = event["type"].startswith("invoice.")
     object_id = event["data"]["object"].get("id")
-    if not (isinstance(object_id, str) and object_id.startswith("in_" if is_invoice else "sub_")):
+    pattern = _INVOICE_ID if is_invoice else _SUBSCRIPTION_ID
+    if not (isinstance(object_id, str) and pattern.match(object_id)):
         # Not an object Stripe could have sent for this type (found by the webhook fuzz): the
         # sync has already happened; there is nothing to tell the customer about.
         log.warning("event object has no usable id: no notification")

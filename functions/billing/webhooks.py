@@ -32,7 +32,7 @@ import stripe
 
 from billing import entitlements, notifications, usage
 from billing.context import Context
-from billing.errors import BadRequest, BillingError, UpstreamUnavailable
+from billing.errors import BillingError, UpstreamUnavailable
 from billing.store import firestore_retry
 
 log = logging.getLogger(__name__)
@@ -175,12 +175,13 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
     if event["type"] not in RELEVANT:
         return "ignored"
     customer_id = customer_of(event)
-    needs_id = event["type"] not in ENTITLEMENT_EVENTS
-    if customer_id is None or (needs_id and "id" not in event["data"]["object"]):
-        raise BadRequest(
-            "A billing event must name its object and customer (data.object.id, .customer).",
-            code="malformed_event",
-        )
+    if customer_id is None:
+        # Not an object Stripe sends (another API version, or garbage under a valid signature):
+        # acknowledged, so it is neither retried for days nor counted against the endpoint.
+        # An unusable object id with a known customer still syncs that customer (the payload
+        # only says whom to sync); notifications.build then has nothing to tell.
+        log.warning("relevant event without a usable customer: ignored")
+        return "ignored"
     uid = ctx.runtime.customers.uid_for(customer_id)
     if uid is None:
         log.info(

@@ -487,14 +487,11 @@ def test_a_late_failure_event_for_a_paid_invoice_sends_nothing(
         lambda e: e.update(created="yesterday"),
         lambda e: e.update(id="evt_a/b"),
         lambda e: e.update(id="evt_" + "x" * 2000),
-        lambda e: e["data"]["object"].update(id=12),
-        lambda e: e["data"]["object"].update(id="in_x/../../v1/customers"),
-        lambda e: e["data"]["object"].update(customer="cus_a/b"),
-        lambda e: e["data"]["object"].pop("customer"),
-        lambda e: e["data"]["object"].pop("id"),
+        lambda e: e.update(livemode="no"),
+        lambda e: e["data"].update(object=[]),
     ],
 )
-def test_a_signed_body_that_is_not_a_sound_event_is_400_and_recorded_nowhere(
+def test_a_signed_body_that_is_not_an_event_is_400_and_recorded_nowhere(
     break_it: Callable[[dict[str, Any]], object],
     user: User,
     paused: StandIn,
@@ -509,6 +506,58 @@ def test_a_signed_body_that_is_not_a_sound_event_is_400_and_recorded_nowhere(
     if isinstance(event.get("id"), str) and "/" not in event["id"] and len(event["id"]) < 1500:
         assert event_record(db, event["id"]) is None
     assert entitlement(db, user.uid) is None
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda e: e["data"]["object"].update(customer="cus_a/b"),
+        lambda e: e["data"]["object"].update(customer=12),
+        lambda e: e["data"]["object"].pop("customer"),
+    ],
+)
+def test_an_event_without_a_usable_customer_is_acknowledged_and_changes_nothing(
+    break_it: Callable[[dict[str, Any]], object],
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    webhook: tuple[str, str],
+) -> None:
+    event = _invoice_paid(user, paused)
+    break_it(event)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert (response.status_code, response.json()["outcome"]) == (200, "ignored"), response.text
+    assert event_record(db, event["id"]) is None
+    assert entitlement(db, user.uid) is None
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda e: e["data"]["object"].update(id=12),
+        lambda e: e["data"]["object"].update(id="in_x/../../v1/customers"),
+        lambda e: e["data"]["object"].pop("id"),
+    ],
+)
+def test_an_unusable_object_id_still_syncs_the_customer_and_tells_them_nothing(
+    break_it: Callable[[dict[str, Any]], object],
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    topic: Topic,
+    webhook: tuple[str, str],
+) -> None:
+    event = _invoice_paid(user, paused)
+    break_it(event)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert (response.status_code, response.json()["outcome"]) == (200, "processed"), response.text
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert (record["status"], record["notification"]) == ("done", None)
+    assert _active(db, user.uid) is not None  # what Stripe says, whatever the payload claimed
+    assert [
+        m for m in topic.for_uid(user.uid) if m["notification_id"].startswith(event["id"])
+    ] == []
 
 
 def test_an_oversized_body_is_413_before_anything_else(
