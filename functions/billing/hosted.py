@@ -15,9 +15,8 @@ from pydantic import Field
 from stripe.params.checkout import SessionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import BadRequest
 from billing.one_subscription import abandon, refuse_if_subscribed, subscriptions_of
-from billing.owned import PriceId, customer_id
+from billing.owned import PriceId, customer_id, require_offered
 from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 
 log = logging.getLogger(__name__)
@@ -57,10 +56,7 @@ def _open_sessions(client: stripe.StripeClient, customer: str) -> list[stripe.ch
 def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResponse:
     """A Stripe Checkout page that subscribes the caller to a price the app sells."""
     settings = ctx.runtime.settings
-    if body.price_id not in settings.allowed_price_ids:
-        raise BadRequest(
-            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
-        )
+    require_offered(ctx, body.price_id)
     customer = customer_id(ctx)
     client = ctx.runtime.stripe
     existing = subscriptions_of(client, customer)

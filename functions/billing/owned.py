@@ -15,7 +15,7 @@ from pydantic import StringConstraints
 from billing import parallel
 from billing.context import Context
 from billing.error_mapping import is_resource_missing
-from billing.errors import Conflict, NotFound
+from billing.errors import BadRequest, Conflict, NotFound
 
 SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9]{1,64}$")]
 InvoiceId = Annotated[str, StringConstraints(pattern=r"^in_[A-Za-z0-9]{1,64}$")]
@@ -78,3 +78,12 @@ def owned[T](
     with parallel.Background(fetch) as fetched:
         customer = customer_id(ctx, owning=what)
         return customer, fetch_owned(fetched.result, owner, customer, what)
+
+
+def require_offered(ctx: Context, price_id: str) -> None:
+    """400 unless ``price_id`` is one the app sells (ALLOWED_PRICE_IDS): prices never come
+    from the request alone."""
+    if price_id not in ctx.runtime.settings.allowed_price_ids:
+        raise BadRequest(
+            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
+        )

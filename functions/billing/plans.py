@@ -27,7 +27,7 @@ from billing.context import Context, RequestModel, ResponseModel
 from billing.error_mapping import decline
 from billing.errors import BadRequest, Conflict
 from billing.lifecycle import ENDED
-from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of
+from billing.owned import PriceId, SubscriptionId, customer_id, fetch_owned, id_of, require_offered
 from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 
@@ -103,13 +103,6 @@ def _owned(ctx: Context, customer: str, subscription_id: str) -> stripe.Subscrip
     )
 
 
-def _offered(ctx: Context, price_id: str) -> None:
-    if price_id not in ctx.runtime.settings.allowed_price_ids:
-        raise BadRequest(
-            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
-        )
-
-
 def _pending_price(sub: stripe.Subscription) -> str | None:
     pending = sub.pending_update
     if pending is None or not pending.subscription_items:
@@ -160,7 +153,7 @@ def _proration_lines(invoice: stripe.Invoice) -> tuple[int, int]:
 
 def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanChangePreview:
     """What switching plans costs now and at the next invoice, from Stripe's invoice preview."""
-    _offered(ctx, body.price_id)
+    require_offered(ctx, body.price_id)
     customer = customer_id(ctx, owning="subscription")
     sub = _owned(ctx, customer, body.subscription_id)
     item = _changeable(sub, body.price_id)
@@ -266,7 +259,7 @@ def _key(sub: stripe.Subscription, body: ChangePlanRequest, promotion: Promotion
 
 def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     """Switch the caller's subscription to another plan, billing the prorated difference now."""
-    _offered(ctx, body.price_id)
+    require_offered(ctx, body.price_id)
     _check_proration_date(body.proration_date)
     customer = customer_id(ctx, owning="subscription")
     sub = _owned(ctx, customer, body.subscription_id)

@@ -12,7 +12,7 @@ from stripe.params import SubscriptionCreateParams
 
 from billing import entitlements, stripe_json
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import BadRequest, Conflict
+from billing.errors import Conflict
 from billing.lifecycle import ABANDONED, ENDED, LIVE
 from billing.one_subscription import (
     abandon,
@@ -21,7 +21,7 @@ from billing.one_subscription import (
     refuse_if_subscribed,
     subscriptions_of,
 )
-from billing.owned import PriceId, SubscriptionId, customer_id, id_of, owned
+from billing.owned import PriceId, SubscriptionId, customer_id, id_of, owned, require_offered
 from billing.promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 from billing.stripe_client import replayed
 from billing.views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
@@ -91,10 +91,7 @@ def create_subscription(
 ) -> CreateSubscriptionResponse:
     """Subscribe the caller to a price the app sells (Payment Element flow)."""
     settings = ctx.runtime.settings
-    if body.price_id not in settings.allowed_price_ids:
-        raise BadRequest(
-            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
-        )
+    require_offered(ctx, body.price_id)
     customer = customer_id(ctx)
     client = ctx.runtime.stripe
     existing = subscriptions_of(client, customer)
