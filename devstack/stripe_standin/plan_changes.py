@@ -19,8 +19,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.stripe_standin import billing, discounts, ids, objects
-from devstack.stripe_standin.errors import invalid_request, resource_missing
-from devstack.stripe_standin.store import Coverage, Origin, PendingChange, State, snapshot
+from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin.store import (
+    Coverage,
+    Origin,
+    PendingChange,
+    State,
+    get_param_object,
+    snapshot,
+)
 
 JSONDict = dict[str, Any]
 
@@ -44,15 +51,6 @@ PENDING_ALLOWED = frozenset(
 IMPLEMENTED = frozenset(
     {"expand", "payment_behavior", "proration_behavior", "proration_date", "items", "discounts"}
 )
-
-
-def get_param_object(
-    state: State, collection: str, kind: str, object_id: str, param: str
-) -> JSONDict:
-    found = state.collection(collection).get(object_id)
-    if found is None:
-        raise resource_missing(kind, object_id, param=param)
-    return found
 
 
 def _unimplemented(what: str, param: str) -> Exception:

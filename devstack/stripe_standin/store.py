@@ -19,6 +19,7 @@ from devstack.stripe_standin import ids, objects
 from devstack.stripe_standin.cards import CardProfile
 from devstack.stripe_standin.clock import Clock
 from devstack.stripe_standin.config import API_VERSION
+from devstack.stripe_standin.errors import resource_missing
 
 JSONDict = dict[str, Any]
 
@@ -238,6 +239,16 @@ class State:
             outbox, self._outbox = self._outbox, []
             if outbox:
                 self._event_sink(outbox)
+
+
+def get_param_object(
+    state: State, collection: str, kind: str, object_id: str, param: str
+) -> JSONDict:
+    """An object named by a body parameter: missing means 400 with that ``param``."""
+    found = state.collection(collection).get(object_id)
+    if found is None:
+        raise resource_missing(kind, object_id, param=param)
+    return found
 
 
 def snapshot(obj: JSONDict) -> JSONDict:

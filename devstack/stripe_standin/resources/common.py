@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.stripe_standin.errors import resource_missing
-from devstack.stripe_standin.store import State
+from devstack.stripe_standin.store import State, get_param_object
+
+__all__ = ["LIST_PAGING", "get_or_404", "get_param_object", "merge_metadata", "unset_or"]
 
 JSONDict = dict[str, Any]
 
@@ -17,16 +19,6 @@ def get_or_404(state: State, collection: str, kind: str, object_id: str) -> JSON
     found = state.collection(collection).get(object_id)
     if found is None:
         raise resource_missing(kind, object_id)
-    return found
-
-
-def get_param_object(
-    state: State, collection: str, kind: str, object_id: str, param: str
-) -> JSONDict:
-    """An object named by a body parameter: missing means 400 with that ``param``."""
-    found = state.collection(collection).get(object_id)
-    if found is None:
-        raise resource_missing(kind, object_id, param=param)
     return found
 
 
