@@ -3,6 +3,7 @@ API says to retry (503 and 409 ``in_progress``, after ``Retry-After``)."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +28,15 @@ class Journey:
 
 
 def call_until_done(
-    journey: Journey, function: str, body: dict[str, Any], attempts: int = 12
+    journey: Journey, function: str, body: dict[str, Any], budget_seconds: float = 120.0
 ) -> dict[str, Any]:
-    """Calls ``function`` until it answers 200, waiting as each retryable answer asks."""
-    for _ in range(attempts):
+    """Calls ``function`` until it answers 200, as a well-behaved frontend would: after each
+    retryable answer it waits at least ``Retry-After``, plus a random share of a backoff that
+    doubles with each refusal (so clients that were refused together do not all come back in
+    the same second and starve one another), and gives up after ``budget_seconds``."""
+    deadline = time.monotonic() + budget_seconds
+    refusals = 0
+    while time.monotonic() < deadline:
         response = journey.user.call(function, body, check_schema=False)
         journey.statuses.append((function, response.status_code))
         assert_matches(function, response.status_code, response.json())
@@ -42,8 +48,10 @@ def call_until_done(
         assert response.status_code in RETRYABLE, response.text
         assert retryable, response.text
         assert "Retry-After" in response.headers, response.headers
-        time.sleep(min(float(response.headers["Retry-After"]), 2.0) / 2)
-    raise AssertionError(f"{function} never succeeded: {journey.statuses}")
+        refusals += 1
+        backoff = min(8.0, 0.25 * 2**refusals)
+        time.sleep(float(response.headers["Retry-After"]) + random.uniform(0, backoff))
+    raise AssertionError(f"{function} never succeeded in {budget_seconds} s: {journey.statuses}")
 
 
 def double_click(journey: Journey, function: str, body: dict[str, Any]) -> list[dict[str, Any]]:
