@@ -8,8 +8,9 @@ This module gets a verified event and decides its effect:
    finds it done answers "duplicate"; one that finds another delivery working waits a little,
    then answers 503 so Stripe comes back; a lease left by a crashed delivery is taken over.
 3. Sync the customer's entitlement from Stripe (:mod:`billing.entitlements`) and build the
-   notification the event calls for; record it in the claimed document (the outbox).
-4. Publish what is recorded and not yet published, then mark the event done.
+   notification the event calls for; record it in the claimed document (the outbox). An event
+   with nothing to tell is marked done in that same write.
+4. Publish what is recorded and not yet published, and mark it published and done in one write.
 
 Every write after the claim is a compare-and-set on the claim, so a delivery that lost its
 lease cannot record or finish over the one that took it over. Any failure leaves the event
@@ -209,13 +210,20 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
 def _apply(
     ctx: Context, inbox: Inbox, claim: Claim, event: dict[str, Any], uid: str, customer_id: str
 ) -> str:
+    # Each step is recorded in the same write as the step after it can no longer be lost:
+    # an event with nothing to tell is done with its sync, a published one with its publish.
+    done = {"status": "done", "outcome": "processed"}
     if not claim.data["synced"]:
         state = entitlements.sync(ctx, uid, customer_id).entitlement
         message = notifications.build(ctx, event, state)
+        if message is None:
+            inbox.update(claim, {"synced": True, "notification": None} | done)
+            return "processed"
         claim = inbox.update(claim, {"synced": True, "notification": message})
     message = claim.data["notification"]
     if message is not None and not claim.data["published"]:
         notifications.publish(ctx, message)
-        claim = inbox.update(claim, {"published": True})
-    inbox.update(claim, {"status": "done", "outcome": "processed"})
+        inbox.update(claim, {"published": True} | done)
+    else:
+        inbox.update(claim, done)
     return "processed"
