@@ -11,6 +11,7 @@ used per request (master and worker, from /proc) is reported beside it.
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.bench_stack import Bench, Instance, run_driver
@@ -22,6 +23,74 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+@dataclass
+class Sample:
+    """What one run of requests measured, request by request (see :func:`summarize`)."""
+
+    latencies: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)
+    stripe_ms: list[float] = field(default_factory=list)
+    firestore_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    cpu_seconds: float = 0.0
+
+
+def sample(
+    bench: Bench,
+    instance: Instance,
+    requests_: list[dict[str, Any]],
+    *,
+    count: int,
+    warmup: int = 5,
+) -> Sample:
+    """One client, ``count`` requests in a row after ``warmup``."""
+    if warmup:
+        run_driver(instance.url, requests_, clients=1, count=warmup)
+    cpu = instance.cpu_seconds()
+    rows = run_driver(instance.url, requests_, clients=1, count=count)
+    cpu = instance.cpu_seconds() - cpu
+    bench.stripe_wire.flush()
+    result = Sample(requests=len(rows), cpu_seconds=cpu)
+    for start, end, status, _ in rows:
+        if status != 200:
+            result.errors += 1
+            continue
+        stripe_s = bench.stripe_wire.busy(start, end)
+        firestore_s = bench.firestore_wire.busy(start, end)
+        result.latencies.append((end - start) * 1000)
+        result.stripe_ms.append(stripe_s * 1000)
+        result.firestore_ms.append(firestore_s * 1000)
+        result.overheads.append((end - start - stripe_s - firestore_s) * 1000)
+    if not result.latencies:
+        raise RuntimeError(f"{instance.url}: every request failed")
+    return result
+
+
+def summarize(samples: list[Sample]) -> dict[str, Any]:
+    """The figures of one or more samples of the same subject, taken together."""
+    both = Sample()
+    for part in samples:
+        both.latencies += part.latencies
+        both.overheads += part.overheads
+        both.stripe_ms += part.stripe_ms
+        both.firestore_ms += part.firestore_ms
+        both.requests += part.requests
+        both.errors += part.errors
+        both.cpu_seconds += part.cpu_seconds
+    return {
+        "requests": both.requests,
+        "errors": both.errors,
+        "p50_ms": round(statistics.median(both.latencies), 2),
+        "p99_ms": round(percentile(both.latencies, 0.99), 2),
+        "overhead_p50_ms": round(statistics.median(both.overheads), 2),
+        "overhead_p99_ms": round(percentile(both.overheads, 0.99), 2),
+        "cpu_ms_per_request": round(both.cpu_seconds * 1000 / both.requests, 2),
+        "stripe_p50_ms": round(statistics.median(both.stripe_ms), 2),
+        "firestore_p50_ms": round(statistics.median(both.firestore_ms), 2),
+    }
+
+
 def measure(
     bench: Bench,
     instance: Instance,
@@ -30,38 +99,8 @@ def measure(
     count: int,
     warmup: int = 5,
 ) -> dict[str, Any]:
-    """One client, ``count`` requests in a row after ``warmup``."""
-    if warmup:
-        run_driver(instance.url, requests_, clients=1, count=warmup)
-    cpu = instance.cpu_seconds()
-    rows = run_driver(instance.url, requests_, clients=1, count=count)
-    cpu = instance.cpu_seconds() - cpu
-    url = instance.url
-    bench.stripe_wire.flush()
-    latencies, overheads, stripe_ms, firestore_ms = [], [], [], []
-    errors = [status for _, _, status, _ in rows if status != 200]
-    for start, end, status, _ in rows:
-        if status != 200:
-            continue
-        stripe_s = bench.stripe_wire.busy(start, end)
-        firestore_s = bench.firestore_wire.busy(start, end)
-        latencies.append((end - start) * 1000)
-        stripe_ms.append(stripe_s * 1000)
-        firestore_ms.append(firestore_s * 1000)
-        overheads.append((end - start - stripe_s - firestore_s) * 1000)
-    if not latencies:
-        raise RuntimeError(f"{url}: every request failed: {errors[:5]}")
-    return {
-        "requests": len(rows),
-        "errors": len(errors),
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "overhead_p50_ms": round(statistics.median(overheads), 2),
-        "overhead_p99_ms": round(percentile(overheads, 0.99), 2),
-        "cpu_ms_per_request": round(cpu * 1000 / len(rows), 2),
-        "stripe_p50_ms": round(statistics.median(stripe_ms), 2),
-        "firestore_p50_ms": round(statistics.median(firestore_ms), 2),
-    }
+    """One client, ``count`` requests in a row after ``warmup``: the figures."""
+    return summarize([sample(bench, instance, requests_, count=count, warmup=warmup)])
 
 
 def throughput(url: str, requests_: list[dict[str, Any]], *, clients: int, count: int) -> float:
