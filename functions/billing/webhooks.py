@@ -210,8 +210,8 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
 def _apply(
     ctx: Context, inbox: Inbox, claim: Claim, event: dict[str, Any], uid: str, customer_id: str
 ) -> str:
-    # Each step is recorded in the same write as the step after it can no longer be lost:
-    # an event with nothing to tell is done with its sync, a published one with its publish.
+    # The event is marked done in the write that records its last effect: its sync when there
+    # is nothing to tell, its publish otherwise.
     done = {"status": "done", "outcome": "processed"}
     if not claim.data["synced"]:
         state = entitlements.sync(ctx, uid, customer_id).entitlement
@@ -225,5 +225,7 @@ def _apply(
         notifications.publish(ctx, message)
         inbox.update(claim, {"published": True} | done)
     else:
+        # Only a record left between steps by the code before this write merge (synced with
+        # nothing to tell, or published, but not done) gets here: it is finished, not redone.
         inbox.update(claim, done)
     return "processed"

@@ -428,6 +428,46 @@ def test_a_delivery_that_died_after_recording_is_finished_by_the_next_one_exactl
     assert mine[0] == record["notification"]  # what was recorded is what went out
 
 
+@pytest.mark.parametrize(
+    "left",
+    [
+        {"synced": True, "notification": None, "published": False},
+        {"synced": True, "notification": {"notification_id": "n-old"}, "published": True},
+    ],
+    ids=["synced, nothing to tell", "published"],
+)
+def test_a_record_left_between_steps_by_the_earlier_code_is_finished_not_redone(
+    left: dict[str, Any],
+    user: User,
+    paused: StandIn,
+    db: firestore.Client,
+    topic: Topic,
+    webhook: tuple[str, str],
+) -> None:
+    # Before the event was marked done in the write of its last step, a delivery could die
+    # after that step and before its separate "done" write. After a deploy, the redelivery of
+    # such an event must finish it (or Stripe meets a 503 on every try for three days) and
+    # must not publish again.
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    db.collection("stripe_events").document(event["id"]).set(
+        {
+            "type": event["type"], "uid": user.uid, "status": "processing", "owner": "dead",
+            "lease_until": datetime.now(UTC) - timedelta(seconds=1),
+        } | left
+    )  # fmt: skip
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.json() == {"received": True, "outcome": "processed"}, response.text
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert (record["status"], record["published"]) == ("done", left["published"])
+    assert entitlement(db, user.uid) is None  # the recorded sync was not redone
+    assert signed_post(webhook[0], event, webhook[1]).json()["outcome"] == "duplicate"
+    assert [m for m in topic.for_uid(user.uid) if m["notification_id"] == "n-old"] == []
+
+
 def test_a_live_lease_held_by_another_delivery_is_503_not_a_second_effect(
     user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
 ) -> None:
