@@ -27,7 +27,7 @@ import requests
 import stripe
 
 from benchmarks import events
-from devstack.rpc_counter import RpcCountingProxy
+from benchmarks.wire import TimingProxy
 from devstack.stack import Stack, StackInfo
 from devstack.tokens import mint_token
 
@@ -199,11 +199,11 @@ def walk_self_service(probe: Probe) -> None:
 
 
 @contextmanager
-def running_stack(stack_file: Path | None) -> Iterator[tuple[StackInfo, RpcCountingProxy | None]]:
+def running_stack(stack_file: Path | None) -> Iterator[tuple[StackInfo, TimingProxy | None]]:
     if stack_file is not None:
         yield StackInfo.load(stack_file), None
         return
-    with tempfile.TemporaryDirectory() as state, RpcCountingProxy() as wire:
+    with tempfile.TemporaryDirectory() as state, TimingProxy("h2") as wire:
         # The documented defaults, not a developer's .env: the numbers must be comparable.
         shutil.copy(REPO / ".env.example", Path(state) / ".env.example")
         overrides = {"FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{wire.port}"}

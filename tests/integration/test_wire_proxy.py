@@ -1,4 +1,4 @@
-"""The wire-level RPC counter the benchmark uses agrees with what a client really sends."""
+"""The benchmark's Firestore wire proxy counts what a client really sends: one per gRPC call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
-from devstack.rpc_counter import RpcCountingProxy
+from benchmarks.wire import TimingProxy
 from devstack.stack import StackInfo
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_counts_one_per_firestore_call(stack: StackInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     host, port = stack.firestore_emulator_host.rsplit(":", 1)
-    with RpcCountingProxy((host, int(port))) as proxy:
+    with TimingProxy("h2", (host, int(port))) as proxy:
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{proxy.port}")
         db = firestore.Client(project=stack.project_id, credentials=AnonymousCredentials())
         doc = db.collection("rpc_counter_test").document(os.urandom(6).hex())
