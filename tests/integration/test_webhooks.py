@@ -57,6 +57,30 @@ def _sub_object(standin: StandIn, subscription_id: str) -> dict[str, Any]:
     return plain(standin.sdk.v1.subscriptions.retrieve(subscription_id))
 
 
+def _event_left_in_progress(
+    user: User,
+    standin: StandIn,
+    db: firestore.Client,
+    lease_left: timedelta,
+    recorded: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An update event about a new subscription of ``user``, whose inbox record another
+    delivery left in progress: its lease ends ``lease_left`` from now, ``recorded`` is what
+    that delivery had written (nothing by default)."""
+    created = subscribe(user, standin)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(standin, created["subscription_id"])
+    )
+    db.collection("stripe_events").document(event["id"]).set(
+        {
+            "type": event["type"], "uid": user.uid, "status": "processing", "owner": "other",
+            "lease_until": datetime.now(UTC) + lease_left, "synced": False,
+            "notification": None, "published": False,
+        } | (recorded or {})
+    )  # fmt: skip
+    return event
+
+
 def _invoice_paid(user: User, standin: StandIn) -> dict[str, Any]:
     """A paid subscription's first invoice.paid event, as Stripe would send it."""
     created = subscribe(user, standin)
@@ -448,16 +472,7 @@ def test_a_record_left_between_steps_by_the_earlier_code_is_finished_not_redone(
     # after that step and before its separate "done" write. After a deploy, the redelivery of
     # such an event must finish it (or Stripe meets a 503 on every try for three days) and
     # must not publish again.
-    created = subscribe(user, paused)
-    event = event_for(
-        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
-    )
-    db.collection("stripe_events").document(event["id"]).set(
-        {
-            "type": event["type"], "uid": user.uid, "status": "processing", "owner": "dead",
-            "lease_until": datetime.now(UTC) - timedelta(seconds=1),
-        } | left
-    )  # fmt: skip
+    event = _event_left_in_progress(user, paused, db, timedelta(seconds=-1), left)
     response = signed_post(webhook[0], event, webhook[1])
     assert response.json() == {"received": True, "outcome": "processed"}, response.text
     record = event_record(db, event["id"])
@@ -471,17 +486,7 @@ def test_a_record_left_between_steps_by_the_earlier_code_is_finished_not_redone(
 def test_a_live_lease_held_by_another_delivery_is_503_not_a_second_effect(
     user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
 ) -> None:
-    created = subscribe(user, paused)
-    event = event_for(
-        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
-    )
-    db.collection("stripe_events").document(event["id"]).set(
-        {
-            "type": event["type"], "uid": user.uid, "status": "processing", "owner": "other",
-            "lease_until": datetime.now(UTC) + timedelta(seconds=60), "synced": False,
-            "notification": None, "published": False,
-        }
-    )  # fmt: skip
+    event = _event_left_in_progress(user, paused, db, timedelta(seconds=60))
     response = signed_post(webhook[0], event, webhook[1])
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "event_in_progress"
