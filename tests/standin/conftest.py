@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,11 +51,12 @@ class StandinServer:
         return stripe.StripeClient(api_key, base_addresses={"api": self.url}, **options)
 
 
-@pytest.fixture(scope="session")
-def standin_server() -> Iterator[StandinServer]:
-    standin = Standin(StandinConfig(webhook_backoff_s=0.05, webhook_timeout_s=2.0))
+@contextmanager
+def serving(config: StandinConfig, name: str) -> Iterator[StandinServer]:
+    """A stand-in with ``config`` on a free local port, in a thread, until the block ends."""
+    standin = Standin(config)
     server = make_server("127.0.0.1", 0, create_app(standin=standin), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="standin", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield StandinServer(f"http://127.0.0.1:{server.server_port}", standin, server)
@@ -63,6 +65,12 @@ def standin_server() -> Iterator[StandinServer]:
         server.server_close()
         standin.close()
         thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[StandinServer]:
+    with serving(StandinConfig(webhook_backoff_s=0.05, webhook_timeout_s=2.0), "standin") as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ rendering here fails the coverage tests."""
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,12 +18,11 @@ from typing import Any
 import pytest
 import requests
 import stripe
-from werkzeug.serving import make_server
 
 import devstack.stripe_standin as standin_package
-from devstack.stripe_standin import Standin, StandinConfig, create_app
+from devstack.stripe_standin import StandinConfig
 from devstack.stripe_standin.shapes import OBJECTS, generate, problems
-from tests.standin.conftest import StandinServer, intent_id, save_card
+from tests.standin.conftest import StandinServer, intent_id, save_card, serving
 
 BASIC, PRO = "price_basic_monthly", "price_pro_monthly"
 DAY = 86_400
@@ -76,17 +74,8 @@ class World:
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[StandinServer]:
     """A stand-in of its own: the event log must hold this scenario's events only."""
-    standin = Standin(StandinConfig())
-    server = make_server("127.0.0.1", 0, create_app(standin=standin), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="standin-shapes", daemon=True)
-    thread.start()
-    try:
-        yield StandinServer(f"http://127.0.0.1:{server.server_port}", standin, server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        standin.close()
-        thread.join(5)
+    with serving(StandinConfig(), "standin-shapes") as server:
+        yield server
 
 
 def _payments(w: World) -> None:
