@@ -21,6 +21,8 @@ import requests
 import stripe
 
 from benchmarks.bench_stack import Bench, User, run_driver, wait_port
+from devstack.stripe_standin import objects
+from devstack.stripe_standin.config import API_VERSION
 
 SENDERS = 8
 DUPLICATE_EVERY = 5
@@ -28,17 +30,11 @@ DUPLICATE_DISTANCE = 40  # a redelivery of an event sent this many positions ear
 
 
 def event(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": f"evt_bench{uuid.uuid4().hex[:20]}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
-        "data": {"object": obj},
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type,
-    }
+    """A test-mode event about ``obj``, built as the stand-in builds them."""
+    event_id = f"evt_bench{uuid.uuid4().hex[:20]}"
+    now = int(time.time())
+    built = objects.event(event_id, event_type, obj, None, now, None, None, API_VERSION)
+    return built | {"pending_webhooks": 1}
 
 
 def signed(event: dict[str, Any], secret: str) -> dict[str, Any]:

@@ -16,6 +16,8 @@ import stripe
 from google.cloud import firestore
 
 from devstack.stack import StackInfo
+from devstack.stripe_standin import objects
+from devstack.stripe_standin.config import API_VERSION
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "notification.v1.json").read_text()
@@ -52,18 +54,13 @@ def signed_post(
 def event_for(
     event_type: str, obj: dict[str, Any], *, livemode: bool = False, event_id: str | None = None
 ) -> dict[str, Any]:
-    """An event in the endive shape about ``obj`` (the functions re-read what it names)."""
-    return {
-        "id": event_id or f"evt_test{uuid.uuid4().hex[:20]}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()),
-        "data": {"object": obj},
-        "livemode": livemode,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": event_type,
-    }
+    """An event in the endive shape about ``obj`` (the functions re-read what it names), as
+    the stand-in builds them, on its way to one endpoint."""
+    event_id = event_id or f"evt_test{uuid.uuid4().hex[:20]}"
+    built = objects.event(
+        event_id, event_type, obj, None, int(time.time()), None, None, API_VERSION
+    )
+    return built | {"livemode": livemode, "pending_webhooks": 1}
 
 
 def entitlement(db: firestore.Client, uid: str) -> dict[str, Any] | None:
