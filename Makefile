@@ -23,25 +23,25 @@ setup-services:
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck:
 	$(VENV)/bin/mypy
 
 reliability: setup-services  ## Only the reliability suites (also part of `make test`).
-	$(PY) -m pytest tests/integration/test_schemathesis.py tests/integration/test_webhook_fuzz.py \
-		tests/integration/test_load.py tests/reliability $(ARGS)
+	$(PY) -m pytest -m reliability $(ARGS)
 
 unit: setup  ## Only the tests that need no emulator.
 	$(PY) -m pytest tests/unit
 
 openapi: setup  ## Regenerate openapi.yaml from the request/response models.
-	$(PY) -m billing.openapi > openapi.yaml
+	$(PY) -m tools.openapi > openapi.yaml
 
 token: setup  ## make token UID=alice EMAIL=alice@example.com
 	@$(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
 
 reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dry-run [--uid UID]"
-	$(PY) -m billing.reconcile $(ARGS)
+	$(PY) -m billing.operations.reconcile $(ARGS)
 
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
@@ -51,7 +51,7 @@ bench: setup-services  ## Every performance figure in one table (+ benchmarks/re
 	$(PY) -m benchmarks.body_limits
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
-	$(PY) -m billing.registry > infra/functions.json
+	$(PY) -m app.registry > infra/functions.json
 
 infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
 	scripts/provider-schema
@@ -60,4 +60,4 @@ bench-cold-start: setup  ## What a cold email-function instance imports, next to
 	$(PY) -m benchmarks.cold_start
 
 mail-preview: setup  ## Render every mail from sample data into .devstack/mail-preview/ (open index.html).
-	$(PY) -m mailer.preview --out .devstack/mail-preview
+	$(PY) -m tools.mail_preview --out .devstack/mail-preview

@@ -22,7 +22,7 @@ import stripe
 
 from benchmarks.bench_stack import Bench, User, run_driver, wait_port
 from devstack.stripe_standin import objects
-from devstack.stripe_standin.config import API_VERSION
+from devstack.stripe_standin.options import API_VERSION
 
 SENDERS = 8
 DUPLICATE_EVERY = 5
@@ -99,7 +99,7 @@ def webhook_events(bench: Bench, subscribed: list[User], customers: list[User], 
 
 
 def has_email_function() -> bool:
-    from billing.registry import FUNCTIONS
+    from app.registry import FUNCTIONS
 
     return any(fn.name == "send_email" for fn in FUNCTIONS)
 

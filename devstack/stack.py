@@ -80,7 +80,7 @@ class FunctionSpec:
 
 def registry_functions() -> list[FunctionSpec]:
     """Every function of the billing package, from its registry (imports no operation)."""
-    from billing.registry import FUNCTIONS
+    from app.registry import FUNCTIONS
 
     return [FunctionSpec(fn.name, fn.signature, webhook=fn.kind == "webhook") for fn in FUNCTIONS]
 

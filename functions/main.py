@@ -1,10 +1,10 @@
-"""Cloud Functions entry points: one per row of billing.registry, and nothing else."""
+"""Cloud Functions entry points: one per row of app.registry, and nothing else."""
 
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from billing.boot import event, http
+from app.boot import event, http
 
 
 @functions_framework.http

@@ -7,8 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from billing.config import Settings
-from tests.fakes import FakeVerifier, InMemoryCustomers
+# Helpers live in tests/support/; their asserts get pytest's messages too.
+pytest.register_assert_rewrite("tests.support")
+
+# The local stack's fixtures (one stack per session), shared by tests/integration and
+# tests/reliability.
+pytest_plugins = ["tests.support.stack_fixtures"]
+
+from billing.config import Settings  # noqa: E402  (after register_assert_rewrite)
+from tests.support.fakes import FakeVerifier, InMemoryCustomers  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +63,10 @@ def verifier() -> FakeVerifier:
 @pytest.fixture
 def customers() -> InMemoryCustomers:
     return InMemoryCustomers()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/reliability/ is a reliability suite: `make reliability` runs them alone.
+    for item in items:
+        if "/tests/reliability/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.reliability)

@@ -14,8 +14,9 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from devstack.stripe_standin.config import StandinConfig
-from devstack.stripe_standin.server import Standin, create_app
+from devstack.stripe_standin.app import create_app
+from devstack.stripe_standin.options import StandinConfig
+from devstack.stripe_standin.server import Standin
 
 log = logging.getLogger("devstack.stripe_standin")
 

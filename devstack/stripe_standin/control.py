@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, request
 
-from devstack.stripe_standin import billing
-from devstack.stripe_standin.errors import StripeAPIError
+from devstack.stripe_standin import invoicing
+from devstack.stripe_standin.api_errors import StripeAPIError
+from devstack.stripe_standin.delivery import ORDERS, Order
 from devstack.stripe_standin.resources import checkout, setup_intents
 from devstack.stripe_standin.routing import ApiContext
-from devstack.stripe_standin.store import AUTOMATIC, snapshot
-from devstack.stripe_standin.webhooks import ORDERS, Order
+from devstack.stripe_standin.state import AUTOMATIC, snapshot
 
 if TYPE_CHECKING:
     from devstack.stripe_standin.server import Standin
@@ -131,7 +131,7 @@ def control_blueprint(standin: Standin) -> Blueprint:
         if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
             return _problem("seconds must be a non-negative integer")
         return mutate(
-            lambda: {"actions": billing.advance_clock(state, seconds), "now": state.now()}
+            lambda: {"actions": invoicing.advance_clock(state, seconds), "now": state.now()}
         )
 
     def outcome() -> bool | None:
@@ -142,7 +142,7 @@ def control_blueprint(standin: Standin) -> Blueprint:
     # name Stripe uses in "No such ..." errors, and what completing it runs.
     authenticators = {
         "setup_intents": ("setupintent", setup_intents.authenticate),
-        "payment_intents": ("payment_intent", billing.complete_authentication),
+        "payment_intents": ("payment_intent", invoicing.complete_authentication),
     }
 
     @bp.post("/<kind>/<intent>/authenticate")

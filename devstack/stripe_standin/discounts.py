@@ -15,10 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from devstack.stripe_standin import ids
-from devstack.stripe_standin.errors import invalid_request, resource_missing
+from devstack.stripe_standin.api_errors import invalid_request, resource_missing
+from devstack.stripe_standin.periods import shift
 
 if TYPE_CHECKING:
-    from devstack.stripe_standin.store import State
+    from devstack.stripe_standin.state import State
 
 JSONDict = dict[str, Any]
 
@@ -73,8 +74,6 @@ def discount(
     coupon_obj = state.data.coupons[promo["promotion"]["coupon"]]
     end = None
     if coupon_obj["duration"] == "repeating":
-        from devstack.stripe_standin.billing import shift
-
         end = shift(now, "month", int(coupon_obj["duration_in_months"] or 1), 1)
     return {
         "id": ids.new_id("di"),

@@ -11,8 +11,8 @@ import copy
 from typing import Any
 
 from devstack.stripe_standin import objects
-from devstack.stripe_standin.errors import invalid_request
-from devstack.stripe_standin.store import State
+from devstack.stripe_standin.api_errors import invalid_request
+from devstack.stripe_standin.state import State
 
 JSONDict = dict[str, Any]
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
-from devstack.stripe_standin.errors import StripeAPIError
+from devstack.stripe_standin.api_errors import StripeAPIError
 
 Kind = Literal["error", "timeout", "disconnect", "rate_limit"]
 _KINDS = ("error", "timeout", "disconnect", "rate_limit")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from devstack.stripe_standin import objects
-from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin.api_errors import invalid_request
 
 JSONDict = dict[str, Any]
 

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from devstack.stripe_standin import ids
-from devstack.stripe_standin.cards import CardProfile
+from devstack.stripe_standin.testmode_cards import CardProfile
 
 JSONDict = dict[str, Any]
 

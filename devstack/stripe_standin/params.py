@@ -30,7 +30,7 @@ from stripe._request_options import RequestOptions
 from stripe._stripe_object import UntypedStripeObject
 from typing_extensions import is_typeddict
 
-from devstack.stripe_standin.errors import (
+from devstack.stripe_standin.api_errors import (
     StripeAPIError,
     invalid_request,
     parameter_missing,

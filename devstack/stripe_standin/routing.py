@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.stripe_standin.api_errors import invalid_request, unrecognized_url
 from devstack.stripe_standin.endpoints import stripe_template, template_regex
-from devstack.stripe_standin.errors import invalid_request, unrecognized_url
 from devstack.stripe_standin.expand import Expander
-from devstack.stripe_standin.store import Origin, State
+from devstack.stripe_standin.state import Origin, State
 from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]

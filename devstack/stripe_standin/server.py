@@ -18,17 +18,17 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request, Response, request
+from flask import Request, Response
 
 from devstack.stripe_standin import ids
-from devstack.stripe_standin.clock import Clock
-from devstack.stripe_standin.config import API_VERSION, StandinConfig
-from devstack.stripe_standin.errors import (
+from devstack.stripe_standin.active_entitlements import announce_changes
+from devstack.stripe_standin.api_errors import (
     StripeAPIError,
     api_error,
     invalid_request,
-    unrecognized_url,
 )
+from devstack.stripe_standin.clock import Clock
+from devstack.stripe_standin.delivery import WebhookDispatcher, WebhookSettings
 from devstack.stripe_standin.expand import Expander
 from devstack.stripe_standin.faults import FaultInjector, FaultRule
 from devstack.stripe_standin.formcodec import FormDecodeError, decode_form
@@ -40,12 +40,13 @@ from devstack.stripe_standin.idempotency import (
     Replay,
     StoredResponse,
 )
+from devstack.stripe_standin.options import API_VERSION, StandinConfig
 from devstack.stripe_standin.params import validate
 from devstack.stripe_standin.recorder import RequestRecorder
 from devstack.stripe_standin.resources import ROUTES
 from devstack.stripe_standin.routing import ApiContext, Route, Router
-from devstack.stripe_standin.store import Origin, State
-from devstack.stripe_standin.webhooks import WebhookDispatcher, WebhookSettings
+from devstack.stripe_standin.seeding import seed_catalog
+from devstack.stripe_standin.state import Origin, State
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -67,8 +68,15 @@ class Standin:
         self.config_lock = threading.Lock()
         self.clock = Clock()
         self.dispatcher = WebhookDispatcher(self.webhook_settings, self._acknowledged)
+        catalog_path = self.config.catalog_path
         self.state = State(
-            self.clock, self.config.catalog_path, self.dispatcher.submit, self._endpoint_count
+            self.clock,
+            lambda state: seed_catalog(state, catalog_path),
+            self.dispatcher.submit,
+            self._endpoint_count,
+            # Stripe recomputes a customer's active entitlements whenever what they are
+            # subscribed to, or the features of those products, change.
+            before_flush=announce_changes,
         )
         self.expander = Expander(self.state)
         self.router = Router(ROUTES)
@@ -338,27 +346,3 @@ class DisconnectMiddleware:
                 sock.shutdown(socket.SHUT_RDWR)
         # werkzeug's request handler treats this as a dropped connection and sends nothing.
         raise ConnectionAbortedError("connection dropped by fault injection")
-
-
-def create_app(config: StandinConfig | None = None, standin: Standin | None = None) -> Flask:
-    """The WSGI app; ``app.extensions["stripe_standin"]`` is the ``Standin`` behind it."""
-    from devstack.stripe_standin.control import control_blueprint
-
-    standin = standin or Standin(config)
-    app = Flask("stripe_standin")
-    app.extensions["stripe_standin"] = standin
-
-    def api(rest: str) -> Response:
-        del rest
-        return standin.handle(request)
-
-    def unknown(rest: str = "") -> Response:
-        del rest
-        return _error_response(unrecognized_url(request.method, request.path), ids.new_id("req"))
-
-    app.add_url_rule("/v1/<path:rest>", "api", api, methods=["GET", "POST", "DELETE"])
-    app.register_blueprint(control_blueprint(standin))
-    app.add_url_rule("/", "root", unknown, methods=["GET", "POST", "DELETE"])
-    app.add_url_rule("/<path:rest>", "unknown", unknown, methods=["GET", "POST", "DELETE"])
-    app.wsgi_app = DisconnectMiddleware(app.wsgi_app)  # type: ignore[method-assign]
-    return app

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.stripe_standin.errors import StripeAPIError, invalid_request
+from devstack.stripe_standin.api_errors import StripeAPIError, invalid_request
 
 # Every endpoint takes ``expand``; the expander refuses what cannot be expanded.
 ALWAYS = ("expand",)

@@ -1,5 +1,45 @@
-"""Stripe subscription billing as Google Cloud Functions.
+"""Stripe subscription billing as Google Cloud Functions: the package map.
 
-``main.py`` (one level up) holds the entry points; :mod:`billing.endpoints` is the public
-surface it wires, and every other module here is an implementation detail of it.
+``main.py`` (one level up) holds one entry point per row of :mod:`app.registry`; ``app``
+wires them, ``core`` is shared with the email function (``mailer``), and this package is
+billing itself. Its rooms, top to bottom (a module imports only from rooms below it;
+``.importlinter`` holds the rule and ``make lint`` enforces it):
+
+Package map (kept true by tests/unit/billing/test_package_map.py):
+
+- ``http/``: the only code that knows Flask. How each kind of function answers.
+    - ``shell``: what every HTTP function shares: request id, log context, one error shape.
+    - ``browser``: the browser API's policy: CORS, ID token, JSON body, request model.
+    - ``stripe_webhook``: the Stripe webhook's policy: raw body, signature, Stripe's answers.
+    - ``job``: the scheduled jobs' policy (Cloud Scheduler only).
+    - ``body``: request bodies read with bounded memory and time.
+- ``operations/``: what the registry's browser and job functions do; no HTTP.
+    - ``customers``: create_customer, one Stripe customer per user.
+    - ``subscriptions``: create, cancel at period end or resume, and retrieve a subscription.
+    - ``payment_methods``: retrieve a card, set up a new one, make it the default.
+    - ``invoices``: retry an open invoice with a new card, list invoices.
+    - ``plan_changes``: preview and change a subscription's price.
+    - ``hosted_pages``: Stripe Checkout and billing portal sessions.
+    - ``reconcile``: re-sync every customer's entitlement from Stripe (job and CLI).
+    - ``_ownership``: every id a caller sends belongs to the caller's customer.
+    - ``_cards``: owning a saved card and making it the default.
+    - ``_one_subscription``: a customer never has two subscriptions that could both be paid.
+    - ``_promotions``: promotion codes found and checked before Stripe applies them.
+    - ``_views``: frontend-friendly views of Stripe objects.
+- ``entitlements/``: Stripe event -> sync -> entitlement document -> notification.
+    - ``events``: the webhook's event processing: claim, sync, record, publish.
+    - ``sync``: ``entitlements/{uid}`` rebuilt from what Stripe says now.
+    - ``notifications``: what an event tells the customer, published once.
+- ``runtime``: the one place that builds clients, lazily, once per instance.
+- ``state/``: the Firestore collections billing owns.
+    - ``customers``: uid <-> Stripe customer, one per user, ever.
+- ``stripe_api/``: talking to Stripe.
+    - ``client``: the shared Stripe client: timeouts, retries, counted calls.
+    - ``raw``: reads answered as the JSON Stripe sent.
+- ``auth``: who is calling: a Firebase ID token verified.
+- ``context``: what an operation receives; the bases of request and response models.
+- ``translate``: exceptions from Stripe, Google Cloud and validation as billing errors.
+- ``config``: billing's settings, read from the environment and checked at start.
+- ``errors``: every error a function answers with.
+- ``statuses``: which subscription statuses are live, ended or abandoned, and grant access.
 """

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from billing import strict_json
 from billing.errors import Unauthenticated, UpstreamUnavailable
+from core import strict_json
 
 # Tolerated clock difference between Google's token issuer and this instance.
 CLOCK_SKEW_SECONDS = 5

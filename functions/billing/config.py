@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from billing.errors import ConfigError
-from billing.lifecycle import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
+from billing.statuses import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
 
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
 _RETURN_URL = r"^https?://[^\s/]+(/\S*)?$"

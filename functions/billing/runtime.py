@@ -20,13 +20,13 @@ if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
     from billing.auth import TokenVerifier
-    from billing.store import Customers
+    from billing.state.customers import Customers
 
 T = TypeVar("T")
 
 
 def build_stripe(settings: Settings) -> stripe.StripeClient:
-    from billing.stripe_client import build
+    from billing.stripe_api.client import build
 
     return build(settings)
 
@@ -103,7 +103,7 @@ class Runtime:
 
     @property
     def customers(self) -> Customers:
-        from billing.store import CustomerStore
+        from billing.state.customers import CustomerStore
 
         return self._get(
             "customers",

@@ -25,8 +25,9 @@ from typing import Any
 from google.api_core.exceptions import GoogleAPIError
 from werkzeug.exceptions import HTTPException
 
-from billing import logs, runtime, usage
+from billing import runtime
 from billing.runtime import Runtime
+from core import call_counts, logs
 from mailer import contract
 from mailer.compose import Brand, Composer, recipient
 from mailer.contract import Unsendable
@@ -122,15 +123,15 @@ class Mailer:
 
     def handle(self, event_data: Any) -> Outcome:
         """Sends the mail of one messagePublished event's data, at most once; see the module."""
-        with logs.context(), usage.measure() as counts:
+        with logs.context(), call_counts.measure() as counts:
             outcome = self._handle(event_data)
             if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
                 log.info(
                     "sent" if outcome is Outcome.SENT else "already sent: not sent again",
                     extra={
                         "outcome": outcome.value,
-                        usage.SMTP: counts.get(usage.SMTP, 0),
-                        usage.FIRESTORE: counts.get(usage.FIRESTORE, 0),
+                        call_counts.SMTP: counts.get(call_counts.SMTP, 0),
+                        call_counts.FIRESTORE: counts.get(call_counts.FIRESTORE, 0),
                     },
                 )
             return outcome
@@ -180,7 +181,7 @@ class Mailer:
         if claim.state is State.IN_FLIGHT:
             log.warning("another delivery is sending this notification: retry later")
             raise Redeliver("being sent by another delivery", code=409)
-        usage.count(usage.SMTP)
+        call_counts.count(call_counts.SMTP)
         try:
             self.sender.send(mail, self.composer.brand.address, to)
         except SendFailed as error:
@@ -214,6 +215,6 @@ def current() -> Mailer:
 
 
 def send_email(cloud_event: Any) -> None:
-    """Entry point (``billing.registry``): one Pub/Sub message in, at most one mail out."""
+    """Entry point (``app.registry``): one Pub/Sub message in, at most one mail out."""
     with logs.context(function="send-email", event_id=str(cloud_event["id"])):
         current().handle(cloud_event.data)

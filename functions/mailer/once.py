@@ -29,7 +29,7 @@ from google.api_core import retry
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
 
-from billing import usage
+from core import call_counts
 
 COLLECTION = "sent_emails"
 SENDING, SENT, FAILED = "sending", "sent", "failed"
@@ -93,13 +93,13 @@ class FirestoreClaims:
             "expire_at": now + self._keep,
             **details,
         }
-        usage.count(usage.FIRESTORE)
+        call_counts.count(call_counts.FIRESTORE)
         try:
             result = ref.create(claimed, timeout=self._timeout, retry=self._retry)
             return Claim(State.OWNED, notification_id, result.update_time, lease_until)
         except (AlreadyExists, Conflict):
             pass
-        usage.count(usage.FIRESTORE)
+        call_counts.count(call_counts.FIRESTORE)
         snapshot = ref.get(timeout=self._timeout, retry=self._retry)
         if not snapshot.exists:  # deleted by TTL in between: a later delivery claims afresh
             return Claim(State.IN_FLIGHT, notification_id)
@@ -110,7 +110,7 @@ class FirestoreClaims:
         if data.get("status") == SENDING and held_until is not None and held_until > now:
             return Claim(State.IN_FLIGHT, notification_id, lease_until=held_until)
         # Lapsed or released: take it over, unless another delivery does so first.
-        usage.count(usage.FIRESTORE)
+        call_counts.count(call_counts.FIRESTORE)
         try:
             result = ref.update(
                 {
@@ -128,7 +128,7 @@ class FirestoreClaims:
         return Claim(State.OWNED, notification_id, result.update_time, lease_until)
 
     def mark_sent(self, claim: Claim, now: datetime) -> None:
-        usage.count(usage.FIRESTORE)
+        call_counts.count(call_counts.FIRESTORE)
         self._ref(claim.notification_id).update(
             {"status": SENT, "sent_at": now, "expire_at": now + self._keep},
             timeout=self._timeout,
@@ -137,7 +137,7 @@ class FirestoreClaims:
 
     def release(self, claim: Claim, now: datetime, error: str) -> None:
         """Lets the next delivery send at once; a no-op if the claim was taken over since."""
-        usage.count(usage.FIRESTORE)
+        call_counts.count(call_counts.FIRESTORE)
         with contextlib.suppress(FailedPrecondition, Conflict):
             self._ref(claim.notification_id).update(
                 {"status": FAILED, "lease_until": now, "last_error": error[:300]},

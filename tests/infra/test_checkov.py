@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from tests.infra.support import INFRA, REPO
+from tests.support.infra import INFRA, REPO
 
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 FLAGS = ("--compact", "--quiet", "--skip-download")

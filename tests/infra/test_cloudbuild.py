@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from tests.infra.support import REPO
+from tests.support.infra import REPO
 
 
 def load() -> dict[str, Any]:

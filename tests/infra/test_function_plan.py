@@ -16,7 +16,7 @@ import pytest
 import stripe
 
 from billing.config import Settings
-from tests.infra.support import BASE_VARS, Evaluation, evaluate, every_kind_manifest, real_manifest
+from tests.support.infra import BASE_VARS, Evaluation, evaluate, every_kind_manifest, real_manifest
 
 LOCAL_ONLY = {"FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
 LOCAL_ONLY |= {"STRIPE_API_BASE"}
@@ -47,7 +47,7 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Evaluation:
 
 
 def test_every_registry_function_is_deployed_with_its_entry_point(real: Evaluation) -> None:
-    from billing import registry
+    from app import registry
 
     deployed = {name: fn["entry_point"] for name, fn in real.outputs["functions"].items()}
     assert deployed == {fn.deployed_name: fn.name for fn in registry.FUNCTIONS}
@@ -214,14 +214,14 @@ def test_service_account_ids_are_valid_and_distinct(every_kind: Evaluation) -> N
 def test_the_archive_holds_the_package_without_caches(real: Evaluation) -> None:
     files = real.outputs["source_files"]
     assert "main.py" in files
-    assert "billing/registry.py" in files
+    assert "app/registry.py" in files
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc") or "/." in f]
     # requirements.txt is added from the repository root; one in functions/ would clash.
     assert "requirements.txt" not in files
 
 
 def test_each_function_is_deployed_as_the_registry_measured(real: Evaluation) -> None:
-    from billing import registry
+    from app import registry
 
     for fn in registry.FUNCTIONS:
         planned = real.outputs["functions"][fn.deployed_name]

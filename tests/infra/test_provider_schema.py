@@ -12,8 +12,8 @@ from typing import Any
 import hcl2
 import pytest
 
-from tests.infra.schema_check import check_documents, coverage
-from tests.infra.support import INFRA, SCHEMA, load_tf, tf_files
+from tests.support.infra import INFRA, SCHEMA, load_tf, tf_files
+from tests.support.schema_check import check_documents, coverage
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_every_resource_matches_the_provider_schema(schema: dict[str, Any]) -> N
     problems = check_documents(documents, texts, schema)
     assert problems == []
     types, names = coverage(documents)
-    # `python -m tests.infra.schema_check` prints how much the check goes through.
+    # `python -m tests.support.schema_check` prints how much the check goes through.
     assert types >= 20
     assert names > 200
 

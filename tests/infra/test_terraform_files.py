@@ -8,9 +8,9 @@ from typing import Any
 
 import hcl2
 
-from billing import registry
+from app import registry
 from billing.config import Settings
-from tests.infra.support import FUNCTIONS_JSON, INFRA, REPO, load_tf, run_terraform, tf_files
+from tests.support.infra import FUNCTIONS_JSON, INFRA, REPO, load_tf, run_terraform, tf_files
 
 LOCAL_ONLY = (
     "FIREBASE_AUTH_EMULATOR_HOST",

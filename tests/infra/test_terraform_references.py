@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.support import BASE_VARS, INFRA, evaluate, load_tf, real_manifest, tf_files
+from tests.support.infra import BASE_VARS, INFRA, evaluate, load_tf, real_manifest, tf_files
 
 MODULE = INFRA / "modules" / "function-plan"
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack, StackInfo
-from tests.integration.conftest import User, extra_function
+from tests.support.stack_fixtures import User, extra_function
 
 pytestmark = pytest.mark.integration
 

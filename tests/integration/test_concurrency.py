@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.billing_flows import PRICE, saved_card, subscribe
-from tests.integration.conftest import StandIn, User
+from tests.support.billing_flows import PRICE, saved_card, subscribe
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = pytest.mark.integration
 

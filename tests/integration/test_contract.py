@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import StandIn, User
-from tests.openapi_check import document
+from tests.support.openapi_check import document
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = pytest.mark.integration
 

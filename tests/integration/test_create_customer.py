@@ -10,7 +10,7 @@ from google.cloud import firestore
 
 from devstack.stack import StackInfo
 from devstack.tokens import mint_token
-from tests.integration.conftest import Api, StandIn, User
+from tests.support.stack_fixtures import Api, StandIn, User
 
 pytestmark = pytest.mark.integration
 

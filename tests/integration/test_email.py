@@ -28,12 +28,12 @@ from devstack.stack import Stack, StackInfo, dead_letter_topic, push_subscriptio
 from mailer.compose import Brand, Composer, message_id
 from mailer.handler import Mailer, Outcome, Redeliver
 from mailer.once import COLLECTION, SENDING, SENT, FirestoreClaims, State
-from mailer.samples import SAMPLES
 from mailer.smtp import SmtpSender
 from tests.conftest import mail_settings
-from tests.integration.conftest import extra_function
-from tests.mail_server import MailServer, mail_server
-from tests.stack.support import wait_for
+from tests.support.mail_server import MailServer, mail_server
+from tests.support.stack import wait_for
+from tests.support.stack_fixtures import extra_function
+from tools.mail_samples import SAMPLES
 
 pytestmark = pytest.mark.integration
 

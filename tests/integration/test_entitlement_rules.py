@@ -11,9 +11,9 @@ from google.cloud import firestore
 
 from devstack.stack import StackInfo
 from devstack.tokens import mint_token
-from tests.integration.billing_flows import subscribe
-from tests.integration.conftest import StandIn, User
-from tests.integration.webhook_support import wait_until
+from tests.support.billing_flows import subscribe
+from tests.support.stack_fixtures import StandIn, User
+from tests.support.webhooks import wait_until
 
 
 class Client:

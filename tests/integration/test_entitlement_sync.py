@@ -15,7 +15,7 @@ from google.cloud import firestore
 
 from billing.config import Settings
 from billing.context import Context
-from billing.entitlements import Entitlement, sync
+from billing.entitlements.sync import Entitlement, sync
 from billing.runtime import Runtime
 from devstack.stack import StackInfo
 
@@ -130,7 +130,7 @@ def test_a_newer_write_landing_between_check_and_commit_wins(
 def test_a_delivery_that_lost_its_lease_cannot_write_over_the_one_that_took_over(
     ctx: Context, db: firestore.Client
 ) -> None:
-    from billing.webhooks import EVENTS, Inbox, InProgress
+    from billing.entitlements.events import EVENTS, Inbox, InProgress
 
     event = {"id": f"evt_lease{uuid.uuid4().hex[:12]}", "type": "invoice.paid"}
     slow, quick = Inbox(ctx), Inbox(ctx)

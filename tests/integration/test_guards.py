@@ -15,14 +15,14 @@ import pytest
 
 from devstack.stack import StackInfo
 from devstack.tokens import mint_token
-from tests.integration.billing_flows import (
+from tests.support.billing_flows import (
     OTHER_PRICE,
     PRICE,
     failed_first_payment,
     saved_card,
     subscribe,
 )
-from tests.integration.conftest import Api, StandIn, User
+from tests.support.stack_fixtures import Api, StandIn, User
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import pytest
 from google.cloud import firestore
 
 from devstack import stripejs
-from tests.integration.billing_flows import PRICE, subscribe
-from tests.integration.conftest import STATE_DIR, StandIn, User
-from tests.integration.webhook_support import entitlement, wait_for_entitlement
+from tests.support.billing_flows import PRICE, subscribe
+from tests.support.stack_fixtures import STATE_DIR, StandIn, User
+from tests.support.webhooks import entitlement, wait_for_entitlement
 
 pytestmark = pytest.mark.integration
 

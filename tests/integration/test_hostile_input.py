@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.stack import Stack, StackInfo
 from devstack.tokens import mint_token
-from tests.hostile import HOSTILE_TOKENS, claims_with
-from tests.integration.billing_flows import with_stripe_calls
-from tests.integration.conftest import STATE_DIR, Api, StandIn, User, extra_function, log_entries
+from tests.support.billing_flows import with_stripe_calls
+from tests.support.hostile import HOSTILE_TOKENS, claims_with
+from tests.support.stack_fixtures import STATE_DIR, Api, StandIn, User, extra_function, log_entries
 
 pytestmark = pytest.mark.integration
 

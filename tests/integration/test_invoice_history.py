@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.billing_flows import PRICE, subscribe, with_stripe_calls
-from tests.integration.conftest import StandIn, User
+from tests.support.billing_flows import PRICE, subscribe, with_stripe_calls
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from tests.integration.billing_flows import (
+from tests.support.billing_flows import (
     PRICE,
     intent_id,
     subscribe,
@@ -19,8 +19,8 @@ from tests.integration.billing_flows import (
     use_card,
     with_stripe_calls,
 )
-from tests.integration.conftest import StandIn, User
-from tests.integration.webhook_support import wait_for_entitlement
+from tests.support.stack_fixtures import StandIn, User
+from tests.support.webhooks import wait_for_entitlement
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import firestore
 
-from tests.integration.billing_flows import PRICE, intent_id, subscribe
-from tests.integration.conftest import StandIn, User
-from tests.integration.webhook_support import wait_for_entitlement
+from tests.support.billing_flows import PRICE, intent_id, subscribe
+from tests.support.stack_fixtures import StandIn, User
+from tests.support.webhooks import wait_for_entitlement
 
 pytestmark = pytest.mark.integration
 

@@ -6,13 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.billing_flows import (
+from tests.support.billing_flows import (
     failed_first_payment,
     intent_id,
     saved_card,
     with_stripe_calls,
 )
-from tests.integration.conftest import StandIn, User
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = pytest.mark.integration
 

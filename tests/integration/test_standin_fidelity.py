@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import stripe
 
-from tests.integration.billing_flows import subscribe
-from tests.integration.conftest import StandIn, User
-from tests.integration.mode import AGAINST_STRIPE, STANDIN_ONLY
+from tests.support.billing_flows import subscribe
+from tests.support.mode import AGAINST_STRIPE, STANDIN_ONLY
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(AGAINST_STRIPE, reason=STANDIN_ONLY)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from devstack import stripejs
-from tests.integration.billing_flows import PRICE
-from tests.integration.conftest import STATE_DIR, User
-from tests.integration.mode import AGAINST_STRIPE, STANDIN_ONLY
+from tests.support.billing_flows import PRICE
+from tests.support.mode import AGAINST_STRIPE, STANDIN_ONLY
+from tests.support.stack_fixtures import STATE_DIR, User
 
 # The CLI plays Stripe.js against the stand-in (and completes 3-D Secure through its controls).
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(AGAINST_STRIPE, reason=STANDIN_ONLY)]

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import stripe
 
-from tests.integration.billing_flows import (
+from tests.support.billing_flows import (
     OTHER_PRICE,
     PRICE,
     failed_first_payment,
@@ -18,7 +18,7 @@ from tests.integration.billing_flows import (
     subscribe,
     with_stripe_calls,
 )
-from tests.integration.conftest import StandIn, User
+from tests.support.stack_fixtures import StandIn, User
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from tests.integration.billing_flows import OTHER_PRICE
-from tests.integration.conftest import StandIn, User, extra_function
+from tests.support.billing_flows import OTHER_PRICE
+from tests.support.stack_fixtures import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from devstack import procs
 from devstack.stack import Stack
-from tests.integration.conftest import StandIn, User, extra_function
+from tests.support.stack_fixtures import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import time
 from email.message import EmailMessage
 
 from devstack.stack import StackInfo
-from tests.integration.billing_flows import subscribe
-from tests.integration.conftest import StandIn, User
-from tests.integration.webhook_support import wait_until
+from tests.support.billing_flows import subscribe
+from tests.support.stack_fixtures import StandIn, User
+from tests.support.webhooks import wait_until
 
 
 def _mails_to(stack: StackInfo, address: str) -> list[EmailMessage]:

@@ -16,9 +16,9 @@ import stripe
 from google.cloud import firestore
 
 from devstack.stack import Stack, StackInfo
-from tests.integration.billing_flows import PRICE, subscribe
-from tests.integration.conftest import StandIn, User, extra_function
-from tests.integration.webhook_support import (
+from tests.support.billing_flows import PRICE, subscribe
+from tests.support.stack_fixtures import StandIn, User, extra_function
+from tests.support.webhooks import (
     Topic,
     entitlement,
     event_for,
@@ -393,7 +393,7 @@ def test_the_reconcile_command_repairs_a_drifted_entitlement(
 
     def run(*args: str) -> str:
         result = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "billing.reconcile", "--uid", user.uid, *args],
+            [sys.executable, "-m", "billing.operations.reconcile", "--uid", user.uid, *args],
             env=env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         return result.stdout

@@ -29,9 +29,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 from devstack.stack import FunctionSpec, Stack, StackInfo
-from tests.integration.billing_flows import intent_id
-from tests.integration.conftest import Api, StandIn, User
-from tests.integration.webhook_support import (
+from tests.support.billing_flows import intent_id
+from tests.support.stack_fixtures import Api, StandIn, User
+from tests.support.webhooks import (
     Topic,
     entitlement,
     event_for,

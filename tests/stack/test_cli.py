@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from devstack.stack import REPO_ROOT, Stack, StackError
-from tests.stack.support import APP, APP_FUNCTIONS, FAKE_STANDIN, survivors, wait_for
+from tests.support.stack import APP, APP_FUNCTIONS, FAKE_STANDIN, survivors, wait_for
 
 READY_LINE = "Ctrl-C stops everything."
 APP_FUNCTION_ARGS = [

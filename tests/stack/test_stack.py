@@ -16,7 +16,7 @@ import requests
 import stripe
 
 from devstack.stack import STANDIN_SECRET_KEY, Stack, StackError, StackInfo
-from tests.stack.support import (
+from tests.support.stack import (
     APP,
     APP_FUNCTIONS,
     BROKEN_APP,

@@ -13,7 +13,7 @@ from stripe.params import (
     SubscriptionListParams,
 )
 
-from devstack.stripe_standin.errors import StripeAPIError
+from devstack.stripe_standin.api_errors import StripeAPIError
 from devstack.stripe_standin.formcodec import FormDecodeError, decode_form
 from devstack.stripe_standin.params import validate
 

@@ -7,7 +7,7 @@ from typing import Any
 from stripe.params.billing_portal import SessionCreateParams
 
 from devstack.stripe_standin import ids
-from devstack.stripe_standin.errors import invalid_request, parameter_missing
+from devstack.stripe_standin.api_errors import invalid_request, parameter_missing
 from devstack.stripe_standin.resources.common import get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports

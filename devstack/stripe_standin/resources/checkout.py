@@ -20,14 +20,14 @@ from stripe.params.checkout import (
     SessionRetrieveParams,
 )
 
-from devstack.stripe_standin import billing, discounts, ids, listing
-from devstack.stripe_standin.cards import AUTHENTICATION_FAILURE, charge_outcome
-from devstack.stripe_standin.errors import card_error, invalid_request, parameter_missing
+from devstack.stripe_standin import discounts, ids, invoicing, listing
+from devstack.stripe_standin.api_errors import card_error, invalid_request, parameter_missing
 from devstack.stripe_standin.resources import subscriptions
 from devstack.stripe_standin.resources.common import get_or_404, get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.store import State
+from devstack.stripe_standin.state import State
 from devstack.stripe_standin.supports import Supports
+from devstack.stripe_standin.testmode_cards import AUTHENTICATION_FAILURE, charge_outcome
 
 JSONDict = dict[str, Any]
 
@@ -255,7 +255,7 @@ def complete(ctx: ApiContext, session_id: str, card: str, authenticate: bool) ->
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}, not open.")
     customer_id = session["customer"]
-    pm = billing.resolve_payment_method(state, card, ctx.test_card_ids, param="payment_method")
+    pm = invoicing.resolve_payment_method(state, card, ctx.test_card_ids, param="payment_method")
     if pm["customer"] not in (None, customer_id):
         raise invalid_request("This card belongs to another customer.", param="payment_method")
     info = state.data.pm_info[pm["id"]]
@@ -265,7 +265,7 @@ def complete(ctx: ApiContext, session_id: str, card: str, authenticate: bool) ->
     if outcome == "requires_action" and not authenticate:
         failure = AUTHENTICATION_FAILURE
         raise card_error(failure.code, failure.message)
-    billing.attach_payment_method(state, pm, customer_id, ctx.origin)
+    invoicing.attach_payment_method(state, pm, customer_id, ctx.origin)
     params: JSONDict = {
         "customer": customer_id,
         "items": state.data.checkout_lines[session_id],
@@ -279,9 +279,9 @@ def complete(ctx: ApiContext, session_id: str, card: str, authenticate: bool) ->
         ]
     sub = state.data.subscriptions[subscriptions.create(ctx, {}, params)["id"]]
     invoice = state.data.invoices[sub["latest_invoice"]]
-    pi = billing.invoice_payment_intent(state, invoice)
+    pi = invoicing.invoice_payment_intent(state, invoice)
     if pi is not None and pi["status"] == "requires_action":
-        billing.complete_authentication(state, pi, True, ctx.origin)
+        invoicing.complete_authentication(state, pi, True, ctx.origin)
     customer = state.data.customers[customer_id]
     session.update(
         {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from devstack.stripe_standin.errors import resource_missing
-from devstack.stripe_standin.store import State, get_param_object
+from devstack.stripe_standin.api_errors import resource_missing
+from devstack.stripe_standin.state import State, get_param_object
 
 __all__ = ["LIST_PAGING", "get_or_404", "get_param_object", "merge_metadata", "unset_or"]
 

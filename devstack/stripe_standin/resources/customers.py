@@ -11,8 +11,8 @@ from stripe.params import (
     CustomerUpdateParams,
 )
 
-from devstack.stripe_standin import billing, ids, listing, objects
-from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin import ids, invoicing, listing, objects
+from devstack.stripe_standin.api_errors import invalid_request
 from devstack.stripe_standin.resources.common import (
     LIST_PAGING,
     get_or_404,
@@ -20,7 +20,7 @@ from devstack.stripe_standin.resources.common import (
     unset_or,
 )
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.store import snapshot
+from devstack.stripe_standin.state import snapshot
 from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
@@ -71,7 +71,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     customer = objects.customer(ids.new_id("cus"), state.now())
     pm = None
     if "payment_method" in params:
-        pm = billing.resolve_payment_method(
+        pm = invoicing.resolve_payment_method(
             state, params["payment_method"], ctx.test_card_ids, param="payment_method"
         )
         if pm["customer"] is not None:
@@ -79,7 +79,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
                 "The payment method you provided has already been attached to a customer.",
                 param="payment_method",
             )
-        billing.check_attachable(state, pm)
+        invoicing.check_attachable(state, pm)
     default = (params.get("invoice_settings") or {}).get("default_payment_method")
     if default:
         chosen = ctx.test_card_ids.get(default, default)
@@ -95,7 +95,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     state.data.customers[customer["id"]] = customer
     state.emit("customer.created", customer, ctx.origin)
     if pm is not None:
-        billing.attach_payment_method(state, pm, customer["id"], ctx.origin)
+        invoicing.attach_payment_method(state, pm, customer["id"], ctx.origin)
     return ctx.render(customer, params)
 
 
@@ -110,7 +110,7 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     settings = params.get("invoice_settings") or {}
     default_pm_id = None
     if "default_payment_method" in settings and settings["default_payment_method"] != "":
-        default_pm_id = billing.require_attached(
+        default_pm_id = invoicing.require_attached(
             state,
             settings["default_payment_method"],
             customer["id"],

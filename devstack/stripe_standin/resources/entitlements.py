@@ -1,4 +1,4 @@
-"""Entitlements: features, attaching them to products, a customer's active entitlements."""
+"""Entitlements: features, attaching them to products, a customer's active active_entitlements."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from stripe.params import ProductFeatureCreateParams
 from stripe.params.entitlements import ActiveEntitlementListParams, FeatureCreateParams
 
-from devstack.stripe_standin import entitlements, ids, listing, objects
-from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin import active_entitlements, ids, listing, objects
+from devstack.stripe_standin.api_errors import invalid_request
 from devstack.stripe_standin.resources.common import LIST_PAGING, get_or_404, get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports
@@ -44,7 +44,7 @@ def attach_feature(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> J
 
 def list_active(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     get_param_object(ctx.state, "customers", "customer", params["customer"], "customer")
-    active = entitlements.active_for(ctx.state, params["customer"])
+    active = active_entitlements.active_for(ctx.state, params["customer"])
     return ctx.render(
         listing.paginate(active, params, "/v1/entitlements/active_entitlements"), params
     )

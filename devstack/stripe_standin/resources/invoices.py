@@ -13,11 +13,11 @@ from stripe.params import (
     InvoiceVoidInvoiceParams,
 )
 
-from devstack.stripe_standin import billing, listing, plan_changes
-from devstack.stripe_standin.errors import card_error, invalid_request
+from devstack.stripe_standin import invoicing, listing, subscription_updates
+from devstack.stripe_standin.api_errors import card_error, invalid_request
 from devstack.stripe_standin.resources.common import LIST_PAGING, get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.store import snapshot
+from devstack.stripe_standin.state import snapshot
 from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
@@ -47,12 +47,12 @@ def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
         raise invalid_request("Invoice is already paid")
     if invoice["status"] == "void":
         raise invalid_request("You cannot pay a voided invoice.")
-    sub = billing.subscription_of_invoice(state, invoice)
+    sub = invoicing.subscription_of_invoice(state, invoice)
     if params.get("paid_out_of_band"):
         _paid_out_of_band(ctx, invoice)
         return ctx.render(invoice, params)
     if "payment_method" in params:
-        pm = billing.resolve_payment_method(
+        pm = invoicing.resolve_payment_method(
             state, params["payment_method"], ctx.test_card_ids, param="payment_method"
         )
         if pm["customer"] not in (None, invoice["customer"]):
@@ -63,14 +63,14 @@ def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
             )
     else:
         pm_id = invoice["default_payment_method"] or (
-            billing.default_payment_method_id(state, sub) if sub is not None else None
+            invoicing.default_payment_method_id(state, sub) if sub is not None else None
         )
         if pm_id is None:
             raise invalid_request(_NO_PAYMENT_METHOD)
         pm = state.data.payment_methods[pm_id]
-    result = billing.pay_invoice(state, invoice, pm, ctx.origin)
+    result = invoicing.pay_invoice(state, invoice, pm, ctx.origin)
     if result.outcome == "declined" and result.decline is not None:
-        raise billing.payment_error(result.decline, result.payment_intent, pm)
+        raise invoicing.payment_error(result.decline, result.payment_intent, pm)
     if result.outcome == "requires_action":
         extra: JSONDict = {}
         if result.payment_intent is not None:
@@ -86,7 +86,7 @@ def void(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
             "You can only pass in open invoices. "
             f"This invoice isn't open, it's {invoice['status']}."
         )
-    billing.void_invoice(ctx.state, invoice, ctx.origin)
+    invoicing.void_invoice(ctx.state, invoice, ctx.origin)
     return ctx.render(invoice, params)
 
 
@@ -97,12 +97,12 @@ def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
     invoice["amount_paid_off_stripe"] = invoice["amount_remaining"]
     invoice["amount_remaining"] = 0
     invoice["status_transitions"]["paid_at"] = now
-    pi = billing.invoice_payment_intent(state, invoice)
+    pi = invoicing.invoice_payment_intent(state, invoice)
     if pi is not None and pi["status"] != "succeeded":
         pi.update({"status": "canceled", "canceled_at": now, "next_action": None})
         state.emit("payment_intent.canceled", pi, ctx.origin)
     state.emit("invoice.paid", invoice, ctx.origin)
-    sub = billing.subscription_of_invoice(state, invoice)
+    sub = invoicing.subscription_of_invoice(state, invoice)
     if sub is not None and sub["status"] in ("incomplete", "past_due", "unpaid"):
         before = snapshot(sub)
         sub["status"] = "active"
@@ -111,7 +111,7 @@ def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
 
 def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     def matches(invoice: JSONDict) -> bool:
-        sub = billing.subscription_of_invoice(ctx.state, invoice)
+        sub = invoicing.subscription_of_invoice(ctx.state, invoice)
         return (
             ("customer" not in params or invoice["customer"] == params["customer"])
             and ("status" not in params or invoice["status"] == params["status"])
@@ -127,13 +127,13 @@ def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSOND
 
 
 def create_preview(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
-    return ctx.render(plan_changes.preview(ctx.state, params), params)
+    return ctx.render(subscription_updates.preview(ctx.state, params), params)
 
 
 # Payments here are on-session (3-D Secure is asked for, not declined); forgive is not modelled.
 _PAY = Supports("payment_method", "off_session=false", "paid_out_of_band")
 _LIST = Supports("customer", "status", "subscription", *LIST_PAGING)
-# Previews of a change to an existing subscription (plan_changes.preview refuses the rest).
+# Previews of a change to an existing subscription (subscription_updates.preview refuses the rest).
 _PREVIEW = Supports(
     "customer",
     "subscription",

@@ -6,8 +6,8 @@ from typing import Any
 
 from stripe.params import PaymentIntentConfirmParams, PaymentIntentRetrieveParams
 
-from devstack.stripe_standin import billing
-from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin import invoicing
+from devstack.stripe_standin.api_errors import invalid_request
 from devstack.stripe_standin.resources.common import get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports
@@ -40,7 +40,7 @@ def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict
             code="payment_intent_unexpected_state",
         )
     if "payment_method" in params:
-        pm = billing.resolve_payment_method(
+        pm = invoicing.resolve_payment_method(
             state, params["payment_method"], ctx.test_card_ids, param="payment_method"
         )
     elif pi["payment_method"]:
@@ -59,9 +59,9 @@ def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict
         )
     if "setup_future_usage" in params:
         pi["setup_future_usage"] = params["setup_future_usage"] or None
-    result = billing.attempt_payment(state, pi, pm, ctx.origin)
+    result = invoicing.attempt_payment(state, pi, pm, ctx.origin)
     if result.outcome == "declined" and result.decline is not None:
-        raise billing.payment_error(result.decline, pi, pm)
+        raise invoicing.payment_error(result.decline, pi, pm)
     if result.outcome == "requires_action" and params.get("error_on_requires_action"):
         raise invalid_request(
             "This payment required an authentication action to complete, but "

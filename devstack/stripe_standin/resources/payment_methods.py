@@ -6,11 +6,11 @@ from typing import Any
 
 from stripe.params import PaymentMethodRetrieveParams
 
-from devstack.stripe_standin import billing
-from devstack.stripe_standin.cards import TEST_CARDS
-from devstack.stripe_standin.errors import resource_missing
+from devstack.stripe_standin import invoicing
+from devstack.stripe_standin.api_errors import resource_missing
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports
+from devstack.stripe_standin.testmode_cards import TEST_CARDS
 
 JSONDict = dict[str, Any]
 
@@ -18,7 +18,7 @@ JSONDict = dict[str, Any]
 def _path_payment_method(ctx: ApiContext, pm_id: str) -> JSONDict:
     if pm_id not in TEST_CARDS and pm_id not in ctx.state.data.payment_methods:
         raise resource_missing("payment_method", pm_id, param="payment_method", status=404)
-    return billing.resolve_payment_method(
+    return invoicing.resolve_payment_method(
         ctx.state, pm_id, ctx.test_card_ids, param="payment_method"
     )
 

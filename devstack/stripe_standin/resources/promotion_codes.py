@@ -8,7 +8,7 @@ from typing import Any
 from stripe.params import PromotionCodeListParams
 
 from devstack.stripe_standin import listing
-from devstack.stripe_standin.errors import invalid_request
+from devstack.stripe_standin.api_errors import invalid_request
 from devstack.stripe_standin.resources.common import get_or_404
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports

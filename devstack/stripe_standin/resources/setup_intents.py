@@ -10,17 +10,21 @@ from stripe.params import (
     SetupIntentRetrieveParams,
 )
 
-from devstack.stripe_standin import billing, ids, objects
-from devstack.stripe_standin.cards import SETUP_AUTHENTICATION_FAILURE, Decline, setup_outcome
-from devstack.stripe_standin.errors import card_error, invalid_request
+from devstack.stripe_standin import ids, invoicing, objects
+from devstack.stripe_standin.api_errors import card_error, invalid_request
 from devstack.stripe_standin.resources.common import (
     get_or_404,
     get_param_object,
     merge_metadata,
 )
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.store import Origin, State, snapshot
+from devstack.stripe_standin.state import Origin, State, snapshot
 from devstack.stripe_standin.supports import Supports
+from devstack.stripe_standin.testmode_cards import (
+    SETUP_AUTHENTICATION_FAILURE,
+    Decline,
+    setup_outcome,
+)
 
 JSONDict = dict[str, Any]
 
@@ -74,7 +78,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         get_param_object(state, "customers", "customer", customer_id, "customer")
     pm = None
     if "payment_method" in params:
-        pm = billing.resolve_payment_method(
+        pm = invoicing.resolve_payment_method(
             state, params["payment_method"], ctx.test_card_ids, param="payment_method"
         )
     if params.get("confirm") and pm is None:
@@ -123,7 +127,7 @@ def confirm(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict
             code="setup_intent_unexpected_state",
         )
     if "payment_method" in params:
-        pm = billing.resolve_payment_method(
+        pm = invoicing.resolve_payment_method(
             state, params["payment_method"], ctx.test_card_ids, param="payment_method"
         )
     elif si["payment_method"]:
@@ -179,7 +183,7 @@ def setup_failed(
 ) -> None:
     si["status"] = "requires_payment_method"
     si["next_action"] = None
-    si["last_setup_error"] = billing.last_payment_error(decline, pm)
+    si["last_setup_error"] = invoicing.last_payment_error(decline, pm)
     state.emit("setup_intent.setup_failed", si, origin)
 
 

@@ -12,15 +12,22 @@ from stripe.params import (
     SubscriptionUpdateParams,
 )
 
-from devstack.stripe_standin import billing, discounts, ids, listing, objects, plan_changes
-from devstack.stripe_standin.billing import DAY
-from devstack.stripe_standin.cards import charge_outcome
-from devstack.stripe_standin.errors import (
+from devstack.stripe_standin import (
+    discounts,
+    ids,
+    invoicing,
+    listing,
+    objects,
+    periods,
+    subscription_updates,
+)
+from devstack.stripe_standin.api_errors import (
     card_error,
     invalid_request,
     parameter_missing,
     resource_missing,
 )
+from devstack.stripe_standin.periods import DAY
 from devstack.stripe_standin.resources import setup_intents
 from devstack.stripe_standin.resources.common import (
     LIST_PAGING,
@@ -30,8 +37,9 @@ from devstack.stripe_standin.resources.common import (
     unset_or,
 )
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.store import State, SubscriptionBookkeeping, snapshot
+from devstack.stripe_standin.state import State, SubscriptionBookkeeping, snapshot
 from devstack.stripe_standin.supports import Supports
+from devstack.stripe_standin.testmode_cards import charge_outcome
 
 JSONDict = dict[str, Any]
 
@@ -59,8 +67,8 @@ _CREATE = Supports(
     "discounts[].promotion_code",
 )
 # Item (price) changes come with payment_behavior=pending_if_incomplete and are billed at once
-# or not at all (plan_changes.check_params refuses the other combinations by name); no pauses
-# or scheduled cancels (cancel_at) yet.
+# or not at all (subscription_updates.check_params refuses the other combinations by name);
+# no pauses or scheduled cancels (cancel_at) yet.
 _UPDATE = Supports(
     *_COMMON,
     "cancellation_details.comment",
@@ -160,7 +168,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     )
     default_pm = None
     if params.get("default_payment_method"):
-        default_pm = billing.require_attached(
+        default_pm = invoicing.require_attached(
             state,
             params["default_payment_method"],
             customer["id"],
@@ -200,7 +208,7 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         )
         period_end = trial_end
     else:
-        period_end = billing.next_period_end(now, interval, count, now)
+        period_end = periods.next_period_end(now, interval, count, now)
     items = []
     for price, quantity, item_params in chosen:
         item = objects.subscription_item(
@@ -223,10 +231,10 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
 
     requires_action = False
     if trial_end is not None:
-        invoice = billing.create_invoice(
+        invoice = invoicing.create_invoice(
             state, sub, "subscription_create", now, now, ctx.origin, trial=True
         )
-        billing.finalize_invoice(state, invoice, sub, ctx.origin)
+        invoicing.finalize_invoice(state, invoice, sub, ctx.origin)
         if behavior == "default_incomplete":
             si = setup_intents.new_setup_intent(
                 state,
@@ -237,9 +245,9 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
             state.data.si_subscription[si["id"]] = sub["id"]
             sub["pending_setup_intent"] = si["id"]
     else:
-        invoice = billing.create_invoice(state, sub, "subscription_create", now, now, ctx.origin)
-        billing.finalize_invoice(state, invoice, sub, ctx.origin)
-        pi = billing.invoice_payment_intent(state, invoice)
+        invoice = invoicing.create_invoice(state, sub, "subscription_create", now, now, ctx.origin)
+        invoicing.finalize_invoice(state, invoice, sub, ctx.origin)
+        pi = invoicing.invoice_payment_intent(state, invoice)
         if invoice["status"] == "paid":
             sub["status"] = "active"
         elif behavior == "default_incomplete":
@@ -247,13 +255,13 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
                 pi["payment_method"] = charge_pm["id"]
                 pi["status"] = "requires_confirmation"
         elif charge_pm is not None:
-            result = billing.pay_invoice(
+            result = invoicing.pay_invoice(
                 state, invoice, charge_pm, ctx.origin, quiet_subscription=True
             )
             requires_action = result.outcome == "requires_action"
     created_event["data"]["object"] = snapshot(sub)
     if requires_action and behavior == "error_if_incomplete":
-        pi = billing.invoice_payment_intent(state, invoice)
+        pi = invoicing.invoice_payment_intent(state, invoice)
         extra = {"payment_intent": snapshot(pi)} if pi is not None else {}
         raise card_error(
             "subscription_payment_intent_requires_action", _REQUIRES_ACTION, extra=extra
@@ -312,7 +320,7 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
                 "A canceled subscription can only update its cancellation_details and metadata."
             )
     if "items" in params:
-        plan_changes.change(state, sub, params, ctx.origin)
+        subscription_updates.change(state, sub, params, ctx.origin)
         return ctx.render(sub, params)
     for param in ("discounts", "proration_date", "payment_behavior", "proration_behavior"):
         if param in params:
@@ -323,7 +331,7 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
             )
     new_default = None
     if params.get("default_payment_method"):
-        new_default = billing.require_attached(
+        new_default = invoicing.require_attached(
             state,
             params["default_payment_method"],
             sub["customer"],
@@ -357,7 +365,7 @@ def cancel(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     now = state.now()
     sub["canceled_at"] = now
     sub["cancellation_details"]["reason"] = "cancellation_requested"
-    billing.cancel_subscription(state, sub, ctx.origin, at=now)
+    invoicing.cancel_subscription(state, sub, ctx.origin, at=now)
     return ctx.render(sub, params)
 
 

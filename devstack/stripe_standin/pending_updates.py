@@ -1,0 +1,44 @@
+"""A subscription's pending update (``payment_behavior=pending_if_incomplete``): applied when its
+invoice is paid, discarded when it expires. Below invoicing (which pays the invoice) and
+subscription updates (which create the pending update)."""
+
+from __future__ import annotations
+
+from devstack.stripe_standin import objects
+from devstack.stripe_standin.state import JSONDict, Origin, PendingChange, State, snapshot
+
+
+def apply(state: State, pending: PendingChange, origin: Origin) -> None:
+    sub = state.data.subscriptions[pending.subscription]
+    before = snapshot(sub)
+    for item in sub["items"]["data"]:
+        price_id = pending.prices.get(item["id"])
+        if price_id is not None:
+            price = snapshot(state.data.prices[price_id])
+            item.update({"price": price, "plan": objects.plan_from_price(price)})
+    state.data.coverage.update(pending.coverage)
+    if pending.discounts is not None:
+        sub["discounts"] = list(pending.discounts)
+    sub["pending_update"] = None
+    state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def invoice_paid(state: State, invoice: JSONDict, origin: Origin) -> None:
+    """A pending change applies once its invoice is paid."""
+    pending = state.data.pending_changes.pop(invoice["id"], None)
+    if pending is not None:
+        apply(state, pending, origin)
+
+
+def is_pending(state: State, invoice: JSONDict) -> bool:
+    return invoice["id"] in state.data.pending_changes
+
+
+def expire(state: State, sub: JSONDict, origin: Origin) -> None:
+    """A pending update not paid in time is discarded; its invoice stays as it is."""
+    for invoice_id, pending in list(state.data.pending_changes.items()):
+        if pending.subscription == sub["id"]:
+            del state.data.pending_changes[invoice_id]
+    before = snapshot(sub)
+    sub["pending_update"] = None
+    state.emit_update("customer.subscription.pending_update_expired", sub, before, origin)

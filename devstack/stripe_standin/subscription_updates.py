@@ -1,0 +1,361 @@
+"""Changing a subscription item's price: prorations, pending updates, and their previews.
+
+What is modelled (flexible billing mode): ``proration_behavior=always_invoice`` bills at once a
+credit for the unused share of what was charged for the old price and a charge for the rest of
+the period at the new one; ``none`` swaps the price without an invoice. With
+``payment_behavior=pending_if_incomplete`` the change waits in ``pending_update`` until that
+invoice is paid (a negative or zero invoice is paid at once, its credit kept on the customer's
+balance). ``proration_date`` fixes the moment prorations are computed for. Previews
+(``invoices.create_preview``) run the same computation without storing anything.
+Not modelled, and refused: ``create_prorations``, other payment behaviours, quantity changes,
+adding or removing items, a change of billing interval, changes while trialing.
+
+All functions expect the caller to hold ``state.lock``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from devstack.stripe_standin import discounts, ids, invoicing, objects, pending_updates, periods
+from devstack.stripe_standin.api_errors import invalid_request
+from devstack.stripe_standin.state import (
+    Coverage,
+    Origin,
+    PendingChange,
+    State,
+    get_param_object,
+    snapshot,
+)
+
+JSONDict = dict[str, Any]
+
+PENDING_UPDATE_LIFETIME = 23 * 3600
+# What Stripe accepts together with payment_behavior=pending_if_incomplete.
+PENDING_ALLOWED = frozenset(
+    {
+        "expand",
+        "payment_behavior",
+        "proration_behavior",
+        "proration_date",
+        "billing_cycle_anchor",
+        "items",
+        "trial_end",
+        "trial_from_plan",
+        "add_invoice_items",
+        "metadata",
+        "discounts",
+    }
+)
+IMPLEMENTED = frozenset(
+    {"expand", "payment_behavior", "proration_behavior", "proration_date", "items", "discounts"}
+)
+
+
+def _unimplemented(what: str, param: str) -> Exception:
+    return invalid_request(f"The Stripe stand-in does not implement {what}.", param=param)
+
+
+def _half_up(value: float) -> int:
+    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+
+
+def _day(moment: int) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%d %b %Y")
+
+
+def _new_prices(
+    state: State, sub: JSONDict, items: list[JSONDict], param: str = "items"
+) -> dict[str, JSONDict]:
+    """item id -> the price it changes to, for the items whose price changes."""
+    by_id = {item["id"]: item for item in sub["items"]["data"]}
+    changes: dict[str, JSONDict] = {}
+    for index, entry in enumerate(items):
+        where = f"{param}[{index}]"
+        extra = sorted(set(entry) - {"id", "price"})
+        if extra:
+            raise _unimplemented(f"{where}[{extra[0]}] on item changes", f"{where}[{extra[0]}]")
+        if "id" not in entry:
+            raise _unimplemented("adding subscription items (each needs an id)", f"{where}[id]")
+        item = by_id.get(entry["id"])
+        if item is None:
+            raise invalid_request(
+                f"No such subscription item: '{entry['id']}'", param=f"{where}[id]"
+            )
+        if "price" not in entry:
+            continue
+        price = get_param_object(state, "prices", "price", entry["price"], f"{where}[price]")
+        if not price["active"] or price["type"] != "recurring":
+            raise invalid_request(
+                "The price specified is inactive or not recurring.", param=f"{where}[price]"
+            )
+        if price["currency"] != sub["currency"]:
+            raise invalid_request(
+                "All prices on a subscription must have the same currency.",
+                param=f"{where}[price]",
+            )
+        old, new = item["price"]["recurring"], price["recurring"]
+        if (old["interval"], old["interval_count"]) != (new["interval"], new["interval_count"]):
+            raise _unimplemented("changing the billing interval", f"{where}[price]")
+        if price["id"] != item["price"]["id"]:
+            changes[item["id"]] = price
+    return changes
+
+
+def _proration_date(sub: JSONDict, value: Any, now: int, param: str) -> int:
+    items = sub["items"]["data"]
+    start = max(int(i["current_period_start"]) for i in items)
+    end = min(int(i["current_period_end"]) for i in items)
+    moment = now if value is None else int(value)
+    if not start <= moment <= min(now, end - 1):
+        raise invalid_request(
+            "The proration date must be within the subscription's current billing period and "
+            "not in the future.",
+            param=param,
+        )
+    return moment
+
+
+def _line(
+    invoice_id: str, sub: JSONDict, item: JSONDict, price: JSONDict, amount: int, text: str, at: int
+) -> JSONDict:
+    line = objects.invoice_line(
+        invoice_id,
+        sub["id"],
+        {**item, "price": price},
+        amount,
+        text,
+        at,
+        int(item["current_period_end"]),
+    )
+    line["discountable"] = False
+    details = line["parent"]["subscription_item_details"]
+    details["proration"] = True
+    details["invoice_item"] = ids.new_id("ii")
+    details["proration_details"] = {"credited_items": None}
+    return line
+
+
+def _prorations(
+    state: State, sub: JSONDict, changes: dict[str, JSONDict], at: int, invoice_id: str
+) -> tuple[list[JSONDict], dict[str, Coverage]]:
+    lines, coverage = [], {}
+    for item in sub["items"]["data"]:
+        new = changes.get(item["id"])
+        if new is None:
+            continue
+        start, end = int(item["current_period_start"]), int(item["current_period_end"])
+        product = state.data.products
+        old = item["price"]
+        covered = state.data.coverage.get(item["id"])
+        if covered is not None and covered.end > at:
+            credit = _half_up(
+                covered.net_amount * (covered.end - at) / (covered.end - covered.start)
+            )
+        else:
+            credit = _half_up(
+                int(old["unit_amount"]) * item["quantity"] * (end - at) / (end - start)
+            )
+        debit = _half_up(int(new["unit_amount"]) * item["quantity"] * (end - at) / (end - start))
+        day = _day(at)
+        lines.append(
+            _line(
+                invoice_id, sub, item, old, -credit,
+                f"Unused time on {product[old['product']]['name']} after {day}", at,
+            )
+        )  # fmt: skip
+        lines.append(
+            _line(
+                invoice_id, sub, item, new, debit,
+                f"Remaining time on {product[new['product']]['name']} after {day}", at,
+            )
+        )  # fmt: skip
+        coverage[item["id"]] = Coverage(debit, at, end)
+    return lines, coverage
+
+
+def _proration_invoice(
+    state: State, sub: JSONDict, lines: list[JSONDict], invoice_id: str, at: int
+) -> JSONDict:
+    customer = state.data.customers[sub["customer"]]
+    invoice = objects.invoice(
+        invoice_id, customer, sub, "subscription_update", lines, at, at, state.now()
+    )
+    invoice["parent"]["subscription_details"]["subscription_proration_date"] = at
+    return invoice
+
+
+# --- updating a subscription ----------------------------------------------------------------
+
+
+def check_params(sub: JSONDict, params: JSONDict) -> None:
+    behavior = params.get("payment_behavior", "allow_incomplete")
+    if behavior != "pending_if_incomplete":
+        raise _unimplemented(
+            f"item changes with payment_behavior={behavior} (only pending_if_incomplete)",
+            "payment_behavior",
+        )
+    for key in sorted(params):
+        if key not in PENDING_ALLOWED:
+            raise invalid_request(
+                f"You cannot pass `{key}` with payment_behavior=pending_if_incomplete.", param=key
+            )
+        if key not in IMPLEMENTED:
+            raise _unimplemented(f"`{key}` with pending_if_incomplete", key)
+    proration = params.get("proration_behavior", "create_prorations")
+    if proration not in ("always_invoice", "none"):
+        raise _unimplemented(f"proration_behavior={proration}", "proration_behavior")
+    if sub["status"] != "active":
+        raise _unimplemented(f"item changes on a {sub['status']} subscription", "items")
+    if sub["pending_update"] is not None:
+        raise _unimplemented("updating a subscription that has a pending update", "items")
+
+
+def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> None:
+    """``POST /v1/subscriptions/{id}`` with ``items`` (see :func:`check_params` first)."""
+    check_params(sub, params)
+    now = state.now()
+    changes = _new_prices(state, sub, params["items"])
+    at = _proration_date(sub, params.get("proration_date"), now, "proration_date")
+    new_discounts = None
+    if "discounts" in params:
+        promos = discounts.promotion_codes_of(
+            state, params["discounts"], sub["customer"], sub["currency"]
+        )
+        new_discounts = discounts.redeem(state, promos, sub["customer"], sub["id"])
+    invoice_id = ids.new_id("in")
+    lines, coverage = _prorations(state, sub, changes, at, invoice_id)
+    pending = PendingChange(
+        sub["id"], {item: price["id"] for item, price in changes.items()}, new_discounts, coverage
+    )
+    if not lines or params.get("proration_behavior") == "none":
+        pending_updates.apply(state, pending, origin)
+        return
+    before = snapshot(sub)
+    invoice = _proration_invoice(state, sub, lines, invoice_id, at)
+    state.data.invoices[invoice_id] = invoice
+    state.data.pending_changes[invoice_id] = pending
+    sub["latest_invoice"] = invoice_id
+    state.emit("invoice.created", invoice, origin)
+    invoicing.finalize_invoice(state, invoice, sub, origin)
+    if invoice["status"] != "paid":
+        pm_id = invoicing.default_payment_method_id(state, sub)
+        pm = state.data.payment_methods.get(pm_id) if pm_id else None
+        invoicing.pay_invoice(state, invoice, pm, origin, quiet_subscription=True)
+    if invoice_id in state.data.pending_changes:
+        sub["pending_update"] = _pending_update(state, sub, pending, now)
+        state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: int) -> JSONDict:
+    items = []
+    for item in sub["items"]["data"]:
+        future = snapshot(item)
+        price_id = pending.prices.get(item["id"])
+        if price_id is not None:
+            price = snapshot(state.data.prices[price_id])
+            future.update({"price": price, "plan": objects.plan_from_price(price)})
+        items.append(future)
+    # Stripe sends every field of a pending update; the ones this change leaves alone are null.
+    return {
+        "billing_cycle_anchor": None,
+        "cancel_at_period_end": None,
+        "discount": None,
+        "discounts": None if pending.discounts is None else list(pending.discounts),
+        "expires_at": now + PENDING_UPDATE_LIFETIME,
+        "metadata": None,
+        "subscription_items": items,
+        "trial_end": None,
+        "trial_from_plan": None,
+    }
+
+
+# --- previews -------------------------------------------------------------------------------
+
+PREVIEW_PARAMS = frozenset(
+    {"customer", "subscription", "subscription_details", "discounts", "expand"}
+)
+PREVIEW_DETAILS = frozenset({"items", "proration_behavior", "proration_date"})
+
+
+def preview(state: State, params: JSONDict) -> JSONDict:
+    """``POST /v1/invoices/create_preview`` for a change to an existing subscription."""
+    unknown = sorted(set(params) - PREVIEW_PARAMS)
+    if unknown:
+        raise _unimplemented(f"previews with `{unknown[0]}`", unknown[0])
+    if "subscription" not in params:
+        raise _unimplemented("previews of new subscriptions (pass `subscription`)", "subscription")
+    sub = get_param_object(
+        state, "subscriptions", "subscription", params["subscription"], "subscription"
+    )
+    if params.get("customer", sub["customer"]) != sub["customer"]:
+        raise invalid_request(
+            "The subscription does not belong to the customer you specified.", param="customer"
+        )
+    details = params.get("subscription_details") or {}
+    unknown = sorted(set(details) - PREVIEW_DETAILS)
+    if unknown:
+        where = f"subscription_details[{unknown[0]}]"
+        raise _unimplemented(where, where)
+    behavior = details.get("proration_behavior", "create_prorations")
+    if behavior not in ("always_invoice", "none"):
+        raise _unimplemented(
+            f"previews with proration_behavior={behavior}",
+            "subscription_details[proration_behavior]",
+        )
+    if sub["status"] != "active":
+        raise _unimplemented(f"previews of a {sub['status']} subscription", "subscription")
+    changes = _new_prices(
+        state, sub, details.get("items") or [], param="subscription_details[items]"
+    )
+    if "discounts" in params:
+        promos = discounts.promotion_codes_of(
+            state, params["discounts"], sub["customer"], sub["currency"]
+        )
+        applied = discounts.preview_discounts(state, promos, sub["customer"])
+    else:
+        applied = discounts.of_subscription(state, sub)
+    invoice_id = "upcoming_" + ids.new_id("in")
+    if behavior == "always_invoice":
+        at = _proration_date(
+            sub, details.get("proration_date"), state.now(), "subscription_details[proration_date]"
+        )
+        lines, _ = _prorations(state, sub, changes, at, invoice_id)
+        invoice = _proration_invoice(state, sub, lines, invoice_id, at)
+    else:
+        invoice = _renewal(state, sub, changes, invoice_id)
+    discounts.apply(state, invoice, applied)
+    customer = state.data.customers[sub["customer"]]
+    balance = int(customer["balance"])
+    invoice["starting_balance"] = balance
+    invoice["amount_due"] = invoice["amount_remaining"] = max(0, int(invoice["total"]) + balance)
+    # A preview is never finalized: it has no hosted page or PDF.
+    del invoice["hosted_invoice_url"], invoice["invoice_pdf"]
+    return invoice
+
+
+def _renewal(
+    state: State, sub: JSONDict, changes: dict[str, JSONDict], invoice_id: str
+) -> JSONDict:
+    items = sub["items"]["data"]
+    start = min(int(i["current_period_start"]) for i in items)
+    end = min(int(i["current_period_end"]) for i in items)
+    interval, count = periods.recurring_of(sub)
+    next_end = periods.next_period_end(int(sub["billing_cycle_anchor"]), interval, count, end)
+    lines = []
+    for item in items:
+        price = changes.get(item["id"], item["price"])
+        future = {**item, "price": price}
+        name = state.data.products[price["product"]]["name"]
+        amount = int(price["unit_amount"]) * int(item["quantity"])
+        text = f"{item['quantity']} × {name}"  # noqa: RUF001 - Stripe's wording
+        lines.append(
+            objects.invoice_line(invoice_id, sub["id"], future, amount, text, end, next_end)
+        )
+    customer = state.data.customers[sub["customer"]]
+    invoice = objects.invoice(
+        invoice_id, customer, sub, "subscription_cycle", lines, start, end, end
+    )
+    invoice["next_payment_attempt"] = end
+    return invoice

@@ -1,0 +1,222 @@
+"""Every cloud function of the package, in one table: the single source of truth.
+
+``main.py`` declares one entry point per row (a test fails when the two disagree); ``boot``
+validates the settings of the row an instance serves; the OpenAPI generator documents the
+``browser`` rows; the local stack starts every row; ``python -m app.registry`` writes the
+file Terraform deploys from (``infra/functions.json``; a test fails when it drifts).
+
+Nothing here imports an operation: a row names its target as ``"module:attribute"``, and only
+the instance that serves it imports it, so each function pays at start only for what it uses.
+
+Kinds:
+- ``browser``: called by the frontend with a Firebase ID token; public; CORS; JSON in and out.
+- ``webhook``: called by Stripe; public; authenticated by the ``Stripe-Signature`` header.
+- ``event``: a CloudEvent from the notifications topic's push subscription; not public.
+- ``job``: called by Cloud Scheduler with an OIDC token; not public.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Kind = Literal["browser", "webhook", "event", "job"]
+SIGNATURES: dict[Kind, Literal["http", "cloudevent"]] = {
+    "browser": "http",
+    "webhook": "http",
+    "event": "cloudevent",
+    "job": "http",
+}
+PUBLIC_KINDS = frozenset({"browser", "webhook"})
+
+# Environment variables that hold secrets: Secret Manager fills them in the cloud.
+STRIPE_KEY = "STRIPE_SECRET_KEY"
+WEBHOOK_SECRETS = "STRIPE_WEBHOOK_SECRETS"
+SMTP_PASSWORD = "SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a value
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    name: str  # the Python entry point in main.py; deployed with dashes
+    kind: Kind
+    target: str  # "module:attribute": the operation (browser, job) or handler (webhook, event)
+    settings: tuple[str, ...] = ()  # Settings fields this function cannot run without
+    secrets: tuple[str, ...] = (STRIPE_KEY,)  # from Secret Manager, and required at start
+    # From Secret Manager when one exists, else unset: e.g. a relay that takes no login.
+    optional_secrets: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()  # browser: statuses beyond the common ones (documented)
+
+    @property
+    def deployed_name(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def signature(self) -> Literal["http", "cloudevent"]:
+        return SIGNATURES[self.kind]
+
+    @property
+    def public(self) -> bool:
+        return self.kind in PUBLIC_KINDS
+
+    @property
+    def required_settings(self) -> tuple[str, ...]:
+        return tuple(sorted({secret.lower() for secret in self.secrets} | set(self.settings)))
+
+
+@dataclass(frozen=True)
+class Instance:
+    """How one instance of a kind of function is deployed: chosen from ``make bench``'s
+    requests per second at 1 to 16 clients and its memory figures (README "Performance").
+
+    ``concurrency`` is Cloud Run's max_instance_request_concurrency; functions-framework runs
+    one gunicorn worker (``WORKERS``) with ``THREADS`` threads, one per concurrent request.
+    More than one request at a time needs a whole vCPU.
+    """
+
+    concurrency: int
+    threads: int
+    workers: int = 1
+    cpu: str = "1"
+    memory: str = "512Mi"
+
+
+# Browser calls and webhook deliveries spend most of their time waiting on Stripe and
+# Firestore: 8 at once keep one vCPU busy (throughput at 8 clients is within a few percent
+# of 16) without queueing behind each other. The scheduled job runs alone.
+INSTANCES: dict[Kind, Instance] = {
+    "browser": Instance(concurrency=8, threads=8),
+    "webhook": Instance(concurrency=8, threads=8),
+    "event": Instance(concurrency=4, threads=4),
+    "job": Instance(concurrency=1, threads=2),
+}
+
+
+def _browser(name: str, module: str, *, errors: tuple[int, ...] = (), **kw: Any) -> FunctionDef:
+    return FunctionDef(name, "browser", f"billing.operations.{module}:{name}", errors=errors, **kw)
+
+
+FUNCTIONS: tuple[FunctionDef, ...] = (
+    _browser("create_customer", "customers", errors=(409,)),
+    _browser(
+        "create_subscription", "subscriptions", errors=(409,), settings=("allowed_price_ids",)
+    ),
+    _browser("handle_subscription", "subscriptions", errors=(404, 409)),
+    _browser("retrieve_subscription", "subscriptions", errors=(404,)),
+    _browser("retrieve_payment_method", "payment_methods", errors=(404,)),
+    _browser("create_setup_intent", "payment_methods", errors=(409,)),
+    _browser("update_payment_method", "payment_methods", errors=(404, 409)),
+    _browser("retry_invoice", "invoices", errors=(402, 404, 409)),
+    _browser(
+        "preview_plan_change", "plan_changes", errors=(404, 409), settings=("allowed_price_ids",)
+    ),
+    _browser("change_plan", "plan_changes", errors=(404, 409), settings=("allowed_price_ids",)),
+    _browser("list_invoices", "invoices", errors=(404,)),
+    _browser(
+        "create_checkout_session",
+        "hosted_pages",
+        errors=(409,),
+        settings=("allowed_price_ids", "checkout_success_url", "checkout_cancel_url"),
+    ),
+    _browser(
+        "create_portal_session", "hosted_pages", errors=(409,), settings=("portal_return_url",)
+    ),
+    FunctionDef(
+        "stripe_webhook",
+        "webhook",
+        "billing.entitlements.events:handle_event",
+        secrets=(STRIPE_KEY, WEBHOOK_SECRETS),
+    ),
+    FunctionDef("reconcile", "job", "billing.operations.reconcile:reconcile"),
+    FunctionDef(
+        "send_email",
+        "event",
+        "mailer.handler:send_email",
+        settings=("smtp_host", "mail_from", "product_name", "app_url"),
+        secrets=(),
+        optional_secrets=(SMTP_PASSWORD,),
+    ),
+)
+
+BY_NAME: dict[str, FunctionDef] = {fn.name: fn for fn in FUNCTIONS}
+
+
+def get(name: str) -> FunctionDef:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a function of this package") from None
+
+
+def load_target(fn: FunctionDef) -> Any:
+    module, _, attribute = fn.target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build(fn: FunctionDef) -> Callable[[Any], Any]:
+    """The callable functions-framework invokes for ``fn``: its kind's policy around its target."""
+    target = load_target(fn)
+    if fn.kind == "browser":
+        import typing
+
+        from billing.http.browser import BrowserEndpoint
+
+        model = typing.get_type_hints(target)["body"]
+        return BrowserEndpoint(fn.name, target, model)
+    if fn.kind == "job":
+        import typing
+
+        from billing.http.job import JobEndpoint
+
+        return JobEndpoint(fn.name, target, typing.get_type_hints(target)["body"])
+    if fn.kind == "webhook":
+        from billing.http.stripe_webhook import StripeWebhookEndpoint
+
+        return StripeWebhookEndpoint(fn.name, target)
+    handler: Callable[[Any], Any] = target  # an event handler is its own entry point
+    return handler
+
+
+_handlers: dict[str, Callable[[Any], Any]] = {}
+_lock = threading.Lock()
+
+
+def handler(name: str) -> Callable[[Any], Any]:
+    """The built entry point for ``name``, built once per instance."""
+    if name not in _handlers:
+        with _lock:
+            if name not in _handlers:
+                _handlers[name] = build(get(name))
+    return _handlers[name]
+
+
+def manifest() -> dict[str, Any]:
+    """What deployment needs to know of each function (``infra/functions.json``)."""
+    return {
+        "functions": {
+            fn.deployed_name: {
+                "entry_point": fn.name,
+                "kind": fn.kind,
+                "signature": fn.signature,
+                "public": fn.public,
+                "secrets": sorted(fn.secrets),
+                "optional_secrets": sorted(fn.optional_secrets),
+                "settings": sorted(setting.upper() for setting in fn.settings),
+                "instance": asdict(INSTANCES[fn.kind]),
+            }
+            for fn in FUNCTIONS
+        }
+    }
+
+
+def render_manifest() -> str:
+    header = {"//": "Generated by `make infra-manifest` from functions/billing/registry.py."}
+    return json.dumps(header | manifest(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_manifest())

@@ -1,0 +1,1 @@
+"""Stripe event -> sync -> entitlement document -> notification."""

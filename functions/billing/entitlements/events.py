@@ -1,0 +1,232 @@
+"""Stripe events: dedupe on the event id, sync the customer, record and publish notifications.
+
+The HTTP side (signature, body, answers Stripe understands) is :mod:`billing.http.stripe_webhook`.
+This module gets a verified event and decides its effect:
+
+1. Irrelevant types, and customers this app does not know, need nothing: answered 2xx.
+2. Claim the event in ``stripe_events/{event_id}`` (the inbox) with a lease. A delivery that
+   finds it done answers "duplicate"; one that finds another delivery working waits a little,
+   then answers 503 so Stripe comes back; a lease left by a crashed delivery is taken over.
+3. Sync the customer's entitlement from Stripe (:mod:`billing.entitlements.sync`) and build the
+   notification the event calls for; record it in the claimed document (the outbox). An event
+   with nothing to tell is marked done in that same write.
+4. Publish what is recorded and not yet published, and mark it published and done in one write.
+
+Every write after the claim is a compare-and-set on the claim, so a delivery that lost its
+lease cannot record or finish over the one that took it over. Any failure leaves the event
+unfinished and answers 5xx, so Stripe retries and the next delivery resumes where this one
+stopped: nothing is lost, and nothing is done twice except a publish interrupted before its
+mark, which consumers de-duplicate on the notification id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import stripe
+
+from billing.context import Context
+from billing.entitlements import notifications, sync
+from billing.errors import BillingError, UpstreamUnavailable
+from core import call_counts
+from core.firestore import firestore_retry
+
+log = logging.getLogger(__name__)
+
+EVENTS = "stripe_events"
+# Long enough for a delivery whose Stripe calls all time out and retry; a claim older than
+# this belongs to a delivery that died.
+LEASE = timedelta(seconds=150)
+# Processed events are kept this long (a Firestore TTL policy on expire_at deletes them):
+# longer than Stripe's 3 days of retries, so a late redelivery is still recognised.
+KEEP = timedelta(days=30)
+# How long a concurrent duplicate waits for the delivery that holds the claim.
+WAIT_FOR_OWNER_S = 8.0
+
+SUBSCRIPTION_EVENTS = frozenset(
+    f"customer.subscription.{name}"
+    for name in ("created", "updated", "deleted", "paused", "resumed", "trial_will_end")
+)
+INVOICE_EVENTS = frozenset(
+    {"invoice.paid", "invoice.payment_failed", "invoice.payment_action_required"}
+)
+ENTITLEMENT_EVENTS = frozenset({"entitlements.active_entitlement_summary.updated"})
+RELEVANT = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | ENTITLEMENT_EVENTS
+
+
+class InProgress(UpstreamUnavailable):
+    code = "event_in_progress"
+    default_message = "Another delivery of this event is being processed; retry later."
+
+
+_CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,255}$")
+
+
+def customer_of(event: dict[str, Any]) -> str | None:
+    """Whose state the event is about: the payload only says whom to sync."""
+    customer = event["data"]["object"].get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    return customer if isinstance(customer, str) and _CUSTOMER_ID.match(customer) else None
+
+
+@dataclass(frozen=True)
+class Claim:
+    ref: Any  # the event's DocumentReference
+    data: dict[str, Any]
+    version: Any  # update_time of our last write: the compare-and-set token
+
+
+class Inbox:
+    def __init__(self, ctx: Context) -> None:
+        settings = ctx.runtime.settings
+        self._db = ctx.runtime.firestore
+        self._timeout = settings.firestore_timeout_seconds
+        self._retry = firestore_retry(self._timeout)
+        self.held: Claim | None = None  # our claim as last written
+
+    def _kw(self) -> dict[str, Any]:
+        return {"timeout": self._timeout, "retry": self._retry}
+
+    def claim(self, event: dict[str, Any], uid: str) -> Claim | None:
+        """Our claim on the event, or None when it is already done. Raises InProgress when
+        another delivery holds a live claim for longer than we wait."""
+        from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
+
+        ref = self._db.collection(EVENTS).document(event["id"])
+        now = datetime.now(UTC)
+        fresh = {
+            "type": event["type"],
+            "uid": uid,
+            "status": "processing",
+            "owner": uuid.uuid4().hex,
+            "lease_until": now + LEASE,
+            "synced": False,
+            "notification": None,
+            "published": False,
+            "received_at": now,
+            "expire_at": now + KEEP,
+        }
+        call_counts.count(call_counts.FIRESTORE)
+        try:
+            result = ref.create(fresh, **self._kw())
+            self.held = Claim(ref, fresh, result.update_time)
+            return self.held
+        except (AlreadyExists, Conflict):
+            pass
+        deadline = time.monotonic() + WAIT_FOR_OWNER_S
+        while True:
+            call_counts.count(call_counts.FIRESTORE)
+            snapshot = ref.get(**self._kw())
+            data = snapshot.to_dict() or {}
+            if data.get("status") == "done":
+                return None
+            if data.get("lease_until") and data["lease_until"] > datetime.now(UTC):
+                if time.monotonic() > deadline:
+                    raise InProgress()
+                time.sleep(0.2)
+                continue
+            # The delivery that held it died: take over, keeping what it recorded.
+            lease = {"owner": uuid.uuid4().hex, "lease_until": datetime.now(UTC) + LEASE}
+            call_counts.count(call_counts.FIRESTORE)
+            try:
+                result = ref.update(
+                    lease,
+                    option=self._db.write_option(last_update_time=snapshot.update_time),
+                    **self._kw(),
+                )
+            except (FailedPrecondition, Conflict):
+                continue  # someone else took it over first: look again
+            log.warning("took over an abandoned delivery", extra={"stripe_event_id": ref.id})
+            self.held = Claim(ref, data | lease, result.update_time)
+            return self.held
+
+    def release(self) -> None:
+        """Gives our lease up after a failure, so Stripe's next delivery resumes at once."""
+        if self.held is None:
+            return
+        try:
+            self.update(self.held, {"lease_until": datetime.now(UTC)})
+        except Exception as exc:  # noqa: BLE001 - Firestore may be what failed: the lease expires
+            log.info("could not release the claim: %s", type(exc).__name__)
+
+    def update(self, claim: Claim, changes: dict[str, Any]) -> Claim:
+        """Writes ``changes`` only if our claim still stands."""
+        from google.api_core.exceptions import Conflict, FailedPrecondition
+
+        call_counts.count(call_counts.FIRESTORE)
+        try:
+            result = claim.ref.update(
+                changes, option=self._db.write_option(last_update_time=claim.version), **self._kw()
+            )
+        except (FailedPrecondition, Conflict):
+            self.held = None
+            raise InProgress() from None  # our lease lapsed and another delivery took over
+        self.held = Claim(claim.ref, claim.data | changes, result.update_time)
+        return self.held
+
+
+def handle_event(ctx: Context, event: dict[str, Any]) -> str:
+    """Applies a verified Stripe event; returns the outcome for the answer and the logs."""
+    if event["type"] not in RELEVANT:
+        return "ignored"
+    customer_id = customer_of(event)
+    if customer_id is None:
+        # Not an object Stripe sends (another API version, or garbage under a valid signature):
+        # acknowledged, so it is neither retried for days nor counted against the endpoint.
+        # An unusable object id with a known customer still syncs that customer (the payload
+        # only says whom to sync); notifications.build then has nothing to tell.
+        log.warning("relevant event without a usable customer: ignored")
+        return "ignored"
+    uid = ctx.runtime.customers.uid_for(customer_id)
+    if uid is None:
+        log.info(
+            "event about a customer this app does not know", extra={"customer_id": customer_id}
+        )
+        return "unknown_customer"
+    inbox = Inbox(ctx)
+    claim = inbox.claim(event, uid)
+    if claim is None:
+        return "duplicate"
+    try:
+        return _apply(ctx, inbox, claim, event, uid, customer_id)
+    except stripe.InvalidRequestError as exc:
+        inbox.release()
+        # Stripe refused one of our reads: our bug or a bad id, never the sender's. A 4xx would
+        # teach Stripe to give up on (and eventually disable) the endpoint; a 5xx keeps the
+        # event coming back until it is fixed.
+        log.error("Stripe refused a read for this event", extra={"stripe_code": exc.code})
+        raise BillingError() from None
+    except BaseException:
+        inbox.release()
+        raise
+
+
+def _apply(
+    ctx: Context, inbox: Inbox, claim: Claim, event: dict[str, Any], uid: str, customer_id: str
+) -> str:
+    # The event is marked done in the write that records its last effect: its sync when there
+    # is nothing to tell, its publish otherwise.
+    done = {"status": "done", "outcome": "processed"}
+    if not claim.data["synced"]:
+        state = sync.sync(ctx, uid, customer_id).entitlement
+        message = notifications.build(ctx, event, state)
+        if message is None:
+            inbox.update(claim, {"synced": True, "notification": None} | done)
+            return "processed"
+        claim = inbox.update(claim, {"synced": True, "notification": message})
+    message = claim.data["notification"]
+    if message is not None and not claim.data["published"]:
+        notifications.publish(ctx, message)
+        inbox.update(claim, {"published": True} | done)
+    else:
+        # Only a record left between steps by the code before this write merge (synced with
+        # nothing to tell, or published, but not done) gets here: it is finished, not redone.
+        inbox.update(claim, done)
+    return "processed"

@@ -1,0 +1,241 @@
+"""One document per user, ``entitlements/{uid}``: is this user paid, for what, until when.
+
+Sync, not replay: whatever triggered it (a webhook event, a browser call, the reconcile
+command), :func:`sync` re-reads the customer's subscriptions and active Stripe Entitlements
+from Stripe and writes the whole document, so duplicates and any arrival order end in the
+state Stripe holds.
+
+Two syncs of one customer may race (``created`` and ``updated`` delivered at once). Each takes
+a ticket before it reads Stripe (the commit time of a write to ``entitlement_syncs/{uid}``,
+strictly increasing per document), and writes only if no sync with a later ticket has written
+since: a slower, older read never overwrites a newer one. The write is a compare-and-set on
+the ticket document, so two writers cannot both pass the check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from billing import statuses
+from billing.context import Context
+from billing.errors import UpstreamUnavailable
+from billing.stripe_api import raw
+from billing.translate import is_resource_missing
+from core import call_counts, parallel
+from core.firestore import doc_id, firestore_retry
+
+if TYPE_CHECKING:
+    from billing.config import Settings
+
+log = logging.getLogger(__name__)
+
+ENTITLEMENTS = "entitlements"
+SYNCS = "entitlement_syncs"
+NO_SUBSCRIPTION = "none"
+
+type Raw = raw.Json
+_CAS_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What the app reads. Every field is always present (null where there is no value)."""
+
+    uid: str
+    customer_id: str
+    active: bool
+    status: str  # the chosen subscription's Stripe status, or "none"
+    subscription_id: str | None
+    price_id: str | None
+    product_id: str | None
+    current_period_end: int | None
+    cancel_at_period_end: bool
+    trial_end: int | None
+    past_due_since: int | None
+    valid_until: int | None  # paid (or in grace) until then, if nothing changes
+    features: list[str] = field(default_factory=list)  # Stripe Entitlements lookup keys
+
+    def document(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _current(subs: Sequence[Raw]) -> Raw | None:
+    """The subscription that best describes the user's access: the best-ranked live one,
+    else the newest (an ended one says why access stopped)."""
+    if not subs:
+        return None
+    return min(subs, key=lambda sub: (statuses.rank(sub["status"]), -sub["created"]))
+
+
+def _past_due_since(sub: Raw) -> int | None:
+    if sub["status"] != "past_due":
+        return None
+    invoice = sub.get("latest_invoice")
+    if not isinstance(invoice, Mapping):
+        return None
+    transitions = invoice.get("status_transitions") or {}
+    finalized: int | None = transitions.get("finalized_at")
+    return finalized or invoice["created"]
+
+
+def evaluate(
+    uid: str,
+    customer_id: str,
+    subs: Sequence[Raw],
+    feature_keys: list[str],
+    settings: Settings,
+    now: int,
+) -> Entitlement:
+    """``subs``: the customer's subscriptions as Stripe's API sends them (JSON objects)."""
+    sub = _current(subs)
+    if sub is None:
+        return Entitlement(
+            uid, customer_id, False, NO_SUBSCRIPTION, None, None, None, None, False, None, None,
+            None,
+        )  # fmt: skip
+    status: str = sub["status"]
+    items = sub["items"]["data"]
+    period_end = max((item["current_period_end"] for item in items), default=None)
+    since = _past_due_since(sub)
+    grace_days = settings.past_due_grace_days
+    active = statuses.grants_access(
+        status,
+        access_statuses=frozenset(settings.access_statuses),
+        past_due_since=since,
+        grace_days=grace_days,
+        now=now,
+    )
+    trial_end: int | None = sub.get("trial_end")
+    valid_until: int | None = None
+    if active:
+        if status == "trialing" and trial_end:
+            valid_until = trial_end
+        elif status == "past_due" and since is not None:
+            valid_until = since + grace_days * statuses.DAY
+        else:
+            valid_until = period_end
+    price = items[0]["price"] if items else None
+    product = price["product"] if price else None
+    return Entitlement(
+        uid=uid,
+        customer_id=customer_id,
+        active=active,
+        status=status,
+        subscription_id=sub["id"],
+        price_id=price["id"] if price else None,
+        product_id=product["id"] if isinstance(product, Mapping) else product,
+        current_period_end=period_end,
+        cancel_at_period_end=bool(sub["cancel_at_period_end"]),
+        trial_end=trial_end,
+        past_due_since=since,
+        valid_until=valid_until,
+        # Stripe keeps entitlements through past_due, unpaid and paused: what the user may use
+        # follows this app's access policy, not only Stripe's list.
+        features=sorted(set(feature_keys)) if active else [],
+    )
+
+
+def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
+    """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
+    import stripe  # loaded already: the client above needed it
+
+    client = ctx.runtime.stripe
+    try:
+        with parallel.Background(
+            lambda: raw.get(
+                client, "/v1/entitlements/active_entitlements", customer=customer_id, limit=100
+            )
+        ) as entitlements:
+            subs = raw.get(
+                client,
+                "/v1/subscriptions",
+                customer=customer_id,
+                status="all",
+                limit=100,
+                expand=["data.latest_invoice"],
+            )
+            keys = [entitlement["lookup_key"] for entitlement in entitlements.result()["data"]]
+    except stripe.InvalidRequestError as exc:
+        if not is_resource_missing(exc):
+            raise
+        # The customer was deleted in Stripe (the Dashboard, a data request): nothing of theirs
+        # is paid for any more, so the document must say so rather than keep the last state.
+        log.warning("customer no longer exists in Stripe: no access", extra={"uid": uid})
+        return evaluate(uid, customer_id, [], [], ctx.runtime.settings, int(time.time()))
+    return evaluate(uid, customer_id, subs["data"], keys, ctx.runtime.settings, int(time.time()))
+
+
+def _ticket_ns(moment: datetime) -> int:
+    nanos = getattr(moment, "nanosecond", moment.microsecond * 1000)
+    return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()) * 10**9 + nanos
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    entitlement: Entitlement
+    written: bool  # False when a newer sync had already written
+
+
+type Reader = Callable[[Context, str, str], Entitlement]
+
+
+def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None) -> SyncResult:
+    """Re-read the customer from Stripe and write ``entitlements/{uid}``, unless a sync that
+    started later has already written. ``reader`` replaces the Stripe read (tests)."""
+    from google.api_core.exceptions import Conflict, FailedPrecondition
+    from google.cloud import firestore
+
+    rt = ctx.runtime
+    db = rt.firestore
+    timeout = rt.settings.firestore_timeout_seconds
+    retry = firestore_retry(timeout)
+    ticket_ref = db.collection(SYNCS).document(doc_id(uid))
+    call_counts.count(call_counts.FIRESTORE)
+    taken = ticket_ref.set(
+        {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
+    )
+    ticket = _ticket_ns(taken.update_time)
+
+    def look() -> Any:
+        call_counts.count(call_counts.FIRESTORE)
+        return ticket_ref.get(timeout=timeout, retry=retry)
+
+    # The first look at the ticket document is taken while Stripe is read: whatever changes
+    # in between makes the compare-and-set below fail and look again.
+    with parallel.Background(look) as first_look:
+        entitlement = (reader or read)(ctx, uid, customer_id)
+        snapshot = first_look.result()
+    doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
+    for attempt in range(_CAS_ATTEMPTS):
+        if attempt:
+            snapshot = look()
+        applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
+        if applied >= ticket:
+            log.info("newer sync already written; this read is dropped", extra={"uid": uid})
+            return SyncResult(entitlement, False)
+        batch = db.batch()
+        batch.update(
+            ticket_ref,
+            {"applied_ticket": ticket},
+            option=db.write_option(last_update_time=snapshot.update_time),
+        )
+        batch.set(
+            doc_ref,
+            entitlement.document() | {"updated_at": firestore.SERVER_TIMESTAMP, "version": ticket},
+        )
+        call_counts.count(call_counts.FIRESTORE)
+        try:
+            batch.commit(timeout=timeout, retry=retry)
+        except (FailedPrecondition, Conflict):
+            continue  # another sync took a ticket or wrote in between: look again
+        log.info(
+            "entitlement synced",
+            extra={"uid": uid, "status": entitlement.status, "active": entitlement.active},
+        )
+        return SyncResult(entitlement, True)
+    raise UpstreamUnavailable("Too many concurrent updates of this account; retry shortly.")

@@ -1,0 +1,1 @@
+"""The HTTP policies: the only code that knows Flask (see the map in ``billing``)."""

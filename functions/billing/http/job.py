@@ -1,0 +1,38 @@
+"""The policy of scheduled jobs: POST with an optional JSON body, from Cloud Scheduler only.
+
+A job function is deployed without public invocation: Cloud Run admits only requests that
+carry an OIDC token of a service account granted ``roles/run.invoker`` on it (the scheduler's),
+so no Firebase token is asked for here. Its operation runs with no caller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import flask
+
+from billing.context import Context, Operation, RequestModel
+from billing.errors import MethodNotAllowed
+from billing.http.body import read_body
+from billing.http.browser import parse_json_object
+from billing.http.shell import HttpFunction, json_response
+
+if TYPE_CHECKING:
+    from billing.runtime import Runtime
+
+
+class JobEndpoint[Req: RequestModel](HttpFunction):
+    def __init__(self, name: str, operation: Operation[Req], request_model: type[Req]) -> None:
+        super().__init__(name)
+        self.operation = operation
+        self.request_model = request_model
+
+    def respond(self, request: flask.Request, rt: Runtime, request_id: str) -> flask.Response:
+        if request.method != "POST":
+            raise MethodNotAllowed(["POST"])
+        raw = read_body(
+            request, rt.settings.max_body_bytes, timeout=rt.settings.body_timeout_seconds
+        )
+        body = self.request_model.model_validate(parse_json_object(request, raw))
+        result = self.operation(Context(runtime=rt, request_id=request_id), body)
+        return json_response(result.model_dump(mode="json"), 200)

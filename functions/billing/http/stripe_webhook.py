@@ -1,0 +1,115 @@
+"""The Stripe webhook's policy: the raw body, ``Stripe-Signature``, answers Stripe understands.
+
+Stripe retries anything but a 2xx for up to three days, and disables an endpoint that keeps
+failing, so the answers are chosen for Stripe, not for a person:
+
+- 400 only when the request is not a genuine, well-formed event: no, forged or stale
+  signature (checked against every configured signing secret, so a secret can be rolled
+  without downtime), or a body that is not an event. Nothing is touched.
+- 2xx for every genuine event whose effect happened, or that needs none: irrelevant types,
+  customers we do not know, an event of the other mode (live vs test; logged).
+- 5xx when Firestore, Pub/Sub or Stripe failed: the effect did not happen and Stripe retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import flask
+import stripe
+
+from billing.context import Context
+from billing.errors import BadRequest, MethodNotAllowed
+from billing.http.body import read_body
+from billing.http.shell import HttpFunction, json_response
+from core import logs
+
+if TYPE_CHECKING:
+    from billing.runtime import Runtime
+
+log = logging.getLogger("billing.webhook")
+
+type Event = dict[str, Any]
+type Processor = Callable[[Context, Event], str]
+
+
+def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: int) -> None:
+    """Raises BadRequest unless ``header`` signs ``payload`` with one of ``secrets`` recently."""
+    if not header:
+        raise BadRequest("The Stripe-Signature header is missing.", code="invalid_signature")
+    text = payload.decode("utf-8", errors="replace")
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, tolerance=tolerance)
+        except stripe.SignatureVerificationError:
+            continue
+        return
+    raise BadRequest(
+        "The Stripe-Signature header does not match the body, or is too old.",
+        code="invalid_signature",
+    )
+
+
+# Stripe's event ids: a prefix and letters or digits.
+_EVENT_ID = re.compile(r"^evt_[A-Za-z0-9_]{1,255}$")
+
+
+def parse_event(payload: bytes) -> Event:
+    """The event, or 400 when the body is not one: the envelope every handler relies on must be
+    there with Stripe's types, so nothing later fails on a malformed (if signed) body. What the
+    object inside says is judged by the handler (an unusable one is acknowledged, not 4xx)."""
+    try:
+        event = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
+    obj = event.get("data", {}).get("object") if isinstance(event, dict) else None
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and _EVENT_ID.match(event["id"])
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("livemode"), bool)
+        and type(event.get("created")) is int
+        and isinstance(obj, dict)
+    ):
+        raise BadRequest(
+            "The body is not a Stripe event (id evt_..., type, livemode, created, data.object).",
+            code="malformed_event",
+        )
+    return event
+
+
+class StripeWebhookEndpoint(HttpFunction):
+    def __init__(self, name: str, process: Processor) -> None:
+        super().__init__(name)
+        self.process = process
+
+    def respond(self, request: flask.Request, rt: Runtime, request_id: str) -> flask.Response:
+        if request.method != "POST":
+            raise MethodNotAllowed(["POST"])
+        settings = rt.settings
+        payload = read_body(
+            request, settings.max_webhook_body_bytes, timeout=settings.body_timeout_seconds
+        )
+        secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
+        verify(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            secrets,
+            settings.stripe_webhook_tolerance_seconds,
+        )
+        event = parse_event(payload)
+        logs.bind(stripe_event_id=event["id"], stripe_event_type=event["type"])
+        if event["livemode"] != settings.stripe_key_is_live:
+            log.warning(
+                "event of the other mode ignored: livemode=%s but the configured key is %s",
+                event["livemode"],
+                "live" if settings.stripe_key_is_live else "test",
+            )
+            return json_response({"received": True, "outcome": "ignored_other_mode"}, 200)
+        outcome = self.process(Context(runtime=rt, request_id=request_id), event)
+        return json_response({"received": True, "outcome": outcome}, 200)

@@ -1,0 +1,134 @@
+"""create_checkout_session and create_portal_session: Stripe's hosted pages for the caller.
+
+Both always name the caller's own Stripe customer (never a second one), and take their
+return URLs from configuration only, so a request cannot send a customer anywhere else.
+What the customer then does on those pages reaches ``entitlements/{uid}`` through the
+webhook's sync, like every other change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+from pydantic import Field
+from stripe.params.checkout import SessionCreateParams
+
+from billing.context import Context, RequestModel, ResponseModel
+from billing.operations._one_subscription import abandon, refuse_if_subscribed, subscriptions_of
+from billing.operations._ownership import PriceId, customer_id, require_offered
+from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+
+log = logging.getLogger(__name__)
+
+
+class CheckoutRequest(RequestModel):
+    price_id: PriceId
+    promotion_code: PromotionCodeText | None = Field(
+        default=None,
+        description="A code the customer typed; without one, the page offers a code field.",
+    )
+
+
+class CheckoutResponse(ResponseModel):
+    session_id: str
+    url: str = Field(description="Send the browser here (Stripe's hosted Checkout page).")
+    expires_at: int
+    amount_total: int | None = Field(description="What the page will charge now (cents).")
+    discount: DiscountSummary | None
+
+
+class PortalRequest(RequestModel):
+    pass
+
+
+class PortalResponse(ResponseModel):
+    url: str = Field(description="Send the browser here (Stripe's billing portal).")
+
+
+def _open_sessions(client: stripe.StripeClient, customer: str) -> list[stripe.checkout.Session]:
+    found = client.v1.checkout.sessions.list(
+        params={"customer": customer, "status": "open", "limit": 100}
+    )
+    return list(found.data)
+
+
+def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResponse:
+    """A Stripe Checkout page that subscribes the caller to a price the app sells."""
+    settings = ctx.runtime.settings
+    require_offered(ctx, body.price_id)
+    customer = customer_id(ctx)
+    client = ctx.runtime.stripe
+    existing = subscriptions_of(client, customer)
+    refuse_if_subscribed(existing)
+    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    for sub in existing:
+        if sub.status == "incomplete":
+            # An unfinished Elements checkout could still be paid beside this one.
+            abandon(client, sub)
+    code = promotion.promotion_code_id if promotion else "-"
+    choice = {"price_id": body.price_id, "promotion_code": code}
+    earlier = _open_sessions(client, customer)
+    for session in earlier:
+        if session.metadata is not None and session.metadata.to_dict() == choice:
+            # A double click, or a return to the same choice: the page already open.
+            return _answer(session, promotion)
+    # Both are required settings of this function (the registry): present when it serves.
+    assert settings.checkout_success_url is not None
+    assert settings.checkout_cancel_url is not None
+    params: SessionCreateParams = {
+        "mode": "subscription",
+        "customer": customer,
+        "line_items": [{"price": body.price_id, "quantity": 1}],
+        "success_url": settings.checkout_success_url,
+        "cancel_url": settings.checkout_cancel_url,
+        "subscription_data": {"metadata": {"firebase_uid": ctx.user.uid}},
+        "client_reference_id": ctx.user.uid,
+        "metadata": choice,
+    }
+    if promotion is not None:
+        params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
+    else:
+        params["allow_promotion_codes"] = True
+    # Concurrent double clicks see the same subscriptions and open pages, so they share a key
+    # and get one session from Stripe.
+    newest = existing[0].id if existing else "none"
+    latest_page = earlier[0].id if earlier else "none"
+    session = client.v1.checkout.sessions.create(
+        params=params,
+        options={
+            "idempotency_key": f"checkout:{customer}:{newest}:{latest_page}:{body.price_id}:{code}"
+        },
+    )
+    for other in earlier:
+        # Two open pages could both be paid: only the newest choice stays usable.
+        try:
+            client.v1.checkout.sessions.expire(other.id)
+        except stripe.InvalidRequestError:
+            # Completed or expired meanwhile; a completed one made a subscription that the
+            # one-subscription rule reports on the next call.
+            log.warning("could not expire an earlier checkout page", extra={"id": other.id})
+    log.info("checkout session created", extra={"session_id": session.id})
+    return _answer(session, promotion)
+
+
+def _answer(session: stripe.checkout.Session, promotion: Promotion | None) -> CheckoutResponse:
+    assert session.url is not None  # open hosted sessions always have one
+    return CheckoutResponse(
+        session_id=session.id,
+        url=session.url,
+        expires_at=session.expires_at,
+        amount_total=session.amount_total,
+        discount=promotion.summary() if promotion else None,
+    )
+
+
+def create_portal_session(ctx: Context, body: PortalRequest) -> PortalResponse:
+    """A Stripe billing portal page for the caller: invoices, cards, plan, cancellation."""
+    customer = customer_id(ctx)
+    return_url = ctx.runtime.settings.portal_return_url
+    assert return_url is not None  # required by the registry
+    session = ctx.runtime.stripe.v1.billing_portal.sessions.create(
+        params={"customer": customer, "return_url": return_url}
+    )
+    return PortalResponse(url=session.url)

@@ -1,0 +1,214 @@
+"""retry_invoice (pay an open invoice of the caller's with a new card) and list_invoices."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+import stripe
+from pydantic import Field
+from stripe.params import InvoiceListParams
+
+from billing.context import Context, RequestModel, ResponseModel
+from billing.errors import Conflict, NotFound
+from billing.operations._cards import make_default, own_payment_method
+from billing.operations._ownership import (
+    InvoiceId,
+    PaymentMethodId,
+    customer_id,
+    fetch_owned,
+    id_of,
+)
+from billing.statuses import ENDED
+from billing.translate import card_error
+from core.parallel import Background
+
+log = logging.getLogger(__name__)
+
+# Stripe's answer to invoices.pay when the bank wants 3-D Secure.
+REQUIRES_ACTION = "invoice_payment_intent_requires_action"
+
+# The idempotency key's time bucket: a double submit lands in one bucket and replays the first
+# answer; a deliberate retry a minute later (say, after topping up the card) is a new attempt.
+# Stripe itself never pays an invoice twice, which covers a double submit across buckets.
+KEY_BUCKET_SECONDS = 60
+
+
+class RetryInvoiceRequest(RequestModel):
+    invoice_id: InvoiceId
+    payment_method_id: PaymentMethodId
+
+
+class RetryInvoiceResponse(ResponseModel):
+    invoice_id: str
+    status: Literal["paid", "requires_action", "open"] = Field(
+        description="paid; requires_action: confirm client_secret with Stripe.js "
+        "(3-D Secure); open: the payment is still processing."
+    )
+    client_secret: str | None = Field(
+        description="When status is requires_action: complete 3-D Secure with Stripe.js, "
+        "stripe.confirmCardPayment(client_secret, {payment_method: payment_method_id})."
+    )
+
+
+def _subscription_of(invoice: stripe.Invoice) -> str | stripe.Subscription | None:
+    parent = invoice.parent
+    if parent is None or parent.subscription_details is None:
+        return None
+    return parent.subscription_details.subscription
+
+
+def _answer(
+    invoice_id: str, status: Literal["paid", "requires_action", "open"], secret: str | None = None
+) -> RetryInvoiceResponse:
+    return RetryInvoiceResponse(invoice_id=invoice_id, status=status, client_secret=secret)
+
+
+def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
+    """Pay an open invoice of the caller's with one of their saved cards."""
+    customer = customer_id(ctx, owning="invoice")
+    client = ctx.runtime.stripe
+    # The card is read while the invoice is (both are ownership checks); its verdict counts
+    # only once the invoice is found payable, as before.
+    with Background(lambda: own_payment_method(ctx, customer, body.payment_method_id)) as card:
+        invoice = fetch_owned(
+            lambda: client.v1.invoices.retrieve(
+                body.invoice_id, params={"expand": ["parent.subscription_details.subscription"]}
+            ),
+            lambda inv: id_of(inv.customer),
+            customer,
+            "invoice",
+        )
+        if invoice.status == "paid":
+            # A second click after the first one paid: report it, never charge again.
+            return _answer(body.invoice_id, "paid")
+        if invoice.status not in ("open", "uncollectible"):
+            raise Conflict(
+                f"This invoice is {invoice.status} and cannot be paid.", code="not_payable"
+            )
+        subscription = _subscription_of(invoice)
+        if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
+            raise Conflict(
+                "This invoice belongs to a subscription that has ended; start a new one instead.",
+                code="not_payable",
+            )
+        pm = card.result()
+    bucket = int(time.time()) // KEY_BUCKET_SECONDS
+    try:
+        paid = client.v1.invoices.pay(
+            body.invoice_id,
+            # The customer is here to authenticate, so 3-D Secure is asked for, not declined.
+            params={"payment_method": pm.id, "off_session": False},
+            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}:{bucket}"},
+        )
+    except (stripe.InvalidRequestError, stripe.IdempotencyError):
+        # A concurrent retry may have paid it a moment ago (Stripe then refuses this one), or
+        # it was voided meanwhile (a new checkout replaced its subscription).
+        status = client.v1.invoices.retrieve(body.invoice_id).status
+        if status == "paid":
+            return _answer(body.invoice_id, "paid")
+        if status not in ("open", "uncollectible"):
+            raise Conflict(
+                f"This invoice is {status} and cannot be paid.", code="not_payable"
+            ) from None
+        raise
+    except stripe.CardError as exc:
+        decline = exc.error.decline_code if exc.error else None
+        if exc.code != REQUIRES_ACTION and decline != "authentication_required":
+            log.info("retry declined", extra={"invoice_id": body.invoice_id, "code": exc.code})
+            raise card_error(exc) from None
+        pending = client.v1.invoices.retrieve(
+            body.invoice_id, params={"expand": ["confirmation_secret"]}
+        )
+        secret = pending.confirmation_secret.client_secret if pending.confirmation_secret else None
+        # Not the default yet: once the customer authenticates, Stripe saves it on the
+        # subscription (save_default_payment_method=on_subscription).
+        return _answer(body.invoice_id, "requires_action", secret)
+    if paid.status != "paid":
+        return _answer(body.invoice_id, "open")
+    log.info("invoice paid on retry", extra={"invoice_id": body.invoice_id})
+    try:
+        # Only a card that just paid becomes the default; a declined one never does. The
+        # payment stands even if this fails, so the caller is told it was paid.
+        make_default(ctx, customer, pm.id, only=id_of(_subscription_of(invoice)))
+    except (stripe.StripeError, Conflict) as exc:
+        log.warning(
+            "invoice paid, but the card could not be made the default",
+            extra={"invoice_id": body.invoice_id, "error": type(exc).__name__},
+        )
+    return _answer(body.invoice_id, "paid")
+
+
+class ListInvoicesRequest(RequestModel):
+    limit: int = Field(default=10, ge=1, le=100, description="Invoices per page (1-100).")
+    starting_after: InvoiceId | None = Field(
+        default=None, description="The last invoice of the previous page (next_starting_after)."
+    )
+
+
+class InvoiceRow(ResponseModel):
+    id: str
+    number: str | None = Field(description="Null until the invoice is finalized.")
+    status: str | None = Field(description="draft, open, paid, uncollectible or void")
+    total: int
+    amount_due: int
+    amount_paid: int
+    currency: str
+    created: int
+    period_start: int
+    period_end: int
+    hosted_invoice_url: str | None = Field(description="Stripe's page to view or pay it.")
+    invoice_pdf: str | None
+
+
+class InvoiceList(ResponseModel):
+    invoices: list[InvoiceRow] = Field(description="Newest first.")
+    has_more: bool
+    next_starting_after: str | None = Field(description="Pass as starting_after for more.")
+
+
+def _row(invoice: stripe.Invoice) -> InvoiceRow:
+    return InvoiceRow(
+        id=invoice.id or "",
+        number=invoice.number,
+        status=invoice.status,
+        total=invoice.total,
+        amount_due=invoice.amount_due,
+        amount_paid=invoice.amount_paid,
+        currency=invoice.currency,
+        created=invoice.created,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
+        invoice_pdf=invoice.invoice_pdf if "invoice_pdf" in invoice else None,
+    )
+
+
+def list_invoices(ctx: Context, body: ListInvoicesRequest) -> InvoiceList:
+    """The caller's invoices, newest first, a page at a time."""
+    record = ctx.runtime.customers.get(ctx.user.uid)
+    if record is None or record.customer_id is None:
+        if body.starting_after is not None:
+            raise NotFound("No such invoice.")
+        return InvoiceList(invoices=[], has_more=False, next_starting_after=None)
+    customer = record.customer_id
+    client = ctx.runtime.stripe
+    params: InvoiceListParams = {"customer": customer, "limit": body.limit}
+    if body.starting_after is not None:
+        # Stripe pages from any invoice id it is given; only the caller's own may be a cursor.
+        cursor = body.starting_after
+        fetch_owned(
+            lambda: client.v1.invoices.retrieve(cursor),
+            lambda inv: id_of(inv.customer),
+            customer,
+            "invoice",
+        )
+        params["starting_after"] = cursor
+    page = client.v1.invoices.list(params=params)
+    rows = [_row(invoice) for invoice in page.data]
+    return InvoiceList(
+        invoices=rows,
+        has_more=page.has_more,
+        next_starting_after=rows[-1].id if page.has_more and rows else None,
+    )

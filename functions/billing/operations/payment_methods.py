@@ -1,0 +1,76 @@
+"""retrieve_payment_method, create_setup_intent, update_payment_method."""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+from pydantic import Field
+from stripe.params import SetupIntentCreateParams
+
+from billing.context import Context, RequestModel, ResponseModel
+from billing.operations._cards import make_default, own_payment_method
+from billing.operations._ownership import PaymentMethodId, customer_id, id_of, owned
+from billing.operations._views import PaymentMethodSummary, payment_method_summary
+
+log = logging.getLogger(__name__)
+
+
+class PaymentMethodRequest(RequestModel):
+    payment_method_id: PaymentMethodId
+
+
+class EmptyRequest(RequestModel):
+    pass
+
+
+class SetupIntentResponse(ResponseModel):
+    setup_intent_id: str
+    client_secret: str = Field(description="Confirm with Stripe.js (stripe.confirmSetup).")
+
+
+class UpdatePaymentMethodResponse(ResponseModel):
+    payment_method: PaymentMethodSummary
+    updated_subscriptions: list[str] = Field(
+        description="Live subscriptions that now charge this payment method."
+    )
+
+
+def _summary(pm: stripe.PaymentMethod) -> PaymentMethodSummary:
+    summary = payment_method_summary(pm)
+    assert summary is not None
+    return summary
+
+
+def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> PaymentMethodSummary:
+    """Brand, last 4 and expiry of one of the caller's payment methods."""
+    _, pm = owned(
+        ctx,
+        lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(body.payment_method_id),
+        lambda pm: id_of(pm.customer),
+        "payment method",
+    )
+    return _summary(pm)
+
+
+def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse:
+    """A SetupIntent for saving a new card with Stripe.js (handles 3-D Secure)."""
+    customer = customer_id(ctx)
+    params: SetupIntentCreateParams = {
+        "customer": customer,
+        "usage": "off_session",
+        "allowed_payment_method_types": ["card"],
+        "metadata": {"firebase_uid": ctx.user.uid},
+    }
+    intent = ctx.runtime.stripe.v1.setup_intents.create(params=params)
+    assert intent.client_secret is not None
+    return SetupIntentResponse(setup_intent_id=intent.id, client_secret=intent.client_secret)
+
+
+def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
+    """Make a saved card the default for the caller's invoices and live subscriptions."""
+    customer = customer_id(ctx, owning="payment method")
+    pm = own_payment_method(ctx, customer, body.payment_method_id)
+    updated = make_default(ctx, customer, pm.id)
+    log.info("default payment method updated", extra={"subscriptions": updated})
+    return UpdatePaymentMethodResponse(payment_method=_summary(pm), updated_subscriptions=updated)

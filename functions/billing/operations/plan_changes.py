@@ -1,0 +1,303 @@
+"""preview_plan_change and change_plan: switch a subscription to another price the app sells.
+
+Policy, the same both ways: a change takes effect at once and bills the prorated difference at
+once (``proration_behavior=always_invoice``). An upgrade charges the rest of the period on the
+new plan less the unused rest of the old one. A downgrade never takes paid time away: the
+unused rest of the dearer plan is credited, and a credit larger than the new plan's rest stays
+on the customer's Stripe balance and pays the next invoices. One rule for both directions keeps
+the preview and the charge one computation (Stripe's), and avoids a scheduled second change
+that the app and the entitlement sync would have to track until period end.
+
+``payment_behavior=pending_if_incomplete``: if the charge is declined or needs 3-D Secure, the
+plan does not change; Stripe keeps the change in ``pending_update`` and applies it when the
+invoice is paid (``client_secret`` lets Stripe.js finish it), or drops it after 23 hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+import stripe
+from pydantic import Field
+from stripe.params import InvoiceCreatePreviewParams, SubscriptionUpdateParams
+
+from billing.context import Context, RequestModel, ResponseModel
+from billing.errors import BadRequest, Conflict
+from billing.operations._ownership import (
+    PriceId,
+    SubscriptionId,
+    customer_id,
+    fetch_owned,
+    id_of,
+    require_offered,
+)
+from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
+from billing.statuses import ENDED
+from billing.translate import decline
+
+log = logging.getLogger(__name__)
+
+# A preview's proration_date is honoured for this long: long enough to read and confirm, too
+# short to make an old quote (a larger credit for a downgrade) a way to pay less.
+PREVIEW_LIFETIME_SECONDS = 30 * 60
+
+
+class PreviewPlanChangeRequest(RequestModel):
+    subscription_id: SubscriptionId
+    price_id: PriceId
+    promotion_code: PromotionCodeText | None = Field(
+        default=None, description="A code the customer typed; applies from the next invoice."
+    )
+
+
+class ChangePlanRequest(PreviewPlanChangeRequest):
+    proration_date: int | None = Field(
+        default=None,
+        ge=0,
+        description="The proration_date preview-plan-change answered: the charge is then "
+        "exactly what it showed. Honoured for 30 minutes.",
+    )
+
+
+class NextInvoice(ResponseModel):
+    date: int = Field(description="Unix time the next regular invoice is made.")
+    total: int = Field(description="Its total on the new plan, discounts included (cents).")
+    discount_amount: int
+
+
+class PlanChangePreview(ResponseModel):
+    subscription_id: str
+    current_price_id: str
+    price_id: str
+    currency: str
+    proration_date: int = Field(description="Pass it to change-plan to be charged exactly this.")
+    amount_due_now: int = Field(description="Charged at once (0 for a downgrade).")
+    credit: int = Field(description="Credit for the unused time on the current plan.")
+    charge: int = Field(description="The rest of the period on the new plan.")
+    total_now: int = Field(
+        description="charge - credit; when negative, that credit stays on the account and pays "
+        "the next invoices."
+    )
+    next_invoice: NextInvoice
+    discount: DiscountSummary | None
+
+
+class ChangePlanResponse(ResponseModel):
+    status: Literal["changed", "requires_action", "payment_failed"] = Field(
+        description="changed; requires_action: confirm client_secret with Stripe.js (3-D "
+        "Secure); payment_failed: the card was declined, confirm client_secret with another "
+        "card. Until then the plan stays as it was."
+    )
+    subscription: SubscriptionView
+    invoice_id: str | None = Field(description="The invoice of the prorated difference.")
+    amount_due: int
+    client_secret: str | None
+    message: str | None = Field(description="Why the payment did not go through; safe to show.")
+    pending_until: int | None = Field(description="When an unpaid change is dropped (unix).")
+
+
+def _owned(ctx: Context, customer: str, subscription_id: str) -> stripe.Subscription:
+    return fetch_owned(
+        lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
+            subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+        ),
+        lambda sub: id_of(sub.customer),
+        customer,
+        "subscription",
+    )
+
+
+def _pending_price(sub: stripe.Subscription) -> str | None:
+    pending = sub.pending_update
+    if pending is None or not pending.subscription_items:
+        return None
+    return pending.subscription_items[0].price.id
+
+
+def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionItem:
+    """The item whose price changes, or 409 saying why the plan cannot change now."""
+    if sub.status in ENDED:
+        raise Conflict(
+            "This subscription has already ended; start a new one instead.",
+            code="subscription_ended",
+        )
+    if sub.status != "active":
+        raise Conflict(
+            f"This subscription is {sub.status}: its plan can change once it is active "
+            "(pay its open invoice, or wait for the trial to end).",
+            code="subscription_not_active",
+        )
+    if len(sub.items.data) != 1:
+        raise Conflict("This subscription has several plans; change it in the billing portal.")
+    item = sub.items.data[0]
+    if item.price.id == price_id:
+        raise Conflict("You are already on this plan.", code="same_price")
+    pending = _pending_price(sub)
+    if pending is not None and pending != price_id:
+        raise Conflict(
+            "A change to another plan is waiting for its payment; pay it or let it lapse first.",
+            code="change_pending",
+        )
+    return item
+
+
+def _proration_lines(invoice: stripe.Invoice) -> tuple[int, int]:
+    """(credit, charge) of the invoice's proration lines."""
+    credit = charge = 0
+    for line in invoice.lines.data:
+        details = line.parent.subscription_item_details if line.parent else None
+        if details is None or not details.proration:
+            continue
+        if line.amount < 0:
+            credit -= line.amount
+        else:
+            charge += line.amount
+    return credit, charge
+
+
+def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanChangePreview:
+    """What switching plans costs now and at the next invoice, from Stripe's invoice preview."""
+    require_offered(ctx, body.price_id)
+    customer = customer_id(ctx, owning="subscription")
+    sub = _owned(ctx, customer, body.subscription_id)
+    item = _changeable(sub, body.price_id)
+    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    client = ctx.runtime.stripe
+
+    def preview(behavior: Literal["always_invoice", "none"]) -> stripe.Invoice:
+        params: InvoiceCreatePreviewParams = {
+            "customer": customer,
+            "subscription": sub.id,
+            "subscription_details": {
+                "items": [{"id": item.id, "price": body.price_id}],
+                "proration_behavior": behavior,
+            },
+        }
+        if promotion is not None:
+            params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
+        return client.v1.invoices.create_preview(params=params)
+
+    now, renewal = preview("always_invoice"), preview("none")
+    details = now.parent.subscription_details if now.parent else None
+    # Optional in Stripe's types: omitted, not null, when nothing was prorated.
+    at = (
+        details.subscription_proration_date
+        if details and "subscription_proration_date" in details
+        else None
+    )
+    credit, charge = _proration_lines(now)
+    return PlanChangePreview(
+        subscription_id=sub.id,
+        current_price_id=item.price.id,
+        price_id=body.price_id,
+        currency=now.currency,
+        proration_date=at if at is not None else now.created,
+        amount_due_now=now.amount_due,
+        credit=credit,
+        charge=charge,
+        total_now=now.total,
+        next_invoice=NextInvoice(
+            date=item.current_period_end,
+            total=renewal.total,
+            discount_amount=sum(d.amount for d in renewal.total_discount_amounts or []),
+        ),
+        discount=promotion.summary() if promotion else None,
+    )
+
+
+def _pending_answer(ctx: Context, sub: stripe.Subscription) -> ChangePlanResponse:
+    """The change waits for its invoice: what the frontend needs to finish paying it."""
+    invoice = ctx.runtime.stripe.v1.invoices.retrieve(
+        id_of(sub.latest_invoice) or "",
+        params={"expand": ["confirmation_secret", "payments.data.payment.payment_intent"]},
+    )
+    status: Literal["requires_action", "payment_failed"] = "payment_failed"
+    message = None
+    for payment in invoice.payments.data if invoice.payments else []:
+        pi = payment.payment.payment_intent
+        if not isinstance(pi, stripe.PaymentIntent):
+            continue
+        if pi.status == "requires_action":
+            status, message = "requires_action", "Your bank asks you to confirm this payment."
+        elif pi.last_payment_error is not None:
+            error = pi.last_payment_error
+            message = decline(error.code, error.decline_code)[1]
+    pending = sub.pending_update
+    return ChangePlanResponse(
+        status=status,
+        subscription=subscription_view(sub),
+        invoice_id=invoice.id,
+        amount_due=invoice.amount_due,
+        client_secret=invoice.confirmation_secret.client_secret
+        if invoice.confirmation_secret
+        else None,
+        message=message,
+        pending_until=pending.expires_at if pending else None,
+    )
+
+
+def _check_proration_date(proration_date: int | None) -> None:
+    if proration_date is not None and time.time() - proration_date > PREVIEW_LIFETIME_SECONDS:
+        raise BadRequest(
+            "proration_date: this preview is too old; preview the change again.",
+            code="invalid_field",
+            field="proration_date",
+        )
+
+
+def _key(sub: stripe.Subscription, body: ChangePlanRequest, promotion: Promotion | None) -> str:
+    # A double submit reads the same latest invoice and sends the same parameters, so Stripe
+    # answers both with one change and one charge. Any change makes a new latest invoice, so a
+    # later change (even back and forth between two plans) gets a key of its own.
+    return ":".join(
+        [
+            "change-plan",
+            sub.id,
+            id_of(sub.latest_invoice) or "none",
+            body.price_id,
+            str(body.proration_date or "now"),
+            promotion.promotion_code_id if promotion else "-",
+        ]
+    )
+
+
+def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
+    """Switch the caller's subscription to another plan, billing the prorated difference now."""
+    require_offered(ctx, body.price_id)
+    _check_proration_date(body.proration_date)
+    customer = customer_id(ctx, owning="subscription")
+    sub = _owned(ctx, customer, body.subscription_id)
+    if sub.status == "active" and _pending_price(sub) == body.price_id:
+        return _pending_answer(ctx, sub)  # asked again while the first one waits for payment
+    item = _changeable(sub, body.price_id)
+    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    params: SubscriptionUpdateParams = {
+        "items": [{"id": item.id, "price": body.price_id}],
+        "proration_behavior": "always_invoice",
+        "payment_behavior": "pending_if_incomplete",
+        "expand": SUBSCRIPTION_EXPAND,
+    }
+    if body.proration_date is not None:
+        params["proration_date"] = body.proration_date
+    if promotion is not None:
+        params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
+    updated = ctx.runtime.stripe.v1.subscriptions.update(
+        sub.id, params=params, options={"idempotency_key": _key(sub, body, promotion)}
+    )
+    if updated.pending_update is not None:
+        log.info("plan change waits for payment", extra={"subscription_id": sub.id})
+        return _pending_answer(ctx, updated)
+    invoice = updated.latest_invoice
+    log.info("plan changed", extra={"subscription_id": sub.id, "price_id": body.price_id})
+    return ChangePlanResponse(
+        status="changed",
+        subscription=subscription_view(updated),
+        invoice_id=id_of(invoice),
+        amount_due=invoice.amount_due if isinstance(invoice, stripe.Invoice) else 0,
+        client_secret=None,
+        message=None,
+        pending_until=None,
+    )

@@ -1,0 +1,229 @@
+"""create_subscription, handle_subscription (cancel at period end or resume), and
+retrieve_subscription."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import stripe
+from pydantic import Field
+from stripe.params import SubscriptionCreateParams
+
+from billing.context import Context, RequestModel, ResponseModel
+from billing.entitlements import sync
+from billing.errors import Conflict
+from billing.operations._one_subscription import (
+    abandon,
+    price_of,
+    promotion_code_of,
+    refuse_if_subscribed,
+    subscriptions_of,
+)
+from billing.operations._ownership import (
+    PriceId,
+    SubscriptionId,
+    customer_id,
+    id_of,
+    owned,
+    require_offered,
+)
+from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
+from billing.statuses import ABANDONED, ENDED, LIVE
+from billing.stripe_api import raw
+from billing.stripe_api.client import replayed
+
+log = logging.getLogger(__name__)
+
+
+class CreateSubscriptionRequest(RequestModel):
+    price_id: PriceId
+    promotion_code: PromotionCodeText | None = Field(
+        default=None, description="A code the customer typed (e.g. WELCOME20); optional."
+    )
+
+
+class CreateSubscriptionResponse(ResponseModel):
+    subscription_id: str
+    status: str
+    client_secret: str | None = Field(
+        description="Confirm with Stripe.js: the first invoice's payment (client_secret_type "
+        "'payment'), the trial's SetupIntent ('setup'), or null when nothing needs confirming."
+    )
+    client_secret_type: Literal["payment", "setup"] | None
+    created: bool = Field(description="False when an unpaid subscription to this price is reused.")
+    amount_due: int | None = Field(
+        description="What the first invoice asks for now, discount included (cents)."
+    )
+    discount: DiscountSummary | None = Field(description="The promotion code's discount.")
+
+
+def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "setup"] | None]:
+    invoice = sub.latest_invoice
+    if (
+        sub.status == "incomplete"
+        and isinstance(invoice, stripe.Invoice)
+        and invoice.confirmation_secret is not None
+    ):
+        return invoice.confirmation_secret.client_secret, "payment"
+    setup = sub.pending_setup_intent
+    if isinstance(setup, stripe.SetupIntent) and setup.client_secret:
+        return setup.client_secret, "setup"
+    return None, None
+
+
+def _answer(
+    sub: stripe.Subscription, *, created: bool, promotion: Promotion | None
+) -> CreateSubscriptionResponse:
+    secret, kind = _secret(sub)
+    invoice = sub.latest_invoice
+    return CreateSubscriptionResponse(
+        subscription_id=sub.id,
+        status=sub.status,
+        client_secret=secret,
+        client_secret_type=kind,
+        created=created,
+        amount_due=invoice.amount_due if isinstance(invoice, stripe.Invoice) else None,
+        discount=promotion.summary() if promotion else None,
+    )
+
+
+def _same_checkout(sub: stripe.Subscription, price_id: str, promotion: Promotion | None) -> bool:
+    wanted = promotion.promotion_code_id if promotion else None
+    return price_of(sub) == price_id and promotion_code_of(sub) == wanted
+
+
+def create_subscription(
+    ctx: Context, body: CreateSubscriptionRequest
+) -> CreateSubscriptionResponse:
+    """Subscribe the caller to a price the app sells (Payment Element flow)."""
+    settings = ctx.runtime.settings
+    require_offered(ctx, body.price_id)
+    customer = customer_id(ctx)
+    client = ctx.runtime.stripe
+    existing = subscriptions_of(client, customer)
+    for sub in existing:
+        if sub.status == "trialing" and price_of(sub) == body.price_id and _secret(sub)[0]:
+            # A double click on a trial whose card is not saved yet: hand the same one back.
+            return _answer(sub, created=False, promotion=None)
+    refuse_if_subscribed(existing)
+    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    for sub in existing:
+        if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
+            # A double click, or a return to an unfinished checkout: finish that one.
+            return _answer(sub, created=False, promotion=promotion)
+    for sub in existing:
+        if sub.status == "incomplete":
+            abandon(client, sub)
+    params: SubscriptionCreateParams = {
+        "customer": customer,
+        "items": [{"price": body.price_id}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],
+        "metadata": {"firebase_uid": ctx.user.uid},
+    }
+    if promotion is not None:
+        params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
+    if settings.trial_days and all(sub.status in ABANDONED for sub in existing):
+        # One trial per customer: cancelling and subscribing again does not earn another.
+        params["trial_period_days"] = settings.trial_days
+    # Concurrent requests see the same newest subscription, so they share a key: a double click
+    # gets the one subscription Stripe made, and two tabs asking for different prices at once
+    # get 409 (Stripe refuses a key reused with other parameters) instead of two checkouts.
+    # Once a subscription exists the newest one changes, and so does the key.
+    newest = existing[0].id if existing else "none"
+    sub = client.v1.subscriptions.create(
+        params=params,
+        options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
+    )
+    # The calls that shared the key got Stripe's replay of the one creation: only the call
+    # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
+    created = not replayed(sub)
+    if created:
+        log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
+    return _answer(sub, created=created, promotion=promotion)
+
+
+class HandleSubscriptionRequest(RequestModel):
+    subscription_id: SubscriptionId
+    cancel_at_period_end: bool = Field(
+        description="true: cancel when the paid period ends; false: keep it going (resume)."
+    )
+
+
+class SubscriptionRequest(RequestModel):
+    subscription_id: SubscriptionId
+
+
+def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
+    return owned(
+        ctx,
+        lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
+            subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+        ),
+        lambda sub: id_of(sub.customer),
+        "subscription",
+    )
+
+
+def _ended() -> Conflict:
+    return Conflict(
+        "This subscription has already ended; start a new one instead.",
+        code="subscription_ended",
+    )
+
+
+def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
+    """Cancel the caller's subscription at period end, or keep it going."""
+    _, sub = _owned_subscription(ctx, body.subscription_id)
+    if sub.status in ENDED:
+        raise _ended()
+    if sub.status not in LIVE:
+        raise Conflict(
+            f"This subscription is {sub.status}: complete its first payment first.",
+            code="subscription_not_started",
+        )
+    if sub.cancel_at_period_end == body.cancel_at_period_end:
+        return subscription_view(sub)
+    try:
+        updated = ctx.runtime.stripe.v1.subscriptions.update(
+            sub.id,
+            params={
+                "cancel_at_period_end": body.cancel_at_period_end,
+                "expand": SUBSCRIPTION_EXPAND,
+            },
+        )
+    except stripe.InvalidRequestError:
+        # It ended between our read and this write (period end, dashboard, another device).
+        if ctx.runtime.stripe.v1.subscriptions.retrieve(sub.id).status in ENDED:
+            raise _ended() from None
+        raise
+    log.info(
+        "subscription updated",
+        extra={"subscription_id": sub.id, "cancel_at_period_end": body.cancel_at_period_end},
+    )
+    return subscription_view(updated)
+
+
+def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
+    """The caller's subscription: status, plan, period, invoice, payment method.
+
+    Also refreshes the caller's ``entitlements/{uid}`` through the webhook's own sync, so a UI
+    that has just confirmed a payment sees it without waiting for the webhook."""
+    customer, sub = owned(
+        ctx,
+        lambda: raw.get(
+            ctx.runtime.stripe,
+            f"/v1/subscriptions/{body.subscription_id}",
+            expand=SUBSCRIPTION_EXPAND,
+        ),
+        lambda sub: raw.id_of(sub["customer"]),
+        "subscription",
+    )
+    try:
+        sync.sync(ctx, ctx.user.uid, customer)
+    except Exception as exc:  # noqa: BLE001 - the answer stands; the webhook keeps it right
+        log.warning("entitlement refresh failed: %s", type(exc).__name__)
+    return subscription_view(sub)

@@ -1,0 +1,1 @@
+"""The Firestore collections billing owns, each behind one module."""

@@ -1,0 +1,1 @@
+"""Talking to Stripe: the shared client and raw JSON reads."""

@@ -1,0 +1,142 @@
+"""What an event tells the customer: only what is still true of the objects re-read from Stripe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import jsonschema
+import pytest
+import stripe
+
+from billing.config import Settings
+from billing.context import Context
+from billing.entitlements.notifications import build
+from billing.entitlements.sync import Entitlement
+from billing.runtime import Runtime
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[4] / "schemas" / "notification.v1.json").read_text()
+)
+CUSTOMER = "cus_alice"
+
+
+def _invoice(status: str, *, customer: str = CUSTOMER, amount_paid: int = 999) -> dict[str, Any]:
+    return {
+        "id": "in_1", "object": "invoice", "status": status, "customer": customer,
+        "number": "A-1", "currency": "jpy", "amount_due": 999, "amount_paid": amount_paid,
+        "hosted_invoice_url": "https://invoice.stripe.com/i/1", "invoice_pdf": None,
+        "next_payment_attempt": None,
+        "lines": {"object": "list", "data": [{"id": "il_1", "object": "line_item",
+                                             "period": {"start": 1, "end": 2}}]},
+    }  # fmt: skip
+
+
+def _subscription(status: str, *, customer: str = CUSTOMER) -> dict[str, Any]:
+    return {
+        "id": "sub_1", "object": "subscription", "status": status, "customer": customer,
+        "cancel_at_period_end": False, "ended_at": None, "trial_end": 5,
+        "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item",
+                                             "current_period_end": 9}]},
+    }  # fmt: skip
+
+
+class FakeStripe:
+    """Answers the reads ``build`` makes, from the objects given (missing: resource_missing)."""
+
+    def __init__(self, **objects: dict[str, Any]) -> None:
+        def read(kind: str) -> Any:
+            def retrieve(object_id: str, *_: Any, **__: Any) -> stripe.StripeObject:
+                if kind not in objects:
+                    raise stripe.InvalidRequestError(
+                        f"No such {kind}", param="id", code="resource_missing"
+                    )
+                return stripe.StripeObject.construct_from(objects[kind], "sk_test_unit")
+
+            return SimpleNamespace(retrieve=retrieve)
+
+        self.v1 = SimpleNamespace(
+            invoices=read("invoice"),
+            subscriptions=read("subscription"),
+            customers=read("customer"),
+            products=read("product"),
+        )
+
+
+def _ctx(settings: Settings, **objects: dict[str, Any]) -> Context:
+    objects.setdefault("customer", {"id": CUSTOMER, "email": "a@example.com", "name": "<b>A</b>"})
+    objects.setdefault("product", {"id": "prod_pro", "name": "Pro"})
+    rt = Runtime(settings, stripe_client=FakeStripe(**objects))  # type: ignore[arg-type]
+    return Context(runtime=rt, request_id="test")
+
+
+STATE = Entitlement(
+    "alice", CUSTOMER, True, "active", "sub_1", "price_pro_monthly", "prod_pro", 9, False, None,
+    None, 9, ["reports"],
+)  # fmt: skip
+
+
+def _event(event_type: str, obj_id: str) -> dict[str, Any]:
+    return {
+        "id": "evt_1", "type": event_type, "created": 100, "livemode": False,
+        "data": {"object": {"id": obj_id, "customer": CUSTOMER}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event_type", "objects", "kind"),
+    [
+        ("invoice.paid", {"invoice": _invoice("paid")}, "payment_succeeded"),
+        ("invoice.payment_failed", {"invoice": _invoice("open", amount_paid=0)}, "payment_failed"),
+        ("invoice.payment_action_required", {"invoice": _invoice("open")}, "payment_action_required"),
+        ("customer.subscription.deleted", {"subscription": _subscription("canceled")},
+         "subscription_canceled"),
+        ("customer.subscription.trial_will_end", {"subscription": _subscription("trialing")},
+         "trial_will_end"),
+    ],
+)  # fmt: skip
+def test_each_notification_follows_the_contract(
+    event_type: str, objects: dict[str, Any], kind: str, settings: Settings
+) -> None:
+    obj_id = "in_1" if event_type.startswith("invoice.") else "sub_1"
+    message = build(_ctx(settings, **objects), _event(event_type, obj_id), STATE)
+    assert message is not None
+    jsonschema.validate(message, SCHEMA)
+    assert message["type"] == kind
+    assert message["notification_id"] == f"evt_1:{kind}"
+    assert (message["email"], message["customer_name"]) == ("a@example.com", "<b>A</b>")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "objects"),
+    [
+        # Late after an outage: the invoice has been paid since, or was never paid.
+        ("invoice.payment_failed", {"invoice": _invoice("paid")}),
+        ("invoice.payment_action_required", {"invoice": _invoice("paid")}),
+        ("invoice.paid", {"invoice": _invoice("open", amount_paid=0)}),
+        # A receipt for nothing charged (a trial's first invoice).
+        ("invoice.paid", {"invoice": _invoice("paid", amount_paid=0)}),
+        # The subscription was resumed, or the trial converted, since.
+        ("customer.subscription.deleted", {"subscription": _subscription("active")}),
+        ("customer.subscription.trial_will_end", {"subscription": _subscription("active")}),
+        # Another customer's object named in this customer's event.
+        ("invoice.paid", {"invoice": _invoice("paid", customer="cus_bob")}),
+        ("customer.subscription.deleted", {"subscription": _subscription("canceled",
+                                                                          customer="cus_bob")}),
+        # Gone from Stripe.
+        ("invoice.paid", {}),
+        ("customer.subscription.deleted", {}),
+    ],
+)  # fmt: skip
+def test_nothing_is_sent_that_is_no_longer_true(
+    event_type: str, objects: dict[str, Any], settings: Settings
+) -> None:
+    obj_id = "in_1" if event_type.startswith("invoice.") else "sub_1"
+    assert build(_ctx(settings, **objects), _event(event_type, obj_id), STATE) is None
+
+
+def test_events_that_notify_nobody_make_no_stripe_call(settings: Settings) -> None:
+    ctx = _ctx(settings)  # no invoice or subscription: any read would raise
+    assert build(ctx, _event("customer.subscription.updated", "sub_1"), STATE) is None

@@ -1,0 +1,66 @@
+"""Stripe-Signature checks, on the raw body, against every configured secret."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import stripe
+
+from billing.errors import BadRequest
+from billing.http.stripe_webhook import parse_event, verify
+
+BODY = b'{"id": "evt_1", "type": "invoice.paid"}'
+OLD, NEW = "whsec_old" + "o" * 24, "whsec_new" + "n" * 24
+
+
+def header(secret: str, *, body: bytes = BODY, at: int | None = None) -> str:
+    signed: str = stripe.WebhookSignature.generate_signature_header(
+        body.decode(), secret, timestamp=at or int(time.time())
+    )
+    return signed
+
+
+def test_any_configured_secret_verifies() -> None:
+    verify(BODY, header(OLD), [NEW, OLD], 300)
+    verify(BODY, header(NEW), [NEW, OLD], 300)
+
+
+def test_one_matching_v1_among_several_verifies() -> None:
+    signed = header(NEW)
+    timestamp, good = signed.split(",")
+    verify(BODY, f"{timestamp},v1={'0' * 64},{good}", [NEW], 300)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        "",
+        "garbage",
+        header("whsec_other" + "x" * 24),
+        header(NEW, body=b"{}"),
+        header(NEW, at=int(time.time()) - 301),
+        header(NEW).replace("v1=", "v0="),
+    ],
+)
+def test_anything_else_is_refused(bad: str | None) -> None:
+    with pytest.raises(BadRequest) as refused:
+        verify(BODY, bad, [NEW, OLD], 300)
+    assert refused.value.code == "invalid_signature"
+
+
+def test_no_configured_secret_verifies_nothing() -> None:
+    with pytest.raises(BadRequest):
+        verify(BODY, header(NEW), [], 300)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"id": "evt_1"}', b'{"id": "x", "type": "a", "livemode": false, '
+     b'"data": {"object": {}}}', b"[" * 5000],
+)  # fmt: skip
+def test_a_body_that_is_not_an_event_is_refused(body: bytes) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_event(body)
+    assert refused.value.code == "malformed_event"

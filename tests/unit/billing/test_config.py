@@ -1,0 +1,257 @@
+"""Configuration is validated at start and every problem names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.config import load_settings
+from billing.errors import ConfigError
+
+BASE = {
+    "GOOGLE_CLOUD_PROJECT": "demo-billing",
+    "STRIPE_SECRET_KEY": "sk_test_abc",
+    "ALLOWED_ORIGINS": "http://localhost:3000, https://app.example.com",
+    "ALLOWED_PRICE_IDS": "price_basic_monthly,price_pro_monthly",
+    "CHECKOUT_SUCCESS_URL": "http://localhost:3000/done?session_id={CHECKOUT_SESSION_ID}",
+    "CHECKOUT_CANCEL_URL": "http://localhost:3000/billing",
+    "PORTAL_RETURN_URL": "http://localhost:3000/account",
+    "SMTP_HOST": "smtp.example.com",
+    "MAIL_FROM": "billing@example.com",
+    "PRODUCT_NAME": "Acme Cloud",
+    "APP_URL": "https://app.example.com",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_reads_comma_separated_lists(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.allowed_origins == ["http://localhost:3000", "https://app.example.com"]
+    assert settings.allowed_price_ids == ["price_basic_monthly", "price_pro_monthly"]
+    assert settings.trial_days == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("GOOGLE_CLOUD_PROJECT", None, "GOOGLE_CLOUD_PROJECT: is required"),
+        ("STRIPE_SECRET_KEY", "pk_test_abc", "STRIPE_SECRET_KEY: must be a Stripe secret"),
+        ("ALLOWED_ORIGINS", "localhost:3000", "ALLOWED_ORIGINS: 'localhost:3000' is not an origin"),
+        ("ALLOWED_ORIGINS", "*", "ALLOWED_ORIGINS"),
+        (
+            "ALLOWED_PRICE_IDS",
+            "prod_basic",
+            "ALLOWED_PRICE_IDS: 'prod_basic' is not a Stripe price",
+        ),
+        ("TRIAL_DAYS", "-1", "TRIAL_DAYS"),
+        ("TRIAL_DAYS", "two", "TRIAL_DAYS"),
+        (
+            "STRIPE_WEBHOOK_SECRETS",
+            "whsec_a,secret",
+            "STRIPE_WEBHOOK_SECRETS: each must be a Stripe",
+        ),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+    ],
+)
+def test_bad_settings_fail_naming_the_variable(
+    env: pytest.MonkeyPatch, name: str, value: str | None, words: str
+) -> None:
+    if value is None:
+        env.delenv(name)
+    else:
+        env.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+
+
+def test_a_malformed_secret_is_never_echoed(env: pytest.MonkeyPatch) -> None:
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_has spaces-and-secret-bits")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "secret-bits" not in str(caught.value)
+
+
+def test_deployed_functions_refuse_the_auth_emulator(env: pytest.MonkeyPatch) -> None:
+    env.setenv("K_SERVICE", "create-customer")
+    env.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    with pytest.raises(ConfigError, match="FIREBASE_AUTH_EMULATOR_HOST"):
+        load_settings()
+
+
+def test_live_key_cannot_point_at_a_stand_in(env: pytest.MonkeyPatch) -> None:
+    env.setenv("STRIPE_SECRET_KEY", "sk_live_abc")
+    env.setenv("STRIPE_API_BASE", "http://127.0.0.1:12111")
+    with pytest.raises(ConfigError, match="live key"):
+        load_settings()
+
+
+def test_require_names_every_missing_setting(env: pytest.MonkeyPatch) -> None:
+    env.delenv("STRIPE_SECRET_KEY")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS"):
+        load_settings().require("stripe_secret_key", "stripe_webhook_secrets")
+
+
+def test_main_refuses_to_start_without_a_required_setting(env: pytest.MonkeyPatch) -> None:
+    from app.startup import check
+
+    env.delenv("STRIPE_SECRET_KEY")
+    with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY"):
+        check("create_customer")
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_abc")
+    check("create_customer")
+    with pytest.raises(ConfigError, match="no_such_function"):
+        check("no_such_function")
+
+
+def test_an_instance_with_a_bad_setting_exits_at_start_naming_it() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    functions = Path(__file__).resolve().parents[3] / "functions"
+    result = subprocess.run(
+        [sys.executable, "-c", "import main"],
+        cwd=functions,
+        env={**BASE, "ALLOWED_ORIGINS": "localhost:3000", "PYTHONPATH": str(functions)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["severity"] == "CRITICAL"
+    assert "ALLOWED_ORIGINS" in line["message"]
+
+
+def test_hosted_page_return_urls_are_validated_and_required_where_used(
+    env: pytest.MonkeyPatch,
+) -> None:
+    from app.startup import check
+
+    assert load_settings().checkout_success_url == BASE["CHECKOUT_SUCCESS_URL"]
+    env.setenv("PORTAL_RETURN_URL", "javascript:alert(1)")
+    with pytest.raises(ConfigError, match="PORTAL_RETURN_URL"):
+        load_settings()
+    env.delenv("PORTAL_RETURN_URL")
+    env.delenv("CHECKOUT_SUCCESS_URL")
+    with pytest.raises(ConfigError, match="CHECKOUT_SUCCESS_URL"):
+        check("create_checkout_session")
+    with pytest.raises(ConfigError, match="PORTAL_RETURN_URL"):
+        check("create_portal_session")
+    check("change_plan")  # needs neither
+
+
+def test_deployed_functions_send_customers_back_over_https_only(env: pytest.MonkeyPatch) -> None:
+    env.setenv("K_SERVICE", "create-checkout-session")
+    with pytest.raises(ConfigError, match="CHECKOUT_SUCCESS_URL must be an https"):
+        load_settings()
+    for name in ("CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL", "PORTAL_RETURN_URL"):
+        env.setenv(name, BASE[name].replace("http://localhost:3000", "https://app.example.com"))
+    assert load_settings().portal_return_url == "https://app.example.com/account"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("MAIL_FROM", "billing at example.com", "MAIL_FROM: 'billing at example.com' is not an"),
+        ("MAIL_REPLY_TO", "a@b.com\r\nBcc: x@y.com", "MAIL_REPLY_TO"),
+        ("SUPPORT_EMAIL", "<support@example.com>", "SUPPORT_EMAIL"),
+        ("APP_URL", "app.example.com", "APP_URL: 'app.example.com' is not a URL"),
+        ("BILLING_URL", "javascript:alert(1)", "BILLING_URL"),
+        ("PRODUCT_NAME", "Acme\r\nBcc: x@y.com", "PRODUCT_NAME: must be one line"),
+        ("MAIL_LOCALE", "xx_YY", "MAIL_LOCALE: 'xx_YY' is not a locale Babel knows"),
+        ("MAIL_LOCALE", "english", "MAIL_LOCALE"),
+        ("SMTP_SECURITY", "tls", "SMTP_SECURITY"),
+        ("SMTP_PORT", "0", "SMTP_PORT"),
+        ("MAIL_DEDUPE_DAYS", "3", "MAIL_DEDUPE_DAYS"),
+        ("SMTP_TIMEOUT", "60", "MAIL_CLAIM_LEASE_SECONDS must be at least"),
+    ],
+)
+def test_bad_mail_settings_fail_naming_the_variable(
+    env: pytest.MonkeyPatch, name: str, value: str, words: str
+) -> None:
+    env.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("port", "security", "effective"),
+    [
+        ("465", None, "ssl"),
+        ("587", None, "starttls"),
+        ("25", None, "starttls"),
+        ("2525", "none", "none"),
+    ],
+)
+def test_smtp_security_defaults_from_the_port(
+    env: pytest.MonkeyPatch, port: str, security: str | None, effective: str
+) -> None:
+    env.setenv("SMTP_PORT", port)
+    if security is not None:
+        env.setenv("SMTP_SECURITY", security)
+    assert load_settings().smtp_effective_security == effective
+
+
+def _deployed(env: pytest.MonkeyPatch, service: str) -> None:
+    """As in the cloud: K_SERVICE set, and the app's links over https."""
+    env.setenv("K_SERVICE", service)
+    for name in ("CHECKOUT_SUCCESS_URL", "CHECKOUT_CANCEL_URL", "PORTAL_RETURN_URL"):
+        env.setenv(name, BASE[name].replace("http://localhost:3000", "https://app.example.com"))
+
+
+def test_a_deployed_function_refuses_to_send_a_password_unencrypted(
+    env: pytest.MonkeyPatch,
+) -> None:
+    _deployed(env, "send-email")
+    env.setenv("SMTP_SECURITY", "none")
+    env.setenv("SMTP_PASSWORD", "relay-password-value")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "SMTP_SECURITY=none" in str(caught.value)
+    assert "relay-password-value" not in str(caught.value)
+    env.setenv("SMTP_SECURITY", "starttls")
+    load_settings()
+
+
+def test_a_deployed_function_links_only_to_https(env: pytest.MonkeyPatch) -> None:
+    _deployed(env, "send-email")
+    env.setenv("APP_URL", "http://app.example.com")
+    with pytest.raises(ConfigError, match="APP_URL must be https"):
+        load_settings()
+
+
+def test_the_env_example_defaults_start_every_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.startup import check
+    from devstack.stack import REPO_ROOT, read_env_file
+
+    for key, value in read_env_file(REPO_ROOT / ".env.example").items():
+        monkeypatch.setenv(key, value)
+    # What the local stack adds per run (its stand-in's signing secret, its emulators).
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_" + "r" * 32)
+    check(None)
+
+
+def test_the_email_function_needs_neither_stripe_nor_an_smtp_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.startup import check
+
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    check("send_email")
+    monkeypatch.delenv("MAIL_FROM")
+    with pytest.raises(ConfigError, match="MAIL_FROM"):
+        check("send_email")
