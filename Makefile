@@ -1,7 +1,7 @@
 # The README's two commands are `make run` and `make test`; both set up from scratch.
 VENV := .venv
 PY := $(VENV)/bin/python
-export PYTHONPATH := functions:.
+export PYTHONPATH := functions:packages/billing-usage:.
 
 .PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview reliability
 
