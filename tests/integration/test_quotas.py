@@ -204,3 +204,12 @@ def test_use_retried_after_a_failed_publish_counts_once_and_reports_again(
     retried = usage.use(subject=who, meter="api_calls", units=2, id="job-9")
     assert (retried.allowed, retried.replayed, retried.used) == (True, True, 2)
     assert [json.loads(data)["id"] for _, data, _ in publisher.sent] == ["job-9"]
+
+
+def test_a_meter_name_with_a_dot_is_one_field_not_a_nested_path(db: firestore.Client) -> None:
+    quotas = Quotas(db, free_plan={"api.calls": Limit(included=2, overage=False)})
+    who = subject()
+    assert quotas.consume(who, "api.calls", 1, "first").allowed  # creates the period document
+    assert quotas.consume(who, "api.calls", 1, "second").allowed  # updates it
+    assert not quotas.consume(who, "api.calls", 1, "third").allowed
+    assert quotas.check(who, "api.calls").used == 2

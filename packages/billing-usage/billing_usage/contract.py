@@ -14,7 +14,7 @@ from typing import Any
 
 VERSION = 1
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
-METER = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+METER = re.compile(r"^[a-z][a-z0-9_.]{0,99}$")
 MAX_VALUE = 1_000_000_000
 MAX_SUBJECT = 128
 
@@ -44,7 +44,7 @@ class UsageReport:
         ):
             raise InvalidUsage("subject: 1 to 128 characters, no '/'")
         if not isinstance(self.meter, str) or not METER.match(self.meter):
-            raise InvalidUsage("meter: a meter event name (lower case, digits and '_')")
+            raise InvalidUsage("meter: a meter event name (lower case, digits, '_' and '.')")
         if (
             isinstance(self.value, bool)
             or not isinstance(self.value, int)

@@ -22,6 +22,7 @@ from typing import Any
 
 from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from billing_usage import periods
 from billing_usage.contract import ID, METER, InvalidUsage
@@ -129,7 +130,7 @@ class Quotas:
                 "subject": subject,
                 "period_start": plan.period.start,
                 "period_end": plan.period.end,
-                f"used.{meter}": used + units,
+                FieldPath("used", meter).to_api_repr(): used + units,
                 "updated_at": now,
             }
             if counts.exists:
@@ -139,7 +140,7 @@ class Quotas:
                     option=self._db.write_option(last_update_time=counts.update_time),
                 )
             else:
-                batch.create(period_ref, _nested(fields))
+                batch.create(period_ref, _nested(fields, meter, used + units))
             batch.create(
                 marker_ref,
                 {
@@ -162,7 +163,7 @@ class Quotas:
 
 def _check_args(meter: str, units: int) -> None:
     if not isinstance(meter, str) or not METER.match(meter):
-        raise InvalidUsage("meter: a meter event name (lower case, digits and '_')")
+        raise InvalidUsage("meter: a meter event name (lower case, digits, '_' and '.')")
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise InvalidUsage("units: a whole number, at least 1")
 
@@ -213,16 +214,10 @@ def _replay(plan: Plan, meter: str, marker: dict[str, Any], used: int) -> Decisi
     )
 
 
-def _nested(fields: dict[str, Any]) -> dict[str, Any]:
-    """``{"used.x": 1}`` as a create() takes it: field paths are an update() notation."""
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        head, dot, tail = key.partition(".")
-        if dot:
-            out.setdefault(head, {})[tail] = value
-        else:
-            out[key] = value
-    return out
+def _nested(fields: dict[str, Any], meter: str, used: int) -> dict[str, Any]:
+    """The fields as create() takes them: a field path is update() notation only."""
+    plain = {key: value for key, value in fields.items() if not key.startswith("used.")}
+    return plain | {"used": {meter: used}}
 
 
 def _timestamp(seconds: float) -> Any:

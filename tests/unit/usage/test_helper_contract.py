@@ -35,6 +35,7 @@ CHANGES: list[dict[str, Any]] = [
     {"subject": 7},
     {"meter": "API_calls"},
     {"meter": "9calls"},
+    {"meter": "api.calls"},
     {"meter": "m" * 100},
     {"meter": "m" * 101},
     {"value": 0},
