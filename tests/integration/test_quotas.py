@@ -13,6 +13,8 @@ from google.cloud import firestore
 from billing_usage import Decision, Limit, Quotas
 from billing_usage.periods import calendar_month
 
+pytestmark = pytest.mark.integration
+
 FREE = {"api_calls": Limit(included=3, overage=False)}
 # 2030-01-01 00:00 UTC .. 2030-02-01 00:00 UTC: a subscription period of the tests' own.
 START, END = 1893456000, 1896134400
