@@ -16,7 +16,7 @@ import stripe
 from google.cloud import firestore
 
 from devstack.stack import Stack, StackInfo
-from tests.support.billing_flows import PRICE, subscribe
+from tests.support.billing_flows import OTHER_PRICE, PRICE, failed_first_payment, subscribe
 from tests.support.stack_fixtures import StandIn, User, extra_function
 from tests.support.webhooks import (
     Topic,
@@ -147,6 +147,43 @@ def test_cancelling_ends_access_and_says_so_once(
     )
     assert len(ended) == 1
     assert ended[0]["subscription"]["id"] == created["subscription_id"]
+
+
+def _processed(db: firestore.Client, standin: StandIn, event_type: str, object_id: str) -> str:
+    """The id of the ``event_type`` event about ``object_id``, once the webhook has done it."""
+
+    def done() -> str | None:
+        found = standin.sdk.v1.events.list(params={"type": event_type, "limit": 100}).data
+        for event in found:
+            if event.data.object["id"] != object_id:
+                continue
+            record = event_record(db, event.id)
+            return event.id if record and record.get("status") == "done" else None
+        return None
+
+    return wait_until(done, f"{event_type} about {object_id} to be processed")
+
+
+def test_an_abandoned_checkout_ends_without_a_canceled_mail(
+    user: User, standin: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    """Issue 15, point 13: the unfinished checkout that create-subscription ends when the
+    customer picks another plan was never paid: no "subscription canceled" mail."""
+    user.customer()
+    first = user.ok("create-subscription", {"price_id": PRICE})
+    user.ok("create-subscription", {"price_id": OTHER_PRICE})
+    assert standin.sdk.v1.subscriptions.retrieve(first["subscription_id"]).status == "canceled"
+    _processed(db, standin, "customer.subscription.deleted", first["subscription_id"])
+    assert [m for m in topic.for_uid(user.uid) if m["type"] == "subscription_canceled"] == []
+
+
+def test_a_decline_on_the_payment_form_sends_no_mail(
+    user: User, standin: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    """Issue 15, point 14: the form shows the first payment's decline; no mail beside it."""
+    failed = failed_first_payment(user, standin)
+    _processed(db, standin, "invoice.payment_failed", failed["invoice_id"])
+    assert [m for m in topic.for_uid(user.uid) if m["type"] == "payment_failed"] == []
 
 
 def test_a_feature_added_in_stripe_reaches_the_entitlement_without_a_deploy(

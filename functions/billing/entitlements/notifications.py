@@ -81,9 +81,27 @@ STILL_TRUE: dict[str, tuple[str, ...]] = {
     "payment_succeeded": ("paid",),
     "payment_failed": ("open",),
     "payment_action_required": ("open",),
-    "subscription_canceled": ("canceled", "incomplete_expired"),
+    # incomplete_expired is left out: such a subscription never started, its first payment
+    # never succeeded, so there is nothing to tell its customer "canceled" about
+    # (https://docs.stripe.com/billing/subscriptions/overview#subscription-lifecycle).
+    "subscription_canceled": ("canceled",),
     "trial_will_end": ("trialing",),
 }
+# A first invoice's failure or 3-D Secure request happens while the customer is on the payment
+# form (payment_behavior=default_incomplete: the form confirms the invoice's payment and shows
+# Stripe's answer at once); a mail about it would arrive beside the form's own message.
+# https://docs.stripe.com/payments/advanced/build-subscriptions (confirm the payment on the client)
+ON_THE_FORM = frozenset({"payment_failed", "payment_action_required"})
+
+
+def _never_started(client: stripe.StripeClient, subscription_id: str) -> bool:
+    """True when no invoice of the subscription was ever paid: an unfinished checkout that was
+    abandoned (cancelled while incomplete). A trial counts as started: Stripe pays its $0
+    first invoice at once."""
+    paid = client.v1.invoices.list(
+        params={"subscription": subscription_id, "status": "paid", "limit": 1}
+    )
+    return not paid.data
 
 
 def _still_true(kind: str, status: str | None, owner: str | None, customer_id: str) -> bool:
@@ -120,10 +138,16 @@ def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | 
                 return None
             if kind == "payment_succeeded" and invoice.amount_paid == 0:
                 return None  # a trial's or a fully discounted invoice: nothing was charged
+            if kind in ON_THE_FORM and invoice.billing_reason == "subscription_create":
+                log.info("first payment of a checkout: the form shows it, no mail")
+                return None
             invoice_block = _invoice_block(invoice)
         else:
             sub = client.v1.subscriptions.retrieve(object_id)
             if not _still_true(kind, sub.status, _id(sub.customer), state.customer_id):
+                return None
+            if kind == "subscription_canceled" and _never_started(client, sub.id):
+                log.info("an unfinished checkout ended: no mail for what never started")
                 return None
             subscription_block = _subscription_block(sub)
         customer = client.v1.customers.retrieve(state.customer_id)

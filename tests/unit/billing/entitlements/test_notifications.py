@@ -23,9 +23,16 @@ SCHEMA = json.loads(
 CUSTOMER = "cus_alice"
 
 
-def _invoice(status: str, *, customer: str = CUSTOMER, amount_paid: int = 999) -> dict[str, Any]:
+def _invoice(
+    status: str,
+    *,
+    customer: str = CUSTOMER,
+    amount_paid: int = 999,
+    billing_reason: str = "subscription_cycle",
+) -> dict[str, Any]:
     return {
         "id": "in_1", "object": "invoice", "status": status, "customer": customer,
+        "billing_reason": billing_reason,
         "number": "A-1", "currency": "jpy", "amount_due": 999, "amount_paid": amount_paid,
         "hosted_invoice_url": "https://invoice.stripe.com/i/1", "invoice_pdf": None,
         "next_payment_attempt": None,
@@ -44,9 +51,10 @@ def _subscription(status: str, *, customer: str = CUSTOMER) -> dict[str, Any]:
 
 
 class FakeStripe:
-    """Answers the reads ``build`` makes, from the objects given (missing: resource_missing)."""
+    """Answers the reads ``build`` makes, from the objects given (missing: resource_missing).
+    ``paid_invoices``: what listing the subscription's paid invoices finds."""
 
-    def __init__(self, **objects: dict[str, Any]) -> None:
+    def __init__(self, paid_invoices: int = 1, **objects: dict[str, Any]) -> None:
         def read(kind: str) -> Any:
             def retrieve(object_id: str, *_: Any, **__: Any) -> stripe.StripeObject:
                 if kind not in objects:
@@ -57,18 +65,26 @@ class FakeStripe:
 
             return SimpleNamespace(retrieve=retrieve)
 
+        def list_invoices(params: dict[str, Any]) -> stripe.StripeObject:
+            assert params["status"] == "paid"
+            found = [{"id": f"in_paid{n}", "object": "invoice"} for n in range(paid_invoices)]
+            return stripe.StripeObject.construct_from({"data": found}, "sk_test_unit")
+
+        invoices = read("invoice")
+        invoices.list = list_invoices
         self.v1 = SimpleNamespace(
-            invoices=read("invoice"),
+            invoices=invoices,
             subscriptions=read("subscription"),
             customers=read("customer"),
             products=read("product"),
         )
 
 
-def _ctx(settings: Settings, **objects: dict[str, Any]) -> Context:
+def _ctx(settings: Settings, paid_invoices: int = 1, **objects: dict[str, Any]) -> Context:
     objects.setdefault("customer", {"id": CUSTOMER, "email": "a@example.com", "name": "<b>A</b>"})
     objects.setdefault("product", {"id": "prod_pro", "name": "Pro"})
-    rt = Runtime(settings, stripe_client=FakeStripe(**objects))  # type: ignore[arg-type]
+    fake = FakeStripe(paid_invoices, **objects)
+    rt = Runtime(settings, stripe_client=fake)  # type: ignore[arg-type]
     return Context(runtime=rt, request_id="test")
 
 
@@ -140,3 +156,25 @@ def test_nothing_is_sent_that_is_no_longer_true(
 def test_events_that_notify_nobody_make_no_stripe_call(settings: Settings) -> None:
     ctx = _ctx(settings)  # no invoice or subscription: any read would raise
     assert build(ctx, _event("customer.subscription.updated", "sub_1"), STATE) is None
+
+
+@pytest.mark.parametrize(
+    "event_type", ["invoice.payment_failed", "invoice.payment_action_required"]
+)
+def test_a_first_payment_on_the_form_sends_no_mail(event_type: str, settings: Settings) -> None:
+    """The payment form shows a decline or a 3-D Secure step of the first invoice itself."""
+    first = _invoice("open", amount_paid=0, billing_reason="subscription_create")
+    assert build(_ctx(settings, invoice=first), _event(event_type, "in_1"), STATE) is None
+    later = _invoice("open", amount_paid=0, billing_reason="subscription_cycle")
+    assert build(_ctx(settings, invoice=later), _event(event_type, "in_1"), STATE) is not None
+
+
+def test_a_subscription_that_never_started_ends_without_a_mail(settings: Settings) -> None:
+    """An abandoned checkout (cancelled while incomplete, no invoice ever paid) or one that
+    expired unpaid says nothing; one that was paid for once says it ended."""
+    deleted = _event("customer.subscription.deleted", "sub_1")
+    canceled = {"subscription": _subscription("canceled")}
+    expired = {"subscription": _subscription("incomplete_expired")}
+    assert build(_ctx(settings, paid_invoices=0, **canceled), deleted, STATE) is None
+    assert build(_ctx(settings, paid_invoices=1, **expired), deleted, STATE) is None
+    assert build(_ctx(settings, paid_invoices=1, **canceled), deleted, STATE) is not None
