@@ -571,6 +571,11 @@ def test_a_late_failure_event_for_a_paid_invoice_sends_nothing(
         lambda e: e.update(id="evt_" + "x" * 2000),
         lambda e: e.update(livemode="no"),
         lambda e: e["data"].update(object=[]),
+        # data itself not an object: once an AttributeError, answered 500
+        lambda e: e.update(data="x"),
+        lambda e: e.update(data=None),
+        lambda e: e.update(data=[1]),
+        lambda e: e.pop("data"),
     ],
 )
 def test_a_signed_body_that_is_not_an_event_is_400_and_recorded_nowhere(

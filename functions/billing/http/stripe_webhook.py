@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,8 @@ type Processor = Callable[[Context, Event], str]
 
 
 def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: int) -> None:
-    """Raises BadRequest unless ``header`` signs ``payload`` with one of ``secrets`` recently."""
+    """Raises BadRequest unless ``header`` signs ``payload`` with one of ``secrets``, at a time
+    within ``tolerance`` seconds of now, on either side."""
     if not header:
         raise BadRequest("The Stripe-Signature header is missing.", code="invalid_signature")
     text = payload.decode("utf-8", errors="replace")
@@ -47,11 +49,26 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
             stripe.WebhookSignature.verify_header(text, header, secret, tolerance=tolerance)
         except stripe.SignatureVerificationError:
             continue
+        # stripe-python (16.x) bounds only the past side: a signature dated ten years ahead
+        # would stay valid, and replayable, for ten years. stripe-php and stripe-dotnet compare
+        # |now - t| with the tolerance (stripe/stripe-php#657, stripe/stripe-dotnet#1183);
+        # so does this check, on the t= that verify_header has just verified.
+        if _signed_at(header) > time.time() + tolerance:
+            raise BadRequest(
+                "The Stripe-Signature timestamp is in the future, beyond the tolerance.",
+                code="invalid_signature",
+            )
         return
     raise BadRequest(
         "The Stripe-Signature header does not match the body, or is too old.",
         code="invalid_signature",
     )
+
+
+def _signed_at(header: str) -> int:
+    # The first t=, read as stripe-python's WebhookSignature._get_timestamp_and_signatures does.
+    items = [item.split("=", 2) for item in header.split(",")]
+    return int([item[1] for item in items if item[0] == "t"][0])
 
 
 # Stripe's event ids: a prefix and letters or digits.
@@ -66,21 +83,35 @@ def parse_event(payload: bytes) -> Event:
         event = json.loads(payload)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
-    obj = event.get("data", {}).get("object") if isinstance(event, dict) else None
-    if not (
-        isinstance(event, dict)
-        and isinstance(event.get("id"), str)
-        and _EVENT_ID.match(event["id"])
-        and isinstance(event.get("type"), str)
-        and isinstance(event.get("livemode"), bool)
-        and type(event.get("created")) is int
-        and isinstance(obj, dict)
-    ):
+    problem = _envelope_problem(event)
+    if problem is not None:
         raise BadRequest(
-            "The body is not a Stripe event (id evt_..., type, livemode, created, data.object).",
+            f"The body is not a Stripe event: {problem} "
+            "(an event has id evt_..., type, livemode, created and data.object).",
             code="malformed_event",
         )
     return event
+
+
+def _envelope_problem(event: Any) -> str | None:
+    """What is wrong with the event's envelope, or None. Each part's type is checked before
+    it is read, so no JSON value (``"data": "x"``, ``null``, ``[1]``) can raise here."""
+    if not isinstance(event, dict):
+        return "it is not a JSON object"
+    if not (isinstance(event.get("id"), str) and _EVENT_ID.match(event["id"])):
+        return "id is not an event id (evt_...)"
+    if not isinstance(event.get("type"), str):
+        return "type is not a string"
+    if not isinstance(event.get("livemode"), bool):
+        return "livemode is not true or false"
+    if type(event.get("created")) is not int:
+        return "created is not an integer"
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return "data is not an object"
+    if not isinstance(data.get("object"), dict):
+        return "data.object is not an object"
+    return None
 
 
 class StripeWebhookEndpoint(HttpFunction):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -41,6 +42,8 @@ def test_one_matching_v1_among_several_verifies() -> None:
         header("whsec_other" + "x" * 24),
         header(NEW, body=b"{}"),
         header(NEW, at=int(time.time()) - 301),
+        header(NEW, at=int(time.time()) + 900),  # from the future (generous: collected before run)
+        header(NEW, at=int(time.time()) + 10 * 365 * 86_400),
         header(NEW).replace("v1=", "v0="),
     ],
 )
@@ -64,3 +67,41 @@ def test_a_body_that_is_not_an_event_is_refused(body: bytes) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_event(body)
     assert refused.value.code == "malformed_event"
+
+
+def test_a_signature_within_the_tolerance_on_either_side_verifies() -> None:
+    # Clocks differ a little both ways; the bound is symmetric, as in stripe-php and -dotnet.
+    verify(BODY, header(NEW, at=int(time.time()) - 250), [NEW], 300)
+    verify(BODY, header(NEW, at=int(time.time()) + 250), [NEW], 300)
+
+
+def test_a_future_timestamp_is_refused_whichever_secret_signed_it() -> None:
+    with pytest.raises(BadRequest, match="future") as refused:
+        verify(BODY, header(OLD, at=int(time.time()) + 3600), [NEW, OLD], 300)
+    assert refused.value.code == "invalid_signature"
+
+
+ENVELOPE = {"id": "evt_1", "type": "invoice.paid", "livemode": False, "created": 1}
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ("x", "data is not an object"),
+        (None, "data is not an object"),
+        ([1], "data is not an object"),
+        (7, "data is not an object"),
+        ({}, "data.object is not an object"),
+        ({"object": "x"}, "data.object is not an object"),
+    ],
+)
+def test_data_that_is_not_an_object_is_a_malformed_event_naming_it(data: object, named: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_event(json.dumps(ENVELOPE | {"data": data}).encode())
+    assert refused.value.code == "malformed_event"
+    assert named in refused.value.message
+
+
+def test_a_well_formed_envelope_parses() -> None:
+    event = ENVELOPE | {"data": {"object": {"id": "in_1"}}}
+    assert parse_event(json.dumps(event).encode()) == event
