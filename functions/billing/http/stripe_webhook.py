@@ -68,7 +68,7 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
 def _signed_at(header: str) -> int:
     # The first t=, read as stripe-python's WebhookSignature._get_timestamp_and_signatures does.
     items = [item.split("=", 2) for item in header.split(",")]
-    return int([item[1] for item in items if item[0] == "t"][0])
+    return int(next(item[1] for item in items if item[0] == "t"))
 
 
 # Stripe's event ids: a prefix and letters or digits.
@@ -80,7 +80,7 @@ def parse_event(payload: bytes) -> Event:
     there with Stripe's types, so nothing later fails on a malformed (if signed) body. What the
     object inside says is judged by the handler (an unusable one is acknowledged, not 4xx)."""
     try:
-        event = json.loads(payload)
+        event: Event = json.loads(payload)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
     problem = _envelope_problem(event)

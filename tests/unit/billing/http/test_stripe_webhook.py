@@ -95,7 +95,9 @@ ENVELOPE = {"id": "evt_1", "type": "invoice.paid", "livemode": False, "created":
         ({"object": "x"}, "data.object is not an object"),
     ],
 )
-def test_data_that_is_not_an_object_is_a_malformed_event_naming_it(data: object, named: str) -> None:
+def test_data_that_is_not_an_object_is_a_malformed_event_naming_it(
+    data: object, named: str
+) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_event(json.dumps(ENVELOPE | {"data": data}).encode())
     assert refused.value.code == "malformed_event"
