@@ -415,6 +415,28 @@ def test_stripe_down_is_5xx_and_nothing_is_marked_done(
     assert _active(db, user.uid) is not None
 
 
+def test_stripe_refusing_a_read_is_503_with_retry_after_and_resumed_on_redelivery(
+    user: User, paused: StandIn, faults: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    # A 400 on the subscription list is not the sender's fault and not a crash of ours: 503
+    # with Retry-After, as the README says, and Stripe's redelivery finishes the event.
+    created = subscribe(user, paused)
+    event = event_for(
+        "customer.subscription.updated", _sub_object(paused, created["subscription_id"])
+    )
+    faults.fault(method="GET", path_prefix="/v1/subscriptions", kind="error", status=400, times=10)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
+    record = event_record(db, event["id"])
+    assert record is not None
+    assert record["status"] == "processing"
+    faults.clear_faults()
+    assert signed_post(webhook[0], event, webhook[1]).json()["outcome"] == "processed"
+    assert _active(db, user.uid) is not None
+
+
 def test_the_reconcile_command_repairs_a_drifted_entitlement(
     running_stack: Stack, user: User, paused: StandIn, db: firestore.Client
 ) -> None:

@@ -33,7 +33,7 @@ import stripe
 
 from billing.context import Context
 from billing.entitlements import notifications, sync
-from billing.errors import BillingError, UpstreamUnavailable
+from billing.errors import UpstreamUnavailable
 from core import call_counts
 from core.firestore import firestore_retry
 
@@ -198,11 +198,18 @@ def handle_event(ctx: Context, event: dict[str, Any]) -> str:
         return _apply(ctx, inbox, claim, event, uid, customer_id)
     except stripe.InvalidRequestError as exc:
         inbox.release()
-        # Stripe refused one of our reads: our bug or a bad id, never the sender's. A 4xx would
-        # teach Stripe to give up on (and eventually disable) the endpoint; a 5xx keeps the
-        # event coming back until it is fixed.
+        # Stripe refused one of our reads (a 400 or 404): our bug, a key without a permission,
+        # an id Stripe does not show us yet; never the sender's fault, so never a 4xx, which
+        # Stripe would count toward disabling the endpoint. To Stripe every non-2xx is the
+        # same: it redelivers on its own backoff for up to three days (docs.stripe.com/webhooks;
+        # it documents no use of Retry-After), each delivery re-reading. 503 + Retry-After says
+        # what is true for us: a service we depend on did not give us what the event needs,
+        # retry later; the ERROR line (with Stripe's code) is what an operator acts on. A 500
+        # is kept for a crash of our own.
         log.error("Stripe refused a read for this event", extra={"stripe_code": exc.code})
-        raise BillingError() from None
+        raise UpstreamUnavailable(
+            "Stripe refused a read this event needs; it is retried on redelivery."
+        ) from None
     except BaseException:
         inbox.release()
         raise
