@@ -104,15 +104,23 @@ def _new_prices(
 
 
 def _proration_date(sub: JSONDict, value: Any, now: int, param: str) -> int:
+    """Stripe takes any moment of the current period, later than now included: Stripe staff
+    previewed a change at ``current_period_end`` and answered "Cannot specify proration date
+    before the current subscription started" for an earlier one
+    (https://groups.google.com/a/lists.stripe.com/g/api-discuss/c/uTg9uWzU7qo). Refusing the
+    future here would hide a product that passes one on (an upgrade made almost free)."""
     items = sub["items"]["data"]
     start = max(int(i["current_period_start"]) for i in items)
     end = min(int(i["current_period_end"]) for i in items)
     moment = now if value is None else int(value)
-    if not start <= moment <= min(now, end - 1):
+    if moment < start:
         raise invalid_request(
-            "The proration date must be within the subscription's current billing period and "
-            "not in the future.",
+            "Cannot specify proration date before the current subscription started.",
             param=param,
+        )
+    if moment > end:
+        raise invalid_request(
+            "Cannot specify proration date outside of current subscription period.", param=param
         )
     return moment
 

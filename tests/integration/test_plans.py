@@ -157,6 +157,20 @@ def test_an_old_preview_cannot_be_used(user: User, standin: StandIn) -> None:
     assert _price(standin, sub_id) == PRICE
 
 
+def test_a_proration_date_in_the_future_is_refused(user: User, standin: StandIn) -> None:
+    """Issue 15, point 5: Stripe would prorate as of a future date within the period (an
+    upgrade made almost free near its end); change-plan refuses it before anything is charged."""
+    sub_id = subscribe(user, standin)["subscription_id"]
+    moment = int(time.time()) + 20 * DAY
+    response = user.call(
+        "change-plan", {"subscription_id": sub_id, "price_id": PRO, "proration_date": moment}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == "proration_date"
+    assert _price(standin, sub_id) == PRICE
+    assert update_invoices(standin, user.customer()) == []
+
+
 def test_a_double_submit_makes_one_change_and_one_charge(user: User, standin: StandIn) -> None:
     sub_id = subscribe(user, standin)["subscription_id"]
     body = {"subscription_id": sub_id, "price_id": PRO}

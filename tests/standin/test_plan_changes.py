@@ -240,11 +240,30 @@ def test_item_changes_refuse_what_is_not_implemented_or_not_allowed(
     assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC
 
 
+@pytest.mark.parametrize("outside", ["before", "after"])
 def test_a_proration_date_outside_the_period_is_refused(
-    client: stripe.StripeClient, email: str
+    client: stripe.StripeClient, email: str, outside: str
 ) -> None:
     sub = _active(client, email)
-    before = sub.items.data[0].current_period_start - DAY
+    item = sub.items.data[0]
+    moment = item.current_period_start - DAY if outside == "before" else item.current_period_end + 1
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=before))
+        client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=moment))
     assert caught.value.param == "proration_date"
+
+
+def test_a_future_proration_date_within_the_period_is_accepted_as_stripe_does(
+    client: stripe.StripeClient, email: str
+) -> None:
+    """Stripe prorates as though the change happened then: near the period end an upgrade
+    costs almost nothing, which is why the product refuses such dates before calling Stripe."""
+    sub = _active(client, email)
+    item = sub.items.data[0]
+    now = _preview(client, sub, PRO, proration_date=item.current_period_start)
+    late = _preview(client, sub, PRO, proration_date=item.current_period_end - 3600)
+    assert 0 < late.amount_due < now.amount_due // 100
+    updated = client.v1.subscriptions.update(
+        sub.id, _change(sub, PRO, proration_date=item.current_period_end - 3600)
+    )
+    assert isinstance(updated.latest_invoice, stripe.Invoice)
+    assert updated.latest_invoice.amount_due == late.amount_due

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # A preview's proration_date is honoured for this long: long enough to read and confirm, too
 # short to make an old quote (a larger credit for a downgrade) a way to pay less.
 PREVIEW_LIFETIME_SECONDS = 30 * 60
+CLOCK_SKEW_SECONDS = 60
 
 
 class PreviewPlanChangeRequest(RequestModel):
@@ -58,7 +59,8 @@ class ChangePlanRequest(PreviewPlanChangeRequest):
         default=None,
         ge=0,
         description="The proration_date preview-plan-change answered: the charge is then "
-        "exactly what it showed. Honoured for 30 minutes.",
+        "exactly what it showed. Honoured for 30 minutes; a date in the future or before the "
+        "current period is refused.",
     )
 
 
@@ -240,9 +242,39 @@ def _pending_answer(ctx: Context, sub: stripe.Subscription) -> ChangePlanRespons
 
 
 def _check_proration_date(proration_date: int | None) -> None:
-    if proration_date is not None and time.time() - proration_date > PREVIEW_LIFETIME_SECONDS:
+    """A preview's date, neither stale nor ahead of now.
+
+    Stripe accepts any ``proration_date`` within the current period, later than now included
+    (Stripe staff previewed one at ``current_period_end``:
+    https://groups.google.com/a/lists.stripe.com/g/api-discuss/c/uTg9uWzU7qo; the parameter
+    "calculates prorations as though the subscription was updated at the given time",
+    stripe.params.SubscriptionUpdateParams). A date near the period end would make an upgrade
+    almost free, so only a date that has passed is honoured; ``CLOCK_SKEW_SECONDS`` allows for
+    Stripe's clock, which stamped the preview, being a little ahead of ours.
+    """
+    if proration_date is None:
+        return
+    now = time.time()
+    if proration_date > now + CLOCK_SKEW_SECONDS:
+        raise BadRequest(
+            "proration_date: is in the future; pass the date preview-plan-change answered.",
+            code="invalid_field",
+            field="proration_date",
+        )
+    if now - proration_date > PREVIEW_LIFETIME_SECONDS:
         raise BadRequest(
             "proration_date: this preview is too old; preview the change again.",
+            code="invalid_field",
+            field="proration_date",
+        )
+
+
+def _check_in_period(proration_date: int | None, item: stripe.SubscriptionItem) -> None:
+    # Stripe refuses it too ("Cannot specify proration date before the current subscription
+    # started", same thread); said here, it names the field instead of a generic rejection.
+    if proration_date is not None and proration_date < item.current_period_start:
+        raise BadRequest(
+            "proration_date: is before the current billing period; preview the change again.",
             code="invalid_field",
             field="proration_date",
         )
@@ -273,6 +305,7 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     if sub.status == "active" and _pending_price(sub) == body.price_id:
         return _pending_answer(ctx, sub)  # asked again while the first one waits for payment
     item = _changeable(sub, body.price_id)
+    _check_in_period(body.proration_date, item)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     params: SubscriptionUpdateParams = {
         "items": [{"id": item.id, "price": body.price_id}],
