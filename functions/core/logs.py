@@ -1,7 +1,9 @@
 """Structured JSON logs that Cloud Logging understands, scrubbed of secrets.
 
 One JSON object per line on stdout: ``severity``, ``message``, the request's trace
-(``logging.googleapis.com/trace``), the function name and the caller's uid. A filter removes
+(``logging.googleapis.com/trace``, ``/spanId`` as 16 hex digits, ``/trace_sampled`` as a
+boolean; read from ``traceparent`` or ``X-Cloud-Trace-Context`` as google-cloud-logging reads
+them), the function name and the caller's uid. A filter removes
 anything shaped like a token, key, client secret or card number from every string, so a
 careless ``log.info(f"... {obj}")`` cannot leak one.
 """
@@ -33,6 +35,9 @@ _REDACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), "[REDACTED_JWT]"),
     (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), "[REDACTED_NUMBER]"),
 ]
+
+
+SPAN_ID = "logging.googleapis.com/spanId"
 
 
 def redact(text: str) -> str:
@@ -79,7 +84,8 @@ class CloudLoggingFormatter(JsonFormatter):
         for key, value in (_context.get() or {}).items():
             log_data.setdefault(key, value)
         for key in list(log_data):
-            log_data[key] = _scrub(log_data[key])
+            if key != SPAN_ID:  # 16 hex digits by construction, and often all digits
+                log_data[key] = _scrub(log_data[key])
 
     def formatException(self, ei: Any) -> str:  # never a stack trace in a log
         return ""
@@ -111,29 +117,57 @@ def configure(level: str = "INFO") -> None:
     logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
-def trace_fields(project_id: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """Cloud Logging's trace correlation from X-Cloud-Trace-Context or W3C traceparent.
+# W3C traceparent: a version other than ff, a trace id and a parent (span) id that are not all
+# zeros, the flags, and whatever a later version appends. The pattern google-cloud-logging reads
+# it with (google/cloud/logging_v2/handlers/_helpers.py, _parse_trace_parent).
+_TRACEPARENT = re.compile(
+    r"^\s?(?!ff)[a-f\d]{2}-((?![0]{32})[a-f\d]{32})-((?![0]{16})[a-f\d]{16})-([a-f\d]{2})(-.*)?\s?$"
+)
+# Google's legacy X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS (same library,
+# _parse_xcloud_trace). Its span id is a decimal number.
+_XCLOUD = re.compile(r"([\w-]+)?(\/?([\w-]+))?(;?o=(\d))?")
+_DECIMAL_SPAN = re.compile(r"[0-9]{1,20}")
 
-    ``headers`` has lower-case names.
+
+def parse_trace(headers: Mapping[str, str]) -> tuple[str | None, str | None, bool]:
+    """(trace id, span id as 16 hex digits, sampled) from the request's headers (lower-case
+    names), read as google-cloud-logging reads them: ``traceparent`` when the request has one
+    (even one that does not parse: then nothing), else ``X-Cloud-Trace-Context``.
+
+    Where this differs from that library, it is for Cloud Logging's sake: the legacy header's
+    decimal span id is written as the 16 hex digits ``logging.googleapis.com/spanId`` wants,
+    and dropped when it is not a 64-bit number other than zero.
     """
-    trace_id = span_id = None
-    cloud = headers.get("x-cloud-trace-context", "")
-    if cloud:
-        match = re.match(r"^([0-9a-fA-F]{32})(?:/(\d+))?", cloud)
-        if match:
-            trace_id, span_id = match.group(1), match.group(2)
-    if trace_id is None:
-        match = re.match(
-            r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$",
-            headers.get("traceparent", ""),
-        )
-        if match:
-            trace_id, span_id = match.group(1), match.group(2)
-    fields: dict[str, str] = {}
-    if trace_id:
-        fields["logging.googleapis.com/trace"] = f"projects/{project_id}/traces/{trace_id}"
-        if span_id:
-            fields["logging.googleapis.com/spanId"] = span_id
+    header = headers.get("traceparent", "")
+    if header:
+        match = _TRACEPARENT.match(header)
+        if match is None:
+            return None, None, False
+        return match.group(1), match.group(2), bool(int(match.group(3), 16) & 1)
+    header = headers.get("x-cloud-trace-context", "")
+    if not header:
+        return None, None, False
+    match = _XCLOUD.match(header)
+    assert match is not None  # every part of the pattern is optional
+    span = match.group(3)
+    span_hex = None
+    if span and _DECIMAL_SPAN.fullmatch(span) and 0 < int(span) < 2**64:
+        span_hex = f"{int(span):016x}"
+    return match.group(1), span_hex, match.group(5) == "1"
+
+
+def trace_fields(project_id: str, headers: Mapping[str, str]) -> dict[str, str | bool]:
+    """Cloud Logging's trace correlation fields for a request (``headers`` with lower-case
+    names): the trace's resource name, the span as 16 hex digits, and whether it is sampled."""
+    trace_id, span_id, sampled = parse_trace(headers)
+    if not trace_id:
+        return {}
+    fields: dict[str, str | bool] = {
+        "logging.googleapis.com/trace": f"projects/{project_id}/traces/{trace_id}",
+        "logging.googleapis.com/trace_sampled": sampled,
+    }
+    if span_id:
+        fields[SPAN_ID] = span_id
     return fields
 
 

@@ -292,6 +292,8 @@ def test_logs_are_cloud_logging_json_without_secrets(
     assert final["function"] == "boom-op"
     assert final["uid"] == "alice"
     assert final["logging.googleapis.com/trace"] == f"projects/demo-billing/traces/{trace}"
+    assert final["logging.googleapis.com/spanId"] == "000000000000002a"  # 42, as 16 hex digits
+    assert final["logging.googleapis.com/trace_sampled"] is True
     assert final["httpRequest"]["status"] == 500
     failure = next(line for line in lines if line.get("error"))
     assert failure["severity"] == "ERROR"
@@ -319,6 +321,7 @@ def test_w3c_traceparent_is_used_when_there_is_no_cloud_trace_header(
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["logging.googleapis.com/trace"] == f"projects/demo-billing/traces/{trace}"
     assert last["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
+    assert last["logging.googleapis.com/trace_sampled"] is True
 
 
 def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVerifier) -> None:
