@@ -46,6 +46,7 @@ def coupon(entry: JSONDict, created: int) -> JSONDict:
 
 def promotion_code(entry: JSONDict, created: int) -> JSONDict:
     expires_in = entry.get("expires_in")
+    restrictions = entry.get("restrictions") or {}
     return {
         "id": entry["id"],
         "object": "promotion_code",
@@ -60,9 +61,9 @@ def promotion_code(entry: JSONDict, created: int) -> JSONDict:
         "metadata": {},
         "promotion": {"coupon": entry["coupon"], "type": "coupon"},
         "restrictions": {
-            "first_time_transaction": False,
-            "minimum_amount": None,
-            "minimum_amount_currency": None,
+            "first_time_transaction": bool(restrictions.get("first_time_transaction", False)),
+            "minimum_amount": restrictions.get("minimum_amount"),
+            "minimum_amount_currency": restrictions.get("minimum_amount_currency"),
         },
         "times_redeemed": 0,
     }
@@ -105,8 +106,58 @@ def load_catalog(state: State, catalog: JSONDict) -> None:
 # --- redeeming ------------------------------------------------------------------------------
 
 
+# A customer's "prior transactions" for a first_time_transaction code: Stripe's reference says
+# "only be redeemed for Customers without any successful payments or invoices"
+# (https://docs.stripe.com/api/promotion_codes/object#promotion_code_object-restrictions-first_time_transaction).
+# In practice an open invoice of an unpaid incomplete subscription already counts (Stripe's
+# answer in https://github.com/stripe/stripe-node/issues/2349), and so do a trial's and any
+# other $0 paid invoice (https://github.com/dubinc/docs/pull/447). Drafts and voided invoices
+# are not counted here (https://github.com/useautumn/autumn/pull/1914 reads Stripe so).
+TRANSACTION_STATUSES = frozenset({"open", "paid", "uncollectible"})
+FIRST_TIME_REFUSED = (
+    "This promotion code cannot be redeemed because the associated customer has prior transactions."
+)
+
+
+def has_prior_transactions(state: State, customer_id: str) -> bool:
+    return any(
+        invoice["customer"] == customer_id and invoice["status"] in TRANSACTION_STATUSES
+        for invoice in state.data.invoices.values()
+    )
+
+
+def _restriction_problem(
+    state: State, promo: JSONDict, customer_id: str, currency: str, amount: int | None
+) -> str | None:
+    """Stripe enforces a code's restrictions when it is redeemed into a discount."""
+    restrictions = promo["restrictions"]
+    if restrictions["first_time_transaction"] and has_prior_transactions(state, customer_id):
+        return FIRST_TIME_REFUSED
+    minimum = restrictions["minimum_amount"]
+    if minimum is not None:
+        # "Minimum amount required to redeem this Promotion Code into a Coupon (e.g., a
+        # purchase must be $100 or more to work)" (the same reference). The amount is what the
+        # purchase bills first, before discounts: a trial's first invoice is $0.
+        if amount is None:
+            raise invalid_request(
+                "The Stripe stand-in does not implement minimum_amount codes here.",
+                param="discounts",
+            )
+        if restrictions["minimum_amount_currency"] != currency or amount < int(minimum):
+            return (
+                "This promotion code cannot be redeemed because the amount is below its "
+                f"minimum of {minimum} {restrictions['minimum_amount_currency']}."
+            )
+    return None
+
+
 def _checked_promotion_code(
-    state: State, promo_id: str, customer_id: str, currency: str, param: str
+    state: State,
+    promo_id: str,
+    customer_id: str,
+    currency: str,
+    param: str,
+    amount: int | None = None,
 ) -> JSONDict:
     promo = state.data.promotion_codes.get(promo_id)
     if promo is None:
@@ -128,15 +179,24 @@ def _checked_promotion_code(
         problem = f"Coupon {coupon_obj['id']} is no longer valid."
     elif coupon_obj["amount_off"] is not None and coupon_obj["currency"] != currency:
         problem = f"Coupon {coupon_obj['id']} is in {coupon_obj['currency']}, not {currency}."
+    else:
+        problem = _restriction_problem(state, promo, customer_id, currency, amount)
     if problem is not None:
         raise invalid_request(problem, param=param)
     return promo
 
 
 def promotion_codes_of(
-    state: State, specs: Any, customer_id: str, currency: str, param: str = "discounts"
+    state: State,
+    specs: Any,
+    customer_id: str,
+    currency: str,
+    param: str = "discounts",
+    *,
+    amount: int | None = None,
 ) -> list[JSONDict]:
-    """The promotion codes a ``discounts`` parameter names, each checked as Stripe does."""
+    """The promotion codes a ``discounts`` parameter names, each checked as Stripe does;
+    ``amount``: what the purchase bills first before discounts (for ``minimum_amount``)."""
     if specs == "":
         return []
     found = []
@@ -153,7 +213,12 @@ def promotion_codes_of(
             raise invalid_request(f"Missing required param: {where}[promotion_code].", param=where)
         found.append(
             _checked_promotion_code(
-                state, spec["promotion_code"], customer_id, currency, f"{where}[promotion_code]"
+                state,
+                spec["promotion_code"],
+                customer_id,
+                currency,
+                f"{where}[promotion_code]",
+                amount,
             )
         )
     return found

@@ -33,6 +33,7 @@ class FaultRule:
     path_prefix: str | None = None
     status: int = 500
     error_type: str | None = None
+    param: str | None = None  # error only: the parameter the error names (Stripe's error.param)
     times: int | None = None
     latency_ms: int = 0
     per_second: int | None = None  # rate_limit only
@@ -72,6 +73,7 @@ class FaultRule:
             self.status,
             self.error_type or default_type,
             "An unknown error occurred (injected by the Stripe stand-in).",
+            param=self.param,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,8 +89,8 @@ class FaultInjector:
     def add(self, spec: dict[str, Any]) -> FaultRule:
         """Validate a rule as posted to the control API; raises ``ValueError``."""
         known = {
-            "kind", "method", "path_prefix", "status", "error_type", "times", "latency_ms",
-            "per_second",
+            "kind", "method", "path_prefix", "status", "error_type", "param", "times",
+            "latency_ms", "per_second",
         }  # fmt: skip
         unknown = set(spec) - known
         if unknown:
@@ -121,6 +123,7 @@ class FaultInjector:
                 path_prefix=spec.get("path_prefix"),
                 status=status,
                 error_type=spec.get("error_type"),
+                param=spec.get("param"),
                 times=times,
                 latency_ms=latency,
                 per_second=per_second,

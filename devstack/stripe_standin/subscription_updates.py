@@ -103,6 +103,14 @@ def _new_prices(
     return changes
 
 
+def _recurring_amount(sub: JSONDict, changes: dict[str, JSONDict]) -> int:
+    """What each period bills once the change is made (before discounts)."""
+    return sum(
+        int(changes.get(item["id"], item["price"])["unit_amount"]) * int(item["quantity"])
+        for item in sub["items"]["data"]
+    )
+
+
 def _proration_date(sub: JSONDict, value: Any, now: int, param: str) -> int:
     """Stripe takes any moment of the current period, later than now included: Stripe staff
     previewed a change at ``current_period_end`` and answered "Cannot specify proration date
@@ -229,7 +237,11 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
     new_discounts = None
     if "discounts" in params:
         promos = discounts.promotion_codes_of(
-            state, params["discounts"], sub["customer"], sub["currency"]
+            state,
+            params["discounts"],
+            sub["customer"],
+            sub["currency"],
+            amount=_recurring_amount(sub, changes),
         )
         new_discounts = discounts.redeem(state, promos, sub["customer"], sub["id"])
     invoice_id = ids.new_id("in")
@@ -319,7 +331,11 @@ def preview(state: State, params: JSONDict) -> JSONDict:
     )
     if "discounts" in params:
         promos = discounts.promotion_codes_of(
-            state, params["discounts"], sub["customer"], sub["currency"]
+            state,
+            params["discounts"],
+            sub["customer"],
+            sub["currency"],
+            amount=_recurring_amount(sub, changes),
         )
         applied = discounts.preview_discounts(state, promos, sub["customer"])
     else:

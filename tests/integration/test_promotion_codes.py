@@ -4,6 +4,7 @@ they do."""
 from __future__ import annotations
 
 import pytest
+import stripe
 from google.cloud import firestore
 
 from tests.support.billing_flows import PRICE, intent_id, subscribe
@@ -104,3 +105,71 @@ def test_a_changed_code_replaces_an_unfinished_checkout(user: User, standin: Sta
     assert (again["subscription_id"], again["created"]) == (coded["subscription_id"], False)
     old = standin.sdk.v1.subscriptions.retrieve(plain["subscription_id"])
     assert old.status == "canceled"
+
+
+def _unfinished_checkout(user: User, standin: StandIn, price: str) -> str:
+    """A checkout the customer left unpaid: incomplete, its first invoice open."""
+    user.customer()
+    sub_id: str = user.ok("create-subscription", {"price_id": price})["subscription_id"]
+    assert standin.sdk.v1.subscriptions.retrieve(sub_id).status == "incomplete"
+    return sub_id
+
+
+def _left_as_it_was(standin: StandIn, sub_id: str) -> None:
+    sub = standin.sdk.v1.subscriptions.retrieve(sub_id, params={"expand": ["latest_invoice"]})
+    assert sub.status == "incomplete"
+    assert isinstance(sub.latest_invoice, stripe.Invoice)
+    assert sub.latest_invoice.status == "open"
+
+
+@pytest.mark.parametrize(
+    ("code", "price", "words"),
+    [
+        ("FIRSTTIME", PRO, "first purchase"),  # the open invoice is a prior transaction
+        ("BIGPLAN", PRICE, "minimum amount"),  # Basic is below the code's minimum
+    ],
+)
+def test_a_restricted_code_is_refused_before_the_unfinished_checkout_is_touched(
+    user: User, standin: StandIn, code: str, price: str, words: str
+) -> None:
+    """Issue 15, point 2: Stripe enforces first-time and minimum-amount restrictions only when
+    the code is redeemed; create-subscription decides them first, so nothing is abandoned."""
+    unfinished = _unfinished_checkout(user, standin, PRO if price == PRICE else PRICE)
+    response = user.call("create-subscription", {"price_id": price, "promotion_code": code})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("promotion_code_invalid", "promotion_code")
+    assert words in error["message"]
+    _left_as_it_was(standin, unfinished)
+    subs = standin.sdk.v1.subscriptions.list(params={"customer": user.customer(), "status": "all"})
+    assert [s.id for s in subs.data] == [unfinished]
+
+
+def test_restricted_codes_work_when_their_terms_are_met(user: User, standin: StandIn) -> None:
+    user.customer()
+    first = user.ok("create-subscription", {"price_id": PRO, "promotion_code": "FIRSTTIME"})
+    assert first["amount_due"] == 2320
+    big = user.ok("create-subscription", {"price_id": PRO, "promotion_code": "BIGPLAN"})
+    assert (big["created"], big["amount_due"]) == (True, 2320)
+    # The new checkout exists before the one it replaces is ended.
+    assert standin.sdk.v1.subscriptions.retrieve(first["subscription_id"]).status == "canceled"
+
+
+def test_a_code_stripe_refuses_after_the_check_leaves_everything_as_it_was(
+    user: User, standin: StandIn, faults: StandIn
+) -> None:
+    """Stripe may decide a restriction otherwise than the check does: its refusal is still a
+    clear promotion_code_invalid, and the unfinished checkout is still there."""
+    unfinished = _unfinished_checkout(user, standin, PRICE)
+    faults.fault(
+        method="POST",
+        path_prefix="/v1/subscriptions",
+        kind="error",
+        status=400,
+        param="discounts[0][promotion_code]",
+        times=1,
+    )
+    response = user.call("create-subscription", {"price_id": PRO, "promotion_code": "WELCOME20"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "promotion_code_invalid"
+    _left_as_it_was(standin, unfinished)

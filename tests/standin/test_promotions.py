@@ -133,3 +133,60 @@ def test_only_promotion_code_discounts_are_implemented(
             }
         )
     assert caught.value.param == "discounts[0][coupon]"
+
+
+def test_a_first_time_code_is_refused_once_the_customer_has_any_invoice(
+    client: stripe.StripeClient, email: str
+) -> None:
+    """Stripe counts an unpaid checkout's open invoice, and a trial's $0 paid one."""
+    fresh = _customer(client, email)
+    assert _subscribe(client, fresh.id, "promo_firsttime").status == "active"
+    unpaid = client.v1.customers.create({"email": email})
+    client.v1.subscriptions.create(
+        {
+            "customer": unpaid.id,
+            "items": [{"price": "price_basic_monthly"}],
+            "payment_behavior": "default_incomplete",
+        }
+    )
+    trialing = client.v1.customers.create({"email": email})
+    client.v1.subscriptions.create(
+        {
+            "customer": trialing.id,
+            "items": [{"price": "price_basic_monthly"}],
+            "trial_period_days": 7,
+            "payment_behavior": "default_incomplete",
+        }
+    )
+    for customer in (fresh, unpaid, trialing):
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            _subscribe(client, customer.id, "promo_firsttime")
+        assert "prior transactions" in caught.value.user_message
+        assert caught.value.param == "discounts[0][promotion_code]"
+
+
+def test_a_minimum_amount_code_needs_that_much_billed_first(
+    client: stripe.StripeClient, email: str
+) -> None:
+    [promo] = client.v1.promotion_codes.list({"code": "BIGPLAN"}).data
+    assert (promo.restrictions.minimum_amount, promo.restrictions.minimum_amount_currency) == (
+        2000,
+        "usd",
+    )
+    customer = _customer(client, email)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        _subscribe(client, customer.id, "promo_bigplan", price="price_basic_monthly")
+    assert caught.value.param == "discounts[0][promotion_code]"
+    with pytest.raises(stripe.InvalidRequestError):  # a trial bills $0 first
+        client.v1.subscriptions.create(
+            {
+                "customer": customer.id,
+                "items": [{"price": "price_pro_monthly"}],
+                "trial_period_days": 7,
+                "discounts": [{"promotion_code": "promo_bigplan"}],
+            }
+        )
+    assert client.v1.subscriptions.list({"customer": customer.id}).data == []
+    sub = _subscribe(client, customer.id, "promo_bigplan")
+    assert isinstance(sub.latest_invoice, stripe.Invoice)
+    assert sub.latest_invoice.amount_paid == 2320

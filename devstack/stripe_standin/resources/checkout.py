@@ -196,7 +196,11 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
             )
         lines.append({"price": price, "quantity": int(entry.get("quantity", 1))})
     promos = discounts.promotion_codes_of(
-        state, params.get("discounts", ""), customer["id"], lines[0]["price"]["currency"]
+        state,
+        params.get("discounts", ""),
+        customer["id"],
+        lines[0]["price"]["currency"],
+        amount=sum(int(line["price"]["unit_amount"]) * line["quantity"] for line in lines),
     )
     session = _session(ids.new_id("cs_test"), params, state.now(), ctx.base_url)
     session["discounts"] = [{"coupon": None, "promotion_code": p["id"]} for p in promos]

@@ -163,9 +163,6 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         raise parameter_missing("items")
     behavior = params.get("payment_behavior", "allow_incomplete")
     chosen = _prices(state, params["items"])
-    promos = discounts.promotion_codes_of(
-        state, params.get("discounts", ""), customer["id"], chosen[0][0]["currency"]
-    )
     default_pm = None
     if params.get("default_payment_method"):
         default_pm = invoicing.require_attached(
@@ -183,6 +180,13 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
             customer["invoice_settings"]["default_payment_method"]
         ]
     amount = sum(int(price["unit_amount"]) * quantity for price, quantity, _ in chosen)
+    promos = discounts.promotion_codes_of(
+        state,
+        params.get("discounts", ""),
+        customer["id"],
+        chosen[0][0]["currency"],
+        amount=0 if trial_end is not None else amount,
+    )
     charges_now = trial_end is None and amount > 0 and behavior != "default_incomplete"
     if charges_now and charge_pm is None:
         raise invalid_request(_NO_PAYMENT_METHOD)

@@ -8,7 +8,10 @@ learns at once rather than seeing no discount later.
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,6 +21,8 @@ from pydantic import Field, StringConstraints
 from billing.context import Context, ResponseModel
 from billing.errors import BadRequest
 from billing.operations._ownership import id_of
+
+log = logging.getLogger(__name__)
 
 # Stripe's codes are letters, digits and dashes; underscores are accepted for test codes.
 PromotionCodeText = Annotated[
@@ -71,8 +76,50 @@ def _coupon(promo: stripe.PromotionCode) -> stripe.Coupon:
     return coupon
 
 
-def find_promotion(ctx: Context, code: str, *, customer: str, price_id: str) -> Promotion:
-    """The active promotion code ``code`` if the caller may use it on ``price_id``."""
+# A first_time_transaction code is for "Customers without any successful payments or
+# invoices" (https://docs.stripe.com/api/promotion_codes/object); Stripe counts an open invoice
+# of an unpaid checkout (https://github.com/stripe/stripe-node/issues/2349) and a trial's $0
+# paid invoice (https://github.com/dubinc/docs/pull/447). Stripe checks it, and minimum_amount,
+# only when the code is redeemed, after create-subscription would have ended the customer's
+# unfinished checkout; checked here, a refused code changes nothing.
+_TRANSACTIONS = ("open", "paid", "uncollectible")
+
+
+def _has_prior_transactions(client: stripe.StripeClient, customer: str) -> bool:
+    found = client.v1.invoices.list(params={"customer": customer, "limit": 100})
+    if any(invoice.status in _TRANSACTIONS for invoice in found.data):
+        return True
+    # Over 100 invoices, all drafts or void, is not a first purchase either way: refusing is
+    # the side that never lets Stripe refuse the code after something was changed.
+    return bool(found.has_more)
+
+
+def _check_restrictions(
+    client: stripe.StripeClient,
+    promo: stripe.PromotionCode,
+    *,
+    customer: str,
+    price: Callable[[], stripe.Price],
+    trial: bool,
+) -> None:
+    restrictions = promo.restrictions
+    if restrictions.first_time_transaction and _has_prior_transactions(client, customer):
+        raise _invalid("this code is only for a first purchase.")
+    minimum = restrictions.minimum_amount
+    if minimum is None:
+        return
+    chosen = price()
+    # What the purchase bills first, before discounts; a trial's first invoice is $0.
+    amount = 0 if trial else (chosen.unit_amount or 0)
+    if restrictions.minimum_amount_currency != chosen.currency or amount < minimum:
+        raise _invalid("this plan's price is below this code's minimum amount.")
+
+
+def find_promotion(
+    ctx: Context, code: str, *, customer: str, price_id: str, trial: bool = False
+) -> Promotion:
+    """The active promotion code ``code`` if the caller may use it on ``price_id`` (``trial``:
+    the purchase starts with a trial, so it bills nothing at first)."""
     client = ctx.runtime.stripe
     found = client.v1.promotion_codes.list(
         params={
@@ -95,12 +142,31 @@ def find_promotion(ctx: Context, code: str, *, customer: str, price_id: str) -> 
         raise _invalid("this code has expired.")
     if promo.max_redemptions is not None and promo.times_redeemed >= promo.max_redemptions:
         raise _invalid("this code has been used up.")
+    price = functools.cache(lambda: client.v1.prices.retrieve(price_id))
     # applies_to is only in the answer because it was expanded; an empty list means anything.
     products = coupon.applies_to.products if "applies_to" in coupon and coupon.applies_to else []
-    if products and id_of(client.v1.prices.retrieve(price_id).product) not in products:
+    if products and id_of(price().product) not in products:
         raise _invalid("this code does not apply to this plan.")
+    _check_restrictions(client, promo, customer=customer, price=price, trial=trial)
     return Promotion(promo.id, promo.code, coupon)
 
 
-def maybe_find(ctx: Context, code: str | None, *, customer: str, price_id: str) -> Promotion | None:
-    return None if code is None else find_promotion(ctx, code, customer=customer, price_id=price_id)
+def maybe_find(
+    ctx: Context, code: str | None, *, customer: str, price_id: str, trial: bool = False
+) -> Promotion | None:
+    if code is None:
+        return None
+    return find_promotion(ctx, code, customer=customer, price_id=price_id, trial=trial)
+
+
+def promotion_refused(exc: stripe.InvalidRequestError) -> BadRequest:
+    log.warning(
+        "stripe refused a promotion code",
+        extra={"stripe_message": exc.user_message, "stripe_request_id": exc.request_id},
+    )
+    return _invalid("this code cannot be used for this purchase.")
+
+
+def is_promotion_refusal(exc: stripe.InvalidRequestError) -> bool:
+    """Stripe refused a code named in ``discounts`` (a restriction it decided otherwise)."""
+    return (exc.param or "").startswith("discounts")

@@ -33,7 +33,14 @@ from billing.operations._ownership import (
     id_of,
     require_offered,
 )
-from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.operations._promotions import (
+    DiscountSummary,
+    Promotion,
+    PromotionCodeText,
+    is_promotion_refusal,
+    maybe_find,
+    promotion_refused,
+)
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ENDED
 from billing.translate import decline
@@ -180,7 +187,12 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
         }
         if promotion is not None:
             params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
-        return client.v1.invoices.create_preview(params=params)
+        try:
+            return client.v1.invoices.create_preview(params=params)
+        except stripe.InvalidRequestError as exc:
+            if promotion is not None and is_promotion_refusal(exc):
+                raise promotion_refused(exc) from exc
+            raise
 
     now, renewal = preview("always_invoice"), preview("none")
     details = now.parent.subscription_details if now.parent else None
@@ -317,9 +329,14 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
         params["proration_date"] = body.proration_date
     if promotion is not None:
         params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
-    updated = ctx.runtime.stripe.v1.subscriptions.update(
-        sub.id, params=params, options={"idempotency_key": _key(sub, body, promotion)}
-    )
+    try:
+        updated = ctx.runtime.stripe.v1.subscriptions.update(
+            sub.id, params=params, options={"idempotency_key": _key(sub, body, promotion)}
+        )
+    except stripe.InvalidRequestError as exc:
+        if promotion is not None and is_promotion_refusal(exc):
+            raise promotion_refused(exc) from exc
+        raise
     if updated.pending_update is not None:
         log.info("plan change waits for payment", extra={"subscription_id": sub.id})
         return _pending_answer(ctx, updated)

@@ -28,7 +28,14 @@ from billing.operations._ownership import (
     owned,
     require_offered,
 )
-from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.operations._promotions import (
+    DiscountSummary,
+    Promotion,
+    PromotionCodeText,
+    is_promotion_refusal,
+    maybe_find,
+    promotion_refused,
+)
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ABANDONED, ENDED, LIVE
 from billing.stripe_api import raw
@@ -108,14 +115,15 @@ def create_subscription(
             # A double click on a trial whose card is not saved yet: hand the same one back.
             return _answer(sub, created=False, promotion=None)
     refuse_if_subscribed(existing)
-    promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    # One trial per customer: cancelling and subscribing again does not earn another.
+    trial = bool(settings.trial_days) and all(sub.status in ABANDONED for sub in existing)
+    promotion = maybe_find(
+        ctx, body.promotion_code, customer=customer, price_id=body.price_id, trial=trial
+    )
     for sub in existing:
         if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
             # A double click, or a return to an unfinished checkout: finish that one.
             return _answer(sub, created=False, promotion=promotion)
-    for sub in existing:
-        if sub.status == "incomplete":
-            abandon(client, sub)
     params: SubscriptionCreateParams = {
         "customer": customer,
         "items": [{"price": body.price_id}],
@@ -126,18 +134,32 @@ def create_subscription(
     }
     if promotion is not None:
         params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
-    if settings.trial_days and all(sub.status in ABANDONED for sub in existing):
-        # One trial per customer: cancelling and subscribing again does not earn another.
+    if trial:
         params["trial_period_days"] = settings.trial_days
     # Concurrent requests see the same newest subscription, so they share a key: a double click
     # gets the one subscription Stripe made, and two tabs asking for different prices at once
     # get 409 (Stripe refuses a key reused with other parameters) instead of two checkouts.
     # Once a subscription exists the newest one changes, and so does the key.
     newest = existing[0].id if existing else "none"
-    sub = client.v1.subscriptions.create(
-        params=params,
-        options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
-    )
+    try:
+        sub = client.v1.subscriptions.create(
+            params=params,
+            options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
+        )
+    except stripe.InvalidRequestError as exc:
+        if promotion is not None and is_promotion_refusal(exc):
+            # Stripe decided a restriction otherwise than the check above: nothing changed.
+            raise promotion_refused(exc) from exc
+        raise
+    # Only now that the new checkout exists are the customer's unfinished ones ended (so they
+    # and it can never both be paid): a call that fails leaves what the customer had.
+    try:
+        for old in existing:
+            if old.status == "incomplete":
+                abandon(client, old)
+    except Conflict:
+        abandon(client, sub)  # the old one was just paid: the new one must not be
+        raise
     # The calls that shared the key got Stripe's replay of the one creation: only the call
     # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
     created = not replayed(sub)
