@@ -1,0 +1,428 @@
+import {
+  createUserWithEmailAndPassword,
+  onAuthStateChanged,
+  sendEmailVerification,
+  signInWithEmailAndPassword,
+  signOut,
+  type User,
+} from "firebase/auth";
+import { doc, onSnapshot } from "firebase/firestore";
+import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { BillingError, createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
+import type { AppConfig } from "./config";
+import type { Firebase } from "./firebase";
+import { money, when } from "./format";
+
+type Plan = Schemas["Plan"];
+type Preview = Schemas["PlanChangePreview"];
+type Invoice = Schemas["InvoiceRow"];
+
+/** The entitlement document the webhook keeps (entitlements/{uid}); see docs/frontend.md. */
+interface Entitlement {
+  active: boolean;
+  status: string;
+  subscription_id: string | null;
+  price_id: string | null;
+  product_id: string | null;
+  current_period_end: number | null;
+  cancel_at_period_end: boolean;
+  valid_until: number | null;
+  features: string[];
+  version?: number;
+}
+
+type Page = "pricing" | "account";
+
+function pageFromPath(): Page {
+  return window.location.pathname.startsWith("/account") ? "account" : "pricing";
+}
+
+function describe(error: unknown): string {
+  if (error instanceof BillingError) return error.message;
+  if (error instanceof Error) return error.message.replace(/^Firebase: /, "");
+  return String(error);
+}
+
+export function App({ config, firebase }: { config: AppConfig; firebase: Firebase }) {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [page, setPage] = useState<Page>(pageFromPath);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => onAuthStateChanged(firebase.auth, setUser), [firebase.auth]);
+  useEffect(() => {
+    const onPop = () => setPage(pageFromPath());
+    window.addEventListener("popstate", onPop);
+    return () => window.removeEventListener("popstate", onPop);
+  }, []);
+
+  const billing = useMemo(
+    () =>
+      createBillingClient({
+        functions: config.functions,
+        getIdToken: async () => (firebase.auth.currentUser ? firebase.auth.currentUser.getIdToken() : null),
+      }),
+    [config.functions, firebase.auth],
+  );
+
+  const go = (next: Page) => {
+    window.history.pushState(null, "", next === "account" ? "/account" : "/pricing");
+    setPage(next);
+    setError(null);
+    setNotice(null);
+  };
+
+  /** Runs a user action; a failure shows the function's own message. */
+  const run = useCallback(async (action: () => Promise<void>) => {
+    setError(null);
+    try {
+      await action();
+    } catch (caught) {
+      setError(describe(caught));
+    }
+  }, []);
+
+  if (user === undefined) return <p>Loading…</p>;
+  return (
+    <div className="shell">
+      <header>
+        <strong>{config.productName ?? "Acme Cloud"}</strong>
+        <nav>
+          <a href="/pricing" onClick={(e) => (e.preventDefault(), go("pricing"))}>Pricing</a>
+          {user && <a href="/account" onClick={(e) => (e.preventDefault(), go("account"))}>Account</a>}
+          {user && (
+            <button className="link" onClick={() => void signOut(firebase.auth)}>
+              Sign out ({user.email})
+            </button>
+          )}
+        </nav>
+      </header>
+      {error && <div role="alert" className="error">{error}</div>}
+      {notice && <div role="status" className="notice">{notice}</div>}
+      {!user ? (
+        <SignIn firebase={firebase} run={run} />
+      ) : !user.emailVerified ? (
+        <VerifyEmail user={user} run={run} />
+      ) : page === "pricing" ? (
+        <Pricing billing={billing} run={run} />
+      ) : (
+        <Account user={user} billing={billing} firebase={firebase} run={run} setNotice={setNotice} />
+      )}
+    </div>
+  );
+}
+
+type Run = (action: () => Promise<void>) => Promise<void>;
+
+function SignIn({ firebase, run }: { firebase: Firebase; run: Run }) {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const submit = (mode: "up" | "in") => (event?: FormEvent) => {
+    event?.preventDefault();
+    void run(async () => {
+      if (mode === "up") {
+        const made = await createUserWithEmailAndPassword(firebase.auth, email, password);
+        await sendEmailVerification(made.user);
+      } else {
+        await signInWithEmailAndPassword(firebase.auth, email, password);
+      }
+    });
+  };
+  return (
+    <form className="card" onSubmit={submit("in")}>
+      <h1>Sign in</h1>
+      <label>
+        Email <input name="email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} required />
+      </label>
+      <label>
+        Password
+        <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+      </label>
+      <div className="row">
+        <button type="submit">Sign in</button>
+        <button type="button" onClick={submit("up")}>Create account</button>
+      </div>
+    </form>
+  );
+}
+
+function VerifyEmail({ user, run }: { user: User; run: Run }) {
+  return (
+    <div className="card">
+      <h1>Verify your email</h1>
+      <p>
+        We sent a link to {user.email}. Receipts go to this address, so billing needs it verified. Locally, the
+        Auth emulator prints the link in its log.
+      </p>
+      <div className="row">
+        <button
+          onClick={() =>
+            void run(async () => {
+              await user.reload();
+              await user.getIdToken(true); // the new token says email_verified: true
+              if (!user.emailVerified) throw new Error("The address is not verified yet.");
+              window.location.reload();
+            })
+          }
+        >
+          I have verified my email
+        </button>
+        <button className="link" onClick={() => void run(() => sendEmailVerification(user))}>
+          Send the link again
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Pricing({ billing, run }: { billing: BillingClient; run: Run }) {
+  const [plans, setPlans] = useState<Plan[] | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  useEffect(() => {
+    void run(async () => setPlans(unwrap(await billing.GET("/list-plans")).plans));
+  }, [billing, run]);
+
+  const subscribe = (plan: Plan) =>
+    run(async () => {
+      setBusy(plan.price_id);
+      try {
+        unwrap(await billing.POST("/create-customer", { body: {} }));
+        const session = unwrap(await billing.POST("/create-checkout-session", { body: { price_id: plan.price_id } }));
+        window.location.assign(session.url);
+      } finally {
+        setBusy(null);
+      }
+    });
+
+  if (!plans) return <p>Loading plans…</p>;
+  return (
+    <section>
+      <h1>Pricing</h1>
+      <div className="plans">
+        {plans.map((plan) => (
+          <div className="card plan" key={plan.price_id} data-price={plan.price_id}>
+            <h2>{plan.product_name}</h2>
+            <p className="amount">
+              {money(plan.unit_amount, plan.currency)} / {plan.interval_count > 1 ? `${plan.interval_count} ` : ""}
+              {plan.interval}
+            </p>
+            <ul>
+              {plan.features.map((feature) => (
+                <li key={feature.lookup_key}>{feature.name}</li>
+              ))}
+            </ul>
+            <button disabled={busy !== null} onClick={() => void subscribe(plan)}>
+              Subscribe to {plan.product_name} ({plan.interval}ly)
+            </button>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function Account({
+  user,
+  billing,
+  firebase,
+  run,
+  setNotice,
+}: {
+  user: User;
+  billing: BillingClient;
+  firebase: Firebase;
+  run: Run;
+  setNotice: (text: string | null) => void;
+}) {
+  const [entitlement, setEntitlement] = useState<Entitlement | null | undefined>(undefined);
+  const [claim, setClaim] = useState<unknown>(undefined);
+  const [plans, setPlans] = useState<Plan[]>([]);
+  const [invoices, setInvoices] = useState<Invoice[] | null>(null);
+  const [preview, setPreview] = useState<Preview | null>(null);
+
+  // The webhook writes this document when Stripe reports a change: no reload, no polling.
+  useEffect(
+    () =>
+      onSnapshot(
+        doc(firebase.db, "entitlements", user.uid),
+        (snapshot) => setEntitlement(snapshot.exists() ? (snapshot.data() as Entitlement) : null),
+        (failure) => setNotice(`Live updates stopped: ${failure.message}`),
+      ),
+    [firebase.db, user.uid, setNotice],
+  );
+  // The ID token carries the same state as a custom claim; it is only as fresh as the token,
+  // so refresh the token whenever the document changes (docs/frontend.md).
+  useEffect(() => {
+    if (entitlement === undefined) return;
+    void user.getIdTokenResult(true).then((result) => setClaim(result.claims.billing ?? null));
+  }, [entitlement?.version, entitlement, user]);
+
+  const loadInvoices = useCallback(
+    () => run(async () => setInvoices(unwrap(await billing.POST("/list-invoices", { body: { limit: 10 } })).invoices)),
+    [billing, run],
+  );
+  useEffect(() => {
+    void run(async () => setPlans(unwrap(await billing.GET("/list-plans")).plans));
+  }, [billing, run]);
+  useEffect(() => {
+    if (entitlement?.subscription_id) void loadInvoices();
+  }, [entitlement?.subscription_id, entitlement?.version, loadInvoices]);
+
+  if (entitlement === undefined) return <p>Loading your account…</p>;
+  const params = new URLSearchParams(window.location.search);
+  const subscription = entitlement?.subscription_id ?? null;
+  const plan = plans.find((p) => p.price_id === entitlement?.price_id);
+
+  const previewChange = (priceId: string) =>
+    run(async () => {
+      setPreview(null);
+      if (!subscription) return;
+      setPreview(
+        unwrap(await billing.POST("/preview-plan-change", { body: { subscription_id: subscription, price_id: priceId } })),
+      );
+    });
+  const confirmChange = (shown: Preview) =>
+    run(async () => {
+      const result = unwrap(
+        await billing.POST("/change-plan", {
+          body: { subscription_id: shown.subscription_id, price_id: shown.price_id, proration_date: shown.proration_date },
+        }),
+      );
+      setPreview(null);
+      setNotice(result.message ?? `Plan changed; ${money(result.amount_due, shown.currency)} charged now.`);
+    });
+  const setCancel = (cancel: boolean) =>
+    run(async () => {
+      if (!subscription) return;
+      unwrap(
+        await billing.POST("/handle-subscription", { body: { subscription_id: subscription, cancel_at_period_end: cancel } }),
+      );
+    });
+  const portal = () =>
+    run(async () => window.location.assign(unwrap(await billing.POST("/create-portal-session", { body: {} })).url));
+
+  return (
+    <section>
+      <h1>Your account</h1>
+      {params.get("checkout") === "done" && !entitlement?.active && (
+        <p role="status">Payment received; waiting for Stripe to confirm your subscription…</p>
+      )}
+      <div className="card" data-testid="access">
+        <h2>
+          Access: <span data-testid="access-state">{entitlement?.active ? "active" : "none"}</span>
+        </h2>
+        {entitlement ? (
+          <dl>
+            <dt>Plan</dt>
+            <dd data-testid="plan">{plan ? `${plan.product_name} (${plan.interval}ly)` : (entitlement.price_id ?? "none")}</dd>
+            <dt>Status</dt>
+            <dd data-testid="status">{entitlement.status}</dd>
+            <dt>Features</dt>
+            <dd data-testid="features">{entitlement.features.join(", ") || "none"}</dd>
+            <dt>{entitlement.cancel_at_period_end ? "Ends" : "Renews"}</dt>
+            <dd data-testid="renewal">
+              {entitlement.cancel_at_period_end ? "Cancels at period end, " : ""}
+              {when(entitlement.current_period_end)}
+            </dd>
+          </dl>
+        ) : (
+          <p>
+            No subscription yet. <a href="/pricing">See the plans</a>.
+          </p>
+        )}
+        <details>
+          <summary>In your ID token</summary>
+          <pre data-testid="claim">{JSON.stringify(claim ?? null)}</pre>
+        </details>
+      </div>
+
+      {entitlement?.active && subscription && (
+        <div className="card">
+          <h2>Change plan</h2>
+          <div className="row">
+            {plans
+              .filter((p) => p.price_id !== entitlement.price_id)
+              .map((p) => (
+                <button key={p.price_id} data-price={p.price_id} onClick={() => void previewChange(p.price_id)}>
+                  Switch to {p.product_name} ({p.interval}ly)
+                </button>
+              ))}
+          </div>
+          {preview && (
+            <div className="preview" data-testid="preview">
+              <p>
+                Due now: <strong data-testid="preview-amount">{money(preview.amount_due_now, preview.currency)}</strong>{" "}
+                ({money(preview.charge, preview.currency)} for the new plan less {money(preview.credit, preview.currency)}{" "}
+                unused time). Next invoice {money(preview.next_invoice.total, preview.currency)} on{" "}
+                {when(preview.next_invoice.date)}.
+              </p>
+              <div className="row">
+                <button onClick={() => void confirmChange(preview)}>Confirm change</button>
+                <button className="link" onClick={() => setPreview(null)}>
+                  Keep my plan
+                </button>
+              </div>
+            </div>
+          )}
+          <h2>Cancellation</h2>
+          {entitlement.cancel_at_period_end ? (
+            <button onClick={() => void setCancel(false)}>Resume subscription</button>
+          ) : (
+            <button onClick={() => void setCancel(true)}>Cancel at period end</button>
+          )}
+        </div>
+      )}
+
+      {entitlement?.customer_id !== undefined && <CustomerTools portal={portal} />}
+
+      {invoices && (
+        <div className="card">
+          <h2>Invoices</h2>
+          <table data-testid="invoices">
+            <thead>
+              <tr>
+                <th>Number</th>
+                <th>Date</th>
+                <th>Total</th>
+                <th>Status</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {invoices.map((invoice) => (
+                <tr key={invoice.id}>
+                  <td>{invoice.number ?? invoice.id}</td>
+                  <td>{when(invoice.created)}</td>
+                  <td>{money(invoice.total, invoice.currency)}</td>
+                  <td>{invoice.status}</td>
+                  <td>
+                    {invoice.hosted_invoice_url && (
+                      <a href={invoice.hosted_invoice_url} target="_blank" rel="noreferrer">
+                        View
+                      </a>
+                    )}{" "}
+                    {invoice.invoice_pdf && (
+                      <a href={invoice.invoice_pdf} target="_blank" rel="noreferrer">
+                        PDF
+                      </a>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CustomerTools({ portal }: { portal: () => Promise<void> }): ReactNode {
+  return (
+    <div className="card">
+      <h2>Billing portal</h2>
+      <p>Update your card, switch plans or cancel on Stripe's page.</p>
+      <button onClick={() => void portal()}>Open the billing portal</button>
+    </div>
+  );
+}
