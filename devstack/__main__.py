@@ -30,7 +30,7 @@ from devstack.tokens import DEFAULT_PROJECT, mint_token
 log = logging.getLogger("devstack")
 
 CURL_BODIES = {"create-customer": '{"name": "Ada"}'}
-SERVICE_NAMES = ("firestore", "pubsub", "stripe-standin", "smtp-sink")
+SERVICE_NAMES = ("firestore", "pubsub", "stripe-standin", "smtp-sink", "auth", "web")
 
 
 def _shown(path: Path) -> str:
@@ -53,6 +53,8 @@ def summary(info: StackInfo, stack_file: Path) -> str:
         f" project {info.project_id}",
         "",
     ]
+    if info.web_url:
+        lines += [f"Web app             {info.web_url}  (the example app in web/)", ""]
     lines.append("Functions:")
     for name, url in info.functions.items():
         kind = "  (CloudEvent, push from Pub/Sub)" if name in info.event_functions else ""
@@ -62,6 +64,8 @@ def summary(info: StackInfo, stack_file: Path) -> str:
     lines += [
         "",
         f"Firestore emulator  FIRESTORE_EMULATOR_HOST={info.firestore_emulator_host}",
+        f"Auth emulator       FIREBASE_AUTH_EMULATOR_HOST={info.auth_emulator_host}"
+        "  (sign up at /identitytoolkit.googleapis.com/v1/accounts:signUp?key=any)",
         f"Pub/Sub emulator    PUBSUB_EMULATOR_HOST={info.pubsub_emulator_host}"
         + (
             f"  (topic {info.notifications_topic}; failed ones end in"
@@ -134,6 +138,7 @@ def up(args: argparse.Namespace) -> int:
         base_port=args.base_port,
         log_level=args.log_level,
         max_delivery_attempts=args.max_delivery_attempts,
+        web=args.web,
     )
     # Children run in their own sessions, so a terminal's Ctrl-C reaches only this process;
     # SIGTERM and SIGHUP (terminal closed) take the same way out. SIGINT is set explicitly:
@@ -215,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         default=MAX_DELIVERY_ATTEMPTS,
         help="pushes of a notification the email function fails before it goes to the "
         f"dead-letter topic (5-100, default {MAX_DELIVERY_ATTEMPTS})",
+    )
+    up_parser.add_argument(
+        "--no-web",
+        dest="web",
+        action="store_false",
+        help="do not serve the example web app (web/) beside the functions",
     )
     up_parser.add_argument(
         "-v", "--verbose", action="store_true", help="log each process's command and start time"

@@ -42,8 +42,12 @@ FIRESTORE_RULES = REPO_ROOT / "firestore.rules"
 STANDIN_MODULE = "devstack.stripe_standin"
 # Not a secret: the stand-in accepts any sk_test_ key.
 STANDIN_SECRET_KEY = "sk_test_standin_local"  # noqa: S105
-# Nothing listens there: firebase-admin only needs the variable set to accept unsigned tokens.
-AUTH_EMULATOR_HOST = "127.0.0.1:9099"
+# The Firebase Auth emulator and the example web app (web/): both from web/'s npm packages,
+# which scripts/setup installs (firebase-tools is pinned in web/package-lock.json).
+WEB_DIR = REPO_ROOT / "web"
+NODE_BIN = WEB_DIR / "node_modules" / ".bin"
+# Not a secret: the Auth emulator takes any API key; a deployed app gets its own in config.json.
+EMULATOR_API_KEY = "demo-api-key"
 
 # Measured on a 2-core machine: each emulator answers within 1.4-2.2 s alone, and in 6-11 s while
 # eight functions boot beside it. A first run after a gcloud update can take far longer.
@@ -191,6 +195,10 @@ class StackInfo:
     logs_dir: Path
     pids: dict[str, int]
     startup_seconds: dict[str, float] = field(default_factory=dict)
+    # host:port of the Firebase Auth emulator (sign-up, sign-in, custom claims)
+    auth_emulator_host: str | None = None
+    # the example web app (web/), when this stack serves it
+    web_url: str | None = None
 
     def function_url(self, name: str) -> str:
         """URL of a function by deployed name (``create-customer``) or Python name."""
@@ -201,7 +209,7 @@ class StackInfo:
 
     def log_file(self, name: str) -> Path:
         """Log of a process: a function's deployed name, or firestore, pubsub, stripe-standin,
-        smtp-sink."""
+        smtp-sink, auth, web."""
         return self.logs_dir / f"{name.replace('_', '-')}.log"
 
     def to_json(self) -> dict[str, Any]:
@@ -237,6 +245,7 @@ class _Service:
     is_function: bool = False
     leaves_first: bool = False  # see procs.stop_groups
     on_ready: Callable[[], None] | None = None
+    cwd: Path = REPO_ROOT
 
     @property
     def probe(self) -> str:
@@ -362,6 +371,46 @@ def push_subscription(
     )
 
 
+def _node_tool(name: str) -> Path:
+    tool = NODE_BIN / name
+    if not tool.is_file():
+        raise StackError(f"{tool} not found: run scripts/setup to install web/'s npm packages")
+    return tool
+
+
+def web_app_settings(web_url: str, *, env_dir: Path = REPO_ROOT) -> dict[str, str | None]:
+    """The functions' settings that point at the web app this stack serves: its origin is
+    allowed, and Stripe's hosted pages (and mails) send the customer back to it."""
+    layers = _env_file_layers(env_dir)
+    origins = [o for o in layers.get("ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    return {
+        "ALLOWED_ORIGINS": ",".join([*origins, web_url]),
+        "CHECKOUT_SUCCESS_URL": (
+            f"{web_url}/account?checkout=done&session_id={{CHECKOUT_SESSION_ID}}"
+        ),
+        "CHECKOUT_CANCEL_URL": f"{web_url}/pricing",
+        "PORTAL_RETURN_URL": f"{web_url}/account",
+        "APP_URL": web_url,
+        "BILLING_URL": f"{web_url}/account",
+    }
+
+
+def web_config(info: StackInfo, function_environ: Mapping[str, str]) -> dict[str, Any]:
+    """The web app's /config.json for this stack (docs/frontend.md describes each field)."""
+    return {
+        "functions": {
+            name: url for name, url in info.functions.items() if name not in info.event_functions
+        },
+        "firebase": {"apiKey": EMULATOR_API_KEY, "projectId": info.project_id},
+        "emulators": {
+            "auth": f"http://{info.auth_emulator_host}",
+            "firestore": info.firestore_emulator_host,
+        },
+        "stripePublishableKey": None,
+        "productName": function_environ.get("PRODUCT_NAME"),
+    }
+
+
 class Stack:
     """Starts and stops one local stack. Use as a context manager; ``start()`` returns the
     :class:`StackInfo` (also written to ``state_dir/stack.json``) and stops whatever it started
@@ -376,7 +425,13 @@ class Stack:
 
     Ports: with ``base_port`` None (the default) every process gets a free port from the OS;
     with ``base_port=N`` they are N (Firestore), N+1 (Pub/Sub), N+2 (SMTP sink), N+3 (stand-in,
-    when used), then one per function in ``main.py`` order.
+    when used), then one per function in ``main.py`` order, then the Auth emulator and its
+    hub and logging ports, then the web app (when served).
+
+    The Firebase Auth emulator always runs (the functions verify its tokens, and the webhook
+    writes custom claims to its users). ``web=True`` also serves the example app (``web/``)
+    with Vite, pointed at this stack: the functions then allow its origin and send Stripe's
+    hosted pages back to it.
     """
 
     def __init__(
@@ -395,7 +450,9 @@ class Stack:
         start_timeout: float | None = None,
         standin_module: str = STANDIN_MODULE,
         max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
+        web: bool = False,
     ) -> None:
+        self.web = web
         self.state_dir = Path(state_dir).resolve()
         self.env_overrides = dict(env_overrides or {})
         self.use_standin = use_standin
@@ -482,13 +539,17 @@ class Stack:
         names = ["firestore", "pubsub", "smtp-sink"]
         names += ["stripe-standin"] if self.use_standin else []
         names += [spec.deployed_name for spec in functions]
+        names += ["auth", "auth-hub", "auth-logging"]
+        names += ["web"] if self.web else []
         ports = _allocate_ports(names, self.host, self.base_port)
         urls = {spec.deployed_name: self._url(ports[spec.deployed_name]) for spec in functions}
         api_base = self._url(ports["stripe-standin"]) if self.use_standin else None
+        auth_host = f"{self.host}:{ports['auth']}"
+        web_url = self._url(ports["web"]) if self.web else None
         run_values: dict[str, str | None] = {
             "FIRESTORE_EMULATOR_HOST": f"{self.host}:{ports['firestore']}",
             "PUBSUB_EMULATOR_HOST": f"{self.host}:{ports['pubsub']}",
-            "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
+            "FIREBASE_AUTH_EMULATOR_HOST": auth_host,
             "STRIPE_SECRET_KEY": stripe_key or STANDIN_SECRET_KEY,
             "STRIPE_API_BASE": api_base,
             "STRIPE_WEBHOOK_SECRETS": (
@@ -501,6 +562,8 @@ class Stack:
         }
         if run_values["STRIPE_WEBHOOK_SECRETS"] is None:
             del run_values["STRIPE_WEBHOOK_SECRETS"]  # keep one from .env, if any
+        if web_url is not None:
+            run_values |= web_app_settings(web_url, env_dir=self.env_dir)
         if self.log_level is not None:
             run_values["LOG_LEVEL"] = self.log_level
         if self.project_id is not None:
@@ -532,6 +595,8 @@ class Stack:
             mail_dir=self.state_dir / "mail",
             logs_dir=self.state_dir / "logs",
             pids={},
+            auth_emulator_host=auth_host,
+            web_url=web_url,
         )
         self.function_environ = env
         return info, self._services(info, functions, ports, env)
@@ -596,6 +661,10 @@ class Stack:
                 )
             )  # fmt: skip
 
+        services.append(self._auth_emulator(info, ports, inherited, emulator_timeout))
+        if info.web_url is not None:
+            services.append(self._web_app(info, ports, function_environ, inherited, timeout))
+
         for spec in functions:
             argv = function_argv(self.functions_source, spec, host, ports[spec.deployed_name])
             env = inherited | function_process_env(function_environ, spec, self.functions_source)
@@ -607,12 +676,70 @@ class Stack:
             )  # fmt: skip
         return services
 
+    def _auth_emulator(
+        self,
+        info: StackInfo,
+        ports: Mapping[str, int],
+        inherited: Mapping[str, str],
+        timeout: float,
+    ) -> _Service:
+        """firebase-tools' Auth emulator alone, on this run's ports (its hub and logging
+        ports too, so several stacks can run at once), with the UI off: the UI would be
+        downloaded, and nothing may be downloaded here."""
+        folder = self.state_dir / "auth"
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "emulators": {
+                "auth": {"host": self.host, "port": ports["auth"]},
+                "hub": {"host": self.host, "port": ports["auth-hub"]},
+                "logging": {"host": self.host, "port": ports["auth-logging"]},
+                "ui": {"enabled": False},
+                "singleProjectMode": True,
+            }
+        }
+        _write_json(folder / "firebase.json", config)
+        argv = [
+            str(_node_tool("firebase")), "emulators:start", "--only", "auth",
+            "--project", info.project_id, "--config", str(folder / "firebase.json"),
+        ]  # fmt: skip
+        # firebase-tools writes firebase-debug.log where it runs: here, not in the repo.
+        env = dict(inherited) | {"NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_DISABLE_TELEMETRY": "1"}
+        return _Service(
+            "auth", "Firebase Auth emulator", argv, env, self.host, ports["auth"], timeout,
+            health_path="/", cwd=folder,
+        )  # fmt: skip
+
+    def _web_app(
+        self,
+        info: StackInfo,
+        ports: Mapping[str, int],
+        function_environ: Mapping[str, str],
+        inherited: Mapping[str, str],
+        timeout: float,
+    ) -> _Service:
+        """The example app on Vite's dev server; it reads web-config.json as /config.json."""
+        config_file = self.state_dir / "web-config.json"
+        _write_json(config_file, web_config(info, function_environ))
+        argv = [
+            str(_node_tool("vite")), "--host", self.host, "--port", str(ports["web"]),
+            "--strictPort", "--clearScreen", "false",
+        ]  # fmt: skip
+        env = dict(inherited) | {
+            "BILLING_WEB_CONFIG": str(config_file),
+            # Each stack its own pre-bundled dependencies: two stacks must not rewrite one.
+            "BILLING_WEB_CACHE_DIR": str(self.state_dir / "vite-cache"),
+        }
+        return _Service(
+            "web", "web app (Vite)", argv, env, self.host, ports["web"], timeout,
+            health_path="/", cwd=WEB_DIR,
+        )  # fmt: skip
+
     def _launch(self, service: _Service) -> None:
         child = procs.spawn(
             service.name,
             service.argv,
             env=service.env,
-            cwd=REPO_ROOT,
+            cwd=service.cwd,
             log_path=self.state_dir / "logs" / f"{service.name}.log",  # as StackInfo.log_file
             leaves_first=service.leaves_first,
         )

@@ -90,7 +90,7 @@ def test_functions_get_the_run_environment(running: Running) -> None:
     assert env["GOOGLE_CLOUD_PROJECT"] == info.project_id == "demo-billing"
     assert env["FIRESTORE_EMULATOR_HOST"] == info.firestore_emulator_host
     assert env["PUBSUB_EMULATOR_HOST"] == info.pubsub_emulator_host
-    assert env["FIREBASE_AUTH_EMULATOR_HOST"] == "127.0.0.1:9099"
+    assert env["FIREBASE_AUTH_EMULATOR_HOST"] == info.auth_emulator_host
     assert env["STRIPE_API_BASE"] == info.stripe.api_base
     assert env["STRIPE_WEBHOOK_SECRETS"] == info.stripe.webhook_secret
     assert str(info.stripe.webhook_secret).startswith("whsec_")
@@ -186,10 +186,13 @@ def test_stack_json_describes_the_running_stack(running: Running) -> None:
         "pubsub",
         "smtp-sink",
         "stripe-standin",
+        "auth",
         "ping",
         "stripe-webhook",
         "email",
     }
+    assert written["auth_emulator_host"] == info.auth_emulator_host
+    assert requests.get(f"http://{info.auth_emulator_host}/", timeout=10).json()["authEmulator"]
     assert set(written["pids"]) == expected
     assert set(survivors(info.pids)) == expected, "every process is running"
     assert {p.stem for p in info.logs_dir.glob("*.log")} == expected

@@ -34,6 +34,7 @@ from devstack.stack import (
 )
 from devstack.tokens import mint_token
 from tests.support import mode
+from tests.support.auth_emulator import AuthEmulator, new_email, token_claims
 from tests.support.openapi_check import assert_matches
 
 pytestmark = pytest.mark.integration
@@ -64,6 +65,7 @@ def running_stack() -> Iterator[Stack]:
         env_overrides=overrides,
         use_standin=not mode.AGAINST_STRIPE,
         base_port=int(base_port) if base_port else None,
+        web=True,  # the browser tests (tests/browser) drive the example app
     )
     with stack:
         yield stack
@@ -265,3 +267,30 @@ def user(api: Api, stack: StackInfo) -> User:
 @pytest.fixture
 def other_user(api: Api, stack: StackInfo) -> User:
     return User(api, stack.project_id)
+
+
+@pytest.fixture(scope="session")
+def auth(stack: StackInfo) -> AuthEmulator:
+    """The stack's Firebase Auth emulator (real sign-up and sign-in)."""
+    assert stack.auth_emulator_host is not None
+    return AuthEmulator(stack.auth_emulator_host, stack.project_id)
+
+
+class EmulatorUser(User):
+    """A user signed up in the Auth emulator, email verified through its mail code, signed in:
+    their token is one the emulator issued, as a browser would hold."""
+
+    def __init__(self, api: Api, auth: AuthEmulator, *, verified: bool = True) -> None:
+        self.api = api
+        self.auth = auth
+        self.email = new_email()
+        signed_up = auth.sign_up(self.email)
+        self.uid = str(signed_up["localId"])
+        if verified:
+            auth.verify_email(signed_up["idToken"], self.email)
+        self.token = auth.sign_in(self.email)
+
+    def refresh(self) -> dict[str, Any]:
+        """Signs in again (a token with the claims as they are now); returns its claims."""
+        self.token = self.auth.sign_in(self.email)
+        return token_claims(self.token)
