@@ -141,17 +141,18 @@ def evaluate(
 
 
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
-    """The customer's entitlement as Stripe has it now (two Stripe reads, no write)."""
+    """The customer's entitlement as Stripe has it now (two Stripe reads, more for a customer
+    with over 100 features or subscriptions: every page is read; no write)."""
     import stripe  # loaded already: the client above needed it
 
     client = ctx.runtime.stripe
     try:
         with parallel.Background(
-            lambda: raw.get(
+            lambda: raw.get_all(
                 client, "/v1/entitlements/active_entitlements", customer=customer_id, limit=100
             )
         ) as entitlements:
-            subs = raw.get(
+            subs = raw.get_all(
                 client,
                 "/v1/subscriptions",
                 customer=customer_id,
@@ -159,7 +160,7 @@ def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
                 limit=100,
                 expand=["data.latest_invoice"],
             )
-            keys = [entitlement["lookup_key"] for entitlement in entitlements.result()["data"]]
+            keys = [entitlement["lookup_key"] for entitlement in entitlements.result()]
     except stripe.InvalidRequestError as exc:
         if not is_resource_missing(exc):
             raise
@@ -167,7 +168,7 @@ def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
         # is paid for any more, so the document must say so rather than keep the last state.
         log.warning("customer no longer exists in Stripe: no access", extra={"uid": uid})
         return evaluate(uid, customer_id, [], [], ctx.runtime.settings, int(time.time()))
-    return evaluate(uid, customer_id, subs["data"], keys, ctx.runtime.settings, int(time.time()))
+    return evaluate(uid, customer_id, subs, keys, ctx.runtime.settings, int(time.time()))
 
 
 def _ticket_ns(moment: datetime) -> int:

@@ -23,6 +23,23 @@ def get(client: stripe.StripeClient, path: str, **params: Any) -> Json:
     return data
 
 
+def get_all(client: stripe.StripeClient, path: str, **params: Any) -> list[Json]:
+    """Every object of a list endpoint, page after page (``limit`` per page, 100 at most).
+
+    A list answer stops at ``limit`` and says ``has_more``; the next page starts after the
+    last id seen (https://docs.stripe.com/api/pagination). Reading only the first page
+    silently drops the rest: a customer with more than 100 features would lose some."""
+    found: list[Json] = []
+    cursor: str | None = None
+    while True:
+        page = get(client, path, **params, **({"starting_after": cursor} if cursor else {}))
+        data = list(page["data"])
+        found.extend(data)
+        if not page.get("has_more") or not data:
+            return found
+        cursor = str(data[-1]["id"])
+
+
 def id_of(field: Any) -> str | None:
     """The id of an expandable field, expanded (an object) or not (its id)."""
     if field is None or isinstance(field, str):
