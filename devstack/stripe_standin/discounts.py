@@ -65,7 +65,7 @@ def promotion_code(entry: JSONDict, created: int) -> JSONDict:
             "minimum_amount": restrictions.get("minimum_amount"),
             "minimum_amount_currency": restrictions.get("minimum_amount_currency"),
         },
-        "times_redeemed": 0,
+        "times_redeemed": int(entry.get("times_redeemed", 0)),  # a code redeemed before the catalog
     }
 
 

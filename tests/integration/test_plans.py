@@ -157,6 +157,52 @@ def test_an_old_preview_cannot_be_used(user: User, standin: StandIn) -> None:
     assert _price(standin, sub_id) == PRICE
 
 
+def test_a_preview_is_honoured_for_30_minutes_and_no_longer(user: User, standin: StandIn) -> None:
+    # The limit pinned over HTTP: 31 minutes is "too old"; 29 minutes passes that check (and is
+    # then refused only because the subscription began a moment ago, before that date).
+    sub_id = subscribe(user, standin)["subscription_id"]
+
+    def answer(minutes: int) -> dict[str, Any]:
+        body = {"subscription_id": sub_id, "price_id": PRO}
+        response = user.call(
+            "change-plan", body | {"proration_date": int(time.time()) - 60 * minutes}
+        )
+        assert response.status_code == 400, response.text
+        error: dict[str, Any] = response.json()["error"]
+        assert error["field"] == "proration_date"
+        return error
+
+    assert "too old" in answer(31)["message"]
+    assert "too old" not in answer(29)["message"]
+    assert "before the current billing period" in answer(29)["message"]
+    assert _price(standin, sub_id) == PRICE
+
+
+def test_a_plan_change_applies_only_once_paid(user: User, standin: StandIn) -> None:
+    # The product's rule, read off the request it sends (whatever Stripe then answers):
+    # pending_if_incomplete, so a declined or unconfirmed charge leaves the old plan in place.
+    sub_id = subscribe(user, standin)["subscription_id"]
+    body = {"subscription_id": sub_id, "price_id": PRO}
+    _, calls = with_stripe_calls(standin, functools.partial(user.call, "change-plan", body))
+    [update] = [c for c in calls if c["method"] == "POST" and c["path"].endswith(sub_id)]
+    assert update["params"]["payment_behavior"] == "pending_if_incomplete"
+    assert _price(standin, sub_id) == PRO
+
+
+def test_a_past_due_subscription_cannot_change_plan(user: User, standin: StandIn) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    standin.post(f"/_standin/subscriptions/{sub_id}/status", {"status": "past_due"})
+    body = {"subscription_id": sub_id, "price_id": PRO}
+    for function in ("preview-plan-change", "change-plan"):
+        response, calls = with_stripe_calls(standin, functools.partial(user.call, function, body))
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "subscription_not_active"
+        assert "past_due" in response.json()["error"]["message"]
+        assert [c for c in calls if c["method"] == "POST"] == []
+        assert [c for c in calls if c["path"].startswith("/v1/invoices/create_preview")] == []
+    assert _price(standin, sub_id) == PRICE
+
+
 def test_a_proration_date_in_the_future_is_refused(user: User, standin: StandIn) -> None:
     """Issue 15, point 5: Stripe would prorate as of a future date within the period (an
     upgrade made almost free near its end); change-plan refuses it before anything is charged."""

@@ -3,11 +3,13 @@ they do."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import stripe
 from google.cloud import firestore
 
-from tests.support.billing_flows import PRICE, intent_id, subscribe
+from tests.support.billing_flows import PRICE, intent_id, subscribe, with_stripe_calls
 from tests.support.stack_fixtures import StandIn, User
 from tests.support.webhooks import wait_for_entitlement
 
@@ -173,3 +175,27 @@ def test_a_code_stripe_refuses_after_the_check_leaves_everything_as_it_was(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "promotion_code_invalid"
     _left_as_it_was(standin, unfinished)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("VIPONLY", "not available to you"),  # issued to another customer
+        ("USEDUP", "used up"),  # times_redeemed == max_redemptions
+        ("SUMMER2020", "expired"),
+    ],
+)
+@pytest.mark.parametrize("function", ["create-subscription", "create-checkout-session"])
+def test_the_app_refuses_a_code_the_caller_may_not_redeem_before_stripe_sees_it(
+    user: User, standin: StandIn, code: str, words: str, function: str
+) -> None:
+    # Stripe would refuse these at redemption too; the app's own check is what answers,
+    # naming the field and the reason, and nothing is written to Stripe.
+    user.customer()
+    body = {"price_id": PRICE, "promotion_code": code}
+    response, calls = with_stripe_calls(standin, functools.partial(user.call, function, body))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("promotion_code_invalid", "promotion_code")
+    assert words in error["message"]
+    assert [c["path"] for c in calls if c["method"] == "POST"] == []

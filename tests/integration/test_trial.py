@@ -6,13 +6,14 @@ same function with another setting would.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from devstack.stack import Stack
-from tests.support.billing_flows import OTHER_PRICE
+from tests.support.billing_flows import OTHER_PRICE, with_stripe_calls
 from tests.support.stack_fixtures import StandIn, User, extra_function
 
 pytestmark = pytest.mark.integration
@@ -73,3 +74,22 @@ def test_only_the_first_subscription_gets_a_trial(
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "incomplete"
     assert again.json()["client_secret_type"] == "payment"
+
+
+def test_a_trialing_subscription_cannot_change_plan(
+    trial_url: str, user: User, standin: StandIn
+) -> None:
+    # A plan change bills the prorated difference now: during a trial that would charge for
+    # time given free, so it waits until the trial has ended and the subscription is active.
+    user.customer()
+    created = user.post(trial_url, {"price_id": OTHER_PRICE}).json()
+    assert created["status"] == "trialing"
+    body = {"subscription_id": created["subscription_id"], "price_id": "price_pro_monthly"}
+    for function in ("preview-plan-change", "change-plan"):
+        response, calls = with_stripe_calls(standin, functools.partial(user.call, function, body))
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "subscription_not_active"
+        assert "trialing" in response.json()["error"]["message"]
+        assert [c for c in calls if c["method"] == "POST"] == []
+    sub = standin.sdk.v1.subscriptions.retrieve(created["subscription_id"])
+    assert sub.items.data[0].price.id == OTHER_PRICE

@@ -15,6 +15,9 @@ import requests
 import stripe
 from google.cloud import firestore
 
+from billing.config import Settings
+from billing.context import Context
+from billing.runtime import Runtime
 from devstack.stack import Stack, StackInfo
 from tests.support.billing_flows import OTHER_PRICE, PRICE, failed_first_payment, subscribe
 from tests.support.stack_fixtures import StandIn, User, extra_function
@@ -675,3 +678,49 @@ def test_an_oversized_body_is_413_before_anything_else(
     event = event_for("invoice.paid", {"id": "in_big", "customer": "cus_x", "pad": "x" * 600_000})
     response = signed_post(webhook[0], event, webhook[1])
     assert response.status_code == 413
+
+
+def test_two_deliveries_cannot_both_take_over_an_abandoned_claim(
+    db: firestore.Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both read the abandoned record before either writes: the takeover is conditional on the
+    # record being as read (its update_time), so only the first write lands; the second
+    # delivery finds a live lease and answers "in progress" instead of running beside it.
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    from billing.entitlements import events
+
+    event = {"id": f"evt_takeover{random.randrange(10**12)}", "type": "invoice.paid"}
+    db.collection(events.EVENTS).document(event["id"]).set(
+        {
+            "type": event["type"], "uid": "u", "status": "processing", "owner": "crashed",
+            "lease_until": datetime.now(UTC) - timedelta(seconds=1), "synced": False,
+            "notification": None, "published": False,
+        }
+    )  # fmt: skip
+
+    def inbox() -> events.Inbox:
+        rt = Runtime(settings, firestore_client=db)
+        return events.Inbox(Context(runtime=rt, request_id="takeover"))
+
+    first, second = inbox(), inbox()
+    claims: list[events.Claim | None] = []
+    real_get = DocumentReference.get
+    interleaved = threading.Event()
+
+    def get_then_let_the_other_take_over(self: DocumentReference, *a: Any, **kw: Any) -> Any:
+        snapshot = real_get(self, *a, **kw)
+        if self.id == event["id"] and not interleaved.is_set():
+            interleaved.set()
+            claims.append(first.claim(event, "u"))  # reads and takes over meanwhile
+        return snapshot
+
+    monkeypatch.setattr(DocumentReference, "get", get_then_let_the_other_take_over)
+    monkeypatch.setattr(events, "WAIT_FOR_OWNER_S", 1.0)
+    with pytest.raises(events.InProgress):
+        second.claim(event, "u")
+    [taken] = claims
+    assert taken is not None
+    stored = db.collection(events.EVENTS).document(event["id"]).get().to_dict()
+    assert stored is not None
+    assert stored["owner"] == taken.data["owner"] != "crashed"

@@ -91,6 +91,19 @@ def test_live_key_cannot_point_at_a_stand_in(env: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_a_deployed_function_refuses_a_stand_in_even_with_a_test_key(
+    env: pytest.MonkeyPatch,
+) -> None:
+    # Test keys are what a staging deploy uses: a stand-in there would take its payments.
+    env.setenv("K_SERVICE", "create-subscription")
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_abc")
+    env.setenv("STRIPE_API_BASE", "http://127.0.0.1:12111")
+    with pytest.raises(ConfigError, match=r"STRIPE_API_BASE .* deployed function"):
+        load_settings()
+    env.delenv("K_SERVICE")
+    assert load_settings().stripe_api_base == "http://127.0.0.1:12111"  # locally it is the point
+
+
 def test_require_names_every_missing_setting(env: pytest.MonkeyPatch) -> None:
     env.delenv("STRIPE_SECRET_KEY")
     with pytest.raises(ConfigError, match="STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS"):

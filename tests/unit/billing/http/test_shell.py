@@ -337,6 +337,31 @@ def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVer
     assert error_of(response)["code"] == "malformed_json"
 
 
+def test_json_nesting_is_limited_to_32_levels(settings: Settings, verifier: FakeVerifier) -> None:
+    # The limit itself, pinned: 32 nested objects and arrays are parsed (and then judged by the
+    # model), a 33rd is refused as malformed JSON before any model sees it.
+    verifier.add("alice")
+    client = client_for(echo, Runtime(settings, verifier=verifier))
+
+    def post(levels: int) -> Any:
+        inner = "[" * (levels - 1) + "]" * (levels - 1)  # the body object is the first level
+        return client.post(
+            "/",
+            data=f'{{"name": "x", "extra": {inner}}}'.encode(),
+            content_type="application/json",
+            headers={"Authorization": "Bearer token-alice"},
+        )
+
+    parsed = post(32)
+    assert parsed.status_code == 400
+    assert error_of(parsed)["code"] != "malformed_json"
+    assert error_of(parsed)["field"] == "extra"  # the model's verdict on an unknown field
+    refused = post(33)
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "malformed_json"
+    assert "nested more than 32 levels" in error_of(refused)["message"]
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [

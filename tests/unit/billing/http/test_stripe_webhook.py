@@ -7,9 +7,15 @@ import time
 
 import pytest
 import stripe
+from flask.testing import FlaskClient
+from pydantic import SecretStr
 
+from billing.config import Settings
+from billing.context import Context
 from billing.errors import BadRequest
-from billing.http.stripe_webhook import parse_event, verify
+from billing.http.stripe_webhook import Event, StripeWebhookEndpoint, parse_event, verify
+from billing.runtime import Runtime
+from tests.support.helpers import client_for
 
 BODY = b'{"id": "evt_1", "type": "invoice.paid"}'
 OLD, NEW = "whsec_old" + "o" * 24, "whsec_new" + "n" * 24
@@ -107,3 +113,38 @@ def test_data_that_is_not_an_object_is_a_malformed_event_naming_it(
 def test_a_well_formed_envelope_parses() -> None:
     event = ENVELOPE | {"data": {"object": {"id": "in_1"}}}
     assert parse_event(json.dumps(event).encode()) == event
+
+
+def _endpoint_with(settings: Settings, key: str) -> tuple[FlaskClient, list[Event]]:
+    processed: list[Event] = []
+
+    def process(ctx: Context, event: Event) -> str:
+        processed.append(event)
+        return "processed"
+
+    configured = settings.model_copy(
+        update={"stripe_secret_key": SecretStr(key), "stripe_webhook_secrets": [SecretStr(NEW)]}
+    )
+    endpoint = StripeWebhookEndpoint("stripe-webhook", process)
+    return client_for(endpoint, Runtime(configured)), processed
+
+
+@pytest.mark.parametrize(
+    ("key", "livemode", "outcome"),
+    [
+        ("sk_live_unit", False, "ignored_other_mode"),  # a test event never touches live state
+        ("sk_test_unit", True, "ignored_other_mode"),
+        ("sk_live_unit", True, "processed"),
+        ("sk_test_unit", False, "processed"),
+    ],
+)
+def test_only_events_of_the_keys_mode_are_processed(
+    settings: Settings, key: str, livemode: bool, outcome: str
+) -> None:
+    client, processed = _endpoint_with(settings, key)
+    event = ENVELOPE | {"livemode": livemode, "data": {"object": {"customer": "cus_1"}}}
+    body = json.dumps(event).encode()
+    response = client.post("/", data=body, headers={"Stripe-Signature": header(NEW, body=body)})
+    assert response.status_code == 200, response.text
+    assert response.get_json()["outcome"] == outcome
+    assert processed == ([event] if outcome == "processed" else [])
