@@ -57,7 +57,8 @@ def summary(info: StackInfo, stack_file: Path) -> str:
         lines += [f"Web app             {info.web_url}  (the example app in web/)", ""]
     lines.append("Functions:")
     for name, url in info.functions.items():
-        kind = "  (CloudEvent, push from Pub/Sub)" if name in info.event_functions else ""
+        topic = info.event_topics.get(name, "Pub/Sub")
+        kind = f"  (CloudEvent, push from {topic})" if name in info.event_functions else ""
         lines.append(f"  {name:<{width}}  {url}{kind}")
     if not info.functions:
         lines.append("  (none found in functions/main.py)")
@@ -74,6 +75,11 @@ def summary(info: StackInfo, stack_file: Path) -> str:
             else ""
         ),
     ]
+    if info.usage_topic:
+        lines.append(
+            f"Usage topic         {info.usage_topic}  (report usage here: packages/billing-usage;"
+            f" failed ones end in {dead_letter_topic(info.usage_topic)})"
+        )
     if info.stripe.mode == "standin":
         lines.append(f"Stripe              local stand-in at {info.stripe.api_base}")
         if info.stripe.webhook_url:

@@ -76,6 +76,8 @@ class FunctionSpec:
     name: str
     kind: FunctionKind
     webhook: bool = False  # Stripe posts its events here
+    # A CloudEvent function is pushed from the topic this environment variable names.
+    topic_setting: str = "NOTIFICATIONS_TOPIC"
 
     @property
     def deployed_name(self) -> str:
@@ -86,7 +88,15 @@ def registry_functions() -> list[FunctionSpec]:
     """Every function of the billing package, from its registry (imports no operation)."""
     from app.registry import FUNCTIONS
 
-    return [FunctionSpec(fn.name, fn.signature, webhook=fn.kind == "webhook") for fn in FUNCTIONS]
+    return [
+        FunctionSpec(
+            fn.name,
+            fn.signature,
+            webhook=fn.kind == "webhook",
+            topic_setting=(fn.topic or "notifications_topic").upper(),
+        )
+        for fn in FUNCTIONS
+    ]
 
 
 # --- the functions' environment ---------------------------------------------------------------
@@ -199,6 +209,10 @@ class StackInfo:
     auth_emulator_host: str | None = None
     # the example web app (web/), when this stack serves it
     web_url: str | None = None
+    # Where the app's backends report metered usage (the record-usage function reads it).
+    usage_topic: str | None = None
+    # Event function (deployed name) -> the topic that pushes to it.
+    event_topics: dict[str, str] = field(default_factory=dict)
 
     def function_url(self, name: str) -> str:
         """URL of a function by deployed name (``create-customer``) or Python name."""
@@ -582,6 +596,12 @@ class Stack:
             firestore_emulator_host=f"{self.host}:{ports['firestore']}",
             pubsub_emulator_host=f"{self.host}:{ports['pubsub']}",
             notifications_topic=env.get("NOTIFICATIONS_TOPIC") or None,
+            usage_topic=env.get("USAGE_TOPIC") or None,
+            event_topics={
+                s.deployed_name: env[s.topic_setting]
+                for s in functions
+                if s.kind == "cloudevent" and env.get(s.topic_setting)
+            },
             stripe=StripeInfo(
                 mode="standin" if self.use_standin else "test",
                 api_base=api_base,
@@ -619,8 +639,9 @@ class Stack:
         host, python = self.host, sys.executable
 
         def create_topic() -> None:
-            if info.notifications_topic:
-                self._create_topic(info, info.notifications_topic)
+            for topic in dict.fromkeys([info.notifications_topic, info.usage_topic]):
+                if topic:
+                    self._create_topic(info, topic)
 
         services = [
             _Service(
@@ -778,9 +799,10 @@ class Stack:
         return ready
 
     def _create_topic(self, info: StackInfo, topic: str) -> None:
-        """The notifications topic, and a push subscription to it for each event function: the
-        local stand-in for the push subscription Terraform gives the email function."""
-        for name in info.event_functions:
+        """A topic, and a push subscription to it for each event function it feeds: the local
+        stand-in for the push subscriptions Terraform gives the event functions."""
+        pushed = [name for name in info.event_functions if info.event_topics.get(name) == topic]
+        for name in pushed:
             push_subscription(
                 info.pubsub_emulator_host,
                 info.project_id,
@@ -789,10 +811,10 @@ class Stack:
                 info.functions[name],
                 max_delivery_attempts=self.max_delivery_attempts,
             )
-        if not info.event_functions:
+        if not pushed:
             api = _pubsub_api(info.pubsub_emulator_host, info.project_id)
             _put_json(f"{api}/topics/{topic}", {})
-        log.debug("created topic %s, pushing to %s", topic, info.event_functions)
+        log.debug("created topic %s, pushing to %s", topic, pushed)
 
     def _record_processes(self) -> None:
         launcher = {"pid": os.getpid(), "start_time": procs.process_start_time(os.getpid())}

@@ -85,3 +85,8 @@ def reconcile(request: flask.Request) -> flask.Response:
 @functions_framework.cloud_event
 def send_email(cloud_event: CloudEvent) -> None:
     return event("send_email")(cloud_event)
+
+
+@functions_framework.cloud_event
+def record_usage(cloud_event: CloudEvent) -> None:
+    return event("record_usage")(cloud_event)

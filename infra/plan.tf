@@ -45,13 +45,17 @@ locals {
     # against it).
     GOOGLE_CLOUD_PROJECT = var.project_id
     NOTIFICATIONS_TOPIC  = var.notifications.topic
+    USAGE_TOPIC          = var.usage.topic
   })
 
   functions         = module.plan.functions
   public_functions  = { for name, fn in local.functions : name => fn if fn.public }
   private_functions = { for name, fn in local.functions : name => fn if !fn.public }
   event_functions   = { for name, fn in local.functions : name => fn if fn.kind == "event" }
-  job_functions     = { for name, fn in local.functions : name => fn if fn.kind == "job" }
+  # Each event function is pushed from one topic: notifications (pubsub.tf) or usage (usage.tf).
+  notification_functions = { for name, fn in local.event_functions : name => fn if fn.topic == "NOTIFICATIONS_TOPIC" }
+  usage_functions        = { for name, fn in local.event_functions : name => fn if fn.topic == "USAGE_TOPIC" }
+  job_functions          = { for name, fn in local.functions : name => fn if fn.kind == "job" }
 }
 
 # Per function: entry point, sizing, timeout, env, secrets and roles, computed without any

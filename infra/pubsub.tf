@@ -32,7 +32,7 @@ resource "google_pubsub_subscription" "dead_letter" {
 }
 
 resource "google_pubsub_subscription" "push" {
-  for_each = local.event_functions
+  for_each = local.notification_functions
 
   name                       = "${var.notifications.topic}-${each.key}"
   topic                      = google_pubsub_topic.notifications.id
@@ -84,7 +84,7 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
-  for_each = local.event_functions
+  for_each = local.notification_functions
 
   subscription = google_pubsub_subscription.push[each.key].id
   role         = "roles/pubsub.subscriber"

@@ -211,6 +211,29 @@ variable "notifications" {
   }
 }
 
+variable "usage" {
+  description = "The usage topic (USAGE_TOPIC) the app's backends report metered usage to, how its push subscription redelivers to the metering function before a message goes to the dead-letter topic, and who may publish to it."
+  type = object({
+    topic                 = optional(string, "billing-usage")
+    max_delivery_attempts = optional(number, 20)
+    minimum_backoff       = optional(string, "10s")
+    maximum_backoff       = optional(string, "600s")
+    retention             = optional(string, "604800s")
+    # The app's backends (service accounts, as IAM members) that report usage.
+    publishers = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9._~+%-]{2,200}$", var.usage.topic))
+    error_message = "usage.topic is a Pub/Sub topic id (3+ characters, starting with a letter)."
+  }
+  validation {
+    condition     = var.usage.max_delivery_attempts >= 5 && var.usage.max_delivery_attempts <= 100
+    error_message = "usage.max_delivery_attempts is between 5 and 100 (Pub/Sub's bounds)."
+  }
+}
+
 variable "scheduler" {
   description = "When Cloud Scheduler calls each job function (cron, in time_zone); a job without an entry in schedules runs on default_schedule."
   type = object({

@@ -16,6 +16,7 @@ from typing import Any
 from devstack.stripe_standin import ids, objects
 from devstack.stripe_standin.api_errors import resource_missing
 from devstack.stripe_standin.clock import Clock
+from devstack.stripe_standin.meters import MeterBook
 from devstack.stripe_standin.options import API_VERSION
 from devstack.stripe_standin.testmode_cards import CardProfile
 
@@ -116,6 +117,7 @@ class Data:
     coverage: dict[str, Coverage] = field(default_factory=dict)  # subscription item id ->
     pending_changes: dict[str, PendingChange] = field(default_factory=dict)  # invoice id ->
     checkout_lines: dict[str, list[JSONDict]] = field(default_factory=dict)  # session id ->
+    meters: MeterBook = field(default_factory=MeterBook)  # billing meters and their events
     checkout_subscription_metadata: dict[str, JSONDict] = field(default_factory=dict)
 
 

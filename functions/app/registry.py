@@ -50,6 +50,7 @@ class FunctionDef:
     # From Secret Manager when one exists, else unset: e.g. a relay that takes no login.
     optional_secrets: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()  # browser: statuses beyond the common ones (documented)
+    topic: str | None = None  # event: the Settings field naming the topic it is pushed from
 
     @property
     def deployed_name(self) -> str:
@@ -139,6 +140,14 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         settings=("smtp_host", "mail_from", "product_name", "app_url"),
         secrets=(),
         optional_secrets=(SMTP_PASSWORD,),
+        topic="notifications_topic",
+    ),
+    FunctionDef(
+        "record_usage",
+        "event",
+        "billing.http.pubsub_push:record_usage",
+        settings=("usage_topic",),
+        topic="usage_topic",
     ),
 )
 
@@ -207,6 +216,7 @@ def manifest() -> dict[str, Any]:
                 "optional_secrets": sorted(fn.optional_secrets),
                 "settings": sorted(setting.upper() for setting in fn.settings),
                 "instance": asdict(INSTANCES[fn.kind]),
+                **({"topic": fn.topic.upper()} if fn.topic else {}),
             }
             for fn in FUNCTIONS
         }

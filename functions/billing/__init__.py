@@ -12,6 +12,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``browser``: the browser API's policy: CORS, ID token, JSON body, request model.
     - ``stripe_webhook``: the Stripe webhook's policy: raw body, signature, Stripe's answers.
     - ``job``: the scheduled jobs' policy (Cloud Scheduler only).
+    - ``pubsub_push``: the usage topic's push policy: acknowledge, or have Pub/Sub redeliver.
     - ``body``: request bodies read with bounded memory and time.
 - ``operations/``: what the registry's browser and job functions do; no HTTP.
     - ``customers``: create_customer, one Stripe customer per user.
@@ -30,9 +31,14 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``events``: the webhook's event processing: claim, sync, record, publish.
     - ``sync``: ``entitlements/{uid}`` rebuilt from what Stripe says now.
     - ``notifications``: what an event tells the customer, published once.
+- ``usage/``: metered usage, from the usage topic to Stripe's meters.
+    - ``contract``: the usage message (schemas/usage.v1.json) as the function reads it.
+    - ``metering``: each usage recorded in Stripe as one meter event, exactly once.
+    - ``quotas``: the read side of quotas: the period, the limits, the counts.
 - ``runtime``: the one place that builds clients, lazily, once per instance.
 - ``state/``: the Firestore collections billing owns.
     - ``customers``: uid <-> Stripe customer, one per user, ever.
+    - ``metered_usage``: the metering ledger: each usage id claimed, recorded, held or refused.
 - ``stripe_api/``: talking to Stripe.
     - ``client``: the shared Stripe client: timeouts, retries, counted calls.
     - ``raw``: reads answered as the JSON Stripe sent.

@@ -115,6 +115,27 @@ class Settings(BaseSettings):
         default="billing-notifications", pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$"
     )
 
+    # The metering function (billing.usage): the topic the app's backends report usage to.
+    usage_topic: str = Field(
+        default="billing-usage",
+        pattern=r"^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$",
+        description="Pub/Sub topic of usage reports (schemas/usage.v1.json).",
+    )
+    metering_lease_seconds: int = Field(
+        default=60,
+        ge=15,
+        le=3600,
+        description="How long a delivery that claimed a usage may take to record it in Stripe "
+        "before another delivery may try.",
+    )
+    metering_keep_days: int = Field(
+        default=40,
+        ge=36,
+        le=400,
+        description="How long a usage id is remembered (metered_usage TTL): longer than Pub/Sub "
+        "keeps a message (31 days at most) and than Stripe takes an event's timestamp (35 days).",
+    )
+
     # The email function (functions/mailer): its relay, its sender and what its mails link to.
     smtp_host: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9.:-]+$", description="SMTP relay host name."

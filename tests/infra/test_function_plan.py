@@ -57,7 +57,7 @@ def test_only_browser_and_webhook_functions_are_public(every_kind: Evaluation) -
     functions = every_kind.outputs["functions"]
     public = {name for name, fn in functions.items() if fn["kind"] in ("browser", "webhook")}
     assert set(every_kind.outputs["public"]) == public
-    assert set(every_kind.outputs["private"]) == {"send-email", "reconcile"}
+    assert set(every_kind.outputs["private"]) == {"send-email", "record-usage", "reconcile"}
     for name, fn in functions.items():
         expected = "ALLOW_ALL" if name in public else "ALLOW_INTERNAL_ONLY"
         assert fn["ingress"] == expected, name
@@ -66,8 +66,15 @@ def test_only_browser_and_webhook_functions_are_public(every_kind: Evaluation) -
 
 
 def test_event_and_job_functions_are_routed_to_their_triggers(every_kind: Evaluation) -> None:
-    assert every_kind.outputs["event"] == ["send-email"]
+    assert every_kind.outputs["event"] == ["record-usage", "send-email"]
     assert every_kind.outputs["job"] == ["reconcile"]
+
+
+def test_each_event_function_is_pushed_from_its_own_topic(every_kind: Evaluation) -> None:
+    # The email function must never receive usage, nor the metering function notifications.
+    assert every_kind.outputs["notification_pushed"] == ["send-email"]
+    assert every_kind.outputs["usage_pushed"] == ["record-usage"]
+    assert every_kind.outputs["env"]["USAGE_TOPIC"] == "billing-usage"
 
 
 def test_an_event_function_marked_public_is_refused(tmp_path: Path) -> None:

@@ -318,6 +318,40 @@ def _time_passes(w: World, pending: stripe.Subscription) -> None:
     w.rendered += _every(w, "/v1/invoices")
 
 
+def _meters(w: World) -> None:
+    """A meter, an event reported to it, and its summary for the customer."""
+    meter = w.raw.post(
+        "/v1/billing/meters",
+        {
+            "display_name": "Calls",
+            "event_name": f"calls_{w.tag}",
+            "default_aggregation[formula]": "sum",
+        },
+    )
+    customer = w.customer("metered")
+    w.rendered.append(meter)
+    w.rendered.append(
+        w.raw.post(
+            "/v1/billing/meter_events",
+            {
+                "event_name": f"calls_{w.tag}",
+                "payload[stripe_customer_id]": customer,
+                "payload[value]": "3",
+            },
+        )
+    )
+    now = int(w.client.v1.customers.retrieve(customer).created)
+    start = now - now % 60
+    w.rendered.append(
+        w.raw.get(
+            f"/v1/billing/meters/{meter['id']}/event_summaries",
+            customer=customer,
+            start_time=str(start - 3600),
+            end_time=str(start + 60),
+        )
+    )
+
+
 @pytest.fixture(scope="module")
 def world(own_server: StandinServer) -> World:
     w = World(own_server, own_server.client(), Raw(own_server))
@@ -325,6 +359,7 @@ def world(own_server: StandinServer) -> World:
     _checkout(w)
     _promotions(w)
     _entitlements(w)
+    _meters(w)
     _time_passes(w, _plan_changes(w))
     w.rendered += _every(w, "/v1/events")
     return w

@@ -10,6 +10,7 @@ from devstack.stripe_standin.resources import (
     entitlements,
     events,
     invoices,
+    meters,
     payment_intents,
     payment_methods,
     promotion_codes,
@@ -31,4 +32,5 @@ ROUTES: list[Route] = [
     *promotion_codes.ROUTES,
     *checkout.ROUTES,
     *billing_portal.ROUTES,
+    *meters.ROUTES,
 ]

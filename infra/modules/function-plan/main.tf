@@ -128,6 +128,7 @@ locals {
       firestore       = local.sizing[fn.kind].firestore
       publishes       = local.sizing[fn.kind].publishes
       settings        = fn.settings
+      topic           = fn.kind == "event" ? coalesce(fn.topic, "NOTIFICATIONS_TOPIC") : null
       env = merge(var.env, local.upstream_env, {
         # One gunicorn thread per concurrent request at least (more for a job's own calls).
         THREADS = tostring(max(local.concurrency[name], try(fn.instance.threads, 0)))

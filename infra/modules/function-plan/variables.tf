@@ -8,6 +8,8 @@ variable "functions" {
     secrets          = list(string)
     optional_secrets = optional(list(string), [])
     settings         = list(string)
+    # An event function: the environment variable that names the topic it is pushed from.
+    topic = optional(string)
     # How an instance serves, chosen by `make bench` (functions/billing/registry.py INSTANCES).
     instance = optional(object({
       concurrency = number

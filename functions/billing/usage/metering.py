@@ -1,0 +1,275 @@
+"""The metering function: one usage message (a Pub/Sub push) in, one Stripe meter event out.
+
+What the push gets back is what Pub/Sub does next:
+- returns (2xx): acknowledged. The usage was recorded now or before, or kept (``held``) or
+  refused by the rules below, each logged once with its reason.
+- raises :class:`RetryLater` (non-2xx, through billing.http.pubsub_push): delivered again
+  after the subscription's backoff, and after its maximum attempts moved to the dead-letter
+  topic (where an alert fires). Stripe or Firestore failed, or another delivery of the same
+  usage is recording it right now.
+
+The rules for usage that cannot be billed (none is dropped silently):
+- the subject has no Stripe customer: ``held`` in the ledger with the usage, not sent. Free
+  usage never turns into a charge later, and the held documents say what was used.
+- the subject has a customer but no metered subscription item: recorded in Stripe all the
+  same. Stripe keeps meter events per customer, summaries show them, and an invoice bills the
+  events inside a metered item's period only; the usage page shows it as unbilled use.
+- the message breaks the contract, or Stripe refuses the event for good (an unknown meter, a
+  customer deleted in Stripe, a timestamp older than Stripe's 35 days): ``refused`` (in the
+  ledger when the message has a usable id), logged as an ERROR naming why; never retried.
+
+Volume: each usage is one v1 meter event call. Stripe's v1 endpoint takes 1,000 calls per
+second in live mode and one concurrent call per customer per meter
+(https://docs.stripe.com/billing/subscriptions/usage-based/recording-usage-api, "Rate
+limits"); its answers are 429 past that, which this function redelivers with backoff. The v2
+meter event stream takes batches of 100 up to 10,000 events per second but validates
+asynchronously (https://docs.stripe.com/api/v2/billing/meter-event-stream/create): an event
+for a wrong customer would be lost without an answer, so v1 stays until the measured volume
+(``make bench``) needs more.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from google.api_core.exceptions import GoogleAPIError
+
+from billing import runtime
+from billing.state import metered_usage as ledger
+from billing.state.metered_usage import Claim, FirestoreLedger, Ledger, State
+from billing.usage import contract
+from billing.usage.contract import Refused, UsageMessage
+from core import call_counts, logs
+
+if TYPE_CHECKING:
+    import stripe
+
+    from billing.runtime import Runtime
+    from billing.state.customers import Customers
+
+log = logging.getLogger("metering")
+
+# Stripe answers a repeated identifier with this (v1 has no error code for it).
+DUPLICATE_MESSAGE = "An event already exists with identifier"
+
+
+class RetryLater(Exception):
+    """Not acknowledged: Pub/Sub delivers the message again later (reason already logged).
+
+    ``status`` is the push's answer (billing.http.pubsub_push): 409 while another delivery
+    holds the usage, 503 when Stripe or Firestore failed.
+    """
+
+    def __init__(self, description: str, status: int = 503) -> None:
+        super().__init__(description)
+        self.status = status
+
+
+class Outcome(Enum):
+    RECORDED = "recorded"
+    ALREADY_DONE = "already_done"
+    HELD = "held"
+    REFUSED = "refused"
+    RECORDED_UNMARKED = "recorded_unmarked"
+
+
+@dataclass(frozen=True)
+class PubSubMessage:
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str]
+
+
+def pubsub_message(data: Any) -> PubSubMessage:
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise Refused("not_pubsub", "the event carries no Pub/Sub message")
+    attributes = message.get("attributes") or {}
+    message_id = str(message.get("messageId") or message.get("message_id") or "")
+    try:
+        payload = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise Refused("not_base64", "the message data is not base64") from None
+    if not isinstance(attributes, Mapping):
+        attributes = {}
+    return PubSubMessage(message_id, payload, {str(k): str(v) for k, v in attributes.items()})
+
+
+class Metering:
+    def __init__(
+        self,
+        ledger_: Ledger,
+        customers: Customers,
+        stripe_client: stripe.StripeClient,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ledger = ledger_
+        self.customers = customers
+        self.stripe = stripe_client
+        self.clock = clock
+
+    @classmethod
+    def from_runtime(cls, rt: Runtime) -> Metering:
+        settings = rt.settings
+        store = FirestoreLedger(
+            rt.firestore,
+            lease=timedelta(seconds=settings.metering_lease_seconds),
+            keep=timedelta(days=settings.metering_keep_days),
+            timeout=settings.firestore_timeout_seconds,
+        )
+        return cls(store, rt.customers, rt.stripe)
+
+    def handle(self, event_data: Any) -> Outcome:
+        with logs.context(), call_counts.measure() as counts:
+            outcome = self._handle(event_data)
+            log.info(
+                outcome.value,
+                extra={
+                    "outcome": outcome.value,
+                    call_counts.STRIPE: counts.get(call_counts.STRIPE, 0),
+                    call_counts.FIRESTORE: counts.get(call_counts.FIRESTORE, 0),
+                },
+            )
+            return outcome
+
+    def _handle(self, event_data: Any) -> Outcome:
+        try:
+            message = pubsub_message(event_data)
+            logs.bind(pubsub_message_id=message.message_id)
+            usage = contract.parse(message.data)
+            logs.bind(usage_id=usage.id, meter=usage.meter, subject=usage.subject)
+            for key in ("id", "meter"):
+                if key in message.attributes and message.attributes[key] != getattr(usage, key):
+                    raise Refused("attribute_mismatch", f"the attribute {key!r} disagrees")
+        except Refused as error:
+            log.error("usage refused, not retried: %s", error, extra={"reason": error.reason})
+            return Outcome.REFUSED
+        return self._record_once(usage)
+
+    def _record_once(self, usage: UsageMessage) -> Outcome:
+        details = {
+            "subject": usage.subject,
+            "meter": usage.meter,
+            "value": usage.value,
+            "timestamp": usage.timestamp,
+        }
+        try:
+            call_counts.count(call_counts.FIRESTORE)
+            claim = self.ledger.claim(usage.id, usage.digest(), self.clock(), details)
+        except GoogleAPIError as error:
+            log.error("cannot claim the usage in Firestore: %s", type(error).__name__)
+            raise RetryLater("Firestore unavailable") from None
+        if claim.state is State.DONE:
+            return Outcome.ALREADY_DONE
+        if claim.state is State.CONFLICT:
+            log.error(
+                "usage refused, not retried: this id was reported before with other contents",
+                extra={"reason": "id_reused"},
+            )
+            return Outcome.REFUSED
+        if claim.state is State.IN_FLIGHT:
+            log.warning("another delivery is recording this usage: retry later")
+            raise RetryLater("being recorded by another delivery", status=409)
+        return self._record(usage, claim)
+
+    def _record(self, usage: UsageMessage, claim: Claim) -> Outcome:
+        try:
+            call_counts.count(call_counts.FIRESTORE)
+            record = self.customers.get(usage.subject)
+        except GoogleAPIError as error:
+            self._release(claim, f"customer lookup: {type(error).__name__}")
+            raise RetryLater("Firestore unavailable") from None
+        if record is None or record.customer_id is None:
+            log.warning("usage held: the subject has no Stripe customer", extra={"reason": "held"})
+            return self._finish(claim, ledger.HELD, {"reason": "no_customer"}, Outcome.HELD)
+        outcome, details = self._send(usage, record.customer_id, claim)
+        return self._finish(
+            claim,
+            ledger.RECORDED if outcome is Outcome.RECORDED else ledger.REFUSED,
+            details,
+            outcome,
+        )
+
+    def _send(
+        self, usage: UsageMessage, customer_id: str, claim: Claim
+    ) -> tuple[Outcome, dict[str, Any]]:
+        import stripe
+
+        try:
+            self.stripe.v1.billing.meter_events.create(
+                params={
+                    "event_name": usage.meter,
+                    "identifier": usage.id,
+                    "timestamp": usage.timestamp,
+                    "payload": {"stripe_customer_id": customer_id, "value": str(usage.value)},
+                }
+            )
+        except stripe.InvalidRequestError as error:
+            if DUPLICATE_MESSAGE in str(error.user_message or error):
+                # Sent by an earlier delivery that died before its mark (within Stripe's window).
+                return Outcome.RECORDED, {"customer_id": customer_id, "repeat": True}
+            log.error(
+                "usage refused, not retried: Stripe refused the meter event (%s)",
+                error.user_message,
+                extra={"reason": "stripe_refused", "stripe_code": error.code},
+            )
+            return Outcome.REFUSED, {
+                "reason": "stripe_refused",
+                "stripe_message": str(error.user_message)[:300],
+            }
+        except stripe.StripeError as error:
+            log.error("Stripe did not take the meter event: %s", type(error).__name__)
+            self._release(claim, f"stripe: {type(error).__name__}")
+            raise RetryLater("Stripe unavailable") from None
+        return Outcome.RECORDED, {"customer_id": customer_id}
+
+    def _finish(
+        self, claim: Claim, status: str, details: dict[str, Any], outcome: Outcome
+    ) -> Outcome:
+        try:
+            call_counts.count(call_counts.FIRESTORE)
+            self.ledger.finish(claim, status, self.clock(), details)
+        except GoogleAPIError as error:
+            if outcome is not Outcome.RECORDED:
+                self._release(claim, f"finish: {type(error).__name__}")
+                raise RetryLater("Firestore unavailable") from None
+            # In Stripe already: acknowledging is right. A redelivery after the lease would
+            # send it again, and Stripe refuses the repeat within its 24 hours.
+            log.error("recorded, but not marked in the ledger: %s", type(error).__name__)
+            return Outcome.RECORDED_UNMARKED
+        return outcome
+
+    def _release(self, claim: Claim, error: str) -> None:
+        try:
+            call_counts.count(call_counts.FIRESTORE)
+            self.ledger.release(claim, self.clock(), error)
+        except GoogleAPIError:
+            pass  # the lease lapses on its own; the retry only waits for it
+
+
+_metering: Metering | None = None
+_lock = threading.Lock()
+
+
+def current() -> Metering:
+    global _metering  # one per instance, like the runtime it is built from
+    if _metering is None:
+        with _lock:
+            if _metering is None:
+                _metering = Metering.from_runtime(runtime.current())
+    return _metering
+
+
+def record_usage(cloud_event: Any) -> None:
+    """One usage message in, at most one meter event out (wrapped by billing.http)."""
+    with logs.context(function="record-usage", event_id=str(cloud_event["id"])):
+        current().handle(cloud_event.data)
