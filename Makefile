@@ -46,9 +46,10 @@ reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dr
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock
 
-bench: setup-services  ## Every performance figure in one table (+ benchmarks/results.json); ~8 min.
+bench: setup-services  ## Every performance figure in one table (+ benchmarks/results.json, usage-results.json); ~10 min.
 	$(PY) -m benchmarks $(ARGS)
 	$(PY) -m benchmarks.body_limits
+	$(PY) -m benchmarks.usage
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
 	$(PY) -m app.registry > infra/functions.json

@@ -215,3 +215,17 @@ def test_a_meter_name_with_a_dot_is_one_field_not_a_nested_path(db: firestore.Cl
     assert quotas.consume(who, "api.calls", 1, "second").allowed  # updates it
     assert not quotas.consume(who, "api.calls", 1, "third").allowed
     assert quotas.check(who, "api.calls").used == 2
+
+
+def test_a_subject_whose_subscription_ended_counts_against_the_limits_its_entitlement_carries(
+    db: firestore.Client,
+) -> None:
+    who = subject()
+    # What the entitlement sync writes without access: the catalog's free plan, not active.
+    db.collection("entitlements").document(who).set(
+        {"uid": who, "active": False, "limits": {"api_calls": {"included": 1, "overage": False}}}
+    )
+    quotas = Quotas(db, free_plan=FREE, clock=Clock(START + 60))
+    assert quotas.consume(who, "api_calls", 1, "a").allowed
+    refused = quotas.consume(who, "api_calls", 1, "b")
+    assert (refused.allowed, refused.included, refused.period_start) == (False, 1, START)

@@ -73,6 +73,9 @@ def plan_of(entitlement: dict[str, Any] | None, free: dict[str, Limit], now: flo
                 subscription_period(start, end, now),
                 free=False,
             )
+    if entitlement and isinstance(entitlement.get("limits"), dict):
+        # Written by the entitlement sync: the free plan's limits as the catalog has them now.
+        return Plan(parse_limits(entitlement["limits"]), calendar_month(now), free=True)
     return Plan(dict(free), calendar_month(now), free=True)
 
 
