@@ -1,5 +1,5 @@
 # The project's (default) Firestore database: the functions' client and firestore.rules use it.
-# A project that already has one: import it first (README, Deploy).
+# A project that already has one: import it first (docs/deploy.md).
 resource "google_firestore_database" "main" {
   name                              = "(default)"
   location_id                       = var.firestore.location_id

@@ -2,7 +2,7 @@ data "google_project" "this" {
   project_id = var.project_id
 }
 
-# Every API a resource here needs. The README's bootstrap enables the same list once before the
+# Every API a resource here needs. The bootstrap in docs/deploy.md enables the same list once before the
 # first apply (enabling takes effect a while after the call returns); keeping them here too
 # states what the deployment depends on. Nothing is disabled on destroy: other workloads in the
 # project may use them.

@@ -1,5 +1,5 @@
 # A notification that could not be delivered after every retry is a customer who did not get a
-# mail: alert while any message waits in the dead-letter subscription (README says how to read
+# mail: alert while any message waits in the dead-letter subscription (docs/operations.md says how to read
 # and replay them).
 resource "google_monitoring_notification_channel" "email" {
   for_each = toset(var.alert_emails)
@@ -50,7 +50,7 @@ resource "google_monitoring_alert_policy" "dead_letter" {
     content   = <<-EOT
       Messages in `${google_pubsub_subscription.dead_letter.name}` failed every push attempt to an
       event function (usually the email function: SMTP down or refusing). Read the function's
-      logs for the cause, fix it, then replay: see README, Deploy, "Dead-lettered notifications".
+      logs for the cause, fix it, then replay: see docs/operations.md, "Dead-lettered notifications".
     EOT
   }
 

@@ -38,7 +38,7 @@ variable "labels" {
 
 variable "settings" {
   description = <<-EOT
-    The functions' plain settings (functions/billing/config.py documents each). An unset optional
+    The functions' plain settings (docs/configuration.md and .env.example document each). An unset optional
     one is not passed at all, so the code's default applies.
   EOT
   type = object({
@@ -85,7 +85,7 @@ variable "settings" {
 
 variable "mail" {
   description = <<-EOT
-    The email function's plain settings (functions/billing/config.py documents each): the relay
+    The email function's plain settings (docs/emails.md and .env.example document each): the relay
     and what the mails say. SMTP_PASSWORD is a secret (optional_secrets), never set here.
   EOT
   type = object({

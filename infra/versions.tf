@@ -12,7 +12,7 @@ terraform {
     }
   }
 
-  # State lives in a GCS bucket (versioned, created once by hand: see README, Deploy). The bucket
+  # State lives in a GCS bucket (versioned, created once by hand: see docs/deploy.md). The bucket
   # and prefix are given at init, so no environment is written into the code:
   #   terraform init -backend-config=bucket=STATE_BUCKET -backend-config=prefix=billing
   backend "gcs" {}

@@ -1,0 +1,96 @@
+"""Every command in the docs is tested or says why it cannot be, and what the docs point to exists.
+
+A shell block is either run by ``make test`` (```` ```sh tested ````; see
+tests/docs/markdown.py) or marked ```` ```sh not-run: <why> ```` (a deploy, a real Stripe key).
+Commands named in prose are checked against the code: a ``make`` target must exist in the
+Makefile and a ``python -m`` module must be importable. Links between the docs must resolve,
+anchors included.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.docs import markdown
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
+
+
+def doc_files() -> list[Path]:
+    """Every Markdown file of the project (not in hidden, installed or generated folders)."""
+    return sorted(
+        path
+        for path in REPO.rglob("*.md")
+        if not any(
+            part.startswith(".") or part in SKIPPED_FOLDERS
+            for part in path.relative_to(REPO).parts[:-1]
+        )
+    )
+
+
+DOCS = doc_files()
+
+
+def _code(path: Path) -> list[str]:
+    """Inline code spans and code blocks: where the docs name commands."""
+    spans = re.findall(r"(?<!`)`([^`\n]+)`(?!`)", markdown.prose(path))
+    return spans + [block.code for block in markdown.blocks(path)]
+
+
+def test_the_docs_are_found() -> None:
+    names = {str(path.relative_to(REPO)) for path in DOCS}
+    assert {"README.md", "docs/walkthrough.md", "infra/README.md"} <= names
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: str(path.relative_to(REPO)))
+def test_every_shell_block_is_tested_or_says_why_not(path: Path) -> None:
+    unmarked = [
+        f"{block.where} (```{block.language} {block.marker})"
+        for block in markdown.blocks(path)
+        if block.is_shell and not block.tested and not block.not_run_reason
+    ]
+    assert not unmarked, (
+        "mark each shell block '```sh tested' (run by make test) or "
+        "'```sh not-run: <why it cannot run here>': " + ", ".join(unmarked)
+    )
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: str(path.relative_to(REPO)))
+def test_links_between_the_docs_resolve(path: Path) -> None:
+    assert markdown.broken_links(path, REPO) == []
+
+
+def _make_targets() -> set[str]:
+    text = (REPO / "Makefile").read_text()
+    return set(re.findall(r"^([A-Za-z][\w-]*)\s*:(?!=)", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: str(path.relative_to(REPO)))
+def test_every_make_target_named_in_the_docs_exists(path: Path) -> None:
+    targets = _make_targets()
+    named = {
+        target
+        for code in _code(path)
+        for target in re.findall(r"(?:^|[\s;&|(])make\s+(?:-\S+\s+)*([a-z][\w-]*)", code)
+    }
+    assert named - targets == set(), (
+        f"{path.relative_to(REPO)} names make targets that do not exist"
+    )
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: str(path.relative_to(REPO)))
+def test_every_python_module_named_in_the_docs_exists(path: Path) -> None:
+    named = {
+        module
+        for code in _code(path)
+        for module in re.findall(r"python3?\s+-m\s+([A-Za-z_][\w.]*)", code)
+    }
+    missing = {module for module in named if importlib.util.find_spec(module) is None}
+    assert missing == set(), f"{path.relative_to(REPO)} names modules that do not exist"
