@@ -15,32 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs import markdown
+from tests.support import docs as markdown
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
-
-
-def doc_files() -> list[Path]:
-    """Every Markdown file of the project (not in hidden, installed or generated folders)."""
-    return sorted(
-        path
-        for path in REPO.rglob("*.md")
-        if not any(
-            part.startswith(".") or part in SKIPPED_FOLDERS
-            for part in path.relative_to(REPO).parts[:-1]
-        )
-    )
-
-
-DOCS = doc_files()
+DOCS = markdown.doc_files(REPO)
 
 
 def _code(path: Path) -> list[str]:
     """Inline code spans and code blocks: where the docs name commands."""
-    spans = re.findall(r"(?<!`)`([^`\n]+)`(?!`)", markdown.prose(path))
+    spans = markdown.code_spans(markdown.prose(path))
     return spans + [block.code for block in markdown.blocks(path)]
 
 
@@ -94,3 +79,42 @@ def test_every_python_module_named_in_the_docs_exists(path: Path) -> None:
     }
     missing = {module for module in named if importlib.util.find_spec(module) is None}
     assert missing == set(), f"{path.relative_to(REPO)} names modules that do not exist"
+
+
+_TOP_FOLDERS = (
+    "functions/",
+    "tests/",
+    "devstack/",
+    "infra/",
+    "tools/",
+    "docs/",
+    "schemas/",
+    "benchmarks/",
+    "scripts/",
+    "packages/",
+)
+
+
+# Files the deploy steps have the reader create (and keep out of the repository, or commit later).
+CREATED_BY_THE_READER = {"infra/terraform.tfvars", "infra/.terraform.lock.hcl"}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: str(path.relative_to(REPO)))
+def test_every_repository_path_in_backticks_exists(path: Path) -> None:
+    named = {
+        span.split()[0].rstrip(".,:;")
+        for span in markdown.code_spans(markdown.prose(path))
+        if span.startswith(_TOP_FOLDERS) and not re.search(r"[<>*{}$]", span.split()[0])
+    }
+    missing = sorted(name for name in named - CREATED_BY_THE_READER if not (REPO / name).exists())
+    assert missing == [], f"{path.relative_to(REPO)} names paths that do not exist"
+
+
+def test_the_api_page_lists_every_browser_function() -> None:
+    from app import registry
+
+    page = (REPO / "docs" / "api.md").read_text()
+    browser = [fn.name.replace("_", "-") for fn in registry.FUNCTIONS if fn.kind == "browser"]
+    assert browser
+    missing = [name for name in browser if f"| `{name}` |" not in page]
+    assert missing == [], "docs/api.md's operations table misses deployed functions"

@@ -68,6 +68,21 @@ class Block:
         ]
 
 
+SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
+
+
+def doc_files(repo: Path) -> list[Path]:
+    """Every Markdown file of the project (not in hidden, installed or generated folders)."""
+    return sorted(
+        path
+        for path in repo.rglob("*.md")
+        if not any(
+            part.startswith(".") or part in SKIPPED_FOLDERS
+            for part in path.relative_to(repo).parts[:-1]
+        )
+    )
+
+
 def blocks(path: Path) -> list[Block]:
     """Every fenced code block of a Markdown file, in order."""
     found: list[Block] = []
@@ -195,6 +210,14 @@ def prose(path: Path) -> str:
         if not in_fence:
             kept.append(line)
     return "\n".join(kept)
+
+
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+
+
+def code_spans(text: str) -> list[str]:
+    """Inline code spans (CommonMark: closed by a backtick run as long as the opening one)."""
+    return [match[2].strip() for match in _CODE_SPAN.finditer(text)]
 
 
 def broken_links(path: Path, repo: Path) -> list[str]:
