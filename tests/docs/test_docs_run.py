@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 from devstack.stack import StackInfo
+from devstack.tokens import mint_token
 from tests.support import docs, mode
 
 pytestmark = pytest.mark.integration
@@ -40,15 +44,38 @@ NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".build",
 )
 # A page's shell gets this long; pytest's own timeout for the test is a minute longer.
-PAGE_TIMEOUT_SECONDS = 300
+PAGE_TIMEOUT_SECONDS = 480
 
 PAGES = [path for path in docs.doc_files(REPO) if any(block.tested for block in docs.blocks(path))]
+
+
+def wait_until_the_stack_answers(stack: StackInfo, timeout: float = 180) -> None:
+    """The first Firestore call of a fresh emulator can outlast a function's 10 s deadline on a
+    loaded machine (a 503 a reader would simply retry): warm it up before the pages run, so a
+    page fails for what it says, not for the stack's first seconds."""
+    token = mint_token(
+        f"docs-warmup-{uuid.uuid4().hex[:8]}", "warmup@example.com", project_id=stack.project_id
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.post(
+            stack.function_url("create-customer"),
+            json={},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        if response.status_code != 503:
+            assert response.status_code == 200, response.text
+            return
+        assert time.monotonic() < deadline, f"the stack still answers 503: {response.text}"
+        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
 def checkout(stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository whose local stack is the session's test stack."""
     mode.skip_without_standin()  # stripejs completes 3-D Secure and Checkout on the stand-in only
+    wait_until_the_stack_answers(stack)
     root = tmp_path_factory.mktemp("docs") / "repo"
     shutil.copytree(REPO, root, ignore=NOT_IN_A_CLONE, symlinks=True)
     for venv in (".venv", ".venv-checkov"):
