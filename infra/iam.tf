@@ -28,3 +28,13 @@ resource "google_secret_manager_secret_iam_member" "access" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.function[each.value.function].member
 }
+
+# The webhook and the reconcile job write the entitlement into users' ID tokens (custom claims
+# through Identity Toolkit's accounts:update). Firebase Auth has no narrower role for that.
+resource "google_project_iam_member" "user_claims" {
+  for_each = { for name, fn in local.functions : name => fn if fn.user_claims }
+
+  project = var.project_id
+  role    = "roles/firebaseauth.admin"
+  member  = google_service_account.function[each.key].member
+}

@@ -12,10 +12,11 @@ resource "google_project_service" "apis" {
     "cloudbuild.googleapis.com",       # builds the functions from source
     "cloudfunctions.googleapis.com",   # the functions
     "cloudresourcemanager.googleapis.com",
-    "cloudscheduler.googleapis.com", # job functions
-    "firebaserules.googleapis.com",  # firestore.rules
-    "firestore.googleapis.com",      # entitlements and bookkeeping documents
-    "iam.googleapis.com",            # service accounts
+    "cloudscheduler.googleapis.com",  # job functions
+    "firebaserules.googleapis.com",   # firestore.rules
+    "firestore.googleapis.com",       # entitlements and bookkeeping documents
+    "iam.googleapis.com",             # service accounts
+    "identitytoolkit.googleapis.com", # Firebase Auth: the entitlement's custom claim
     "logging.googleapis.com",
     "monitoring.googleapis.com",    # the dead-letter alert
     "pubsub.googleapis.com",        # notifications

@@ -31,6 +31,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``events``: the webhook's event processing: claim, sync, record, publish.
     - ``sync``: ``entitlements/{uid}`` rebuilt from what Stripe says now.
     - ``notifications``: what an event tells the customer, published once.
+    - ``id_token``: the entitlement as the ``billing`` custom claim in the user's ID token.
 - ``usage/``: metered usage, from the usage topic to Stripe's meters.
     - ``contract``: the usage message (schemas/usage.v1.json) as the function reads it.
     - ``metering``: each usage recorded in Stripe as one meter event, exactly once.
@@ -39,6 +40,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
 - ``state/``: the Firestore collections billing owns.
     - ``customers``: uid <-> Stripe customer, one per user, ever.
     - ``metered_usage``: the metering ledger: each usage id claimed, recorded, held or refused.
+- ``identity_toolkit``: Firebase Auth user management (custom claims) over REST.
 - ``stripe_api/``: talking to Stripe.
     - ``client``: the shared Stripe client: timeouts, retries, counted calls.
     - ``raw``: reads answered as the JSON Stripe sent.

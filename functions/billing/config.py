@@ -108,6 +108,14 @@ class Settings(BaseSettings):
         description="Days a past_due subscription keeps access after its invoice fell due "
         "(when past_due is in ACCESS_STATUSES).",
     )
+    entitlement_claims: bool = Field(
+        default=True,
+        description="Also write each user's entitlement as the `billing` custom claim of their "
+        "Firebase user (in their ID token).",
+    )
+    auth_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a Firebase Auth call may take before 503."
+    )
     pubsub_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="How long a publish may take before 503."
     )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
     from billing.auth import TokenVerifier
+    from billing.identity_toolkit import AuthUsers
     from billing.state.customers import Customers
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class Runtime:
         publisher: PublisherClient | None = None,
         verifier: TokenVerifier | None = None,
         customers: Customers | None = None,
+        auth_users: AuthUsers | None = None,
     ) -> None:
         self.settings = settings
         self._lock = threading.RLock()  # building one client may need another
@@ -78,6 +80,7 @@ class Runtime:
                 ("publisher", publisher),
                 ("verifier", verifier),
                 ("customers", customers),
+                ("auth_users", auth_users),
             )
             if value is not None
         }
@@ -118,6 +121,20 @@ class Runtime:
             "verifier",
             lambda: FirebaseTokenVerifier(
                 self.settings.google_cloud_project, emulated=self.settings.auth_emulated
+            ),
+        )
+
+    @property
+    def auth_users(self) -> AuthUsers:
+        """Firebase Auth user management (custom claims); the webhook's path only."""
+        from billing.identity_toolkit import IdentityToolkit
+
+        return self._get(
+            "auth_users",
+            lambda: IdentityToolkit(
+                self.settings.google_cloud_project,
+                emulator_host=self.settings.firebase_auth_emulator_host,
+                timeout=self.settings.auth_timeout_seconds,
             ),
         )
 

@@ -32,7 +32,7 @@ from typing import Any
 import stripe
 
 from billing.context import Context
-from billing.entitlements import notifications, sync
+from billing.entitlements import id_token, notifications, sync
 from billing.errors import UpstreamUnavailable
 from core import call_counts
 from core.firestore import firestore_retry
@@ -223,6 +223,9 @@ def _apply(
     done = {"status": "done", "outcome": "processed"}
     if not claim.data["synced"]:
         state = sync.sync(ctx, uid, customer_id).entitlement
+        # Before the sync is recorded: a failed Auth call leaves the event unsynced, so
+        # Stripe's next delivery syncs and writes the claim again.
+        id_token.publish_for(ctx, uid)
         message = notifications.build(ctx, event, state)
         if message is None:
             inbox.update(claim, {"synced": True, "notification": None} | done)

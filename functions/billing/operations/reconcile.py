@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.entitlements import sync
+from billing.entitlements import id_token, sync
 from billing.entitlements.sync import ENTITLEMENTS
 from core.firestore import doc_id
 
@@ -73,6 +73,7 @@ def reconcile_customers(
                 changes.append(Change(uid=uid, changed=diff))
             if not dry_run:
                 sync.sync(ctx, uid, customer_id)
+                id_token.publish_for(ctx, uid)
         except Exception:  # one customer's failure must not stop the others
             failed += 1
             log.exception("reconcile failed for one customer", extra={"uid": uid})

@@ -47,6 +47,7 @@ locals {
       timeout_seconds = local.http_timeout_seconds
       firestore       = true
       publishes       = false
+      user_claims     = false
     }
     # Stripe's deliveries: same profile as the browser calls (verify, claim, re-read from Stripe,
     # write). max 5: a burst of events (a price migration) queues as 429s that Stripe retries for
@@ -60,6 +61,7 @@ locals {
       timeout_seconds = local.http_timeout_seconds
       firestore       = true
       publishes       = true
+      user_claims     = true
     }
     # The email function, pushed by Pub/Sub: SMTP relays limit concurrent connections, so at
     # most 3 x 4 sends at once; Pub/Sub backs off when it answers 429. 120 s covers the dedupe
@@ -74,10 +76,12 @@ locals {
       timeout_seconds = 120
       firestore       = true
       publishes       = false
+      user_claims     = false
     }
     # Scheduled jobs (reconcile): one run at a time (max 1, concurrency 1) so two runs never
     # race over the same customers; 1800 s is the longest attempt Cloud Scheduler waits for.
-    # Reconcile only re-syncs entitlements: it publishes nothing.
+    # Reconcile only re-syncs entitlements: it publishes nothing. The webhook and the job write
+    # the entitlement into each user's ID token (a custom claim): Firebase Auth user admin.
     job = {
       memory          = "512Mi"
       cpu             = "1"
@@ -87,6 +91,7 @@ locals {
       timeout_seconds = 1800
       firestore       = true
       publishes       = false
+      user_claims     = true
     }
   }
   sizing = {
@@ -99,6 +104,7 @@ locals {
       timeout_seconds = coalesce(try(var.kinds[kind].timeout_seconds, null), d.timeout_seconds)
       firestore       = coalesce(try(var.kinds[kind].firestore, null), d.firestore)
       publishes       = coalesce(try(var.kinds[kind].publishes, null), d.publishes)
+      user_claims     = coalesce(try(var.kinds[kind].user_claims, null), d.user_claims)
     }
   }
 
@@ -127,6 +133,7 @@ locals {
       timeout_seconds = local.sizing[fn.kind].timeout_seconds
       firestore       = local.sizing[fn.kind].firestore
       publishes       = local.sizing[fn.kind].publishes
+      user_claims     = local.sizing[fn.kind].user_claims
       settings        = fn.settings
       topic           = fn.kind == "event" ? coalesce(fn.topic, "NOTIFICATIONS_TOPIC") : null
       env = merge(var.env, local.upstream_env, {

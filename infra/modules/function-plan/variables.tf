@@ -65,6 +65,7 @@ variable "kinds" {
     timeout_seconds = optional(number)
     firestore       = optional(bool)
     publishes       = optional(bool)
+    user_claims     = optional(bool)
   }))
   default = {}
 

@@ -1,0 +1,122 @@
+"""The billing custom claim: derived from the entitlement document, merged, small, ordered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from billing.entitlements import id_token
+from billing.errors import UpstreamUnavailable
+
+ACTIVE = {
+    "active": True,
+    "product_id": "prod_pro",
+    "price_id": "price_pro_monthly",
+    "features": ["api_access", "reports"],
+    "valid_until": 1_900_000_000,
+    "status": "active",
+}
+
+
+class FakeUsers:
+    """Firebase Auth users as Identity Toolkit keeps them: claims replaced whole."""
+
+    def __init__(self, claims: dict[str, dict[str, Any]]) -> None:
+        self.claims = claims
+        self.writes: list[dict[str, Any]] = []
+        self.on_lookup: Any = None
+
+    def custom_claims(self, uid: str) -> dict[str, Any] | None:
+        if self.on_lookup is not None:
+            self.on_lookup()
+        found = self.claims.get(uid)
+        return None if found is None else dict(found)
+
+    def set_custom_claims(self, uid: str, claims: Mapping[str, Any]) -> bool:
+        if uid not in self.claims:
+            return False
+        assert len(json.dumps(dict(claims), separators=(",", ":"))) <= 1000, "Firebase refuses"
+        self.claims[uid] = dict(claims)
+        self.writes.append(dict(claims))
+        return True
+
+
+def test_an_active_entitlement_becomes_the_claim() -> None:
+    assert id_token.claim_of(ACTIVE) == {
+        "plan": "prod_pro",
+        "price": "price_pro_monthly",
+        "active": True,
+        "features": ["api_access", "reports"],
+        "valid_until": 1_900_000_000,
+    }
+
+
+@pytest.mark.parametrize("document", [None, {**ACTIVE, "active": False, "features": []}])
+def test_no_access_means_no_claim(document: dict[str, Any] | None) -> None:
+    assert id_token.claim_of(document) is None
+
+
+def test_the_apps_own_claims_are_kept_and_an_ended_access_clears_only_billing() -> None:
+    mine = {"role": "admin", "tenant": "t1"}
+    granted = id_token.merged(mine, ACTIVE)
+    assert granted is not None
+    assert {k: granted[k] for k in mine} == mine
+    assert granted["billing"]["plan"] == "prod_pro"
+    assert id_token.merged(granted, {**ACTIVE, "active": False}) == mine
+
+
+def test_features_that_do_not_fit_are_left_to_the_document() -> None:
+    many = {**ACTIVE, "features": [f"feature_number_{n:03}" for n in range(60)]}
+    claims = id_token.merged({"role": "admin"}, many)
+    assert claims is not None
+    assert claims["billing"]["features"] is None
+    assert claims["billing"]["plan"] == "prod_pro"
+    assert len(json.dumps(claims, separators=(",", ":"))) <= id_token.MAX_CLAIMS_BYTES
+
+
+def test_a_claim_that_cannot_fit_beside_the_apps_claims_is_not_written() -> None:
+    crowded = {"profile": "x" * 960}
+    users = FakeUsers({"u1": crowded})
+    assert id_token.merged(crowded, ACTIVE) is None
+    assert id_token.publish(users, "u1", lambda: (ACTIVE, 1)) == "too_large"
+    assert users.claims["u1"] == crowded
+
+
+def test_a_user_that_does_not_exist_is_skipped() -> None:
+    assert id_token.publish(FakeUsers({}), "ghost", lambda: (ACTIVE, 1)) == "no_user"
+
+
+def test_an_unchanged_claim_is_not_written_again() -> None:
+    users = FakeUsers({"u1": {}})
+    assert id_token.publish(users, "u1", lambda: (ACTIVE, 1)) == "written"
+    assert id_token.publish(users, "u1", lambda: (ACTIVE, 1)) == "unchanged"
+    assert len(users.writes) == 1
+
+
+def test_a_newer_sync_during_the_write_is_written_after_it() -> None:
+    """The older webhook read the document; then a newer sync wrote the document and its
+    claim; then the older webhook's (stale) claim landed. The older one sees the newer
+    version afterwards and writes again: the claim ends at the newest document."""
+    documents = {"current": (ACTIVE, 1)}
+    downgraded = {**ACTIVE, "product_id": "prod_basic", "features": ["reports"]}
+    users = FakeUsers({"u1": {}})
+
+    def newer_sync_lands() -> None:
+        users.on_lookup = None
+        documents["current"] = (downgraded, 2)
+        users.claims["u1"] = {"billing": id_token.claim_of(downgraded)}
+
+    users.on_lookup = newer_sync_lands
+    assert id_token.publish(users, "u1", lambda: documents["current"]) == "written"
+    assert users.writes[0]["billing"]["plan"] == "prod_pro", "the stale write did happen"
+    assert users.claims["u1"]["billing"] == id_token.claim_of(downgraded)
+
+
+def test_a_document_that_keeps_changing_is_retried_by_the_sender() -> None:
+    versions = iter(range(1, 100))
+    users = FakeUsers({"u1": {}})
+    with pytest.raises(UpstreamUnavailable):
+        id_token.publish(users, "u1", lambda: (ACTIVE, next(versions)))
