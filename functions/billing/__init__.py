@@ -36,6 +36,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``contract``: the usage message (schemas/usage.v1.json) as the function reads it.
     - ``metering``: each usage recorded in Stripe as one meter event, exactly once.
     - ``quotas``: the read side of quotas: the period, the limits, the counts.
+    - ``drift``: quota counts against Stripe's meter summaries (reconcile --usage-drift).
 - ``runtime``: the one place that builds clients, lazily, once per instance.
 - ``state/``: the Firestore collections billing owns.
     - ``customers``: uid <-> Stripe customer, one per user, ever.

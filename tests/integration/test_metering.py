@@ -181,3 +181,35 @@ def test_stripe_failing_means_a_retry_and_the_retry_records_it_once(
 def test_malformed_usage_is_refused_without_a_retry(metering: Metering) -> None:
     bad = _push({"id": "x", "subject": "s", "meter": "m", "value": 0, "timestamp": 1})
     assert metering.handle(bad) is Outcome.REFUSED
+
+
+def test_reconcile_reports_drift_between_quota_counts_and_stripes_summary(
+    user: User, standin: StandIn, metering: Metering, db: firestore.Client, stack: StackInfo
+) -> None:
+    from billing.config import Settings
+    from billing.context import Context
+    from billing.operations.reconcile import ReconcileSummary, with_usage_drift
+    from billing.runtime import Runtime
+    from billing_usage import Limit, Quotas
+
+    customer = user.customer()
+    meter = _meter(standin)
+    quotas = Quotas(db, free_plan={meter.event_name: Limit(included=100, overage=False)})
+    assert quotas.consume(user.uid, meter.event_name, 5, "first").allowed
+    reported = _usage(user, meter, value=3)
+    assert metering.handle(_push(reported)) is Outcome.RECORDED
+    ctx = Context(
+        runtime=Runtime(
+            Settings(google_cloud_project=stack.project_id),
+            firestore_client=db,
+            stripe_client=metering.stripe,
+        ),
+        request_id="drift-test",
+    )
+    empty = ReconcileSummary(dry_run=True, checked=1, changed=0, failed=0, changes=[])
+    drifted = with_usage_drift(ctx, empty, [(user.uid, customer)]).usage_drift
+    assert [(d.uid, d.meter, d.counted, d.in_stripe) for d in drifted] == [
+        (user.uid, meter.event_name, 5, 3.0)
+    ]
+    assert metering.handle(_push(_usage(user, meter, value=2))) is Outcome.RECORDED
+    assert with_usage_drift(ctx, empty, [(user.uid, customer)]).usage_drift == []

@@ -8,6 +8,7 @@ from stripe.params.billing import (
     MeterCreateParams,
     MeterEventCreateParams,
     MeterListEventSummariesParams,
+    MeterListParams,
 )
 
 from devstack.stripe_standin import ids, listing, meters
@@ -40,6 +41,13 @@ def _meter_or_404(ctx: ApiContext, meter_id: str) -> JSONDict:
     if meter is None:
         raise resource_missing("billing.meter", meter_id)
     return meter
+
+
+def list_meters(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
+    found = list(_book(ctx).meters.values())
+    if "status" in params:
+        found = [meter for meter in found if meter["status"] == params["status"]]
+    return ctx.render(listing.paginate(found, params, "/v1/billing/meters"), params)
 
 
 def create_meter_event(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
@@ -124,6 +132,13 @@ ROUTES = [
             "customer_mapping.type=by_id",
             "value_settings.event_payload_key",
         ),
+    ),
+    route(
+        "GET",
+        "/v1/billing/meters",
+        list_meters,
+        MeterListParams,
+        Supports("status=active|inactive", "limit", "starting_after", "ending_before"),
     ),
     route(
         "POST",

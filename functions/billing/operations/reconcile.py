@@ -30,6 +30,20 @@ COMPARED = ("active", "status", "subscription_id", "price_id", "features", "vali
 
 class ReconcileRequest(RequestModel):
     dry_run: bool = Field(default=False, description="Report what would change; write nothing.")
+    usage_drift: bool = Field(
+        default=False,
+        description="Also compare each customer's quota counts with Stripe's meter summaries "
+        "for the current period (one Stripe read per customer and meter).",
+    )
+
+
+class UsageDrift(ResponseModel):
+    uid: str
+    meter: str
+    counted: int = Field(description="Units consumed through the quota helper this period.")
+    in_stripe: float = Field(description="Stripe's meter summary over the same period.")
+    period_start: int
+    period_end: int
 
 
 class Change(ResponseModel):
@@ -43,6 +57,7 @@ class ReconcileSummary(ResponseModel):
     changed: int
     failed: int
     changes: list[Change]
+    usage_drift: list[UsageDrift] = Field(default_factory=list)
 
 
 def _stored(ctx: Context, uid: str) -> dict[str, Any]:
@@ -82,9 +97,31 @@ def reconcile_customers(
     )
 
 
+def with_usage_drift(
+    ctx: Context, summary: ReconcileSummary, pairs: list[tuple[str, str]]
+) -> ReconcileSummary:
+    from billing.usage import drift
+
+    found = [
+        UsageDrift(
+            uid=d.subject,
+            meter=d.meter,
+            counted=d.counted,
+            in_stripe=d.in_stripe,
+            period_start=d.period_start,
+            period_end=d.period_end,
+        )
+        for d in drift.drift(ctx, pairs)
+    ]
+    return summary.model_copy(update={"usage_drift": found})
+
+
 def reconcile(ctx: Context, body: ReconcileRequest) -> ReconcileSummary:
     """Re-sync every known customer's entitlement from Stripe."""
-    summary = reconcile_customers(ctx, ctx.runtime.customers.linked(), dry_run=body.dry_run)
+    pairs = list(ctx.runtime.customers.linked())
+    summary = reconcile_customers(ctx, pairs, dry_run=body.dry_run)
+    if body.usage_drift:
+        summary = with_usage_drift(ctx, summary, pairs)
     log.info(
         "reconciled",
         extra={"checked": summary.checked, "changed": summary.changed, "failed": summary.failed},
@@ -92,9 +129,11 @@ def reconcile(ctx: Context, body: ReconcileRequest) -> ReconcileSummary:
     return summary
 
 
-def _run(ctx: Context, uids: list[str] | None, *, dry_run: bool) -> ReconcileSummary:
+def _run(
+    ctx: Context, uids: list[str] | None, *, dry_run: bool, usage_drift: bool = False
+) -> ReconcileSummary:
     if not uids:
-        return reconcile(ctx, ReconcileRequest(dry_run=dry_run))
+        return reconcile(ctx, ReconcileRequest(dry_run=dry_run, usage_drift=usage_drift))
     pairs = []
     for uid in uids:
         record = ctx.runtime.customers.get(uid)
@@ -102,7 +141,8 @@ def _run(ctx: Context, uids: list[str] | None, *, dry_run: bool) -> ReconcileSum
             sys.stderr.write(f"{uid}: no Stripe customer; skipped\n")
             continue
         pairs.append((uid, record.customer_id))
-    return reconcile_customers(ctx, pairs, dry_run=dry_run)
+    summary = reconcile_customers(ctx, pairs, dry_run=dry_run)
+    return with_usage_drift(ctx, summary, pairs) if usage_drift else summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--uid", action="append", help="only this user (repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="show changes, write nothing")
+    parser.add_argument(
+        "--usage-drift",
+        action="store_true",
+        help="also compare quota counts with Stripe's meter summaries this period",
+    )
     args = parser.parse_args(argv)
     logs.configure("WARNING")
     ctx = Context(runtime=runtime.current(), request_id=uuid.uuid4().hex)
     try:
-        summary = _run(ctx, args.uid, dry_run=args.dry_run)
+        summary = _run(ctx, args.uid, dry_run=args.dry_run, usage_drift=args.usage_drift)
     except Exception as exc:  # noqa: BLE001 - a command answers with a line, not a traceback
         sys.stderr.write(
             f"reconcile stopped: {type(exc).__name__} (are Stripe and Firestore reachable?); "
@@ -128,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     for change in summary.changes:
         for name, (stored, fresh) in change.changed.items():
             sys.stdout.write(f"{change.uid}: {name}: {stored!r} -> {fresh!r}\n")
+    for found in summary.usage_drift:
+        sys.stdout.write(
+            f"{found.uid}: usage drift on {found.meter}: counted {found.counted}, "
+            f"in Stripe {found.in_stripe:g} (period from {found.period_start})\n"
+        )
     verb = "would change" if summary.dry_run else "changed"
     sys.stdout.write(
         f"checked {summary.checked}, {verb} {summary.changed}, failed {summary.failed}"
