@@ -42,6 +42,7 @@ _CARD_MESSAGES = {
     "card_velocity_exceeded": "Your card was declined: too many attempts. Try again later.",
 }
 
+_MESSAGE_CHARS = 500  # Stripe's messages are a sentence or two; a log line stays bounded
 STRIPE_UNAVAILABLE = "The payment provider is unavailable. Please try again shortly."
 
 _TRANSIENT_GOOGLE = (
@@ -105,8 +106,16 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
                     code="customer_missing",
                 )
             return NotFound()
+        # Stripe's own message and request id tell an operator why (and let Stripe's support
+        # find the request: https://docs.stripe.com/api/request_ids); the caller gets neither.
         log.warning(
-            "stripe rejected a request", extra={"stripe_code": exc.code, "stripe_param": exc.param}
+            "stripe rejected a request",
+            extra={
+                "stripe_code": exc.code,
+                "stripe_param": exc.param,
+                "stripe_message": (exc.user_message or "")[:_MESSAGE_CHARS],
+                "stripe_request_id": exc.request_id,
+            },
         )
         return BadRequest(
             "The payment provider rejected the request.", code="payment_provider_rejected"

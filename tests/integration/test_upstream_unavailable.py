@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from devstack import procs
-from devstack.stack import Stack
-from tests.support.stack_fixtures import StandIn, User, extra_function
+from devstack.stack import Stack, StackInfo
+from tests.support.billing_flows import PRICE
+from tests.support.stack_fixtures import StandIn, User, extra_function, log_entries
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +57,28 @@ def test_a_hanging_stripe_is_503_after_the_read_timeout_and_links_nothing(
     # The session's own create-customer finishes the claim with one customer.
     assert user.ok("create-customer")["created"] is True
     assert len(faults.sdk.v1.customers.list(params={"email": user.email}).data) == 1
+
+
+def test_a_stripe_rejection_is_logged_with_stripes_message_and_request_id_not_answered(
+    user: User, stack: StackInfo, faults: StandIn
+) -> None:
+    """Issue 15, point 17: an operator can tell why Stripe said no; the caller cannot."""
+    user.customer()
+    faults.fault(method="POST", path_prefix="/v1/subscriptions", kind="error", status=400, times=1)
+    response = user.call("create-subscription", {"price_id": PRICE})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "payment_provider_rejected"
+    assert "injected" not in response.text
+    assert "req_" not in response.text
+    [rejected] = [
+        entry
+        for entry in log_entries(
+            stack.log_file("create-subscription"), response.headers["X-Request-Id"]
+        )
+        if entry.get("message") == "stripe rejected a request"
+    ]
+    assert "injected by the Stripe stand-in" in rejected["stripe_message"]
+    assert rejected["stripe_request_id"].startswith("req_")
+    [made] = faults.requests(method="POST", path_prefix="/v1/subscriptions")[-1:]
+    assert made["request_id"] == rejected["stripe_request_id"]
