@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:packages/billing-usage:.
 
-.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview reliability
+.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview reliability infra-readme
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -53,6 +53,9 @@ bench: setup-services  ## Every performance figure in one table (+ benchmarks/re
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
 	$(PY) -m app.registry > infra/functions.json
+
+infra-readme: setup  ## Rewrite infra/README.md's tables of inputs and outputs from variables.tf and outputs.tf.
+	$(PY) -m tools.infra_readme
 
 infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
 	scripts/provider-schema

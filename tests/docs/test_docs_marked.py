@@ -118,3 +118,19 @@ def test_the_api_page_lists_every_browser_function() -> None:
     assert browser
     missing = [name for name in browser if f"| `{name}` |" not in page]
     assert missing == [], "docs/api.md's operations table misses deployed functions"
+
+
+def test_the_architecture_page_names_every_package_of_the_archive() -> None:
+    [tree, *_] = [
+        block.code
+        for block in markdown.blocks(REPO / "docs" / "architecture.md")
+        if block.language == "text"
+    ]
+    functions = REPO / "functions"
+    rooms = [
+        package.parent
+        for package in [*functions.glob("*/__init__.py"), *functions.glob("billing/*/__init__.py")]
+    ]
+    assert rooms
+    missing = sorted(room.name for room in rooms if f" {room.name}/ " not in tree)
+    assert missing == [], "docs/architecture.md's tree misses these packages"

@@ -13,7 +13,7 @@ from tools import infra_readme
 def test_the_readme_tables_are_what_the_terraform_declares() -> None:
     current = infra_readme.README.read_text()
     assert current == infra_readme.rewritten(current), (
-        "infra/README.md is stale: run `.venv/bin/python -m tools.infra_readme`"
+        "infra/README.md is stale: run `make infra-readme`"
     )
 
 
