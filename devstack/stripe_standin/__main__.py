@@ -12,11 +12,10 @@ import signal
 import threading
 from types import FrameType
 
-from werkzeug.serving import make_server
-
 from devstack.stripe_standin.app import create_app
 from devstack.stripe_standin.options import StandinConfig
 from devstack.stripe_standin.server import Standin
+from devstack.stripe_standin.serving import serve
 
 log = logging.getLogger("devstack.stripe_standin")
 
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         webhook_backoff_s=args.webhook_backoff_s,
     )
     standin = Standin(config)
-    server = make_server(args.host, args.port, create_app(standin=standin), threaded=True)
+    server = serve(args.host, args.port, create_app(standin=standin))
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:

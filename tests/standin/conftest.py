@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import requests
 import stripe
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from devstack.stripe_standin import Standin, StandinConfig, create_app
+from devstack.stripe_standin.serving import serve
 
 
 @dataclass
@@ -55,7 +56,7 @@ class StandinServer:
 def serving(config: StandinConfig, name: str) -> Iterator[StandinServer]:
     """A stand-in with ``config`` on a free local port, in a thread, until the block ends."""
     standin = Standin(config)
-    server = make_server("127.0.0.1", 0, create_app(standin=standin), threaded=True)
+    server = serve("127.0.0.1", 0, create_app(standin=standin))
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
