@@ -3,8 +3,9 @@
 Our own overhead is a request's latency minus the time it spent waiting on Stripe and
 Firestore. Neither client library reports that time, so it is read on the wire, between the
 functions and the upstream: a call is busy from its first request byte to its last response
-byte. :meth:`TimingProxy.busy` is the union of those intervals within a window, so calls made
-concurrently are not counted twice. The proxy's own hop (a Python thread copying bytes) falls
+byte. :func:`busy` is the union of those intervals within a window, across both proxies, so
+calls made concurrently (two Stripe reads at once, or a Stripe read beside a Firestore read)
+are not counted twice. The proxy's own hop (a Python thread copying bytes) falls
 on the functions' side of the line: it is counted as our overhead, never as upstream time.
 
 - ``http1`` (Stripe over HTTP/1.1 keep-alive): an exchange starts with the client's first
@@ -95,6 +96,22 @@ class _Connection:
             self.exchange_start = None
 
 
+def union(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of ``spans``: time covered by two calls at once counts once."""
+    total, cursor = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b > cursor:
+            total += b - max(a, cursor)
+            cursor = b
+    return total
+
+
+def busy(proxies: list[TimingProxy], start: float, end: float) -> float:
+    """Seconds within [start, end] during which any call through any of ``proxies`` was open:
+    a Stripe call and a Firestore read made at once are one wait, not two."""
+    return union([span for proxy in proxies for span in proxy.spans(start, end)])
+
+
 class TimingProxy:
     """Listens on 127.0.0.1:``port`` and forwards to ``target`` (settable before first use)."""
 
@@ -127,18 +144,16 @@ class TimingProxy:
             for connection in self._connections:
                 connection.closed()
 
+    def spans(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The upstream calls open within [start, end], clipped to it."""
+        with self._lock:
+            return [
+                (max(a, start), min(b, end)) for a, b in self._intervals if b > start and a < end
+            ]
+
     def busy(self, start: float, end: float) -> float:
         """Seconds within [start, end] during which at least one upstream call was open."""
-        with self._lock:
-            spans = sorted(
-                (max(a, start), min(b, end)) for a, b in self._intervals if b > start and a < end
-            )
-        total, cursor = 0.0, start
-        for a, b in spans:
-            if b > cursor:
-                total += b - max(a, cursor)
-                cursor = b
-        return total
+        return union(self.spans(start, end))
 
     def reset(self) -> None:
         with self._lock:
