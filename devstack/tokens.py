@@ -1,8 +1,8 @@
 """Mints local Firebase ID tokens in the Auth emulator's format.
 
-The Firebase Auth emulator issues unsigned tokens (``alg: none``) and firebase-admin accepts
-them only while ``FIREBASE_AUTH_EMULATOR_HOST`` is set. Nothing deployed sets it, so these
-tokens are worthless outside a local run.
+The Firebase Auth emulator issues unsigned tokens (``alg: none``) and the functions accept
+them only while ``FIREBASE_AUTH_EMULATOR_HOST`` is set (billing.auth). Nothing deployed sets
+it, so these tokens are worthless outside a local run.
 
     python -m devstack.tokens --uid alice --email alice@example.com
 """

@@ -1,15 +1,44 @@
-"""Who is calling: a Firebase Auth ID token from ``Authorization: Bearer <token>``."""
+"""Who is calling: a Firebase Auth ID token from ``Authorization: Bearer <token>``, verified with
+PyJWT and Google's published certificates.
+
+Firebase documents how to verify its ID tokens with any JWT library ("Verify ID tokens using a
+third-party JWT library",
+https://firebase.google.com/docs/auth/admin/verify-id-tokens#verify_id_tokens_using_a_third-party_jwt_library):
+
+- header: ``alg`` is ``RS256``; ``kid`` names one of the public keys published at
+  ``https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com``
+- payload: ``exp`` in the future; ``iat`` in the past; ``aud`` the Firebase project id;
+  ``iss`` ``https://securetoken.google.com/<project id>``; ``sub`` a non-empty string (the uid);
+  ``auth_time`` in the past
+- the signature by the private key of that ``kid``; refresh the keys when the ``max-age`` of the
+  endpoint's ``Cache-Control`` header has passed.
+
+firebase-admin does the same through google-auth (and refuses a ``sub`` over 128 characters,
+its limit on uids, as this does), but a browser function paid for importing it at every cold
+start, and it re-parses Google's certificates on every verification. Here they are fetched and
+parsed once per ``max-age``, so a verification is one RSA signature check (docs/performance.md).
+
+With ``FIREBASE_AUTH_EMULATOR_HOST`` set (local runs only; the settings refuse it in a deployed
+function) tokens are the emulator's unsigned ones: their claims are checked as firebase-admin
+checked them in emulator mode (everything above but ``auth_time``), the signature cannot be, so a
+token that claims one is refused.
+"""
 
 from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from billing.errors import Unauthenticated, UpstreamUnavailable
 from core import strict_json
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # Tolerated clock difference between Google's token issuer and this instance.
 CLOCK_SKEW_SECONDS = 5
@@ -60,7 +89,7 @@ def _segment(part: str) -> dict[str, Any]:
 def parse_token(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A JWT's header and claims, unverified; 401 for anything that is not a sane JWT.
 
-    Run before firebase-admin sees a token, in every mode: its JSON decoding raises
+    Run before any other check of a token, in every mode: its JSON decoding raises
     ``RecursionError`` on deep nesting and accepts NaN, and neither may reach a caller as 500.
     Refusing lone surrogates here also keeps them out of uids and emails, which Firestore
     document ids and Stripe parameters cannot hold.
@@ -71,67 +100,160 @@ def parse_token(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return _segment(parts[0]), _segment(parts[1])
 
 
+CERTIFICATES_URL = (
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+)
+ISSUER_PREFIX = "https://securetoken.google.com/"
+# firebase-admin's limit on uids (and so on ``sub``); Firebase Auth never issues a longer one.
+MAX_UID_CHARS = 128
+# When the endpoint sends no usable max-age: Google rotates these keys every few hours and
+# publishes each one well before signing with it, so a minute is cautious, not stale.
+DEFAULT_MAX_AGE_SECONDS = 60.0
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)\s*(?:,|$)", re.IGNORECASE)
+
+type FetchCertificates = Callable[[], tuple[dict[str, str], float]]
+
+
+def fetch_certificates() -> tuple[dict[str, str], float]:
+    """Google's securetoken certificates (key id -> PEM) and their max-age in seconds; any
+    failure to get them is :class:`UpstreamUnavailable` (503: the caller may retry)."""
+    import requests
+
+    try:
+        response = requests.get(CERTIFICATES_URL, timeout=(3.05, 5))
+        response.raise_for_status()
+        certificates = response.json()
+    except (requests.RequestException, ValueError):
+        raise UpstreamUnavailable("Could not fetch the keys that verify ID tokens.") from None
+    if not isinstance(certificates, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in certificates.items()
+    ):
+        raise UpstreamUnavailable("The keys that verify ID tokens came back malformed.")
+    return certificates, max_age(response.headers.get("Cache-Control", ""))
+
+
+def max_age(cache_control: str) -> float:
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else DEFAULT_MAX_AGE_SECONDS
+
+
+class PublicKeys:
+    """Google's token-signing public keys by key id, fetched and parsed once per ``max-age``.
+
+    One instance per function instance: its threads share the keys, and only one of them
+    fetches when they expire (the others wait for it rather than fetch too)."""
+
+    def __init__(
+        self,
+        fetch: FetchCertificates = fetch_certificates,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._expires = float("-inf")
+
+    def get(self, kid: str) -> RSAPublicKey | None:
+        if self._clock() >= self._expires:
+            with self._lock:
+                if self._clock() >= self._expires:
+                    self._refresh()
+        return self._keys.get(kid)
+
+    def _refresh(self) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey as RSAKey
+
+        certificates, seconds = self._fetch()
+        keys: dict[str, RSAPublicKey] = {}
+        for kid, pem in certificates.items():
+            try:
+                key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+            except ValueError:
+                continue  # one unreadable certificate must not lock out tokens signed by others
+            if isinstance(key, RSAKey):
+                keys[kid] = key
+        if not keys:
+            raise UpstreamUnavailable("The keys that verify ID tokens came back malformed.")
+        self._keys = keys
+        self._expires = self._clock() + seconds
+
+
+def _invalid(message: str = "The ID token is invalid.") -> Unauthenticated:
+    return Unauthenticated(message, code="invalid_token")
+
+
 class FirebaseTokenVerifier:
-    """Verifies ID tokens with firebase-admin.
+    """Verifies Firebase ID tokens the way Firebase documents for third-party JWT libraries
+    (see the module docstring); in emulator mode, the unsigned tokens of the Auth emulator."""
 
-    In production firebase-admin checks the RS256 signature against Google's keys, the
-    audience (project), issuer, subject and expiry. With ``FIREBASE_AUTH_EMULATOR_HOST`` set
-    (local runs only; config refuses it when deployed) it skips the signature and the
-    expiry, so this class then insists on the emulator's unsigned format and checks the
-    times itself: a token that claims a signature cannot be checked and is refused.
-    """
-
-    def __init__(self, project_id: str, *, emulated: bool) -> None:
-        # Loaded with the first verifier, not with this module: jobs and webhooks share the
-        # HTTP layer but never verify an ID token.
-        import firebase_admin
-
+    def __init__(self, project_id: str, *, emulated: bool, keys: PublicKeys | None = None) -> None:
+        self._project_id = project_id
+        self._issuer = ISSUER_PREFIX + project_id
         self._emulated = emulated
-        name = f"billing-auth-{project_id}"
-        try:
-            self._app = firebase_admin.get_app(name)
-        except ValueError:
-            self._app = firebase_admin.initialize_app(options={"projectId": project_id}, name=name)
+        self._keys = keys or PublicKeys()
 
     def verify(self, token: str) -> Caller:
-        from firebase_admin import auth as firebase_auth
-
         header, claims = parse_token(token)
         if self._emulated:
-            self._check_emulator_token(header, claims, signature=token.rpartition(".")[2])
-        try:
-            claims = firebase_auth.verify_id_token(
-                token, app=self._app, clock_skew_seconds=CLOCK_SKEW_SECONDS
-            )
-        except firebase_auth.ExpiredIdTokenError:
-            raise Unauthenticated("The ID token has expired.", code="expired_token") from None
-        except firebase_auth.CertificateFetchError:
-            raise UpstreamUnavailable("Could not fetch the keys that verify ID tokens.") from None
-        except (firebase_auth.InvalidIdTokenError, ValueError, RecursionError):
-            raise Unauthenticated("The ID token is invalid.", code="invalid_token") from None
+            _check_emulator_token(header, signature=token.rpartition(".")[2])
+        else:
+            self._check_signature(token, header)
+        self._check_claims(claims)
         email = claims.get("email")
         return Caller(
-            uid=str(claims["uid"]),
+            uid=claims["sub"],
             email=email if isinstance(email, str) and email else None,
             email_verified=claims.get("email_verified") is True,
         )
 
-    @staticmethod
-    def _check_emulator_token(
-        header: dict[str, Any], claims: dict[str, Any], *, signature: str
-    ) -> None:
-        if header.get("alg") != "none" or signature:
-            raise Unauthenticated(
-                "The ID token carries a signature that cannot be verified locally.",
-                code="invalid_token",
-            )
+    def _check_signature(self, token: str, header: dict[str, Any]) -> None:
+        import jwt
+
+        # Both checked before any key is fetched: a token we would refuse anyway never makes
+        # this instance wait on Google.
+        if header.get("alg") != "RS256":
+            raise _invalid("The ID token is not signed with RS256.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise _invalid("The ID token names no signing key (kid).")
+        key = self._keys.get(kid)
+        if key is None:
+            raise _invalid("The ID token is signed with a key Google does not publish.")
+        try:
+            jwt.PyJWS().decode_complete(token, key, algorithms=["RS256"])
+        except jwt.InvalidTokenError:
+            raise _invalid("The ID token's signature does not verify.") from None
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
         now = time.time()
+        if claims.get("aud") != self._project_id:
+            raise _invalid("The ID token is for another Firebase project (aud).")
+        if claims.get("iss") != self._issuer:
+            raise _invalid("The ID token was not issued by this Firebase project (iss).")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_UID_CHARS:
+            raise _invalid("The ID token has no valid subject (sub).")
         exp, iat = claims.get("exp"), claims.get("iat")
         # Integers, as Firebase issues them: a float could be NaN or huge and never expire
         # (strict_json already refused NaN, Infinity and 1e400).
         if type(exp) is not int or type(iat) is not int:
-            raise Unauthenticated("The ID token has no valid exp/iat.", code="invalid_token")
+            raise _invalid("The ID token has no valid exp/iat.")
         if exp <= now - CLOCK_SKEW_SECONDS:
             raise Unauthenticated("The ID token has expired.", code="expired_token")
         if iat > now + CLOCK_SKEW_SECONDS:
-            raise Unauthenticated("The ID token was issued in the future.", code="invalid_token")
+            raise _invalid("The ID token was issued in the future.")
+        if not self._emulated:
+            # The emulator mode is kept as firebase-admin had it, which never read auth_time.
+            auth_time = claims.get("auth_time")
+            if type(auth_time) is not int or auth_time > now + CLOCK_SKEW_SECONDS:
+                raise _invalid("The ID token has no valid auth_time.")
+
+
+def _check_emulator_token(header: dict[str, Any], *, signature: str) -> None:
+    if header.get("alg") != "none" or signature:
+        raise Unauthenticated(
+            "The ID token carries a signature that cannot be verified locally.",
+            code="invalid_token",
+        )

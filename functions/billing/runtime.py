@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 from billing.config import Settings, load_settings
 
 # Each client's library is imported when the client is first built, so a function imports
-# only the libraries it uses (the email function never loads Stripe or firebase-admin).
+# only the libraries it uses (the email function never loads Stripe or the token verifier).
 if TYPE_CHECKING:
     import stripe
     from google.cloud import firestore
