@@ -215,6 +215,30 @@ def test_retrieve_subscription_refreshes_the_entitlement_before_the_webhook(
     assert doc["active"] is True
 
 
+def test_retrieve_subscription_refreshes_whenever_stripe_says_something_else(
+    user: User, paused: StandIn, db: firestore.Client
+) -> None:
+    created = subscribe(user, paused)
+    sub_id = created["subscription_id"]
+    user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    first = entitlement(db, user.uid)
+    assert first is not None
+    assert first["cancel_at_period_end"] is False
+    # Nothing changed: the document is left alone (no sync wrote a new version).
+    user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    unchanged = entitlement(db, user.uid)
+    assert unchanged is not None
+    assert unchanged["version"] == first["version"]
+    # Changed in Stripe behind the product's back (the Dashboard), its webhook still held:
+    # the next retrieve-subscription must write it.
+    paused.sdk.v1.subscriptions.update(sub_id, params={"cancel_at_period_end": True})
+    user.ok("retrieve-subscription", {"subscription_id": sub_id})
+    refreshed = entitlement(db, user.uid)
+    assert refreshed is not None
+    assert refreshed["cancel_at_period_end"] is True
+    assert refreshed["version"] > first["version"]
+
+
 @pytest.mark.parametrize("order", ["reverse", "shuffle", "as_is"])
 def test_any_arrival_order_ends_in_stripes_state(
     order: str, user: User, paused: StandIn, db: firestore.Client, topic: Topic

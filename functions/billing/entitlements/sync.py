@@ -171,6 +171,45 @@ def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
     return evaluate(uid, customer_id, subs, keys, ctx.runtime.settings, int(time.time()))
 
 
+def stored(ctx: Context, uid: str) -> dict[str, Any] | None:
+    """``entitlements/{uid}`` as written, or None (one single-document read)."""
+    rt = ctx.runtime
+    timeout = rt.settings.firestore_timeout_seconds
+    call_counts.count(call_counts.FIRESTORE)
+    snapshot = (
+        rt.firestore.collection(ENTITLEMENTS)
+        .document(doc_id(uid))
+        .get(timeout=timeout, retry=firestore_retry(timeout))
+    )
+    return snapshot.to_dict() if snapshot.exists else None
+
+
+def already_says(
+    document: Mapping[str, Any] | None,
+    uid: str,
+    customer_id: str,
+    sub: Raw,
+    settings: Settings,
+    now: int,
+) -> bool:
+    """Whether ``document`` (``entitlements/{uid}`` as stored) already says what ``sub``, as
+    Stripe sent it just now, would make a sync write: then a sync would change nothing.
+
+    Only a document that describes this very subscription can say so. Every field is compared
+    as :func:`evaluate` derives it from ``sub`` (status, price, product, period, cancellation,
+    trial, past-due grace measured at ``now``), with the features the document holds, which
+    this subscription alone cannot tell: a feature change reaches the document through its
+    own event (``entitlements.active_entitlement_summary.updated``). Anything else, a missing
+    document or one about another subscription included, is a difference: refresh."""
+    if document is None or document.get("subscription_id") != sub["id"]:
+        return False
+    features = document.get("features")
+    if not isinstance(features, list):
+        return False
+    expected = evaluate(uid, customer_id, [sub], features, settings, now).document()
+    return all(key in document and document[key] == value for key, value in expected.items())
+
+
 def _ticket_ns(moment: datetime) -> int:
     nanos = getattr(moment, "nanosecond", moment.microsecond * 1000)
     return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()) * 10**9 + nanos
