@@ -160,7 +160,7 @@ variable "upstream_timeouts" {
 }
 
 variable "kinds" {
-  description = "Overrides of the per-kind sizing (memory, cpu, concurrency, instances, timeout) and roles set in modules/function-plan/main.tf, keyed by browser, webhook, event or job."
+  description = "Overrides of the per-kind sizing (memory, cpu, concurrency, instances, timeout) and roles set in modules/function-plan/main.tf, keyed by browser, webhook, event or job. min_instances: instances of each function of that kind kept warm (default 0, scale to zero); e.g. { browser = { min_instances = 1 } } spares users the cold start of every browser function, at the idle cost per function that docs/performance.md estimates."
   type = map(object({
     memory          = optional(string)
     cpu             = optional(string)

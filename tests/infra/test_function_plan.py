@@ -236,3 +236,23 @@ def test_each_function_is_deployed_as_the_registry_measured(real: Evaluation) ->
         assert planned["concurrency"] == measured.concurrency, fn.name
         assert (planned["cpu"], planned["memory"]) == (measured.cpu, measured.memory), fn.name
         assert int(planned["env"]["THREADS"]) == max(measured.threads, measured.concurrency)
+
+
+def test_warm_instances_are_set_per_kind(tmp_path: Path) -> None:
+    result = evaluate(
+        tmp_path, every_kind_manifest(), variables(kinds={"browser": {"min_instances": 1}})
+    )
+    assert result.ok, result.error
+    warm = {name: fn["min_instances"] for name, fn in result.outputs["functions"].items()}
+    kinds = {name: fn["kind"] for name, fn in result.outputs["functions"].items()}
+    assert {warm[name] for name in warm if kinds[name] == "browser"} == {1}
+    assert {warm[name] for name in warm if kinds[name] != "browser"} == {0}
+
+
+@pytest.mark.parametrize("warm", [-1, 1.5, 11])
+def test_warm_instances_outside_zero_to_max_are_refused(tmp_path: Path, warm: float) -> None:
+    result = evaluate(
+        tmp_path, real_manifest(), variables(kinds={"browser": {"min_instances": warm}})
+    )
+    assert not result.ok
+    assert "min_instances must be a whole number from 0 to the kind's max_instances" in result.error

@@ -23,6 +23,12 @@ output "functions" {
   }
   precondition {
     condition = alltrue([
+      for fn in local.functions : fn.min_instances >= 0 && floor(fn.min_instances) == fn.min_instances && fn.min_instances <= fn.max_instances
+    ])
+    error_message = "min_instances must be a whole number from 0 to the kind's max_instances."
+  }
+  precondition {
+    condition = alltrue([
       for fn in local.functions : fn.concurrency == 1 || tonumber(fn.cpu) >= 1
     ])
     error_message = "A concurrency above 1 needs at least 1 vCPU."
