@@ -90,19 +90,28 @@ class Bench:
         return self.info.stripe.control_url
 
     def spawn(
-        self, target: str, *, source: Path | None = None, env: dict[str, str] | None = None
+        self,
+        target: str,
+        *,
+        source: Path | None = None,
+        env: dict[str, str] | None = None,
+        bin_dir: Path | None = None,
     ) -> Instance:
         """Starts one more instance of ``target`` (from ``source``, default this tree's
-        functions); returns as soon as the process is spawned (see :func:`wait_port`)."""
+        functions; with the functions-framework of ``bin_dir``, default this environment's);
+        returns as soon as the process is spawned (see :func:`wait_port`)."""
         source = source or self.stack.functions_source
         port = procs.free_port()
         spec = FunctionSpec(target, "http")
         environ = function_process_env(self.stack.function_environ | (env or {}), spec, source)
         name = f"bench-{target}-{uuid.uuid4().hex[:6]}"
+        argv = function_argv(source, spec, procs.LOCALHOST, port)
+        if bin_dir is not None:
+            argv[0] = str(bin_dir / "functions-framework")
         started = time.perf_counter()
         child = procs.spawn(
             name,
-            function_argv(source, spec, procs.LOCALHOST, port),
+            argv,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **environ},
             cwd=REPO,
             log_path=self.state_dir / "logs" / f"{name}.log",

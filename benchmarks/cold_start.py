@@ -1,14 +1,15 @@
-"""What a cold instance of the email function imports, next to functions-framework alone.
+"""What a cold instance spends its start on, step by step, in the environment a deploy has.
 
-Each measurement is a fresh interpreter (as a new instance is) timing one step inside itself:
-importing functions-framework alone; ``import main`` for ``send_email`` (boot imports and
-builds the handler: contract, templates, Babel, smtplib, the Firestore library); the same plus
-building the mailer as the first message does (Firestore client, Jinja environment, SMTP
-client); ``import main`` for ``create_customer``, a browser function that loads Stripe and
-firebase-admin, for comparison; and the two libraries the email function adds. Rounds
-interleave the cases so that load on the machine hits all alike. Prints medians, and ratios
-to functions-framework alone.
-Run: ``make bench-cold-start`` (or ``.venv/bin/python -m benchmarks.cold_start``).
+Each measurement is a fresh interpreter of the runtime environment (``requirements.txt``
+alone, sources compiled: :mod:`benchmarks.runtime_env`) timing one step inside itself, on the
+wall clock and in CPU seconds: the interpreter with nothing imported, each library every
+function needs, the settings (pydantic-settings, and billing's settings loaded from the
+environment as a function's boot does), the ID-token verifier's libraries (PyJWT now;
+firebase-admin, what it replaced), and ``import main`` of a browser function and of the email
+function (with and without building the mailer). Rounds interleave the cases so that load on
+the machine hits all alike; the figures are medians.
+
+Run: ``make bench-cold-start`` (``make bench`` includes it as the cold-start breakdown).
 """
 
 from __future__ import annotations
@@ -18,41 +19,59 @@ import json
 import os
 import statistics
 import subprocess
-import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
+from benchmarks import runtime_env
 from devstack.stack import REPO_ROOT, read_env_file
 
 FUNCTIONS = REPO_ROOT / "functions"
 
 CASES: dict[str, tuple[str | None, str]] = {
-    "functions_framework alone": (None, "import functions_framework"),
+    "interpreter, nothing imported": (None, "pass"),
+    "functions_framework (and Flask)": (None, "import functions_framework"),
+    "pydantic": (None, "import pydantic"),
+    "pydantic + pydantic_settings": (None, "import pydantic, pydantic_settings"),
+    "billing settings loaded (billing.config)": (
+        None,
+        "from billing.config import load_settings\nload_settings()",
+    ),
+    "stripe": (None, "import stripe"),
+    "google.cloud.firestore": (None, "from google.cloud import firestore"),
+    "PyJWT + cryptography (ID tokens now)": (
+        None,
+        "import jwt\nfrom cryptography import x509",
+    ),
+    "firebase_admin.auth (ID tokens before)": (None, "import firebase_admin.auth"),
+    "library floor (framework, stripe, firestore, pydantic)": (
+        None,
+        "import functions_framework, pydantic, stripe\nfrom google.cloud import firestore",
+    ),
+    "retrieve_subscription: import main": ("retrieve_subscription", "import main"),
     "send_email: import main": ("send_email", "import main"),
     "send_email: import main + build the mailer": (
         "send_email",
         "import main\nfrom mailer import handler\nhandler.current()",
     ),
-    "create_customer: import main": ("create_customer", "import main"),
-    # What the email function's share is made of:
-    "google.cloud.firestore alone": (None, "from google.cloud import firestore"),
-    "babel (numbers, dates) alone": (None, "import babel.numbers, babel.dates"),
 }
 
 PROGRAM = """
 import json, sys, time
-began = time.perf_counter()
+began, cpu = time.perf_counter(), time.process_time()
 exec(compile({step!r}, "<step>", "exec"))
-elapsed = time.perf_counter() - began
+elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
 heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"stripe", "firebase_admin", "babel",
-    "jinja2", "google"}})
-print(json.dumps({{"seconds": elapsed, "loaded": heavy}}))
+    "jinja2", "google", "jwt", "pydantic_settings"}})
+print(json.dumps({{"seconds": elapsed, "cpu": cpu, "loaded": heavy}}))
 """
 
 
-def measure(target: str | None, step: str) -> tuple[float, list[str]]:
+def measure(python: Path, functions: Path, target: str | None, step: str) -> dict[str, Any]:
     env = {
         **read_env_file(REPO_ROOT / ".env.example"),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(FUNCTIONS),
+        "PYTHONPATH": str(functions),
         # Nothing listens there: building the Firestore client makes no call.
         "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
         "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099",
@@ -60,35 +79,52 @@ def measure(target: str | None, step: str) -> tuple[float, list[str]]:
     if target is not None:
         env["FUNCTION_TARGET"] = target
     result = subprocess.run(  # noqa: S603 - our own interpreter and program
-        [sys.executable, "-c", PROGRAM.format(step=step)],
-        cwd=FUNCTIONS,
+        [str(python), "-c", PROGRAM.format(step=step)],
+        cwd=functions,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    return float(report["seconds"]), list(report["loaded"])
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def run(rounds: int) -> dict[str, Any]:
+    """Median wall and CPU milliseconds of each step, and what it loaded."""
+    bin_dir = runtime_env.runtime_bin()
+    with tempfile.TemporaryDirectory(prefix="cold-start-") as scratch:
+        main = runtime_env.deployed_copy(
+            FUNCTIONS / "main.py", Path(scratch), bin_dir=bin_dir, compiled=True
+        )
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in CASES}
+        for _ in range(rounds):
+            for name, (target, step) in CASES.items():
+                samples[name].append(measure(bin_dir / "python", main.parent, target, step))
+    return {
+        "rounds": rounds,
+        "steps": {
+            name: {
+                "wall_ms": round(statistics.median(s["seconds"] for s in runs) * 1000, 1),
+                "cpu_ms": round(statistics.median(s["cpu"] for s in runs) * 1000, 1),
+                "loads": runs[-1]["loaded"],
+            }
+            for name, runs in samples.items()
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__)
     parser.add_argument("--rounds", type=int, default=9)
     args = parser.parse_args(argv)
-    times: dict[str, list[float]] = {name: [] for name in CASES}
-    loaded: dict[str, list[str]] = {}
-    for _ in range(args.rounds):
-        for name, (target, step) in CASES.items():
-            seconds, loaded[name] = measure(target, step)
-            times[name].append(seconds)
-    base = statistics.median(times["functions_framework alone"])
-    print(f"Cold-start imports, median of {args.rounds} fresh interpreters each:")  # noqa: T201
-    for name, samples in times.items():
-        median = statistics.median(samples)
+    result = run(args.rounds)
+    print(f"Cold-start steps, median of {args.rounds} fresh interpreters each:")  # noqa: T201
+    for name, step in result["steps"].items():
         print(  # noqa: T201
-            f"  {name:<44} {median * 1000:6.0f} ms  {median / base:5.2f}x   "
-            f"loads: {', '.join(loaded[name]) or '-'}"
+            f"  {name:<56} {step['wall_ms']:7.1f} ms  CPU {step['cpu_ms']:7.1f} ms   "
+            f"loads: {', '.join(step['loads']) or '-'}"
         )
     return 0
 
