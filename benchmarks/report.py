@@ -66,7 +66,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ours, before = entry["ours"], entry.get("baseline")
         text = (
             f"p50 {ours['p50_ms']:.1f} p99 {ours['p99_ms']:.1f} ms; own p50 "
-            f"{ours['overhead_p50_ms']:.1f} p99 {ours['overhead_p99_ms']:.1f} ms; "
+            f"{ours['overhead_p50_ms']:.1f} p99 {ours['overhead_p99_ms']:.1f} ms "
+            f"(by sum: {ours.get('overhead_by_sum_p50_ms', float('nan')):.1f}); "
             f"CPU {ours['cpu_ms_per_request']:.1f} ms/req"
         )
         ref = (
