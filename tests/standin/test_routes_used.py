@@ -50,13 +50,14 @@ def _sdk_calls(path: Path) -> set[str]:
 
 
 def _raw_reads(path: Path) -> set[tuple[str, str]]:
-    """``raw.get(client, "/v1/...")`` reads: the path itself, f-string parts as ``{}``."""
+    """``raw.get(client, "/v1/...")`` and ``raw.get_all`` (every page) reads: the path itself,
+    f-string parts as ``{}``."""
     reads = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "get"
+            and node.func.attr in ("get", "get_all")
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "raw"
             and len(node.args) >= 2
