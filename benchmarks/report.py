@@ -41,6 +41,18 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     )
                 )
         for name, entry in cold["functions"].items():
+            figures = entry["ours"]
+            if "running_first_call_s" in figures:
+                cold_s, warm_s = figures["first_200_s"], figures["running_first_call_s"]
+                out.append(
+                    (
+                        "first call: instance started for it vs already running",
+                        name,
+                        f"{cold_s:.2f} s vs {warm_s:.2f} s",
+                        "a minimum instance spares the difference",
+                    )
+                )
+        for name, entry in cold["functions"].items():
             for label, figures in entry.items():
                 floor_ratio = figures["vs_floor"]
                 out.append(
@@ -138,6 +150,41 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _footer(results: dict[str, Any]) -> str:
+    machine = results.get("machine", {})
+    return (
+        f"{machine.get('cpus', '?')} CPUs (load average {results.get('load', '?')}, start -> "
+        f"end), Python {machine.get('python', '?')}; {results.get('seconds', '?')} s"
+        + (f"; before = git {results['baseline']}" if results.get("baseline") else "")
+        + ". Cold-start ratios are medians (min-max) over paired runs; own overhead = latency - "
+        "time at least one Stripe or Firestore call was open (calls at once counted once)."
+    )
+
+
+BEGIN = "<!-- make bench: begin (generated from benchmarks/results.json; do not edit) -->"
+END = "<!-- make bench: end -->"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table as Markdown, for docs/performance.md."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| section | subject | measured | reference / before |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(cell(c) for c in row)} |" for row in rows(results)]
+    return "\n".join([*lines, "", _footer(results)])
+
+
+def write_into(doc: str, results: dict[str, Any]) -> str:
+    """``doc`` with the text between the markers replaced by the table of ``results``."""
+    head, found, rest = doc.partition(BEGIN)
+    _, ended, tail = rest.partition(END)
+    if not (found and ended):
+        raise ValueError(f"the markers {BEGIN!r} and {END!r} are missing")
+    return f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}"
+
+
 def render(results: dict[str, Any]) -> str:
     table = [("section", "subject", "measured", "reference / before")]
     table += rows(results)
@@ -147,12 +194,5 @@ def render(results: dict[str, Any]) -> str:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
         if n == 0:
             lines.append("  ".join("-" * width for width in widths))
-    machine = results.get("machine", {})
-    lines.append(
-        f"\n{machine.get('cpus', '?')} CPUs (load average {results.get('load', '?')}, start -> "
-        f"end), Python {machine.get('python', '?')}; "
-        f"{results.get('seconds', '?')} s. Cold-start ratios are medians (min-max) over "
-        "paired runs; own overhead = latency - time at least one Stripe or Firestore call was "
-        "open (calls at once counted once)."
-    )
+    lines.append("\n" + _footer(results))
     return "\n".join(lines).rstrip()
