@@ -36,11 +36,11 @@ resource "google_firebaserules_release" "firestore" {
 }
 
 # Bookkeeping documents expire instead of growing forever: processed Stripe events (the webhook's
-# inbox and outbox) and sent mails (the email function's dedupe). Each carries `expire_at`; Firestore
+# inbox and outbox), sent mails (the email function's dedupe) and customers' checkout locks. Each carries `expire_at`; Firestore
 # deletes a document within a day or so after that time. The field is never queried, so it has
 # no index (an always-increasing indexed timestamp is also a write hotspot).
 resource "google_firestore_field" "ttl" {
-  for_each = toset(["stripe_events", "sent_emails"])
+  for_each = toset(["stripe_events", "sent_emails", "checkout_locks"])
 
   database   = google_firestore_database.main.name
   collection = each.value

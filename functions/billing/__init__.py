@@ -40,6 +40,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
 - ``runtime``: the one place that builds clients, lazily, once per instance.
 - ``state/``: the Firestore collections billing owns.
     - ``customers``: uid <-> Stripe customer, one per user, ever.
+    - ``checkout_locks``: one request at a time opens something payable for a customer.
     - ``metered_usage``: the metering ledger: each usage id claimed, recorded, held or refused.
 - ``identity_toolkit``: Firebase Auth user management (custom claims) over REST.
 - ``stripe_api/``: talking to Stripe.

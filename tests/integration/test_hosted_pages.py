@@ -3,11 +3,17 @@ a customer's browser would (devstack.stripejs)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
+import stripe
 from google.cloud import firestore
 
 from devstack import stripejs
-from tests.support.billing_flows import PRICE, subscribe
+from tests.support.billing_flows import PRICE, intent_id, subscribe
 from tests.support.stack_fixtures import STATE_DIR, StandIn, User
 from tests.support.webhooks import entitlement, wait_for_entitlement
 
@@ -147,3 +153,143 @@ def test_the_portal_opens_for_the_callers_own_customer(user: User, standin: Stan
         "customer": customer,
         "return_url": "http://localhost:3000/account",
     }
+
+
+# --- An open Checkout page and an Elements checkout can never both be paid ----------------
+
+
+def _pay_elements(standin: StandIn, created: dict[str, Any]) -> bool:
+    """Confirms an Elements checkout's first payment as Stripe.js would; False if refused."""
+    try:
+        standin.sdk.v1.payment_intents.confirm(
+            intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+        )
+    except stripe.StripeError:
+        return False
+    return True
+
+
+def _pay_page(url: str) -> bool:
+    try:
+        _pay(url)
+    except SystemExit:  # the hosted page refused: expired, or paid already
+        return False
+    return True
+
+
+def _payable(standin: StandIn, customer: str) -> list[str]:
+    """What the customer could still pay: open Checkout pages, and incomplete subscriptions
+    whose first invoice is open."""
+    pages = standin.sdk.v1.checkout.sessions.list(params={"customer": customer, "status": "open"})
+    subs = standin.sdk.v1.subscriptions.list(
+        params={"customer": customer, "status": "incomplete", "expand": ["data.latest_invoice"]}
+    )
+    return [page.id for page in pages.data] + [
+        sub.id
+        for sub in subs.data
+        if isinstance(sub.latest_invoice, stripe.Invoice) and sub.latest_invoice.status == "open"
+    ]
+
+
+def _paid_once(standin: StandIn, customer: str) -> stripe.Subscription:
+    subs = standin.sdk.v1.subscriptions.list(params={"customer": customer, "status": "all"}).data
+    active = [sub for sub in subs if sub.status == "active"]
+    assert len(active) == 1, [(sub.id, sub.status) for sub in subs]
+    paid = [
+        invoice
+        for invoice in standin.sdk.v1.invoices.list(params={"customer": customer}).data
+        if invoice.status == "paid"
+    ]
+    assert len(paid) == 1, [(invoice.id, invoice.status) for invoice in paid]
+    return active[0]
+
+
+def test_a_checkout_page_then_an_elements_checkout_can_be_paid_only_once(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    page = user.ok("create-checkout-session", {"price_id": PRO})
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    # The page was ended before the Elements checkout was handed out.
+    assert standin.sdk.v1.checkout.sessions.retrieve(page["session_id"]).status == "expired"
+    assert _payable(standin, customer) == [created["subscription_id"]]
+    assert _pay_page(page["url"]) is False
+    assert _pay_elements(standin, created) is True
+    assert _paid_once(standin, customer).id == created["subscription_id"]
+
+
+def test_an_elements_checkout_then_a_checkout_page_can_be_paid_only_once(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE})
+    page = user.ok("create-checkout-session", {"price_id": PRO})
+    assert _payable(standin, customer) == [page["session_id"]]
+    assert _pay_elements(standin, created) is False
+    assert _pay_page(page["url"]) is True
+    assert _paid_once(standin, customer).items.data[0].price.id == PRO
+
+
+def test_paying_the_page_first_makes_the_later_elements_checkout_409(
+    user: User, standin: StandIn
+) -> None:
+    customer = user.customer()
+    page = user.ok("create-checkout-session", {"price_id": PRO})
+    assert _pay_page(page["url"]) is True
+    response = user.call("create-subscription", {"price_id": PRICE})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "already_subscribed"
+    assert _payable(standin, customer) == []
+    _paid_once(standin, customer)
+
+
+def _until_answered(user: User, function: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """Calls as a frontend would: again after Retry-After while another tab holds the
+    customer's checkout (409 in_progress); None once the answer is any other refusal."""
+    deadline = time.monotonic() + 120
+    while True:
+        response = user.call(function, body)
+        if response.status_code == 200:
+            answer: dict[str, Any] = response.json()
+            return answer
+        code = response.json()["error"]["code"]
+        if code not in ("in_progress", "upstream_unavailable"):
+            assert response.status_code == 409, response.text
+            return None
+        assert time.monotonic() < deadline, f"{function} still {code} after 120 s"
+        time.sleep(float(response.headers.get("Retry-After", "1")))
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_tabs_at_once_leave_one_payable_checkout_and_one_payment(
+    user: User, standin: StandIn, round_: int
+) -> None:
+    # Two tabs, each opening a checkout of another kind and price at the same moment (and a
+    # third double-clicking the page): however the requests interleave, afterwards at most
+    # one thing can be paid, and paying everything the tabs were given pays once.
+    customer = user.customer()
+    calls = [
+        ("create-checkout-session", {"price_id": PRO}),
+        ("create-subscription", {"price_id": PRICE}),
+        ("create-checkout-session", {"price_id": PRO}),
+    ]
+    if round_ % 2:
+        calls.reverse()
+    start = threading.Barrier(len(calls))
+
+    def tab(call: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
+        start.wait()
+        return call[0], _until_answered(user, *call)
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        answers = list(pool.map(tab, calls))
+    assert len(_payable(standin, customer)) == 1, answers
+    paid = [
+        _pay_page(answer["url"]) if function == "create-checkout-session" else
+        _pay_elements(standin, answer)
+        for function, answer in answers
+        if answer is not None
+    ]  # fmt: skip
+    assert paid.count(True) >= 1
+    _paid_once(standin, customer)
+    assert _payable(standin, customer) == []

@@ -33,6 +33,7 @@ def test_create_subscription_then_pay_makes_it_active(user: User, standin: Stand
     assert created["client_secret_type"] == "payment"
     assert [(c["method"], c["path"]) for c in calls] == [
         ("GET", "/v1/subscriptions"),
+        ("GET", "/v1/checkout/sessions"),  # open pages, ended in favour of this checkout
         ("POST", "/v1/subscriptions"),
     ]
     standin.sdk.v1.payment_intents.confirm(

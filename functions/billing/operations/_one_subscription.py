@@ -1,16 +1,110 @@
 """The one-subscription rule: a customer never has two subscriptions that could both be paid.
 
 Shared by create_subscription (the Elements flow) and create_checkout_session (the hosted
-page), so both refuse a second live subscription and end unfinished checkouts the same way.
+page), so both refuse a second live subscription and end unfinished checkouts (incomplete
+subscriptions and open Checkout pages) the same way. Both run under :func:`one_at_a_time`:
+the customer's lock (:mod:`billing.state.checkout_locks`) makes "list, create, end the others"
+one step to any other request for that customer, in every order and from any number of tabs.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
 import stripe
 
+from billing.context import Context
 from billing.errors import Conflict
 from billing.operations._ownership import id_of
+from billing.state.checkout_locks import Busy, CheckoutLocks
 from billing.statuses import ENDED, LIVE
+
+log = logging.getLogger(__name__)
+
+# How long a request waits for the ones before it (a double click, another tab) to finish
+# opening their checkouts before it is told to retry: each takes a few Stripe calls, and a
+# burst of clicks queues several. Well below the function's timeout and a browser's patience.
+WAIT_FOR_OTHER_CHECKOUT_S = 30.0
+
+
+@dataclass
+class Opened:
+    """What a request opened while holding the lock, and how to end it if the lock was lost."""
+
+    id: str | None = None
+    _undo: list[Callable[[], None]] = field(default_factory=list)
+
+    def record(self, opened_id: str, undo: Callable[[], None]) -> None:
+        self.id = opened_id
+        self._undo.append(undo)
+
+
+def _busy() -> Conflict:
+    return Conflict(
+        "Another checkout of yours is being opened right now; try again in a moment.",
+        code="in_progress",
+        headers={"Retry-After": "2"},
+    )
+
+
+@contextmanager
+def one_at_a_time(ctx: Context, customer: str) -> Iterator[Opened]:
+    """Holds the customer's checkout lock for the block; 409 ``in_progress`` (Retry-After)
+    when another request keeps it longer than :data:`WAIT_FOR_OTHER_CHECKOUT_S`.
+
+    A block that outlived its lease (another request took it over and may have acted) has
+    what it opened ended again, and answers 409 ``in_progress``: the retry sees the other's.
+    """
+    settings = ctx.runtime.settings
+    locks = CheckoutLocks(ctx.runtime.firestore, settings.firestore_timeout_seconds)
+    try:
+        held = locks.acquire(customer, wait_seconds=WAIT_FOR_OTHER_CHECKOUT_S, poll_seconds=0.2)
+    except Busy:
+        raise _busy() from None
+    opened = Opened()
+    try:
+        yield opened
+    except BaseException:
+        try:
+            locks.release(held)
+        except Exception as exc:  # noqa: BLE001 - Firestore may be what failed: the lease ends
+            log.warning("could not release the checkout lock: %s", type(exc).__name__)
+        raise
+    if not locks.release(held, opened.id):
+        log.error("checkout lock lost before release: ending what this request opened")
+        for undo in opened._undo:
+            undo()
+        raise _busy()
+
+
+def open_checkout_pages(
+    client: stripe.StripeClient, customer: str
+) -> list[stripe.checkout.Session]:
+    """The customer's Checkout pages that can still be paid, newest first."""
+    found = client.v1.checkout.sessions.list(
+        params={"customer": customer, "status": "open", "limit": 100}
+    )
+    return list(found.data)
+
+
+def expire_page(client: stripe.StripeClient, session_id: str) -> None:
+    """Ends an open Checkout page, so it can no longer be paid; 409 ``already_subscribed``
+    when it was paid meanwhile."""
+    try:
+        client.v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError:
+        # Stripe expires only open sessions: this one completed or expired meanwhile.
+        status = client.v1.checkout.sessions.retrieve(session_id).status
+        if status == "complete":
+            raise Conflict(
+                "Your Checkout payment just completed; manage that subscription instead.",
+                code="already_subscribed",
+            ) from None
+        if status != "expired":
+            raise
 
 
 def subscriptions_of(client: stripe.StripeClient, customer: str) -> list[stripe.Subscription]:

@@ -15,7 +15,16 @@ from pydantic import Field
 from stripe.params.checkout import SessionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.operations._one_subscription import abandon, refuse_if_subscribed, subscriptions_of
+from billing.errors import Conflict
+from billing.operations._one_subscription import (
+    Opened,
+    abandon,
+    expire_page,
+    one_at_a_time,
+    open_checkout_pages,
+    refuse_if_subscribed,
+    subscriptions_of,
+)
 from billing.operations._ownership import PriceId, customer_id, require_offered
 from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 
@@ -46,18 +55,18 @@ class PortalResponse(ResponseModel):
     url: str = Field(description="Send the browser here (Stripe's billing portal).")
 
 
-def _open_sessions(client: stripe.StripeClient, customer: str) -> list[stripe.checkout.Session]:
-    found = client.v1.checkout.sessions.list(
-        params={"customer": customer, "status": "open", "limit": 100}
-    )
-    return list(found.data)
-
-
 def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResponse:
     """A Stripe Checkout page that subscribes the caller to a price the app sells."""
-    settings = ctx.runtime.settings
     require_offered(ctx, body.price_id)
     customer = customer_id(ctx)
+    with one_at_a_time(ctx, customer) as opened:
+        return _create_checkout_session(ctx, body, customer, opened)
+
+
+def _create_checkout_session(
+    ctx: Context, body: CheckoutRequest, customer: str, opened: Opened
+) -> CheckoutResponse:
+    settings = ctx.runtime.settings
     client = ctx.runtime.stripe
     existing = subscriptions_of(client, customer)
     refuse_if_subscribed(existing)
@@ -68,10 +77,12 @@ def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResp
             abandon(client, sub)
     code = promotion.promotion_code_id if promotion else "-"
     choice = {"price_id": body.price_id, "promotion_code": code}
-    earlier = _open_sessions(client, customer)
+    earlier = open_checkout_pages(client, customer)
     for session in earlier:
         if session.metadata is not None and session.metadata.to_dict() == choice:
-            # A double click, or a return to the same choice: the page already open.
+            # A double click, or a return to the same choice: the page already open (and
+            # only it: any other open page is ended, as below).
+            _end_others(client, earlier, keep=session.id)
             return _answer(session, promotion)
     # Both are required settings of this function (the registry): present when it serves.
     assert settings.checkout_success_url is not None
@@ -90,8 +101,8 @@ def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResp
         params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
     else:
         params["allow_promotion_codes"] = True
-    # Concurrent double clicks see the same subscriptions and open pages, so they share a key
-    # and get one session from Stripe.
+    # Requests are one at a time (the lock): a retry after a lost answer sees the same
+    # subscriptions and open pages, so it shares the key and gets the one session Stripe made.
     newest = existing[0].id if existing else "none"
     latest_page = earlier[0].id if earlier else "none"
     session = client.v1.checkout.sessions.create(
@@ -100,16 +111,24 @@ def create_checkout_session(ctx: Context, body: CheckoutRequest) -> CheckoutResp
             "idempotency_key": f"checkout:{customer}:{newest}:{latest_page}:{body.price_id}:{code}"
         },
     )
-    for other in earlier:
-        # Two open pages could both be paid: only the newest choice stays usable.
-        try:
-            client.v1.checkout.sessions.expire(other.id)
-        except stripe.InvalidRequestError:
-            # Completed or expired meanwhile; a completed one made a subscription that the
-            # one-subscription rule reports on the next call.
-            log.warning("could not expire an earlier checkout page", extra={"id": other.id})
+    opened.record(session.id, lambda: expire_page(client, session.id))
+    _end_others(client, earlier, keep=session.id)
     log.info("checkout session created", extra={"session_id": session.id})
     return _answer(session, promotion)
+
+
+def _end_others(
+    client: stripe.StripeClient, pages: list[stripe.checkout.Session], *, keep: str
+) -> None:
+    """Two open pages could both be paid: only ``keep``, the newest choice, stays usable. When
+    an older one was paid meanwhile, ``keep`` is ended too and the answer is 409."""
+    try:
+        for other in pages:
+            if other.id != keep:
+                expire_page(client, other.id)
+    except Conflict:
+        expire_page(client, keep)
+        raise
 
 
 def _answer(session: stripe.checkout.Session, promotion: Promotion | None) -> CheckoutResponse:

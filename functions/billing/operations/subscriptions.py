@@ -15,7 +15,11 @@ from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import sync
 from billing.errors import Conflict
 from billing.operations._one_subscription import (
+    Opened,
     abandon,
+    expire_page,
+    one_at_a_time,
+    open_checkout_pages,
     price_of,
     promotion_code_of,
     refuse_if_subscribed,
@@ -98,6 +102,21 @@ def _answer(
     )
 
 
+def _end_pages(
+    client: stripe.StripeClient,
+    pages: list[stripe.checkout.Session],
+    instead_of: stripe.Subscription,
+) -> None:
+    """Ends the customer's open Checkout pages in favour of ``instead_of``; when one of them was
+    paid meanwhile, ``instead_of`` is ended too and the answer is 409 ``already_subscribed``."""
+    try:
+        for page in pages:
+            expire_page(client, page.id)
+    except Conflict:
+        abandon(client, instead_of)
+        raise
+
+
 def _same_checkout(sub: stripe.Subscription, price_id: str, promotion: Promotion | None) -> bool:
     wanted = promotion.promotion_code_id if promotion else None
     return price_of(sub) == price_id and promotion_code_of(sub) == wanted
@@ -107,9 +126,16 @@ def create_subscription(
     ctx: Context, body: CreateSubscriptionRequest
 ) -> CreateSubscriptionResponse:
     """Subscribe the caller to a price the app sells (Payment Element flow)."""
-    settings = ctx.runtime.settings
     require_offered(ctx, body.price_id)
     customer = customer_id(ctx)
+    with one_at_a_time(ctx, customer) as opened:
+        return _create_subscription(ctx, body, customer, opened)
+
+
+def _create_subscription(
+    ctx: Context, body: CreateSubscriptionRequest, customer: str, opened: Opened
+) -> CreateSubscriptionResponse:
+    settings = ctx.runtime.settings
     client = ctx.runtime.stripe
     existing = subscriptions_of(client, customer)
     for sub in existing:
@@ -122,9 +148,12 @@ def create_subscription(
     promotion = maybe_find(
         ctx, body.promotion_code, customer=customer, price_id=body.price_id, trial=trial
     )
+    pages = open_checkout_pages(client, customer)
     for sub in existing:
         if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
-            # A double click, or a return to an unfinished checkout: finish that one.
+            # A double click, or a return to an unfinished checkout: finish that one (and end
+            # any Checkout page opened since, which could be paid beside it).
+            _end_pages(client, pages, instead_of=sub)
             return _answer(sub, created=False, promotion=promotion)
     params: SubscriptionCreateParams = {
         "customer": customer,
@@ -138,10 +167,9 @@ def create_subscription(
         params["discounts"] = [{"promotion_code": promotion.promotion_code_id}]
     if trial:
         params["trial_period_days"] = settings.trial_days
-    # Concurrent requests see the same newest subscription, so they share a key: a double click
-    # gets the one subscription Stripe made, and two tabs asking for different prices at once
-    # get 409 (Stripe refuses a key reused with other parameters) instead of two checkouts.
-    # Once a subscription exists the newest one changes, and so does the key.
+    # Requests are one at a time (the lock), so a retry after a lost answer sees the same
+    # newest subscription and shares the key: Stripe replays the one it made. Once a
+    # subscription exists the newest one changes, and so does the key.
     newest = existing[0].id if existing else "none"
     try:
         sub = client.v1.subscriptions.create(
@@ -153,16 +181,19 @@ def create_subscription(
             # Stripe decided a restriction otherwise than the check above: nothing changed.
             raise promotion_refused(exc) from exc
         raise
+    opened.record(sub.id, lambda: abandon(client, sub))
     # Only now that the new checkout exists are the customer's unfinished ones ended (so they
-    # and it can never both be paid): a call that fails leaves what the customer had.
+    # and it can never both be paid): a call that fails leaves what the customer had. Nobody
+    # can pay the new one before this answer hands out its secret.
     try:
         for old in existing:
             if old.status == "incomplete":
                 abandon(client, old)
     except Conflict:
-        abandon(client, sub)  # the old one was just paid: the new one must not be
+        abandon(client, sub)  # an old one was just paid: the new one must not be
         raise
-    # The calls that shared the key got Stripe's replay of the one creation: only the call
+    _end_pages(client, pages, instead_of=sub)
+    # A retry that shared the key got Stripe's replay of the one creation: only the call
     # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
     created = not replayed(sub)
     if created:
