@@ -3,7 +3,8 @@
 The emulators are ``gcloud`` Python wrappers that fork Java servers, and functions-framework runs
 gunicorn with forked workers. Killing only the process we started would leave those children
 running, so every child gets its own session (and so its own process group) and is stopped by
-group. Liveness is read from ``/proc`` because a group can outlive its leader.
+group. Liveness and group membership come from psutil (Linux and macOS alike), because a group
+can outlive its leader.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 LOCALHOST = "127.0.0.1"
 
 
@@ -30,7 +33,7 @@ class Child:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
-    start_time: int | None
+    start_time: float | None
     leaves_first: bool = False  # how to stop it: see stop_groups
 
     @property
@@ -66,31 +69,26 @@ def spawn(
     return Child(name, popen, log_path, process_start_time(popen.pid), leaves_first)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat from field 3 (state) on, or None when there is no such process."""
+def process_start_time(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch, as psutil reports it): tells a process
+    from a later one reusing its pid. None when there is no such process."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
-    # The command name (field 2) is in parentheses and may itself contain spaces or ')'.
-    return raw[raw.rfind(")") + 2 :].split()
-
-
-def process_start_time(pid: int) -> int | None:
-    """Start time in clock ticks since boot: tells a process from a later one reusing its pid."""
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
 
 
 def _group_processes(pgid: int) -> dict[int, int]:
     """Living (non-zombie) members of process group ``pgid``, each with its parent's pid."""
     members = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for process in psutil.process_iter(["ppid", "status"]):
+        if process.info["status"] == psutil.STATUS_ZOMBIE:
             continue
-        fields = _stat_fields(int(entry))
-        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
-            members[int(entry)] = int(fields[1])
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members[process.pid] = int(process.info["ppid"] or 0)
+        except (ProcessLookupError, PermissionError):
+            continue  # ended meanwhile, or not ours to see
     return members
 
 
@@ -99,15 +97,18 @@ def group_members(pgid: int) -> list[int]:
     return list(_group_processes(pgid))
 
 
-def is_alive(pid: int, start_time: int | None) -> bool:
+def is_alive(pid: int, start_time: float | None) -> bool:
     """Whether ``pid`` still runs and is the process that started at ``start_time``."""
-    fields = _stat_fields(pid)
-    if not fields or fields[0] == "Z":
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return start_time is None or process.create_time() == start_time
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-    return start_time is None or int(fields[19]) == start_time
 
 
-def terminate(pid: int, start_time: int | None, *, grace: float) -> None:
+def terminate(pid: int, start_time: float | None, *, grace: float) -> None:
     """SIGTERM one process (not its group), SIGKILL it if it still runs after ``grace`` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if not is_alive(pid, start_time):
