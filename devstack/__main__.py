@@ -1,10 +1,13 @@
 """``python -m devstack up``: run the whole local stack until Ctrl-C. ``down`` stops a stack left
-behind by a launcher that was killed hard (``up`` does that too before it starts)."""
+behind by a launcher that was killed hard (``up`` does that too before it starts). ``run -- CMD``
+runs a command against the running stack, with the environment its functions have (read from
+``.devstack/stack.json``): ``make reconcile`` and ``make token`` use it."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -22,6 +25,7 @@ from devstack.stack import (
     StackError,
     StackInfo,
     dead_letter_topic,
+    stack_environment,
     stop_recorded,
     stripe_key_from_environment,
 )
@@ -183,6 +187,23 @@ def down(args: argparse.Namespace) -> int:
     return 0
 
 
+def run(args: argparse.Namespace) -> int:
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        raise StackError("nothing to run: python -m devstack run -- COMMAND [ARGS...]")
+    stack_file = args.state_dir / "stack.json"
+    env = dict(os.environ)
+    if stack_file.is_file():
+        env |= stack_environment(StackInfo.load(stack_file))
+    elif not args.if_running:
+        raise StackError(
+            f"no local stack is running ({_shown(stack_file)} not found): start one with "
+            "`make run` in another terminal, then run this again"
+        )
+    sys.stdout.flush()
+    os.execvpe(command[0], command, env)  # noqa: S606 - the developer's own command
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -239,7 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.set_defaults(handler=up)
     down_parser = commands.add_parser("down", help="stop processes left by a killed launcher")
     down_parser.set_defaults(handler=down)
-    for sub in (up_parser, down_parser):
+    run_parser = commands.add_parser(
+        "run", help="run a command with the running stack's environment (its stack.json)"
+    )
+    run_parser.add_argument(
+        "--if-running",
+        action="store_true",
+        help="without a running stack, run the command with the environment as it is",
+    )
+    run_parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
+    run_parser.set_defaults(handler=run)
+    for sub in (up_parser, down_parser, run_parser):
         sub.add_argument(
             "--state-dir",
             type=Path,

@@ -241,6 +241,30 @@ class StackInfo:
         return cls(**data)
 
 
+def stack_environment(info: StackInfo, env_dir: Path = REPO_ROOT) -> dict[str, str]:
+    """The environment the functions of the running stack ``info`` were given, rebuilt from its
+    ``stack.json``, so a command run beside them (``make reconcile``) reaches the same
+    emulators, the same Stripe and the same project. Nothing secret is read from the file: the
+    stand-in's key is not a secret, and a Stripe test key comes from the environment as for
+    ``up``."""
+    standin = info.stripe.mode == "standin"
+    stripe_key = STANDIN_SECRET_KEY if standin else stripe_key_from_environment(env_dir)
+    run_values: dict[str, str | None] = {
+        "GOOGLE_CLOUD_PROJECT": info.project_id,
+        "FIRESTORE_EMULATOR_HOST": info.firestore_emulator_host,
+        "PUBSUB_EMULATOR_HOST": info.pubsub_emulator_host,
+        "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
+        "STRIPE_SECRET_KEY": stripe_key,
+        "STRIPE_API_BASE": info.stripe.api_base,
+        "STRIPE_WEBHOOK_SECRETS": info.stripe.webhook_secret,
+        "SMTP_HOST": info.smtp.host,
+        "SMTP_PORT": str(info.smtp.port),
+    }
+    if info.notifications_topic is not None:
+        run_values["NOTIFICATIONS_TOPIC"] = info.notifications_topic
+    return function_env(run_values, env_dir=env_dir)
+
+
 # --- start and stop ---------------------------------------------------------------------------
 
 
