@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:packages/billing-usage:.
 
-.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start mail-preview reliability infra-readme
+.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
@@ -59,6 +59,9 @@ infra-readme: setup  ## Rewrite infra/README.md's tables of inputs and outputs f
 
 infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cdktf provider packages (needs npm).
 	scripts/provider-schema
+
+bench-settings: setup  ## Settings import + load: plain pydantic (what the functions use) against pydantic-settings.
+	$(PY) -m benchmarks.settings_load $(ARGS)
 
 bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
 	$(PY) -m benchmarks.cold_start

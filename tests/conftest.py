@@ -14,7 +14,8 @@ pytest.register_assert_rewrite("tests.support")
 # tests/reliability.
 pytest_plugins = ["tests.support.stack_fixtures"]
 
-from billing.config import Settings  # noqa: E402  (after register_assert_rewrite)
+from billing.config import BillingSettings  # noqa: E402  (after register_assert_rewrite)
+from mailer.config import MailSettings  # noqa: E402
 from tests.support.fakes import FakeVerifier, InMemoryCustomers  # noqa: E402
 
 
@@ -28,8 +29,8 @@ def _restore_environ() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(
+def settings() -> BillingSettings:
+    return BillingSettings(
         google_cloud_project="demo-billing",
         stripe_secret_key="sk_test_unit",  # type: ignore[arg-type]  # pydantic coerces to SecretStr
         allowed_origins=["http://localhost:3000"],
@@ -50,9 +51,10 @@ MAIL_SETTINGS = {
 }
 
 
-def mail_settings(**overrides: object) -> Settings:
-    """Settings of the email function, as a deployment would give them."""
-    return Settings(**(MAIL_SETTINGS | overrides))  # type: ignore[arg-type]
+def mail_settings(**overrides: object) -> MailSettings:
+    """BillingSettings of the email function, as a deployment would give them (none from the
+    environment); a bad or missing one is a ConfigError naming it, as at start."""
+    return MailSettings.load({}, **(MAIL_SETTINGS | overrides))
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from billing.config import Settings
 from mailer.compose import Brand, Composer, recipient
+from mailer.config import MailSettings
 from mailer.contract import parse
 from tools.mail_samples import MARCH_1_2026, SAMPLES
 
 SAMPLE_SETTINGS = {
     "google_cloud_project": "demo-billing",
+    "smtp_host": "localhost",  # required of the email function; the preview sends nothing
     "mail_from": "billing@example.com",
     "mail_reply_to": "support@example.com",
     "product_name": "Acme Cloud",
@@ -32,9 +33,9 @@ SAMPLE_SETTINGS = {
 }
 
 
-def preview_settings() -> Settings:
+def preview_settings() -> MailSettings:
     given = {key: value for key, value in SAMPLE_SETTINGS.items() if key.upper() not in os.environ}
-    return Settings(**given)  # type: ignore[arg-type]  # the rest comes from the environment
+    return MailSettings.load(**given)  # the rest comes from the environment
 
 
 def part(message: EmailMessage, subtype: str) -> str:
@@ -43,7 +44,7 @@ def part(message: EmailMessage, subtype: str) -> str:
     return str(body.get_content())
 
 
-def render_all(out: Path, settings: Settings) -> list[Path]:
+def render_all(out: Path, settings: MailSettings) -> list[Path]:
     composer = Composer(Brand.from_settings(settings))
     now = datetime.fromtimestamp(MARCH_1_2026, UTC)
     out.mkdir(parents=True, exist_ok=True)

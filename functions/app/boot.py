@@ -19,8 +19,8 @@ import flask
 
 from app import registry
 from app.startup import check
-from billing.errors import ConfigError
 from core import logs
+from core.settings import ConfigError
 
 log = logging.getLogger("app.boot")
 

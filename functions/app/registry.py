@@ -40,17 +40,27 @@ WEBHOOK_SECRETS = "STRIPE_WEBHOOK_SECRETS"
 SMTP_PASSWORD = "SMTP_PASSWORD"  # noqa: S105 - the variable's name, not a value
 
 
+Deployable = Literal["billing", "mailer"]
+# The settings class each deployable loads at start, as "module:attribute" like a target: an
+# instance imports only its own (the email function never imports billing).
+SETTINGS: dict[Deployable, str] = {
+    "billing": "billing.config:BillingSettings",
+    "mailer": "mailer.config:MailSettings",
+}
+
+
 @dataclass(frozen=True)
 class FunctionDef:
     name: str  # the Python entry point in main.py; deployed with dashes
     kind: Kind
     target: str  # "module:attribute": the operation (browser, job) or handler (webhook, event)
-    settings: tuple[str, ...] = ()  # Settings fields this function cannot run without
+    settings: tuple[str, ...] = ()  # settings fields this function cannot run without
     secrets: tuple[str, ...] = (STRIPE_KEY,)  # from Secret Manager, and required at start
     # From Secret Manager when one exists, else unset: e.g. a relay that takes no login.
     optional_secrets: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()  # browser: statuses beyond the common ones (documented)
     topic: str | None = None  # event: the Settings field naming the topic it is pushed from
+    deployable: Deployable = "billing"  # which package serves it, and so which settings
 
     @property
     def deployed_name(self) -> str:
@@ -141,6 +151,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         secrets=(),
         optional_secrets=(SMTP_PASSWORD,),
         topic="notifications_topic",
+        deployable="mailer",
     ),
     FunctionDef(
         "record_usage",
@@ -161,9 +172,18 @@ def get(name: str) -> FunctionDef:
         raise KeyError(f"{name!r} is not a function of this package") from None
 
 
-def load_target(fn: FunctionDef) -> Any:
-    module, _, attribute = fn.target.partition(":")
+def _load(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+def load_target(fn: FunctionDef) -> Any:
+    return _load(fn.target)
+
+
+def settings_class(deployable: Deployable) -> Any:
+    """The settings class of ``deployable`` (an ``EnvSettings`` subclass), imported now."""
+    return _load(SETTINGS[deployable])
 
 
 def build(fn: FunctionDef) -> Callable[[Any], Any]:

@@ -6,9 +6,9 @@ always safe to show an end user (no ids of other users, no secrets, no card data
 
 from __future__ import annotations
 
+from core.settings import ConfigError
 
-class ConfigError(Exception):
-    """A setting is missing or malformed; raised at start so the instance never serves."""
+__all__ = ["ConfigError"]  # re-exported: billing code raises it too
 
 
 class BillingError(Exception):

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from billing.config import Settings, load_settings
+from billing.config import BillingSettings, load_settings
 
 # Each client's library is imported when the client is first built, so a function imports
 # only the libraries it uses (the email function never loads Stripe or the token verifier).
@@ -26,19 +26,19 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def build_stripe(settings: Settings) -> stripe.StripeClient:
+def build_stripe(settings: BillingSettings) -> stripe.StripeClient:
     from billing.stripe_api.client import build
 
     return build(settings)
 
 
-def build_firestore(settings: Settings) -> firestore.Client:
-    from google.cloud import firestore
+def build_firestore(settings: BillingSettings) -> firestore.Client:
+    from core import firestore as shared
 
-    return firestore.Client(project=settings.google_cloud_project)
+    return shared.client(settings.google_cloud_project)
 
 
-def build_publisher(settings: Settings) -> PublisherClient:
+def build_publisher(settings: BillingSettings) -> PublisherClient:
     from google.api_core import retry
     from google.cloud.pubsub_v1 import PublisherClient
     from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
@@ -57,11 +57,11 @@ def build_publisher(settings: Settings) -> PublisherClient:
 
 
 class Runtime:
-    """Settings plus lazily built, cached clients. Pass overrides to inject fakes."""
+    """BillingSettings plus lazily built, cached clients. Pass overrides to inject fakes."""
 
     def __init__(
         self,
-        settings: Settings,
+        settings: BillingSettings,
         *,
         stripe_client: stripe.StripeClient | None = None,
         firestore_client: firestore.Client | None = None,

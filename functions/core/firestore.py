@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from google.api_core import retry
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 # What Firestore refuses as a document id. Firebase's own uids never match; custom-token
 # uids may.
 _UNSAFE_ID = re.compile(r"/|^\.\.?$|^__.*__$|^uid-sha256-")
+
+
+def client(project: str) -> firestore.Client:
+    """A Firestore client for ``project`` (the emulator when FIRESTORE_EMULATOR_HOST is set).
+
+    The library is imported here, when the first client is built, so a function that never
+    builds one never pays for it at start.
+    """
+    from google.cloud import firestore
+
+    return firestore.Client(project=project)
 
 
 def doc_id(uid: str) -> str:

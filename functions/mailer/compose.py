@@ -19,9 +19,9 @@ from pathlib import Path
 from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from billing.config import EMAIL_ADDRESS, Settings
-from billing.errors import ConfigError
+from core.settings import EMAIL_ADDRESS, ConfigError
 from mailer import views
+from mailer.config import MailSettings
 from mailer.contract import Notification, Unsendable
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -63,10 +63,8 @@ class Brand:
         return self.address.rpartition("@")[2]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Brand:
-        settings.require("mail_from", "product_name", "app_url")
+    def from_settings(cls, settings: MailSettings) -> Brand:
         mail_from, product, app_url = settings.mail_from, settings.product_name, settings.app_url
-        assert mail_from is not None and product is not None and app_url is not None  # noqa: PT018
         try:
             Locale.parse(settings.mail_locale)
         except (ValueError, LookupError):

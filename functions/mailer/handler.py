@@ -25,11 +25,10 @@ from typing import Any
 from google.api_core.exceptions import GoogleAPIError
 from werkzeug.exceptions import HTTPException
 
-from billing import runtime
-from billing.runtime import Runtime
-from core import call_counts, logs
+from core import call_counts, firestore, logs
 from mailer import contract
 from mailer.compose import Brand, Composer, recipient
+from mailer.config import MailSettings, load_settings
 from mailer.contract import Unsendable
 from mailer.once import Claims, FirestoreClaims, State
 from mailer.smtp import Sender, SendFailed, SmtpSender
@@ -111,10 +110,10 @@ class Mailer:
         self.clock = clock
 
     @classmethod
-    def from_runtime(cls, rt: Runtime) -> Mailer:
-        settings = rt.settings
+    def from_settings(cls, settings: MailSettings) -> Mailer:
+        """The mailer a deployed instance runs: Firestore claims, the configured relay."""
         claims = FirestoreClaims(
-            rt.firestore,
+            firestore.client(settings.google_cloud_project),
             lease=timedelta(seconds=settings.mail_claim_lease_seconds),
             keep=timedelta(days=settings.mail_dedupe_days),
             timeout=settings.firestore_timeout_seconds,
@@ -205,12 +204,12 @@ _lock = threading.Lock()
 
 
 def current() -> Mailer:
-    """This instance's mailer, built on first use from the instance's runtime."""
-    global _mailer  # one per instance, like the runtime it is built from
+    """This instance's mailer, built on first use from the instance's settings."""
+    global _mailer  # one per instance: its clients are shared by every delivery
     if _mailer is None:
         with _lock:
             if _mailer is None:
-                _mailer = Mailer.from_runtime(runtime.current())
+                _mailer = Mailer.from_settings(load_settings())
     return _mailer
 
 

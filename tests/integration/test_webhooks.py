@@ -15,7 +15,7 @@ import requests
 import stripe
 from google.cloud import firestore
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.runtime import Runtime
 from devstack.stack import Stack, StackInfo
@@ -705,7 +705,7 @@ def test_an_oversized_body_is_413_before_anything_else(
 
 
 def test_two_deliveries_cannot_both_take_over_an_abandoned_claim(
-    db: firestore.Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    db: firestore.Client, settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Both read the abandoned record before either writes: the takeover is conditional on the
     # record being as read (its update_time), so only the first write lands; the second

@@ -30,7 +30,7 @@ from core import call_counts, parallel
 from core.firestore import doc_id, firestore_retry
 
 if TYPE_CHECKING:
-    from billing.config import Settings
+    from billing.config import BillingSettings
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def evaluate(
     customer_id: str,
     subs: Sequence[Raw],
     feature_keys: list[str],
-    settings: Settings,
+    settings: BillingSettings,
     now: int,
 ) -> Entitlement:
     """``subs``: the customer's subscriptions as Stripe's API sends them (JSON objects)."""
@@ -189,7 +189,7 @@ def already_says(
     uid: str,
     customer_id: str,
     sub: Raw,
-    settings: Settings,
+    settings: BillingSettings,
     now: int,
 ) -> bool:
     """Whether ``document`` (``entitlements/{uid}`` as stored) already says what ``sub``, as

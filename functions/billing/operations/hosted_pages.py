@@ -84,15 +84,14 @@ def _create_checkout_session(
             # only it: any other open page is ended, as below).
             _end_others(client, earlier, keep=session.id)
             return _answer(session, promotion)
-    # Both are required settings of this function (the registry): present when it serves.
-    assert settings.checkout_success_url is not None
-    assert settings.checkout_cancel_url is not None
+    # Required settings of this function (the registry): checked when its instance starts.
+    pages = settings.checkout_pages()
     params: SessionCreateParams = {
         "mode": "subscription",
         "customer": customer,
         "line_items": [{"price": body.price_id, "quantity": 1}],
-        "success_url": settings.checkout_success_url,
-        "cancel_url": settings.checkout_cancel_url,
+        "success_url": pages.success_url,
+        "cancel_url": pages.cancel_url,
         "subscription_data": {"metadata": {"firebase_uid": ctx.user.uid}},
         "client_reference_id": ctx.user.uid,
         "metadata": choice,
@@ -145,8 +144,7 @@ def _answer(session: stripe.checkout.Session, promotion: Promotion | None) -> Ch
 def create_portal_session(ctx: Context, body: PortalRequest) -> PortalResponse:
     """A Stripe billing portal page for the caller: invoices, cards, plan, cancellation."""
     customer = customer_id(ctx)
-    return_url = ctx.runtime.settings.portal_return_url
-    assert return_url is not None  # required by the registry
+    return_url = ctx.runtime.settings.portal_return()  # required by the registry
     session = ctx.runtime.stripe.v1.billing_portal.sessions.create(
         params={"customer": customer, "return_url": return_url}
     )

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 import stripe
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from core import call_counts
 
 
@@ -49,9 +49,7 @@ def shared_session(pool_size: int = POOL_SIZE) -> requests.Session:
     return session
 
 
-def build(settings: Settings) -> stripe.StripeClient:
-    settings.require("stripe_secret_key")
-    assert settings.stripe_secret_key is not None
+def build(settings: BillingSettings) -> stripe.StripeClient:
     kwargs: dict[str, Any] = {}
     if settings.stripe_api_base:
         kwargs["base_addresses"] = {"api": settings.stripe_api_base}

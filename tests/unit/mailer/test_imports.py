@@ -55,6 +55,7 @@ def test_the_email_function_never_imports_stripe_or_firebase_admin() -> None:
     report = json.loads(lines[-1])
     assert "stripe" not in report["loaded"]
     assert "firebase_admin" not in report["loaded"]
+    assert "billing" not in report["loaded"]  # the mailer stands on core only
     assert report["firestore"]  # the mailer was really built, Firestore client included
     errors = [json.loads(line) for line in lines[:-1] if '"ERROR"' in line]
     assert [error["reason"] for error in errors] == ["not_json"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.entitlements.sync import evaluate
 from billing.statuses import DAY
 
@@ -62,7 +62,7 @@ def _past_due(finalized_days_ago: float) -> dict[str, Any]:
         ("canceled", False),
     ],
 )
-def test_status_decides_access(status: str, active: bool, settings: Settings) -> None:
+def test_status_decides_access(status: str, active: bool, settings: BillingSettings) -> None:
     state = evaluate("u1", "cus_1", [_sub(status)], ["api_access"], settings, NOW)
     assert state.active is active
     assert state.status == status
@@ -70,7 +70,7 @@ def test_status_decides_access(status: str, active: bool, settings: Settings) ->
     assert state.valid_until == (PERIOD_END if active else None)
 
 
-def test_past_due_keeps_access_for_the_grace_days_then_loses_it(settings: Settings) -> None:
+def test_past_due_keeps_access_for_the_grace_days_then_loses_it(settings: BillingSettings) -> None:
     grace = settings.past_due_grace_days
     assert grace == 7
     inside = evaluate("u1", "cus_1", [_past_due(grace - 1)], ["reports"], settings, NOW)
@@ -82,7 +82,7 @@ def test_past_due_keeps_access_for_the_grace_days_then_loses_it(settings: Settin
     assert after.features == []
 
 
-def test_access_statuses_are_configuration(settings: Settings) -> None:
+def test_access_statuses_are_configuration(settings: BillingSettings) -> None:
     strict = settings.model_copy(update={"access_statuses": ["active"]})
     assert evaluate("u1", "cus_1", [_past_due(0.5)], [], strict, NOW).active is False
     assert evaluate("u1", "cus_1", [_sub("trialing")], [], strict, NOW).active is False
@@ -90,12 +90,12 @@ def test_access_statuses_are_configuration(settings: Settings) -> None:
     assert evaluate("u1", "cus_1", [_sub("paused")], [], lenient, NOW).active is True
 
 
-def test_a_trial_is_valid_until_it_ends(settings: Settings) -> None:
+def test_a_trial_is_valid_until_it_ends(settings: BillingSettings) -> None:
     state = evaluate("u1", "cus_1", [_sub("trialing", trial_end=NOW + 3 * DAY)], [], settings, NOW)
     assert state.valid_until == NOW + 3 * DAY
 
 
-def test_the_live_subscription_wins_over_newer_ended_ones(settings: Settings) -> None:
+def test_the_live_subscription_wins_over_newer_ended_ones(settings: BillingSettings) -> None:
     subs = [
         _sub("incomplete_expired", created=NOW - 10),
         _sub("active", created=NOW - 1000),
@@ -105,7 +105,7 @@ def test_the_live_subscription_wins_over_newer_ended_ones(settings: Settings) ->
     assert (state.status, state.active) == ("active", True)
 
 
-def test_without_any_subscription_there_is_no_access(settings: Settings) -> None:
+def test_without_any_subscription_there_is_no_access(settings: BillingSettings) -> None:
     state = evaluate("u1", "cus_1", [], ["reports"], settings, NOW)
     assert (state.status, state.active, state.features) == ("none", False, [])
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.entitlements.notifications import build
 from billing.entitlements.sync import Entitlement
@@ -80,7 +80,7 @@ class FakeStripe:
         )
 
 
-def _ctx(settings: Settings, paid_invoices: int = 1, **objects: dict[str, Any]) -> Context:
+def _ctx(settings: BillingSettings, paid_invoices: int = 1, **objects: dict[str, Any]) -> Context:
     objects.setdefault("customer", {"id": CUSTOMER, "email": "a@example.com", "name": "<b>A</b>"})
     objects.setdefault("product", {"id": "prod_pro", "name": "Pro"})
     fake = FakeStripe(paid_invoices, **objects)
@@ -114,7 +114,7 @@ def _event(event_type: str, obj_id: str) -> dict[str, Any]:
     ],
 )  # fmt: skip
 def test_each_notification_follows_the_contract(
-    event_type: str, objects: dict[str, Any], kind: str, settings: Settings
+    event_type: str, objects: dict[str, Any], kind: str, settings: BillingSettings
 ) -> None:
     obj_id = "in_1" if event_type.startswith("invoice.") else "sub_1"
     message = build(_ctx(settings, **objects), _event(event_type, obj_id), STATE)
@@ -147,13 +147,13 @@ def test_each_notification_follows_the_contract(
     ],
 )  # fmt: skip
 def test_nothing_is_sent_that_is_no_longer_true(
-    event_type: str, objects: dict[str, Any], settings: Settings
+    event_type: str, objects: dict[str, Any], settings: BillingSettings
 ) -> None:
     obj_id = "in_1" if event_type.startswith("invoice.") else "sub_1"
     assert build(_ctx(settings, **objects), _event(event_type, obj_id), STATE) is None
 
 
-def test_events_that_notify_nobody_make_no_stripe_call(settings: Settings) -> None:
+def test_events_that_notify_nobody_make_no_stripe_call(settings: BillingSettings) -> None:
     ctx = _ctx(settings)  # no invoice or subscription: any read would raise
     assert build(ctx, _event("customer.subscription.updated", "sub_1"), STATE) is None
 
@@ -161,7 +161,7 @@ def test_events_that_notify_nobody_make_no_stripe_call(settings: Settings) -> No
 @pytest.mark.parametrize(
     "event_type", ["invoice.payment_failed", "invoice.payment_action_required"]
 )
-def test_a_first_payment_on_the_form_sends_no_mail(event_type: str, settings: Settings) -> None:
+def test_a_first_payment_on_the_form_sends_no_mail(event_type: str, settings: BillingSettings) -> None:
     """The payment form shows a decline or a 3-D Secure step of the first invoice itself."""
     first = _invoice("open", amount_paid=0, billing_reason="subscription_create")
     assert build(_ctx(settings, invoice=first), _event(event_type, "in_1"), STATE) is None
@@ -169,7 +169,7 @@ def test_a_first_payment_on_the_form_sends_no_mail(event_type: str, settings: Se
     assert build(_ctx(settings, invoice=later), _event(event_type, "in_1"), STATE) is not None
 
 
-def test_a_subscription_that_never_started_ends_without_a_mail(settings: Settings) -> None:
+def test_a_subscription_that_never_started_ends_without_a_mail(settings: BillingSettings) -> None:
     """An abandoned checkout (cancelled while incomplete, no invoice ever paid) or one that
     expired unpaid says nothing; one that was paid for once says it ended."""
     deleted = _event("customer.subscription.deleted", "sub_1")

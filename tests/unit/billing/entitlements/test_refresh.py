@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.entitlements.sync import Entitlement, already_says, evaluate
 from billing.statuses import DAY
 
@@ -58,13 +58,13 @@ def _sub(**extra: Any) -> dict[str, Any]:
     return data
 
 
-def _stored(sub: dict[str, Any], settings: Settings, features: list[str]) -> dict[str, Any]:
+def _stored(sub: dict[str, Any], settings: BillingSettings, features: list[str]) -> dict[str, Any]:
     """The document a sync wrote for ``sub`` (with the fields only the sync adds)."""
     written = evaluate(UID, CUSTOMER, [sub], features, settings, NOW).document()
     return written | {"updated_at": "2026-12-01T00:00:00Z", "version": 12345}
 
 
-def test_nothing_changed_means_no_refresh(settings: Settings) -> None:
+def test_nothing_changed_means_no_refresh(settings: BillingSettings) -> None:
     sub = _sub()
     assert already_says(_stored(sub, settings, ["reports"]), UID, CUSTOMER, sub, settings, NOW)
 
@@ -97,7 +97,7 @@ STRIPE_CHANGES = {
 
 
 @pytest.mark.parametrize("change", sorted(STRIPE_CHANGES))
-def test_every_change_on_stripes_side_refreshes(change: str, settings: Settings) -> None:
+def test_every_change_on_stripes_side_refreshes(change: str, settings: BillingSettings) -> None:
     path, now_value, before_value = STRIPE_CHANGES[change]
     before = _set(_sub(), path, before_value)
     document = _stored(before, settings, ["reports"])
@@ -106,7 +106,7 @@ def test_every_change_on_stripes_side_refreshes(change: str, settings: Settings)
 
 
 def test_past_due_grace_running_out_refreshes_with_nothing_else_changed(
-    settings: Settings,
+    settings: BillingSettings,
 ) -> None:
     sub = _sub(status="past_due")
     document = _stored(sub, settings, ["reports"])
@@ -115,7 +115,7 @@ def test_past_due_grace_running_out_refreshes_with_nothing_else_changed(
     assert not already_says(document, UID, CUSTOMER, sub, settings, later)
 
 
-def test_a_payment_on_a_new_invoice_refreshes(settings: Settings) -> None:
+def test_a_payment_on_a_new_invoice_refreshes(settings: BillingSettings) -> None:
     before = _sub(status="past_due")
     document = _stored(before, settings, [])
     invoice = {**before["latest_invoice"], "id": "in_2", "status_transitions": {}}
@@ -125,7 +125,7 @@ def test_a_payment_on_a_new_invoice_refreshes(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Entitlement)])
-def test_a_document_that_differs_in_any_field_is_refreshed(field: str, settings: Settings) -> None:
+def test_a_document_that_differs_in_any_field_is_refreshed(field: str, settings: BillingSettings) -> None:
     # Whatever the reason (an older sync, a hand edit, a bug), a field a sync would write
     # differently is never left as it is.
     sub = _sub()
@@ -136,7 +136,7 @@ def test_a_document_that_differs_in_any_field_is_refreshed(field: str, settings:
     assert not already_says(document, UID, CUSTOMER, sub, settings, NOW)
 
 
-def test_no_document_or_another_subscriptions_document_refreshes(settings: Settings) -> None:
+def test_no_document_or_another_subscriptions_document_refreshes(settings: BillingSettings) -> None:
     sub = _sub()
     assert not already_says(None, UID, CUSTOMER, sub, settings, NOW)
     other = _stored(_sub(id="sub_other"), settings, ["reports"])
@@ -145,7 +145,7 @@ def test_no_document_or_another_subscriptions_document_refreshes(settings: Setti
     assert not already_says(not_a_list, UID, CUSTOMER, sub, settings, NOW)
 
 
-def test_another_customer_or_user_refreshes(settings: Settings) -> None:
+def test_another_customer_or_user_refreshes(settings: BillingSettings) -> None:
     sub = _sub()
     document = _stored(sub, settings, [])
     assert not already_says(document, UID, "cus_2", sub, settings, NOW)

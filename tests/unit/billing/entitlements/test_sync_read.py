@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.entitlements.sync import read
 from billing.runtime import Runtime
@@ -33,7 +33,7 @@ def own_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandinSer
 
 
 def test_more_than_a_page_of_features_all_reach_the_entitlement(
-    own_standin: StandinServer, settings: Settings
+    own_standin: StandinServer, settings: BillingSettings
 ) -> None:
     client = own_standin.client()
     customer = client.v1.customers.create(

@@ -11,7 +11,7 @@ import stripe
 from google.api_core import exceptions as google_exceptions
 from pydantic import BaseModel, ConfigDict
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import Conflict
 from billing.http.browser import BrowserEndpoint
@@ -59,7 +59,7 @@ boom = BrowserEndpoint("boom_op", boom_op, Boom)
 
 
 @pytest.fixture
-def rt(settings: Settings, verifier: FakeVerifier) -> Runtime:
+def rt(settings: BillingSettings, verifier: FakeVerifier) -> Runtime:
     verifier.add("alice", "alice@example.com")
     return Runtime(settings, verifier=verifier)
 
@@ -324,7 +324,9 @@ def test_w3c_traceparent_is_used_when_there_is_no_cloud_trace_header(
     assert last["logging.googleapis.com/trace_sampled"] is True
 
 
-def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVerifier) -> None:
+def test_deeply_nested_json_is_400_not_500(
+    settings: BillingSettings, verifier: FakeVerifier
+) -> None:
     verifier.add("alice")
     rt = Runtime(settings.model_copy(update={"max_body_bytes": 16384}), verifier=verifier)
     response = client_for(echo, rt).post(
@@ -337,7 +339,7 @@ def test_deeply_nested_json_is_400_not_500(settings: Settings, verifier: FakeVer
     assert error_of(response)["code"] == "malformed_json"
 
 
-def test_json_nesting_is_limited_to_32_levels(settings: Settings, verifier: FakeVerifier) -> None:
+def test_json_nesting_is_limited_to_32_levels(settings: BillingSettings, verifier: FakeVerifier) -> None:
     # The limit itself, pinned: 32 nested objects and arrays are parsed (and then judged by the
     # model), a 33rd is refused as malformed JSON before any model sees it.
     verifier.add("alice")
@@ -373,7 +375,7 @@ def test_json_nesting_is_limited_to_32_levels(settings: Settings, verifier: Fake
     ],
 )
 def test_hostile_json_is_400_malformed_json(
-    settings: Settings, verifier: FakeVerifier, raw: bytes, reason: str
+    settings: BillingSettings, verifier: FakeVerifier, raw: bytes, reason: str
 ) -> None:
     verifier.add("alice")
     rt = Runtime(settings.model_copy(update={"max_body_bytes": 16384}), verifier=verifier)

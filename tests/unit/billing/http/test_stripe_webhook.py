@@ -10,7 +10,7 @@ import stripe
 from flask.testing import FlaskClient
 from pydantic import SecretStr
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.errors import BadRequest
 from billing.http.stripe_webhook import Event, StripeWebhookEndpoint, parse_event, verify
@@ -115,7 +115,7 @@ def test_a_well_formed_envelope_parses() -> None:
     assert parse_event(json.dumps(event).encode()) == event
 
 
-def _endpoint_with(settings: Settings, key: str) -> tuple[FlaskClient, list[Event]]:
+def _endpoint_with(settings: BillingSettings, key: str) -> tuple[FlaskClient, list[Event]]:
     processed: list[Event] = []
 
     def process(ctx: Context, event: Event) -> str:
@@ -139,7 +139,7 @@ def _endpoint_with(settings: Settings, key: str) -> tuple[FlaskClient, list[Even
     ],
 )
 def test_only_events_of_the_keys_mode_are_processed(
-    settings: Settings, key: str, livemode: bool, outcome: str
+    settings: BillingSettings, key: str, livemode: bool, outcome: str
 ) -> None:
     client, processed = _endpoint_with(settings, key)
     event = ENVELOPE | {"livemode": livemode, "data": {"object": {"customer": "cus_1"}}}

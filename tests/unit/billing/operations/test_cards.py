@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 import stripe
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.context import Context
 from billing.errors import Conflict
 from billing.operations._cards import CONVERGE_ATTEMPTS, make_default
@@ -85,7 +85,7 @@ def account() -> FakeAccount:
 
 
 @pytest.fixture
-def ctx(settings: Settings, account: FakeAccount) -> Context:
+def ctx(settings: BillingSettings, account: FakeAccount) -> Context:
     return Context(runtime=Runtime(settings, stripe_client=account.client()), request_id="r")
 
 

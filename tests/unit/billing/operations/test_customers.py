@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from google.api_core.exceptions import ServiceUnavailable
 
 from app import registry
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.runtime import Runtime
 from tests.support.fakes import FakeVerifier, InMemoryCustomers
 from tests.support.helpers import client_for
@@ -72,7 +72,10 @@ def fake_stripe() -> FakeStripe:
 
 
 def _client(
-    settings: Settings, verifier: FakeVerifier, customers: InMemoryCustomers, fake: FakeStripe
+    settings: BillingSettings,
+    verifier: FakeVerifier,
+    customers: InMemoryCustomers,
+    fake: FakeStripe,
 ) -> FlaskClient:
     verifier.add("alice", "alice@example.com")
     verifier.add("bob", "bob@example.com")
@@ -88,7 +91,7 @@ def _client(
 
 @pytest.fixture
 def client(
-    settings: Settings,
+    settings: BillingSettings,
     verifier: FakeVerifier,
     customers: InMemoryCustomers,
     fake_stripe: FakeStripe,
@@ -183,7 +186,7 @@ def test_users_without_an_email_get_a_clear_400(client: FlaskClient) -> None:
 
 
 def test_unverified_emails_are_refused_unless_configured(
-    settings: Settings, verifier: FakeVerifier, customers: InMemoryCustomers
+    settings: BillingSettings, verifier: FakeVerifier, customers: InMemoryCustomers
 ) -> None:
     verifier.add("carol", "carol@example.com")
     verifier._callers["token-carol"] = replace(

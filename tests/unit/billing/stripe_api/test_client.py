@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.stripe_api.client import build
 from devstack.stripe_standin.serving import serve
 
@@ -47,7 +47,7 @@ def recorder() -> Iterator[tuple[Recorder, str]]:
 
 
 def test_request_threads_share_one_kept_connection(
-    recorder: tuple[Recorder, str], settings: Settings
+    recorder: tuple[Recorder, str], settings: BillingSettings
 ) -> None:
     app, url = recorder
     client = build(settings.model_copy(update={"stripe_api_base": url}))
