@@ -2,30 +2,38 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := functions:packages/billing-usage:.
+# Where `make run` keeps stack.json; the targets that talk to a running stack read it there.
+STATE_DIR ?= .devstack
 
-.PHONY: run test test-stripe setup setup-services lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
+.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
+
+help:  ## List the make targets and what each does.
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
 run: setup-services  ## Start the whole local stack (emulators, Stripe stand-in, SMTP sink, functions).
 	$(PY) -m devstack up
 
-test: setup-services lint typecheck  ## Lint, type-check and run every test (starts its own stack).
+test: setup-tests lint typecheck  ## Lint, type-check and run every test (starts its own stack).
 	$(PY) -m pytest
 
 test-stripe: setup-services  ## The integration tests against Stripe test mode (STRIPE_SECRET_KEY=sk_test_...).
 	BILLING_TESTS_STRIPE=test-mode $(PY) -m pytest tests/integration -rs
 
-setup:
+setup:  ## Create .venv (Python 3.12) with the pinned requirements; re-runs are cheap.
 	@scripts/setup
 
-setup-services:
+setup-services:  ## setup, and check what the local stack needs (gcloud emulators, Java).
 	@scripts/setup --services
 
-lint:
+setup-tests:  ## setup-services, and Terraform and the checkov venv that only the tests use.
+	@scripts/setup --tests
+
+lint:  ## ruff (lint and format) and import-linter's layer contracts.
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-typecheck:
+typecheck:  ## mypy --strict over the functions, the stack, the tools and the tests.
 	$(VENV)/bin/mypy
 
 reliability: setup-services  ## Only the reliability suites (also part of `make test`).
@@ -37,11 +45,11 @@ unit: setup  ## Only the tests that need no emulator.
 openapi: setup  ## Regenerate openapi.yaml from the request/response models.
 	$(PY) -m tools.openapi > openapi.yaml
 
-token: setup  ## make token UID=alice EMAIL=alice@example.com
-	@$(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
+token: setup  ## A local ID token (the running stack's project): make token UID=alice EMAIL=alice@example.com
+	@$(PY) -m devstack run --if-running --state-dir $(STATE_DIR) -- $(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
 
 reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dry-run [--uid UID]"
-	$(PY) -m billing.operations.reconcile $(ARGS)
+	$(PY) -m devstack run --state-dir $(STATE_DIR) -- $(PY) -m billing.operations.reconcile $(ARGS)
 
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock

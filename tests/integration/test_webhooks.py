@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -18,7 +19,7 @@ from google.cloud import firestore
 from billing.config import BillingSettings
 from billing.context import Context
 from billing.runtime import Runtime
-from devstack.stack import Stack, StackInfo
+from devstack.stack import REPO_ROOT, Stack, StackInfo
 from tests.support.billing_flows import OTHER_PRICE, PRICE, failed_first_payment, subscribe
 from tests.support.stack_fixtures import StandIn, User, extra_function
 from tests.support.webhooks import (
@@ -491,6 +492,27 @@ def test_the_reconcile_command_repairs_a_drifted_entitlement(
     assert "changed 1" in run()
     assert entitlement(db, user.uid)["active"] is True  # type: ignore[index]
     assert "changed 0" in run()
+
+
+def test_make_reconcile_runs_against_the_running_stack_from_its_stack_json(
+    running_stack: Stack, user: User, paused: StandIn, db: firestore.Client
+) -> None:
+    import subprocess
+
+    created = subscribe(user, paused)  # webhooks held: nothing but reconcile writes
+    user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
+    db.collection("entitlements").document(user.uid).update({"active": False, "features": []})
+    # As a developer types it in a fresh shell: no GOOGLE_CLOUD_PROJECT, no emulator hosts.
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
+    result = subprocess.run(  # noqa: S603 - make with our own Makefile
+        ["make", "--no-print-directory", "reconcile", f"STATE_DIR={running_stack.state_dir}",  # noqa: S607
+         f"ARGS=--dry-run --uid {user.uid}"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"{user.uid}: active: False -> True" in result.stdout
+    assert "would change 1" in result.stdout
+    assert entitlement(db, user.uid)["active"] is False  # type: ignore[index]
 
 
 def test_many_users_paying_at_once_each_end_active(

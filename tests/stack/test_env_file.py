@@ -118,3 +118,25 @@ def test_live_and_unknown_keys_are_refused_without_echoing_them(
     with pytest.raises(StackError, match=message) as raised:
         stripe_key_from_environment(tmp_path)
     assert FAKE_SUFFIX not in str(raised.value)
+
+
+def test_sourcing_the_env_example_in_bash_gives_what_the_stack_parses() -> None:
+    import subprocess
+
+    expected = read_env_file(REPO_ROOT / ".env.example")
+    names = "|".join(sorted(expected))
+    # `set -a` exports each assignment; `env -0` prints them unambiguously (values may hold
+    # spaces, '=' or '?'). A value a shell cannot take (an unquoted space runs a command)
+    # fails the sourcing, and `set -e` makes that fail the script.
+    script = f"set -euo pipefail; set -a; . ./.env.example; set +a; env -0 | grep -zE '^({names})='"
+    done = subprocess.run(  # noqa: S603 - our own script
+        ["bash", "-c", script],  # noqa: S607
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    sourced = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if item)
+    assert sourced == expected
