@@ -253,7 +253,7 @@ def stack_environment(info: StackInfo, env_dir: Path = REPO_ROOT) -> dict[str, s
         "GOOGLE_CLOUD_PROJECT": info.project_id,
         "FIRESTORE_EMULATOR_HOST": info.firestore_emulator_host,
         "PUBSUB_EMULATOR_HOST": info.pubsub_emulator_host,
-        "FIREBASE_AUTH_EMULATOR_HOST": AUTH_EMULATOR_HOST,
+        "FIREBASE_AUTH_EMULATOR_HOST": info.auth_emulator_host,
         "STRIPE_SECRET_KEY": stripe_key,
         "STRIPE_API_BASE": info.stripe.api_base,
         "STRIPE_WEBHOOK_SECRETS": info.stripe.webhook_secret,
@@ -262,6 +262,8 @@ def stack_environment(info: StackInfo, env_dir: Path = REPO_ROOT) -> dict[str, s
     }
     if info.notifications_topic is not None:
         run_values["NOTIFICATIONS_TOPIC"] = info.notifications_topic
+    if info.usage_topic is not None:
+        run_values["USAGE_TOPIC"] = info.usage_topic
     return function_env(run_values, env_dir=env_dir)
 
 

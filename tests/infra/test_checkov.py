@@ -12,7 +12,9 @@ FLAGS = ("--compact", "--quiet", "--skip-download")
 
 
 def test_checkov_passes_on_the_terraform() -> None:
-    assert CHECKOV.exists(), "run scripts/setup: it installs the pinned checkov in .venv-checkov"
+    assert CHECKOV.exists(), (
+        "run scripts/setup --tests: it installs the pinned checkov in .venv-checkov"
+    )
     done = subprocess.run(  # noqa: S603 - the pinned checkov, our own arguments
         [str(CHECKOV), "--directory", str(INFRA), "--framework", "terraform", *FLAGS],
         cwd=REPO,

@@ -161,7 +161,9 @@ def test_events_that_notify_nobody_make_no_stripe_call(settings: BillingSettings
 @pytest.mark.parametrize(
     "event_type", ["invoice.payment_failed", "invoice.payment_action_required"]
 )
-def test_a_first_payment_on_the_form_sends_no_mail(event_type: str, settings: BillingSettings) -> None:
+def test_a_first_payment_on_the_form_sends_no_mail(
+    event_type: str, settings: BillingSettings
+) -> None:
     """The payment form shows a decline or a 3-D Secure step of the first invoice itself."""
     first = _invoice("open", amount_paid=0, billing_reason="subscription_create")
     assert build(_ctx(settings, invoice=first), _event(event_type, "in_1"), STATE) is None

@@ -339,7 +339,9 @@ def test_deeply_nested_json_is_400_not_500(
     assert error_of(response)["code"] == "malformed_json"
 
 
-def test_json_nesting_is_limited_to_32_levels(settings: BillingSettings, verifier: FakeVerifier) -> None:
+def test_json_nesting_is_limited_to_32_levels(
+    settings: BillingSettings, verifier: FakeVerifier
+) -> None:
     # The limit itself, pinned: 32 nested objects and arrays are parsed (and then judged by the
     # model), a 33rd is refused as malformed JSON before any model sees it.
     verifier.add("alice")
