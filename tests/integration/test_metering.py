@@ -200,7 +200,10 @@ def test_reconcile_reports_drift_between_quota_counts_and_stripes_summary(
     assert metering.handle(_push(reported)) is Outcome.RECORDED
     ctx = Context(
         runtime=Runtime(
-            BillingSettings(google_cloud_project=stack.project_id),
+            # The Stripe client is handed in: the key is never used.
+            BillingSettings.load(
+                {}, google_cloud_project=stack.project_id, stripe_secret_key="sk_test_" + "unused"
+            ),
             firestore_client=db,
             stripe_client=metering.stripe,
         ),

@@ -125,7 +125,9 @@ def test_a_payment_on_a_new_invoice_refreshes(settings: BillingSettings) -> None
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Entitlement)])
-def test_a_document_that_differs_in_any_field_is_refreshed(field: str, settings: BillingSettings) -> None:
+def test_a_document_that_differs_in_any_field_is_refreshed(
+    field: str, settings: BillingSettings
+) -> None:
     # Whatever the reason (an older sync, a hand edit, a bug), a field a sync would write
     # differently is never left as it is.
     sub = _sub()
