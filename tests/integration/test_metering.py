@@ -141,6 +141,10 @@ def test_usage_of_a_subject_without_a_stripe_customer_is_held_not_sent(
     assert metering.handle(_push(usage)) is Outcome.HELD
     held = db.collection(COLLECTION).document(usage["id"]).get().to_dict() or {}
     assert (held["status"], held["reason"], held["value"]) == ("held", "no_customer", 3)
+    customer = user.customer()  # subscribing later: usage from now on is billed, not before
+    assert metering.handle(_push(_usage(user, meter, value=4))) is Outcome.RECORDED
+    assert metering.handle(_push(usage)) is Outcome.ALREADY_DONE
+    assert _summary(standin, meter, customer) == 4
 
 
 def test_an_id_reported_again_with_other_contents_is_refused(

@@ -59,6 +59,7 @@ log = logging.getLogger("metering")
 
 # Stripe answers a repeated identifier with this (v1 has no error code for it).
 DUPLICATE_MESSAGE = "An event already exists with identifier"
+LINKED_CACHE = 10_000  # subjects whose customer an instance remembers
 
 
 class RetryLater(Exception):
@@ -116,6 +117,10 @@ class Metering:
         self.customers = customers
         self.stripe = stripe_client
         self.clock = clock
+        # subject -> Stripe customer, only once linked: a link never changes (one customer per
+        # user, ever: billing.state.customers), so remembering it saves a read per message.
+        self._linked: dict[str, str] = {}
+        self._linked_lock = threading.Lock()
 
     @classmethod
     def from_runtime(cls, rt: Runtime) -> Metering:
@@ -181,16 +186,28 @@ class Metering:
             raise RetryLater("being recorded by another delivery", status=409)
         return self._record(usage, claim)
 
+    def _customer_of(self, subject: str) -> str | None:
+        if subject in self._linked:
+            return self._linked[subject]
+        record = self.customers.get(subject)  # counts its own round trip
+        if record is None or record.customer_id is None:
+            return None
+        with self._linked_lock:
+            if len(self._linked) >= LINKED_CACHE:
+                self._linked.clear()  # bounded memory; the next reads refill it
+            self._linked[subject] = record.customer_id
+        return record.customer_id
+
     def _record(self, usage: UsageMessage, claim: Claim) -> Outcome:
         try:
-            record = self.customers.get(usage.subject)  # counts its own round trip
+            customer_id = self._customer_of(usage.subject)
         except GoogleAPIError as error:
             self._release(claim, f"customer lookup: {type(error).__name__}")
             raise RetryLater("Firestore unavailable") from None
-        if record is None or record.customer_id is None:
+        if customer_id is None:
             log.warning("usage held: the subject has no Stripe customer", extra={"reason": "held"})
             return self._finish(claim, ledger.HELD, {"reason": "no_customer"}, Outcome.HELD)
-        outcome, details = self._send(usage, record.customer_id, claim)
+        outcome, details = self._send(usage, customer_id, claim)
         return self._finish(
             claim,
             ledger.RECORDED if outcome is Outcome.RECORDED else ledger.REFUSED,
