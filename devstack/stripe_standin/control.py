@@ -32,7 +32,9 @@ _CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
     "webhook_max_attempts": (int,),
     "webhook_backoff_s": (int, float),
     "webhook_timeout_s": (int, float),
+    "webhook_payload": (str,),
 }
+_PAYLOADS = ("snapshot", "thin")
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -108,6 +110,8 @@ def control_blueprint(standin: Standin) -> Blueprint:
                 return _problem(f"unknown config field: {field}")
             if not isinstance(value, expected) or isinstance(value, bool):
                 return _problem(f"invalid value for {field}")
+            if field == "webhook_payload" and value not in _PAYLOADS:
+                return _problem(f"webhook_payload must be one of {', '.join(_PAYLOADS)}")
             minimum = {"latency_ms": 0, "webhook_max_attempts": 1}.get(field)
             if minimum is not None and cast(int, value) < minimum:
                 return _problem(f"invalid value for {field}")

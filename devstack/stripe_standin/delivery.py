@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import requests
@@ -42,6 +43,7 @@ class WebhookSettings:
     max_attempts: int
     backoff_s: float
     timeout_s: float
+    payload: str = "snapshot"  # or "thin"
 
 
 @dataclass
@@ -63,6 +65,41 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
 
 def encode_event(event: JSONDict) -> bytes:
     return json.dumps(event, indent=2).encode()
+
+
+# Where a thin event's related object is read (its ``url``), by the object's type.
+_RETRIEVE_PATHS = {
+    "subscription": "/v1/subscriptions/",
+    "invoice": "/v1/invoices/",
+    "customer": "/v1/customers/",
+    "payment_intent": "/v1/payment_intents/",
+    "setup_intent": "/v1/setup_intents/",
+    "payment_method": "/v1/payment_methods/",
+    "checkout.session": "/v1/checkout/sessions/",
+}
+
+
+def thin_event(event: JSONDict) -> JSONDict:
+    """The thin form of a snapshot event, as an event destination with
+    ``event_payload=thin`` sends it: no object, only a reference to fetch it by
+    (https://docs.stripe.com/event-destinations#thin-events: "unversioned ... you must fetch
+    the versioned event from the API or fetch the resource's current state"). The shape is
+    stripe-python's ``EventNotification``: ``object`` "v2.core.event", the type prefixed
+    ``v1.``, ``created`` an RFC 3339 string, ``related_object`` {id, type, url} for the event
+    types that have one (an entitlement summary's has none)."""
+    obj = event["data"]["object"]
+    created = datetime.fromtimestamp(int(event["created"]), UTC)
+    thin: JSONDict = {
+        "id": event["id"],
+        "object": "v2.core.event",
+        "type": f"v1.{event['type']}",
+        "created": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "livemode": event["livemode"],
+    }
+    path = _RETRIEVE_PATHS.get(obj.get("object", ""))
+    if path is not None and isinstance(obj.get("id"), str):
+        thin["related_object"] = {"id": obj["id"], "type": obj["object"], "url": path + obj["id"]}
+    return thin
 
 
 class WebhookDispatcher:
@@ -110,7 +147,7 @@ class WebhookDispatcher:
         job = _Job(
             event_id=event["id"],
             event_type=event["type"],
-            body=encode_event(event),
+            body=encode_event(thin_event(event) if self._settings().payload == "thin" else event),
             attempt=0,
             due=time.monotonic(),
             seq=next(self._seq),

@@ -17,4 +17,7 @@ class StandinConfig:
     webhook_max_attempts: int = 5
     webhook_backoff_s: float = 0.5
     webhook_timeout_s: float = 10.0
+    # An event destination's payload style: "snapshot" (the object, versioned) or "thin" (a
+    # reference to fetch; https://docs.stripe.com/event-destinations#thin-events).
+    webhook_payload: str = "snapshot"
     catalog_path: Path = DEFAULT_CATALOG

@@ -95,6 +95,7 @@ class Standin:
                 max_attempts=self.config.webhook_max_attempts,
                 backoff_s=self.config.webhook_backoff_s,
                 timeout_s=self.config.webhook_timeout_s,
+                payload=self.config.webhook_payload,
             )
 
     def _endpoint_count(self) -> int:

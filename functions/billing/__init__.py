@@ -31,6 +31,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``events``: the webhook's event processing: claim, sync, record, publish.
     - ``sync``: ``entitlements/{uid}`` rebuilt from what Stripe says now.
     - ``notifications``: what an event tells the customer, published once.
+    - ``thin_events``: a thin event (an event destination's reference-only payload) made whole.
     - ``id_token``: the entitlement as the ``billing`` custom claim in the user's ID token.
 - ``usage/``: metered usage, from the usage topic to Stripe's meters.
     - ``contract``: the usage message (schemas/usage.v1.json) as the function reads it.

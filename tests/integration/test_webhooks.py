@@ -770,3 +770,61 @@ def test_two_deliveries_cannot_both_take_over_an_abandoned_claim(
     stored = db.collection(events.EVENTS).document(event["id"]).get().to_dict()
     assert stored is not None
     assert stored["owner"] == taken.data["owner"] != "crashed"
+
+
+def test_a_thin_event_destination_keeps_entitlements_and_mails_right(
+    user: User, standin: StandIn, db: firestore.Client, topic: Topic
+) -> None:
+    """Issue 15, point 16: an event destination with thin payloads (no data.object, only a
+    related_object) is synced and mailed from the objects fetched, not answered 400."""
+    standin.post("/_standin/config", {"webhook_payload": "thin"})
+    try:
+        created = subscribe(user, standin)
+        doc = wait_until(lambda: _active(db, user.uid), "the entitlement to turn active")
+        assert doc["subscription_id"] == created["subscription_id"]
+        receipts = wait_until(
+            lambda: [m for m in topic.for_uid(user.uid) if m["type"] == "payment_succeeded"],
+            "the receipt",
+        )
+        assert len(receipts) == 1
+    finally:
+        standin.post("/_standin/config", {"webhook_payload": "snapshot"})
+
+
+@pytest.mark.parametrize(
+    "break_it",
+    [
+        lambda e: e.update(created=1700000000),  # thin events carry an RFC 3339 string
+        lambda e: e.update(related_object="sub_1"),
+        lambda e: e.update(id="evt a"),
+    ],
+)
+def test_a_malformed_thin_event_is_400(
+    break_it: Callable[[dict[str, Any]], object], webhook: tuple[str, str]
+) -> None:
+    thin = {
+        "id": "evt_thin1",
+        "object": "v2.core.event",
+        "type": "v1.customer.subscription.updated",
+        "created": "2026-12-07T00:00:00.000Z",
+        "livemode": False,
+        "related_object": {"id": "sub_1", "type": "subscription", "url": "/v1/subscriptions/sub_1"},
+    }
+    break_it(thin)
+    response = signed_post(webhook[0], thin, webhook[1])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "malformed_event"
+
+
+def test_a_thin_event_naming_no_object_is_acknowledged(webhook: tuple[str, str]) -> None:
+    """An entitlement summary's thin event has no related_object: nothing names whom to sync
+    (the subscription events around it do)."""
+    thin = {
+        "id": "evt_thinsummary",
+        "object": "v2.core.event",
+        "type": "v1.entitlements.active_entitlement_summary.updated",
+        "created": "2026-12-07T00:00:00.000Z",
+        "livemode": False,
+    }
+    response = signed_post(webhook[0], thin, webhook[1])
+    assert response.status_code == 200, response.text

@@ -83,7 +83,12 @@ def _clean_controls(standin_server: StandinServer) -> Iterator[None]:
     standin_server.control(
         "POST",
         "/_standin/config",
-        {"latency_ms": 0, "webhook_url": None, "webhook_max_attempts": 5},
+        {
+            "latency_ms": 0,
+            "webhook_url": None,
+            "webhook_max_attempts": 5,
+            "webhook_payload": "snapshot",
+        },
     )
 
 

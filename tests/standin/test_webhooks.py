@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -210,3 +211,45 @@ def test_subscription_flow_events_are_delivered(
     invoice = paid.data.object
     assert invoice["parent"]["subscription_details"]["subscription"].startswith("sub_")
     assert "payment_intent" not in invoice
+
+
+def test_a_thin_destination_gets_references_the_sdk_parses_and_fetches(
+    client: stripe.StripeClient,
+    receiver: Receiver,
+    email: str,
+    standin_server: StandinServer,
+) -> None:
+    """An event destination with thin payloads: no object, a related_object to fetch
+    (https://docs.stripe.com/event-destinations#thin-events), read as stripe-python does."""
+    standin_server.control("POST", "/_standin/config", {"webhook_payload": "thin"})
+    customer = client.v1.customers.create(
+        {
+            "email": email,
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": "price_basic_monthly"}]}
+    )
+
+    def created() -> list[Any] | None:
+        with receiver.lock:
+            received = list(receiver.received)
+        found = []
+        for body, signature in received:
+            notification = client.parse_event_notification(body, signature, SECRET)
+            if notification.type == "v1.customer.subscription.created":
+                found.append((json.loads(body), notification))
+        return found or None
+
+    [(body, notification)] = wait_for(created)
+    assert "data" not in body
+    assert body["object"] == "v2.core.event"
+    assert body["related_object"] == {
+        "id": sub.id,
+        "type": "subscription",
+        "url": f"/v1/subscriptions/{sub.id}",
+    }
+    fetched = notification.fetch_related_object()
+    assert (fetched.id, fetched.customer) == (sub.id, customer.id)

@@ -24,6 +24,7 @@ import flask
 import stripe
 
 from billing.context import Context
+from billing.entitlements import thin_events
 from billing.errors import BadRequest, MethodNotAllowed
 from billing.http.body import read_body
 from billing.http.shell import HttpFunction, json_response
@@ -78,11 +79,21 @@ _EVENT_ID = re.compile(r"^evt_[A-Za-z0-9_]{1,255}$")
 def parse_event(payload: bytes) -> Event:
     """The event, or 400 when the body is not one: the envelope every handler relies on must be
     there with Stripe's types, so nothing later fails on a malformed (if signed) body. What the
-    object inside says is judged by the handler (an unusable one is acknowledged, not 4xx)."""
+    object inside says is judged by the handler (an unusable one is acknowledged, not 4xx).
+
+    A thin event (``object`` "v2.core.event", from an event destination with thin payloads)
+    is returned as it came, its envelope checked; :func:`thin_events.resolve` makes it whole."""
     try:
         event: Event = json.loads(payload)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
+    if thin_events.is_thin(event):
+        problem = thin_events.envelope_problem(event)
+        if problem is not None:
+            raise BadRequest(
+                f"The body is not a Stripe thin event: {problem}.", code="malformed_event"
+            )
+        return event
     problem = _envelope_problem(event)
     if problem is not None:
         raise BadRequest(
@@ -135,6 +146,9 @@ class StripeWebhookEndpoint(HttpFunction):
         )
         event = parse_event(payload)
         logs.bind(stripe_event_id=event["id"], stripe_event_type=event["type"])
+        ctx = Context(runtime=rt, request_id=request_id)
+        if thin_events.is_thin(event) and event["livemode"] == settings.stripe_key_is_live:
+            event = thin_events.resolve(ctx, event)
         if event["livemode"] != settings.stripe_key_is_live:
             log.warning(
                 "event of the other mode ignored: livemode=%s but the configured key is %s",
@@ -142,5 +156,5 @@ class StripeWebhookEndpoint(HttpFunction):
                 "live" if settings.stripe_key_is_live else "test",
             )
             return json_response({"received": True, "outcome": "ignored_other_mode"}, 200)
-        outcome = self.process(Context(runtime=rt, request_id=request_id), event)
+        outcome = self.process(ctx, event)
         return json_response({"received": True, "outcome": outcome}, 200)
