@@ -10,6 +10,7 @@ import pytest
 import stripe
 
 from tests.support.mode import OTHER_PRICE, PRICE
+from tests.support.stack import PATIENCE_S
 from tests.support.stack_fixtures import StandIn, User
 
 __all__ = ["OTHER_PRICE", "PRICE"]
@@ -73,7 +74,7 @@ def with_stripe_calls[T](
     was_paused = bool(standin.webhooks()["paused"])
     standin.post("/_standin/webhooks/pause")
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S
         while (status := standin.webhooks())["queued"] or status["in_flight"]:
             assert time.monotonic() < deadline, f"webhook deliveries did not settle: {status}"
             time.sleep(0.05)

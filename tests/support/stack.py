@@ -27,7 +27,16 @@ def survivors(pids: Mapping[str, int]) -> dict[str, list[int]]:
     return {name: members for name, pid in pids.items() if (members := procs.group_members(pid))}
 
 
+# The least any wait is given before it counts as a failure. A deadline only bounds a failure:
+# on CI's shared 2 cores an emulator or a function can take many times its usual second, and
+# a wait that gives up then is a red test for a busy machine, not for a broken product.
+PATIENCE_S = 90.0
+
+
 def wait_for[T](probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    """``probe()``'s first value other than None, polled; ``timeout`` (at least
+    :data:`PATIENCE_S`) bounds only a failure."""
+    timeout = max(timeout, PATIENCE_S)
     deadline = time.monotonic() + timeout
     while (value := probe()) is None:
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"

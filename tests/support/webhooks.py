@@ -18,6 +18,7 @@ from google.cloud import firestore
 from devstack.stack import StackInfo
 from devstack.stripe_standin import objects
 from devstack.stripe_standin.options import API_VERSION
+from tests.support.stack import PATIENCE_S
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schemas" / "notification.v1.json").read_text()
@@ -73,8 +74,10 @@ def event_record(db: firestore.Client, event_id: str) -> dict[str, Any] | None:
     return snapshot.to_dict() if snapshot.exists else None
 
 
-def wait_until[T](probe: Callable[[], T | None], what: str, timeout: float = 20.0) -> T:
-    deadline = time.monotonic() + timeout
+def wait_until[T](probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """``probe()``'s first truthy value. The deadline (at least ``PATIENCE_S``) only bounds a
+    failure: generous, so a busy machine (CI's 2 cores, shared) is slow, never red."""
+    deadline = time.monotonic() + max(timeout, PATIENCE_S)
     while not (value := probe()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
@@ -95,34 +98,57 @@ class Topic:
         response.raise_for_status()
         self.seen: list[dict[str, Any]] = []
 
-    def pull(self) -> list[dict[str, Any]]:
-        """Every message so far (acknowledged, so each is returned once by the emulator)."""
-        while True:
-            response = requests.post(
-                f"{self.api}/subscriptions/{self.name}:pull",
-                json={"maxMessages": 100, "returnImmediately": True},
-                timeout=10,
-            )
-            response.raise_for_status()
-            received = response.json().get("receivedMessages", [])
-            if not received:
-                return self.seen
-            for entry in received:
-                message = entry["message"]
-
-                data = json.loads(base64.b64decode(message["data"]))
-                jsonschema.validate(data, SCHEMA)
-                assert message["attributes"] == {
-                    "type": data["type"],
-                    "version": "1",
-                    "notification_id": data["notification_id"],
-                }
-                self.seen.append(data)
+    def _pull_once(self) -> int:
+        response = requests.post(
+            f"{self.api}/subscriptions/{self.name}:pull",
+            json={"maxMessages": 100, "returnImmediately": True},
+            timeout=30,
+        )
+        response.raise_for_status()
+        received = response.json().get("receivedMessages", [])
+        for entry in received:
+            message = entry["message"]
+            data = json.loads(base64.b64decode(message["data"]))
+            jsonschema.validate(data, SCHEMA)
+            assert message["attributes"] == {
+                "type": data["type"],
+                "version": "1",
+                "notification_id": data["notification_id"],
+            }
+            self.seen.append(data)
+        if received:
             requests.post(
                 f"{self.api}/subscriptions/{self.name}:acknowledge",
                 json={"ackIds": [entry["ackId"] for entry in received]},
-                timeout=10,
+                timeout=30,
             ).raise_for_status()
+        return len(received)
+
+    def pull(self, *, quiet_pulls: int = 3, gap: float = 0.2) -> list[dict[str, Any]]:
+        """Every message so far (acknowledged, so each is returned once by the emulator).
+
+        Pulled until drained: an immediate pull may answer nothing while messages are there
+        (Pub/Sub promises no more with returnImmediately), so one empty answer proves
+        nothing; ``quiet_pulls`` empty answers in a row, ``gap`` apart, end it."""
+        quiet = 0
+        while quiet < quiet_pulls:
+            if self._pull_once():
+                quiet = 0
+            else:
+                quiet += 1
+                time.sleep(gap)
+        return self.seen
+
+    def wait_for(
+        self, uid: str, found: Callable[[list[dict[str, Any]]], bool], what: str
+    ) -> list[dict[str, Any]]:
+        """``uid``'s messages once ``found`` says they are there (pulled until drained)."""
+
+        def arrived() -> list[dict[str, Any]] | None:
+            mine = self.for_uid(uid)
+            return mine if mine and found(mine) else None
+
+        return wait_until(arrived, what, timeout=120)
 
     def for_uid(self, uid: str) -> list[dict[str, Any]]:
         return [message for message in self.pull() if message["uid"] == uid]
