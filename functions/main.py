@@ -73,6 +73,11 @@ def create_portal_session(request: flask.Request) -> flask.Response:
 
 
 @functions_framework.http
+def list_plans(request: flask.Request) -> flask.Response:
+    return http("list_plans")(request)
+
+
+@functions_framework.http
 def stripe_webhook(request: flask.Request) -> flask.Response:
     return http("stripe_webhook")(request)
 

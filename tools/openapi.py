@@ -98,6 +98,37 @@ def _strict_responses(schemas: dict[str, Any]) -> None:
             schema["required"] = sorted(schema["properties"])
 
 
+PUBLIC_READ_ERRORS: dict[int, str] = {
+    405: "Wrong HTTP method; the `Allow` header lists the right ones (GET, HEAD).",
+    500: COMMON_ERRORS[500],
+    503: "Stripe is unavailable: retry after `Retry-After` seconds.",
+}
+
+
+def _public_read(ep: FunctionDef, doc: str, success: dict[str, Any]) -> dict[str, Any]:
+    """A public read: GET, no token, cacheable (billing.http.public_read)."""
+    ok = dict(success)
+    ok["description"] = "Success; cacheable as `Cache-Control: public, max-age=<max_age>` says."
+    ok["headers"] = {
+        "Cache-Control": {
+            "description": "`public, max-age=N`: N is the answer's `max_age`.",
+            "schema": {"type": "string"},
+        }
+    }
+    responses: dict[str, Any] = {"200": ok}
+    for status, text in PUBLIC_READ_ERRORS.items():
+        responses[str(status)] = {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+        }
+    return {
+        "operationId": ep.name,
+        "summary": doc.splitlines()[0] if doc else ep.deployed_name,
+        "security": [],
+        "responses": responses,
+    }
+
+
 def build() -> dict[str, Any]:
     endpoints = browser_functions()
     _, request_defs = models_json_schema(
@@ -128,6 +159,9 @@ def build() -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
             }
         doc = (registry.load_target(ep).__doc__ or "").strip()
+        if ep.public_read:
+            paths[f"/{ep.deployed_name}"] = {"get": _public_read(ep, doc, responses["200"])}
+            continue
         paths[f"/{ep.deployed_name}"] = {
             "post": {
                 "operationId": ep.name,

@@ -61,6 +61,8 @@ class FunctionDef:
     errors: tuple[int, ...] = ()  # browser: statuses beyond the common ones (documented)
     topic: str | None = None  # event: the Settings field naming the topic it is pushed from
     deployable: Deployable = "billing"  # which package serves it, and so which settings
+    # browser: read by anyone with GET, no sign-in, cacheable (billing.http.public_read)
+    public_read: bool = False
 
     @property
     def deployed_name(self) -> str:
@@ -136,6 +138,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     _browser(
         "create_portal_session", "hosted_pages", errors=(409,), settings=("portal_return_url",)
     ),
+    _browser("list_plans", "pricing", settings=("allowed_price_ids",), public_read=True),
     FunctionDef(
         "stripe_webhook",
         "webhook",
@@ -189,6 +192,12 @@ def settings_class(deployable: Deployable) -> Any:
 def build(fn: FunctionDef) -> Callable[[Any], Any]:
     """The callable functions-framework invokes for ``fn``: its kind's policy around its target."""
     target = load_target(fn)
+    if fn.kind == "browser" and fn.public_read:
+        import typing
+
+        from billing.http.public_read import PublicReadEndpoint
+
+        return PublicReadEndpoint(fn.name, target, typing.get_type_hints(target)["body"])
     if fn.kind == "browser":
         import typing
 

@@ -12,6 +12,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``browser``: the browser API's policy: CORS, ID token, JSON body, request model.
     - ``stripe_webhook``: the Stripe webhook's policy: raw body, signature, Stripe's answers.
     - ``job``: the scheduled jobs' policy (Cloud Scheduler only).
+    - ``public_read``: a public read's policy: GET, no sign-in, cacheable (list-plans).
     - ``pubsub_push``: the usage topic's push policy: acknowledge, or have Pub/Sub redeliver.
     - ``body``: request bodies read with bounded memory and time.
 - ``operations/``: what the registry's browser and job functions do; no HTTP.
@@ -21,6 +22,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``invoices``: retry an open invoice with a new card, list invoices.
     - ``plan_changes``: preview and change a subscription's price.
     - ``hosted_pages``: Stripe Checkout and billing portal sessions.
+    - ``pricing``: list_plans, the offered plans from Stripe's catalog (public, cached).
     - ``reconcile``: re-sync every customer's entitlement from Stripe (job and CLI).
     - ``_ownership``: every id a caller sends belongs to the caller's customer.
     - ``_cards``: owning a saved card and making it the default.

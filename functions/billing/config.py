@@ -145,6 +145,12 @@ class BillingSettings(EnvSettings):
         description="Days a past_due subscription keeps access after its invoice fell due "
         "(when past_due is in ACCESS_STATUSES).",
     )
+    pricing_cache_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How long list-plans keeps Stripe's catalog (and browsers may cache it).",
+    )
     entitlement_claims: bool = Field(
         default=True,
         description="Also write each user's entitlement as the `billing` custom claim of their "

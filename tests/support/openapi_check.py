@@ -21,10 +21,10 @@ def document() -> dict[str, Any]:
     return loaded
 
 
-def assert_matches(deployed_name: str, status: int, body: Any) -> None:
+def assert_matches(deployed_name: str, status: int, body: Any, *, method: str = "post") -> None:
     """Fails unless ``status`` is documented for the function and ``body`` fits its schema."""
     doc = document()
-    operation = doc["paths"][f"/{deployed_name}"]["post"]
+    operation = doc["paths"][f"/{deployed_name}"][method]
     documented = operation["responses"]
     assert str(status) in documented, f"{deployed_name} answered undocumented status {status}"
     schema = documented[str(status)]["content"]["application/json"]["schema"]

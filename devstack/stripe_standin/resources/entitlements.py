@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe.params import ProductFeatureCreateParams
+from stripe.params import ProductFeatureCreateParams, ProductFeatureListParams
 from stripe.params.entitlements import ActiveEntitlementListParams, FeatureCreateParams
 
 from devstack.stripe_standin import active_entitlements, ids, listing, objects
@@ -42,6 +42,15 @@ def attach_feature(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> J
     return ctx.render(product_feature, params)
 
 
+def list_product_features(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    """GET /v1/products/{id}/features: the features attached to a product, as a list object
+    (docs.stripe.com/api/product-feature/list; paged with limit/starting_after/ending_before)."""
+    product = get_or_404(ctx.state, "products", "product", path["product"])
+    attached = list(ctx.state.data.product_features.get(product["id"], []))
+    path_url = f"/v1/products/{product['id']}/features"
+    return ctx.render(listing.paginate(attached, params, path_url), params)
+
+
 def list_active(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     get_param_object(ctx.state, "customers", "customer", params["customer"], "customer")
     active = active_entitlements.active_for(ctx.state, params["customer"])
@@ -64,6 +73,13 @@ ROUTES = [
         attach_feature,
         ProductFeatureCreateParams,
         Supports("entitlement_feature"),
+    ),
+    route(
+        "GET",
+        "/v1/products/{product}/features",
+        list_product_features,
+        ProductFeatureListParams,
+        Supports("limit", "starting_after", "ending_before"),
     ),
     route(
         "GET",

@@ -1,0 +1,74 @@
+"""list-plans: the offered plans from Stripe's catalog, public and cacheable."""
+
+from __future__ import annotations
+
+import requests
+
+from devstack.stack import Stack, StackInfo
+from tests.support.openapi_check import assert_matches
+from tests.support.stack_fixtures import StandIn, extra_function
+
+
+def _get(url: str, **headers: str) -> requests.Response:
+    return requests.get(url, headers=headers, timeout=60)
+
+
+def test_anyone_reads_the_offered_plans_from_stripes_catalog(stack: StackInfo) -> None:
+    response = _get(stack.function_url("list_plans"), Origin="https://elsewhere.example")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_matches("list-plans", 200, body, method="get")
+    plans = {plan["price_id"]: plan for plan in body["plans"]}
+    assert list(plans) == ["price_basic_monthly", "price_pro_monthly", "price_pro_yearly"]
+    basic, yearly = plans["price_basic_monthly"], plans["price_pro_yearly"]
+    assert (basic["product_name"], basic["unit_amount"], basic["currency"]) == ("Basic", 999, "usd")
+    assert (basic["interval"], basic["interval_count"]) == ("month", 1)
+    assert [f["lookup_key"] for f in basic["features"]] == ["reports"]
+    assert (yearly["unit_amount"], yearly["interval"]) == (29000, "year")
+    assert {f["lookup_key"] for f in yearly["features"]} == {
+        "reports",
+        "api_access",
+        "priority_support",
+    }
+    assert "price_legacy_monthly" not in plans, "a catalog price the app does not sell"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    cache = response.headers["Cache-Control"]
+    assert cache.startswith("public, max-age=")
+    assert 0 <= int(cache.removeprefix("public, max-age=")) <= 300
+    assert body["max_age"] == int(cache.removeprefix("public, max-age="))
+
+
+def test_only_get_reads_it(stack: StackInfo) -> None:
+    refused = requests.post(stack.function_url("list_plans"), json={}, timeout=60)
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert refused.headers["Cache-Control"] == "no-store"
+
+
+def test_stripe_is_read_once_per_cache_period(
+    running_stack: Stack, standin: StandIn, stack: StackInfo
+) -> None:
+    with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "300"}) as url:
+        before = len(standin.requests(method="GET", path_prefix="/v1/prices"))
+        first, second = _get(url).json(), _get(url).json()
+        after = len(standin.requests(method="GET", path_prefix="/v1/prices"))
+    assert after - before == 3, "one read per offered price, once"
+    assert first["fetched_at"] == second["fetched_at"]
+    with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "0"}) as url:
+        before = len(standin.requests(method="GET", path_prefix="/v1/prices"))
+        answers = [_get(url) for _ in range(2)]
+        after = len(standin.requests(method="GET", path_prefix="/v1/prices"))
+    assert after - before == 6, "no cache: every answer is Stripe's catalog as it is now"
+    assert all(a.headers["Cache-Control"] == "public, max-age=0" for a in answers)
+
+
+def test_stripe_down_is_503_and_not_cached(
+    running_stack: Stack, faults: StandIn, stack: StackInfo
+) -> None:
+    faults.fault(method="GET", path_prefix="/v1/prices", kind="error", status=500, times=20)
+    with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "300"}) as url:
+        response = _get(url)
+        assert response.status_code == 503
+        assert response.headers["Cache-Control"] == "no-store"
+        faults.clear_faults()
+        assert _get(url).status_code == 200
