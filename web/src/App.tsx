@@ -254,8 +254,23 @@ function Account({
   // so refresh the token whenever the document changes (docs/frontend.md).
   useEffect(() => {
     if (entitlement === undefined) return;
-    void user.getIdTokenResult(true).then((result) => setClaim(result.claims.billing ?? null));
-  }, [entitlement?.version, entitlement, user]);
+    let stopped = false;
+    // The webhook writes the claim just after the document: refresh until they agree.
+    const refresh = async () => {
+      for (let attempt = 0; attempt < 6 && !stopped; attempt++) {
+        const claims = (await user.getIdTokenResult(true)).claims;
+        const billing = (claims.billing ?? null) as { price?: string } | null;
+        if (!stopped) setClaim(billing);
+        const wanted = entitlement?.active ? entitlement.price_id : null;
+        if ((billing?.price ?? null) === wanted) return;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    };
+    void refresh();
+    return () => {
+      stopped = true;
+    };
+  }, [entitlement, user]);
 
   const loadInvoices = useCallback(
     () => run(async () => setInvoices(unwrap(await billing.POST("/list-invoices", { body: { limit: 10 } })).invoices)),
@@ -373,7 +388,7 @@ function Account({
         </div>
       )}
 
-      {entitlement?.customer_id !== undefined && <CustomerTools portal={portal} />}
+      {entitlement && <CustomerTools portal={portal} />}
 
       {invoices && (
         <div className="card">

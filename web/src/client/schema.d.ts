@@ -140,6 +140,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/list-plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plans the app sells, with amounts and features from Stripe (public, cacheable). */
+        get: operations["list_plans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/preview-plan-change": {
         parameters: {
             query?: never;
@@ -240,13 +257,13 @@ export interface components {
              * @description A code the customer typed; applies from the next invoice.
              * @default null
              */
-            promotion_code: string | null;
+            promotion_code?: string | null;
             /**
              * Proration Date
-             * @description The proration_date preview-plan-change answered: the charge is then exactly what it showed. Honoured for 30 minutes.
+             * @description The proration_date preview-plan-change answered: the charge is then exactly what it showed. Honoured for 30 minutes; a date in the future or before the current period is refused.
              * @default null
              */
-            proration_date: number | null;
+            proration_date?: number | null;
         };
         /** CheckoutRequest */
         CheckoutRequest: {
@@ -257,7 +274,7 @@ export interface components {
              * @description A code the customer typed; without one, the page offers a code field.
              * @default null
              */
-            promotion_code: string | null;
+            promotion_code?: string | null;
         };
         /** CreateCustomerRequest */
         CreateCustomerRequest: {
@@ -266,7 +283,7 @@ export interface components {
              * @description Shown on invoices; optional.
              * @default null
              */
-            name: string | null;
+            name?: string | null;
         };
         /** CreateSubscriptionRequest */
         CreateSubscriptionRequest: {
@@ -277,7 +294,7 @@ export interface components {
              * @description A code the customer typed (e.g. WELCOME20); optional.
              * @default null
              */
-            promotion_code: string | null;
+            promotion_code?: string | null;
         };
         /** EmptyRequest */
         EmptyRequest: Record<string, never>;
@@ -298,13 +315,13 @@ export interface components {
              * @description Invoices per page (1-100).
              * @default 10
              */
-            limit: number;
+            limit?: number;
             /**
              * Starting After
              * @description The last invoice of the previous page (next_starting_after).
              * @default null
              */
-            starting_after: string | null;
+            starting_after?: string | null;
         };
         /** PaymentMethodRequest */
         PaymentMethodRequest: {
@@ -324,8 +341,10 @@ export interface components {
              * @description A code the customer typed; applies from the next invoice.
              * @default null
              */
-            promotion_code: string | null;
+            promotion_code?: string | null;
         };
+        /** PricingRequest */
+        PricingRequest: Record<string, never>;
         /** RetryInvoiceRequest */
         RetryInvoiceRequest: {
             /** Invoice Id */
@@ -547,6 +566,33 @@ export interface components {
             /** Exp Year */
             exp_year: number | null;
         };
+        /** Plan */
+        Plan: {
+            /** Price Id */
+            price_id: string;
+            /** Product Id */
+            product_id: string;
+            /** Product Name */
+            product_name: string;
+            /** Product Description */
+            product_description: string | null;
+            /**
+             * Unit Amount
+             * @description In the currency's smallest unit (cents).
+             */
+            unit_amount: number | null;
+            /** Currency */
+            currency: string;
+            /**
+             * Interval
+             * @description day, week, month or year.
+             */
+            interval: string;
+            /** Interval Count */
+            interval_count: number;
+            /** Features */
+            features: components["schemas"]["PlanFeature"][];
+        };
         /** PlanChangePreview */
         PlanChangePreview: {
             /** Subscription Id */
@@ -584,6 +630,34 @@ export interface components {
             total_now: number;
             next_invoice: components["schemas"]["NextInvoice"];
             discount: components["schemas"]["DiscountSummary"] | null;
+        };
+        /** PlanFeature */
+        PlanFeature: {
+            /**
+             * Lookup Key
+             * @description Stripe Entitlements feature lookup key.
+             */
+            lookup_key: string;
+            /** Name */
+            name: string;
+        };
+        /** PlanList */
+        PlanList: {
+            /**
+             * Plans
+             * @description In the order of ALLOWED_PRICE_IDS.
+             */
+            plans: components["schemas"]["Plan"][];
+            /**
+             * Fetched At
+             * @description When these were read from Stripe (Unix seconds).
+             */
+            fetched_at: number;
+            /**
+             * Max Age
+             * @description Seconds until this answer may be stale.
+             */
+            max_age: number;
         };
         /** PortalResponse */
         PortalResponse: {
@@ -1611,6 +1685,55 @@ export interface operations {
                 };
             };
             /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success; cacheable as `Cache-Control: public, max-age=<max_age>` says. */
+            200: {
+                headers: {
+                    /** @description `public, max-age=N`: N is the answer's `max_age`. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanList"];
+                };
+            };
+            /** @description Wrong HTTP method; the `Allow` header lists the right ones (GET, HEAD). */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected error on our side; nothing secret is in the message. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Stripe is unavailable: retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     [name: string]: unknown;
