@@ -243,7 +243,7 @@ def control_blueprint(standin: Standin) -> Blueprint:
 
         return mutate(act)
 
-    @bp.get("/checkout/sessions/<session_id>")
+    # The Checkout page is in hosted_pages; the portal's pages are not served (a stub).
     @bp.get("/billing_portal/sessions/<session_id>")
     def hosted_page(session_id: str) -> Response:
         kind = "checkout_sessions" if session_id.startswith("cs_") else "portal_sessions"
