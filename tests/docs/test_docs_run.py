@@ -78,9 +78,11 @@ def checkout(stack: StackInfo, tmp_path_factory: pytest.TempPathFactory) -> Path
     wait_until_the_stack_answers(stack)
     root = tmp_path_factory.mktemp("docs") / "repo"
     shutil.copytree(REPO, root, ignore=NOT_IN_A_CLONE, symlinks=True)
-    for venv in (".venv", ".venv-checkov"):
-        if (REPO / venv).exists():
-            (root / venv).symlink_to((REPO / venv).resolve(), target_is_directory=True)
+    # Installed once by set-up, linked rather than copied (a make target's set-up step then
+    # finds them current instead of installing them again).
+    for installed in (".venv", ".venv-checkov", "web/node_modules"):
+        if (REPO / installed).exists():
+            (root / installed).symlink_to((REPO / installed).resolve(), target_is_directory=True)
     state = root / ".devstack"
     state.mkdir()
     (state / "stack.json").write_text(json.dumps(stack.to_json(), indent=2) + "\n")
