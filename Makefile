@@ -5,7 +5,7 @@ export PYTHONPATH := functions:packages/billing-usage:.
 # Where `make run` keeps stack.json; the targets that talk to a running stack read it there.
 STATE_DIR ?= .devstack
 
-.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
+.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
 
 help:  ## List the make targets and what each does.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
@@ -41,6 +41,9 @@ reliability: setup-services  ## Only the reliability suites (also part of `make 
 
 unit: setup  ## Only the tests that need no emulator.
 	$(PY) -m pytest tests/unit
+
+docs: setup  ## Regenerate docs/reference/ (errors, operations, settings) and openapi.yaml from the code.
+	$(PY) -m tools.reference
 
 openapi: setup  ## Regenerate openapi.yaml from the request/response models.
 	$(PY) -m tools.openapi > openapi.yaml

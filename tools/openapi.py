@@ -17,33 +17,31 @@ from pydantic.json_schema import models_json_schema
 
 from app import registry
 from app.registry import FunctionDef
+from billing.errors import ERROR_CODES, STATUSES, ErrorCode
 
 REF = "#/components/schemas/{model}"
 
-# Every endpoint may answer these; ``Endpoint.errors`` lists the operation's own.
+# The operation-specific statuses: a function's registry row lists those it may answer
+# (``FunctionDef.errors``); every other status of a browser code, every function may answer.
+SPECIFIC_STATUSES = frozenset({402, 404, 409})
+
+
+def browser_codes() -> list[ErrorCode]:
+    """Every code a browser function may answer (``billing.errors``: one declared list)."""
+    return [error for error in ERROR_CODES if error.audience in ("browser", "any")]
+
+
+def describe(status: int) -> str:
+    """A status's meaning and its codes, from the declared list."""
+    codes = ", ".join(f"`{error.code}`" for error in browser_codes() if error.status == status)
+    return f"{STATUSES[status]} Codes: {codes}."
+
+
 COMMON_ERRORS: dict[int, str] = {
-    400: "Bad input: malformed JSON, a body shorter than its `Content-Length` "
-    "(`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); "
-    "`price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or "
-    "not for this plan).",
-    401: "No valid Firebase ID token in `Authorization: Bearer <token>`.",
-    403: "The request's `Origin` is not in the allowlist (`origin_not_allowed`).",
-    405: "Wrong HTTP method; the `Allow` header lists the right one.",
-    408: "The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`).",
-    413: "The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection "
-    "is closed.",
-    415: "The request body is not `application/json`.",
-    500: "An unexpected error on our side; nothing secret is in the message.",
-    503: "Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds.",
+    status: describe(status)
+    for status in sorted({error.status for error in browser_codes()} - SPECIFIC_STATUSES)
 }
-SPECIFIC_ERRORS: dict[int, str] = {
-    402: "The card was declined; `message` is safe to show the user.",
-    404: "No such object for this caller (it does not exist, or is someone else's).",
-    409: "Conflicts with the current state: `customer_required`, `customer_missing`, "
-    "`already_subscribed`, `subscription_ended`, `subscription_not_started`, "
-    "`payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, "
-    "`change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`.",
-}
+SPECIFIC_ERRORS: dict[int, str] = {status: describe(status) for status in sorted(SPECIFIC_STATUSES)}
 
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -55,7 +53,11 @@ ERROR_SCHEMA: dict[str, Any] = {
             "required": ["code", "message"],
             "additionalProperties": False,
             "properties": {
-                "code": {"type": "string", "description": "Stable, machine-readable."},
+                "code": {
+                    "type": "string",
+                    "description": "Stable, machine-readable (docs/reference/errors.md).",
+                    "enum": sorted(error.code for error in browser_codes()),
+                },
                 "message": {"type": "string", "description": "Safe to show a user."},
                 "field": {"type": "string", "description": "The request field at fault."},
             },

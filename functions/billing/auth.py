@@ -34,7 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from billing.errors import Unauthenticated, UpstreamUnavailable
+from billing.errors import (
+    EXPIRED_TOKEN,
+    INVALID_TOKEN,
+    MISSING_TOKEN,
+    Unauthenticated,
+    UpstreamUnavailable,
+)
 from core import strict_json
 
 if TYPE_CHECKING:
@@ -60,18 +66,18 @@ class TokenVerifier(Protocol):
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise Unauthenticated(code="missing_token")
+        raise Unauthenticated(code=MISSING_TOKEN)
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or " " in token:
         raise Unauthenticated(
-            "The Authorization header must be 'Bearer <Firebase ID token>'.", code="invalid_token"
+            "The Authorization header must be 'Bearer <Firebase ID token>'.", code=INVALID_TOKEN
         )
     return token
 
 
 def _malformed() -> Unauthenticated:
-    return Unauthenticated("The ID token is malformed.", code="invalid_token")
+    return Unauthenticated("The ID token is malformed.", code=INVALID_TOKEN)
 
 
 def _segment(part: str) -> dict[str, Any]:
@@ -181,7 +187,7 @@ class PublicKeys:
 
 
 def _invalid(message: str = "The ID token is invalid.") -> Unauthenticated:
-    return Unauthenticated(message, code="invalid_token")
+    return Unauthenticated(message, code=INVALID_TOKEN)
 
 
 class FirebaseTokenVerifier:
@@ -241,7 +247,7 @@ class FirebaseTokenVerifier:
         if type(exp) is not int or type(iat) is not int:
             raise _invalid("The ID token has no valid exp/iat.")
         if exp <= now - CLOCK_SKEW_SECONDS:
-            raise Unauthenticated("The ID token has expired.", code="expired_token")
+            raise Unauthenticated("The ID token has expired.", code=EXPIRED_TOKEN)
         if iat > now + CLOCK_SKEW_SECONDS:
             raise _invalid("The ID token was issued in the future.")
         if not self._emulated:
@@ -255,5 +261,5 @@ def _check_emulator_token(header: dict[str, Any], *, signature: str) -> None:
     if header.get("alg") != "none" or signature:
         raise Unauthenticated(
             "The ID token carries a signature that cannot be verified locally.",
-            code="invalid_token",
+            code=INVALID_TOKEN,
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from billing.errors import Unauthenticated
+from billing.errors import MISSING_TOKEN, Unauthenticated
 
 if TYPE_CHECKING:
     from billing.auth import Caller
@@ -46,7 +46,7 @@ class Context:
     @property
     def user(self) -> Caller:
         if self.caller is None:
-            raise Unauthenticated(code="missing_token")
+            raise Unauthenticated(code=MISSING_TOKEN)
         return self.caller
 
 

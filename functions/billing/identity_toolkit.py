@@ -23,7 +23,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from billing.errors import BillingError, UpstreamUnavailable
+from billing.errors import CLAIMS_REFUSED, BillingError, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 class ClaimsRefused(BillingError):
     """Identity Toolkit refused a call for a reason retrying alone will not fix."""
 
-    status = 500
-    code = "claims_refused"
+    error = CLAIMS_REFUSED
 
 
 class AuthUsers(Protocol):

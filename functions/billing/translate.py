@@ -18,9 +18,17 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from billing.errors import (
+    CARD_DECLINED,
+    CUSTOMER_MISSING,
+    DECLINES,
+    IDEMPOTENCY_CONFLICT,
+    IN_PROGRESS,
+    INVALID_FIELD,
+    PAYMENT_PROVIDER_REJECTED,
     BadRequest,
     BillingError,
     Conflict,
+    ErrorCode,
     NotFound,
     PaymentFailed,
     UpstreamUnavailable,
@@ -31,16 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Stripe's decline messages rephrased for a customer; anything else reads "declined".
-_CARD_MESSAGES = {
-    "insufficient_funds": "Your card has insufficient funds.",
-    "expired_card": "Your card has expired.",
-    "incorrect_cvc": "Your card's security code is incorrect.",
-    "incorrect_number": "Your card number is incorrect.",
-    "processing_error": "An error occurred while processing your card. Please try again.",
-    "authentication_required": "Your bank requires you to authenticate this payment.",
-    "card_velocity_exceeded": "Your card was declined: too many attempts. Try again later.",
-}
 
 _MESSAGE_CHARS = 500  # Stripe's messages are a sentence or two; a log line stays bounded
 STRIPE_UNAVAILABLE = "The payment provider is unavailable. Please try again shortly."
@@ -71,17 +69,18 @@ def is_resource_missing(exc: stripe.StripeError) -> bool:
     return isinstance(exc, stripe.InvalidRequestError) and exc.code == "resource_missing"
 
 
-def decline(code: str | None, decline_code: str | None) -> tuple[str, str]:
-    """A decline as (public code, message safe to show), from Stripe's code and decline code."""
-    key = decline_code if decline_code in _CARD_MESSAGES else (code or "card_declined")
-    if key not in _CARD_MESSAGES:
-        return "card_declined", PaymentFailed.default_message
-    return key, _CARD_MESSAGES[key]
+def decline(code: str | None, decline_code: str | None) -> ErrorCode:
+    """A decline's public code (with its message, safe to show), from Stripe's code and decline
+    code: Stripe's own where it has a declared one of ours (``errors.DECLINES``), else
+    ``card_declined``."""
+    for key in (decline_code, code):
+        if key is not None and key in DECLINES:
+            return DECLINES[key]
+    return CARD_DECLINED
 
 
 def card_error(exc: stripe.CardError) -> PaymentFailed:
-    public_code, message = decline(exc.code, exc.error.decline_code if exc.error else None)
-    return PaymentFailed(message, code=public_code)
+    return PaymentFailed(code=decline(exc.code, exc.error.decline_code if exc.error else None))
 
 
 def from_stripe(exc: stripe.StripeError) -> BillingError:
@@ -93,7 +92,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
         return Conflict(
             "An earlier request for this is still being processed with different details. "
             "Retry with the same details, or try again later.",
-            code="idempotency_conflict",
+            code=IDEMPOTENCY_CONFLICT,
         )
     if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
         return UpstreamUnavailable(STRIPE_UNAVAILABLE)
@@ -103,7 +102,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
                 # Our Firestore link points at a customer deleted in Stripe's dashboard.
                 return Conflict(
                     "Your billing account is no longer available; contact support.",
-                    code="customer_missing",
+                    code=CUSTOMER_MISSING,
                 )
             return NotFound()
         # Stripe's own message and request id tell an operator why (and let Stripe's support
@@ -118,7 +117,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
             },
         )
         return BadRequest(
-            "The payment provider rejected the request.", code="payment_provider_rejected"
+            "The payment provider rejected the request.", code=PAYMENT_PROVIDER_REJECTED
         )
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         log.error("stripe refused our credentials; check STRIPE_SECRET_KEY")
@@ -130,7 +129,7 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
             # that outlasted the SDK's retries): the first one will finish the job.
             return Conflict(
                 "The same request is already in progress. Please retry in a moment.",
-                code="in_progress",
+                code=IN_PROGRESS,
                 headers={"Retry-After": "1"},
             )
         if status >= 500:
@@ -147,7 +146,7 @@ def from_validation(exc: ValidationError) -> BadRequest:
     elif error["type"] == "extra_forbidden":
         message = "is not a known field"
     text = f"{field}: {message}" if field else message
-    return BadRequest(text, code="invalid_field", field=field)
+    return BadRequest(text, code=INVALID_FIELD, field=field)
 
 
 def translate(exc: BaseException) -> BillingError:

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from billing.auth import Caller
-from billing.errors import Unauthenticated
+from billing.errors import INVALID_TOKEN, Unauthenticated
 from billing.state.customers import CustomerRecord
 from mailer.once import FAILED, SENDING, SENT, Claim, State
 from mailer.smtp import SendFailed
@@ -31,7 +31,7 @@ class FakeVerifier:
         try:
             return self._callers[token]
         except KeyError:
-            raise Unauthenticated("The ID token is invalid.", code="invalid_token") from None
+            raise Unauthenticated("The ID token is invalid.", code=INVALID_TOKEN) from None
 
 
 class InMemoryCustomers:

@@ -33,7 +33,7 @@ import stripe
 
 from billing.context import Context
 from billing.entitlements import id_token, notifications, sync
-from billing.errors import UpstreamUnavailable
+from billing.errors import EVENT_IN_PROGRESS, UpstreamUnavailable
 from core import call_counts
 from core.firestore import firestore_retry
 
@@ -61,8 +61,7 @@ RELEVANT = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | ENTITLEMENT_EVENTS
 
 
 class InProgress(UpstreamUnavailable):
-    code = "event_in_progress"
-    default_message = "Another delivery of this event is being processed; retry later."
+    error = EVENT_IN_PROGRESS
 
 
 _CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,255}$")

@@ -27,7 +27,7 @@ import threading
 
 import flask
 
-from billing.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from billing.errors import INCOMPLETE_BODY, BadRequest, PayloadTooLarge, RequestTimeout
 
 # Where WSGI servers put the client's socket: gunicorn, and werkzeug's development server.
 _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
@@ -111,7 +111,7 @@ def read_body(request: flask.Request, limit: int, *, timeout: float) -> bytes:
         raise BadRequest(
             "The request body ended before its Content-Length, or its chunked encoding is "
             "malformed.",
-            code="incomplete_body",
+            code=INCOMPLETE_BODY,
         )
     request.environ[_READ_TO_END] = True
     return b"".join(chunks)

@@ -13,7 +13,14 @@ import flask
 
 from billing.auth import bearer_token
 from billing.context import Context, Operation, RequestModel
-from billing.errors import BadRequest, Forbidden, MethodNotAllowed, UnsupportedMediaType
+from billing.errors import (
+    MALFORMED_JSON,
+    ORIGIN_NOT_ALLOWED,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+)
 from billing.http.body import read_body
 from billing.http.shell import HttpFunction, json_response
 from core import logs, strict_json
@@ -45,7 +52,7 @@ class BrowserEndpoint[Req: RequestModel](HttpFunction):
     def respond(self, request: flask.Request, rt: Runtime, request_id: str) -> flask.Response:
         if "Origin" in request.headers and not self._origin_allowed(request, rt):
             raise Forbidden(
-                "This origin is not allowed to call the billing API.", code="origin_not_allowed"
+                "This origin is not allowed to call the billing API.", code=ORIGIN_NOT_ALLOWED
             )
         if request.method == "OPTIONS":
             return self._preflight(request)
@@ -89,8 +96,8 @@ def parse_json_object(request: flask.Request, raw: bytes) -> Any:
         data = strict_json.loads(raw)
     except strict_json.InvalidJson as exc:
         raise BadRequest(
-            f"The request body is not valid JSON: {exc}.", code="malformed_json"
+            f"The request body is not valid JSON: {exc}.", code=MALFORMED_JSON
         ) from None
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", code="malformed_json")
+        raise BadRequest("The request body must be a JSON object.", code=MALFORMED_JSON)
     return data

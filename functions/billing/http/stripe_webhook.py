@@ -25,7 +25,7 @@ import stripe
 
 from billing.context import Context
 from billing.entitlements import thin_events
-from billing.errors import BadRequest, MethodNotAllowed
+from billing.errors import INVALID_SIGNATURE, MALFORMED_EVENT, BadRequest, MethodNotAllowed
 from billing.http.body import read_body
 from billing.http.shell import HttpFunction, json_response
 from core import logs
@@ -43,7 +43,7 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
     """Raises BadRequest unless ``header`` signs ``payload`` with one of ``secrets``, at a time
     within ``tolerance`` seconds of now, on either side."""
     if not header:
-        raise BadRequest("The Stripe-Signature header is missing.", code="invalid_signature")
+        raise BadRequest("The Stripe-Signature header is missing.", code=INVALID_SIGNATURE)
     text = payload.decode("utf-8", errors="replace")
     for secret in secrets:
         try:
@@ -57,12 +57,12 @@ def verify(payload: bytes, header: str | None, secrets: list[str], tolerance: in
         if _signed_at(header) > time.time() + tolerance:
             raise BadRequest(
                 "The Stripe-Signature timestamp is in the future, beyond the tolerance.",
-                code="invalid_signature",
+                code=INVALID_SIGNATURE,
             )
         return
     raise BadRequest(
         "The Stripe-Signature header does not match the body, or is too old.",
-        code="invalid_signature",
+        code=INVALID_SIGNATURE,
     )
 
 
@@ -86,12 +86,12 @@ def parse_event(payload: bytes) -> Event:
     try:
         event: Event = json.loads(payload)
     except (ValueError, RecursionError):
-        raise BadRequest("The body is not a JSON event.", code="malformed_event") from None
+        raise BadRequest("The body is not a JSON event.", code=MALFORMED_EVENT) from None
     if thin_events.is_thin(event):
         problem = thin_events.envelope_problem(event)
         if problem is not None:
             raise BadRequest(
-                f"The body is not a Stripe thin event: {problem}.", code="malformed_event"
+                f"The body is not a Stripe thin event: {problem}.", code=MALFORMED_EVENT
             )
         return event
     problem = _envelope_problem(event)
@@ -99,7 +99,7 @@ def parse_event(payload: bytes) -> Event:
         raise BadRequest(
             f"The body is not a Stripe event: {problem} "
             "(an event has id evt_..., type, livemode, created and data.object).",
-            code="malformed_event",
+            code=MALFORMED_EVENT,
         )
     return event
 

@@ -10,7 +10,7 @@ import logging
 import stripe
 
 from billing.context import Context
-from billing.errors import Conflict
+from billing.errors import IN_PROGRESS, PAYMENT_METHOD_NOT_SAVED, Conflict
 from billing.operations._ownership import fetch_owned, id_of
 from billing.statuses import LIVE
 
@@ -38,7 +38,7 @@ def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> s
     if pm.customer is None:
         raise Conflict(
             "Save this card first (create-setup-intent, then stripe.confirmSetup).",
-            code="payment_method_not_saved",
+            code=PAYMENT_METHOD_NOT_SAVED,
         )
     return pm
 
@@ -95,6 +95,6 @@ def make_default(
         target = now
     raise Conflict(
         "Your cards are being changed by another request; please try again.",
-        code="in_progress",
+        code=IN_PROGRESS,
         headers={"Retry-After": "1"},
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import stripe
 
 from billing.context import Context
-from billing.errors import Conflict
+from billing.errors import ALREADY_SUBSCRIBED, IN_PROGRESS, Conflict
 from billing.operations._ownership import id_of
 from billing.state.checkout_locks import Busy, CheckoutLocks
 from billing.statuses import ENDED, LIVE
@@ -45,7 +45,7 @@ class Opened:
 def _busy() -> Conflict:
     return Conflict(
         "Another checkout of yours is being opened right now; try again in a moment.",
-        code="in_progress",
+        code=IN_PROGRESS,
         headers={"Retry-After": "2"},
     )
 
@@ -101,7 +101,7 @@ def expire_page(client: stripe.StripeClient, session_id: str) -> None:
         if status == "complete":
             raise Conflict(
                 "Your Checkout payment just completed; manage that subscription instead.",
-                code="already_subscribed",
+                code=ALREADY_SUBSCRIBED,
             ) from None
         if status != "expired":
             raise
@@ -131,7 +131,7 @@ def refuse_if_subscribed(subs: list[stripe.Subscription]) -> None:
             raise Conflict(
                 f"You already have a subscription ({sub.id}, {sub.status}); "
                 "cancel it or change its plan instead.",
-                code="already_subscribed",
+                code=ALREADY_SUBSCRIBED,
             )
 
 
@@ -166,7 +166,7 @@ def abandon(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
             if client.v1.invoices.retrieve(invoice.id).status == "paid":
                 raise Conflict(
                     "Your earlier checkout just completed; manage that subscription instead.",
-                    code="already_subscribed",
+                    code=ALREADY_SUBSCRIBED,
                 ) from None
     try:
         client.v1.subscriptions.cancel(sub.id)

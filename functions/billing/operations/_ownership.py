@@ -13,7 +13,7 @@ import stripe
 from pydantic import StringConstraints
 
 from billing.context import Context
-from billing.errors import BadRequest, Conflict, NotFound
+from billing.errors import CUSTOMER_REQUIRED, PRICE_NOT_OFFERED, BadRequest, Conflict, NotFound
 from billing.translate import is_resource_missing
 from core import parallel
 
@@ -49,7 +49,7 @@ def customer_id(ctx: Context, *, owning: str | None = None) -> str:
             raise NotFound(f"No such {owning}.")
         raise Conflict(
             "You have no billing account yet: call create-customer first.",
-            code="customer_required",
+            code=CUSTOMER_REQUIRED,
         )
     return record.customer_id
 
@@ -85,5 +85,5 @@ def require_offered(ctx: Context, price_id: str) -> None:
     from the request alone."""
     if price_id not in ctx.runtime.settings.allowed_price_ids:
         raise BadRequest(
-            "price_id: this price is not offered.", code="price_not_offered", field="price_id"
+            "price_id: this price is not offered.", code=PRICE_NOT_OFFERED, field="price_id"
         )

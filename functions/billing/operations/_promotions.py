@@ -19,7 +19,7 @@ import stripe
 from pydantic import Field, StringConstraints
 
 from billing.context import Context, ResponseModel
-from billing.errors import BadRequest
+from billing.errors import PROMOTION_CODE_INVALID, BadRequest
 from billing.operations._ownership import id_of
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Promotion:
 
 def _invalid(reason: str) -> BadRequest:
     return BadRequest(
-        f"promotion_code: {reason}", code="promotion_code_invalid", field="promotion_code"
+        f"promotion_code: {reason}", code=PROMOTION_CODE_INVALID, field="promotion_code"
     )
 
 

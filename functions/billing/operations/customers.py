@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints
 from stripe.params import CustomerCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import BadRequest
+from billing.errors import EMAIL_REQUIRED, EMAIL_UNVERIFIED, BadRequest
 from billing.state.customers import CustomerRecord
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,10 @@ def create_customer(ctx: Context, body: CreateCustomerRequest) -> CreateCustomer
         return CreateCustomerResponse(customer_id=record.customer_id, created=False)
     if caller.email is None:
         raise BadRequest(
-            "Your account has no email address; add one before subscribing.", code="email_required"
+            "Your account has no email address; add one before subscribing.", code=EMAIL_REQUIRED
         )
     if ctx.runtime.settings.require_verified_email and not caller.email_verified:
-        raise BadRequest("Verify your email address before subscribing.", code="email_unverified")
+        raise BadRequest("Verify your email address before subscribing.", code=EMAIL_UNVERIFIED)
     if record is None:
         record, _ = store.begin(caller.uid, caller.email, body.name)
         if record.customer_id is not None:

@@ -11,7 +11,7 @@ from pydantic import Field
 from stripe.params import InvoiceListParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import Conflict, NotFound
+from billing.errors import NOT_PAYABLE, Conflict, NotFound
 from billing.operations._cards import make_default, own_payment_method
 from billing.operations._ownership import (
     InvoiceId,
@@ -85,13 +85,13 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
             return _answer(body.invoice_id, "paid")
         if invoice.status not in ("open", "uncollectible"):
             raise Conflict(
-                f"This invoice is {invoice.status} and cannot be paid.", code="not_payable"
+                f"This invoice is {invoice.status} and cannot be paid.", code=NOT_PAYABLE
             )
         subscription = _subscription_of(invoice)
         if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
             raise Conflict(
                 "This invoice belongs to a subscription that has ended; start a new one instead.",
-                code="not_payable",
+                code=NOT_PAYABLE,
             )
         pm = card.result()
     bucket = int(time.time()) // KEY_BUCKET_SECONDS
@@ -110,7 +110,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
             return _answer(body.invoice_id, "paid")
         if status not in ("open", "uncollectible"):
             raise Conflict(
-                f"This invoice is {status} and cannot be paid.", code="not_payable"
+                f"This invoice is {status} and cannot be paid.", code=NOT_PAYABLE
             ) from None
         raise
     except stripe.CardError as exc:

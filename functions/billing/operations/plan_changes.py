@@ -24,7 +24,15 @@ from pydantic import Field
 from stripe.params import InvoiceCreatePreviewParams, SubscriptionUpdateParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import BadRequest, Conflict
+from billing.errors import (
+    CHANGE_PENDING,
+    INVALID_FIELD,
+    SAME_PRICE,
+    SUBSCRIPTION_ENDED,
+    SUBSCRIPTION_NOT_ACTIVE,
+    BadRequest,
+    Conflict,
+)
 from billing.operations._ownership import (
     PriceId,
     SubscriptionId,
@@ -131,24 +139,24 @@ def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionI
     if sub.status in ENDED:
         raise Conflict(
             "This subscription has already ended; start a new one instead.",
-            code="subscription_ended",
+            code=SUBSCRIPTION_ENDED,
         )
     if sub.status != "active":
         raise Conflict(
             f"This subscription is {sub.status}: its plan can change once it is active "
             "(pay its open invoice, or wait for the trial to end).",
-            code="subscription_not_active",
+            code=SUBSCRIPTION_NOT_ACTIVE,
         )
     if len(sub.items.data) != 1:
         raise Conflict("This subscription has several plans; change it in the billing portal.")
     item = sub.items.data[0]
     if item.price.id == price_id:
-        raise Conflict("You are already on this plan.", code="same_price")
+        raise Conflict("You are already on this plan.", code=SAME_PRICE)
     pending = _pending_price(sub)
     if pending is not None and pending != price_id:
         raise Conflict(
             "A change to another plan is waiting for its payment; pay it or let it lapse first.",
-            code="change_pending",
+            code=CHANGE_PENDING,
         )
     return item
 
@@ -238,7 +246,7 @@ def _pending_answer(ctx: Context, sub: stripe.Subscription) -> ChangePlanRespons
             status, message = "requires_action", "Your bank asks you to confirm this payment."
         elif pi.last_payment_error is not None:
             error = pi.last_payment_error
-            message = decline(error.code, error.decline_code)[1]
+            message = decline(error.code, error.decline_code).message
     pending = sub.pending_update
     return ChangePlanResponse(
         status=status,
@@ -270,13 +278,13 @@ def _check_proration_date(proration_date: int | None) -> None:
     if proration_date > now + CLOCK_SKEW_SECONDS:
         raise BadRequest(
             "proration_date: is in the future; pass the date preview-plan-change answered.",
-            code="invalid_field",
+            code=INVALID_FIELD,
             field="proration_date",
         )
     if now - proration_date > PREVIEW_LIFETIME_SECONDS:
         raise BadRequest(
             "proration_date: this preview is too old; preview the change again.",
-            code="invalid_field",
+            code=INVALID_FIELD,
             field="proration_date",
         )
 
@@ -287,7 +295,7 @@ def _check_in_period(proration_date: int | None, item: stripe.SubscriptionItem) 
     if proration_date is not None and proration_date < item.current_period_start:
         raise BadRequest(
             "proration_date: is before the current billing period; preview the change again.",
-            code="invalid_field",
+            code=INVALID_FIELD,
             field="proration_date",
         )
 

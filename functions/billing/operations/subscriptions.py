@@ -13,7 +13,7 @@ from stripe.params import SubscriptionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import sync
-from billing.errors import Conflict
+from billing.errors import SUBSCRIPTION_ENDED, SUBSCRIPTION_NOT_STARTED, Conflict
 from billing.operations._one_subscription import (
     Opened,
     abandon,
@@ -226,7 +226,7 @@ def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe
 def _ended() -> Conflict:
     return Conflict(
         "This subscription has already ended; start a new one instead.",
-        code="subscription_ended",
+        code=SUBSCRIPTION_ENDED,
     )
 
 
@@ -238,7 +238,7 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     if sub.status not in LIVE:
         raise Conflict(
             f"This subscription is {sub.status}: complete its first payment first.",
-            code="subscription_not_started",
+            code=SUBSCRIPTION_NOT_STARTED,
         )
     if sub.cancel_at_period_end == body.cancel_at_period_end:
         return subscription_view(sub)

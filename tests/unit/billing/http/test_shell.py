@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from billing.config import BillingSettings
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import Conflict
+from billing.errors import ALREADY_SUBSCRIBED, Conflict
 from billing.http.browser import BrowserEndpoint
 from billing.runtime import Runtime
 from tests.support.fakes import FakeVerifier
@@ -246,7 +246,7 @@ def _card_error(code: str, decline_code: str | None) -> stripe.CardError:
         (stripe.AuthenticationError("Invalid API Key provided: sk_test_***"), 500, "internal"),
         (google_exceptions.ServiceUnavailable("firestore down"), 503, "upstream_unavailable"),
         (google_exceptions.DeadlineExceeded("slow"), 503, "upstream_unavailable"),
-        (Conflict("already", code="already_subscribed"), 409, "already_subscribed"),
+        (Conflict("already", code=ALREADY_SUBSCRIBED), 409, "already_subscribed"),
         (RuntimeError("leaked sk_test_abc and card 4242424242424242"), 500, "internal"),
     ],
 )
