@@ -11,7 +11,8 @@ resource "google_project_iam_member" "firestore" {
   member  = google_service_account.function[each.key].member
 }
 
-# Only the webhook (and jobs) publish notifications, and only to the notifications topic.
+# Only the webhook publishes notifications (the plan gives no other kind the role, and no
+# variable can), and only to the notifications topic.
 resource "google_pubsub_topic_iam_member" "publisher" {
   for_each = { for name, fn in local.functions : name => fn if fn.publishes }
 

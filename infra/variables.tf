@@ -169,7 +169,6 @@ variable "kinds" {
     max_instances   = optional(number)
     timeout_seconds = optional(number)
     firestore       = optional(bool)
-    publishes       = optional(bool)
   }))
   default = {}
 }

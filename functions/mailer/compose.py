@@ -57,6 +57,7 @@ class Brand:
     app_url: str
     billing_url: str
     locale: str
+    links: views.LinkPolicy
 
     @property
     def domain(self) -> str:
@@ -78,6 +79,9 @@ class Brand:
             app_url=app_url,
             billing_url=settings.billing_url or app_url,
             locale=settings.mail_locale,
+            links=views.LinkPolicy.of(
+                [app_url, settings.billing_url or app_url], local=not settings.k_service
+            ),
         )
 
 
@@ -120,7 +124,10 @@ class Composer:
 
     def compose(self, notification: Notification, to: str, now: datetime) -> EmailMessage:
         view = views.build(
-            notification, default_product=self.brand.product_name, locale=self.brand.locale
+            notification,
+            default_product=self.brand.product_name,
+            locale=self.brand.locale,
+            links=self.brand.links,
         )
         subject = ("[Test mode] " if view.test_mode else "") + SUBJECTS[view.type](view)
         context = {

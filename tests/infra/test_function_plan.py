@@ -260,3 +260,19 @@ def test_warm_instances_outside_zero_to_max_are_refused(tmp_path: Path, warm: fl
     )
     assert not result.ok
     assert "min_instances must be a whole number from 0 to the kind's max_instances" in result.error
+
+
+def test_only_the_webhook_may_publish_notifications(every_kind: Evaluation, tmp_path: Path) -> None:
+    # The email function mails whoever a message names: its topic's publishers are the
+    # webhook's accounts only, and no variable can add another kind.
+    functions = every_kind.outputs["functions"]
+    publishers = {name for name, fn in functions.items() if fn["publishes"]}
+    assert publishers == {name for name, fn in functions.items() if fn["kind"] == "webhook"}
+    assert publishers
+    asked = evaluate(
+        tmp_path,
+        every_kind_manifest(),
+        variables(kinds={kind: {"publishes": True} for kind in ("browser", "event", "job")}),
+    )
+    functions = asked.outputs["functions"] if asked.ok else {}
+    assert {name for name, fn in functions.items() if fn["publishes"]} <= publishers

@@ -103,8 +103,10 @@ locals {
       max_instances   = coalesce(try(var.kinds[kind].max_instances, null), d.max_instances)
       timeout_seconds = coalesce(try(var.kinds[kind].timeout_seconds, null), d.timeout_seconds)
       firestore       = coalesce(try(var.kinds[kind].firestore, null), d.firestore)
-      publishes       = coalesce(try(var.kinds[kind].publishes, null), d.publishes)
-      user_claims     = coalesce(try(var.kinds[kind].user_claims, null), d.user_claims)
+      # Not a knob: only the webhook publishes notifications (the email function trusts its
+      # topic only as far as its publishers; docs/emails.md says what one could do).
+      publishes   = d.publishes
+      user_claims = coalesce(try(var.kinds[kind].user_claims, null), d.user_claims)
     }
   }
 

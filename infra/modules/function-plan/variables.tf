@@ -64,7 +64,6 @@ variable "kinds" {
     max_instances   = optional(number)
     timeout_seconds = optional(number)
     firestore       = optional(bool)
-    publishes       = optional(bool)
     user_claims     = optional(bool)
   }))
   default = {}

@@ -178,6 +178,50 @@ def test_a_link_that_is_not_http_is_never_linked() -> None:
     assert f'<a href="{BILLING_URL}"' in body  # the confirmation falls back to the app
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/i/acct_1/test_x",  # anywhere else
+        "http://invoice.stripe.com/i/acct_1/test_x",  # Stripe's host, but not over https
+        "https://invoice.stripe.com@evil.example/i/x",  # a user-info prefix: the host is evil
+        "https://invoice.stripe.com.evil.example/i/x",
+        "https://pay.stripe.com:8443/invoice/x/pdf",  # another port
+        "http://127.0.0.1:8080/_standin/invoices/in_1",  # loopback, in a deployed function
+    ],
+)
+def test_a_deployed_mail_links_only_stripes_invoice_pages_and_the_app(url: str) -> None:
+    # A publisher that got onto the topic chooses these URLs; the mail must not carry them.
+    document = SAMPLES["payment_failed-retrying"]
+    swapped = {"hosted_invoice_url": url, "invoice_pdf": url}
+    message = compose(document | {"invoice": document["invoice"] | swapped}, k_service="send-email")
+    for part in (html(message), text(message)):
+        assert url not in part
+        assert "evil.example" not in part
+    assert f'href="{BILLING_URL}"' in html(message)  # the way to pay stays the app's own page
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        INVOICE_URL,
+        PDF_URL,
+        "https://app.example.com/invoices/in_1",  # the configured app's own origin
+    ],
+)
+def test_stripes_invoice_pages_and_the_apps_urls_are_linked(url: str) -> None:
+    document = SAMPLES["payment_failed-retrying"]
+    swapped = {"hosted_invoice_url": url}
+    message = compose(document | {"invoice": document["invoice"] | swapped}, k_service="send-email")
+    assert f'href="{url}"' in html(message)
+
+
+def test_a_local_run_links_the_stand_ins_loopback_pages() -> None:
+    url = "http://127.0.0.1:8080/_standin/invoices/in_1"
+    document = SAMPLES["payment_failed-retrying"]
+    message = compose(document | {"invoice": document["invoice"] | {"hosted_invoice_url": url}})
+    assert f'href="{url}"' in html(message)
+
+
 def test_the_message_id_is_the_same_for_one_notification_and_differs_between_two() -> None:
     first = compose(SAMPLES["payment_succeeded-usd"])
     again = compose(SAMPLES["payment_succeeded-usd"])
