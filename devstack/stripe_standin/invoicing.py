@@ -373,8 +373,7 @@ def _payment_succeeded(
     if sub is None:
         return
     before = snapshot(sub)
-    if sub["status"] in ("incomplete", "past_due", "unpaid"):
-        sub["status"] = "active"
+    reactivate(sub, invoice)
     if sub["payment_settings"]["save_default_payment_method"] == "on_subscription":
         if pm["customer"] is None:
             pm["customer"] = sub["customer"]
@@ -498,10 +497,29 @@ def bill_new_period(state: State, sub: JSONDict, boundary: int, origin: Origin) 
             return
         sub["status"] = "active"
     invoice = create_invoice(state, sub, "subscription_cycle", previous_start, boundary, origin)
+    if sub["status"] == "unpaid":
+        # "For unpaid subscriptions, the latest invoice remains open but payments aren't
+        # attempted. Invoices continue to be generated each billing cycle and remain in draft
+        # state." To come back, the customer's latest invoice is finalized and paid
+        # (https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions).
+        invoice["auto_advance"] = False
+        state.emit_update("customer.subscription.updated", sub, before, origin)
+        return
     finalize_invoice(state, invoice, sub, origin)
     pm = state.data.payment_methods.get(pm_id) if pm_id else None
     pay_invoice(state, invoice, pm, origin, quiet_subscription=True)
     state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def reactivate(sub: JSONDict, invoice: JSONDict) -> None:
+    """Paying the subscription's most recent invoice makes it active again; paying an older
+    one does not ("pay the most recent invoice before its due date to update the
+    subscription's status to active",
+    https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions)."""
+    if sub["status"] in ("incomplete", "past_due", "unpaid") and (
+        sub["latest_invoice"] == invoice["id"]
+    ):
+        sub["status"] = "active"
 
 
 def expire_incomplete(state: State, sub: JSONDict, origin: Origin) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from stripe.params import (
     InvoiceCreatePreviewParams,
+    InvoiceFinalizeInvoiceParams,
     InvoiceListParams,
     InvoicePayParams,
     InvoiceRetrieveParams,
@@ -47,6 +48,10 @@ def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
         raise invalid_request("Invoice is already paid")
     if invoice["status"] == "void":
         raise invalid_request("You cannot pay a voided invoice.")
+    if invoice["status"] == "draft":
+        raise invalid_request(
+            "The Stripe stand-in does not pay draft invoices: finalize the invoice first."
+        )
     sub = invoicing.subscription_of_invoice(state, invoice)
     if params.get("paid_out_of_band"):
         _paid_out_of_band(ctx, invoice)
@@ -79,6 +84,24 @@ def pay(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     return ctx.render(invoice, params)
 
 
+def finalize(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
+    """A draft (an unpaid subscription's renewal) opened for payment
+    (https://docs.stripe.com/api/invoices/finalize)."""
+    state = ctx.state
+    invoice = get_or_404(state, "invoices", "invoice", path["invoice"])
+    if invoice["status"] != "draft":
+        raise invalid_request(
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice."
+        )
+    sub = invoicing.subscription_of_invoice(state, invoice)
+    if sub is None:
+        raise invalid_request("The Stripe stand-in finalizes only subscription invoices.")
+    if "auto_advance" in params:
+        invoice["auto_advance"] = bool(params["auto_advance"])
+    invoicing.finalize_invoice(state, invoice, sub, ctx.origin)
+    return ctx.render(invoice, params)
+
+
 def void(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     invoice = get_or_404(ctx.state, "invoices", "invoice", path["invoice"])
     if invoice["status"] != "open":
@@ -103,10 +126,11 @@ def _paid_out_of_band(ctx: ApiContext, invoice: JSONDict) -> None:
         state.emit("payment_intent.canceled", pi, ctx.origin)
     state.emit("invoice.paid", invoice, ctx.origin)
     sub = invoicing.subscription_of_invoice(state, invoice)
-    if sub is not None and sub["status"] in ("incomplete", "past_due", "unpaid"):
+    if sub is not None:
         before = snapshot(sub)
-        sub["status"] = "active"
-        state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
+        invoicing.reactivate(sub, invoice)
+        if sub["status"] != before["status"]:
+            state.emit_update("customer.subscription.updated", sub, before, ctx.origin)
 
 
 def list_invoices(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
@@ -152,4 +176,11 @@ ROUTES = [
     route("GET", "/v1/invoices/{invoice}", retrieve, InvoiceRetrieveParams, Supports()),
     route("POST", "/v1/invoices/{invoice}/pay", pay, InvoicePayParams, _PAY),
     route("POST", "/v1/invoices/{invoice}/void", void, InvoiceVoidInvoiceParams, Supports()),
+    route(
+        "POST",
+        "/v1/invoices/{invoice}/finalize",
+        finalize,
+        InvoiceFinalizeInvoiceParams,
+        Supports("auto_advance"),
+    ),
 ]

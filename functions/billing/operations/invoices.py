@@ -59,6 +59,18 @@ def _subscription_of(invoice: stripe.Invoice) -> str | stripe.Subscription | Non
     return parent.subscription_details.subscription
 
 
+def _way_back(invoice: stripe.Invoice, subscription: object) -> bool:
+    """An unpaid subscription's renewals stay drafts and are never attempted; paying its most
+    recent invoice, once finalized, makes it active again
+    (https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions). That draft is
+    the customer's way back; any other draft is not theirs to pay yet."""
+    return (
+        isinstance(subscription, stripe.Subscription)
+        and subscription.status in ("unpaid", "past_due")
+        and id_of(subscription.latest_invoice) == invoice.id
+    )
+
+
 def _answer(
     invoice_id: str, status: Literal["paid", "requires_action", "open"], secret: str | None = None
 ) -> RetryInvoiceResponse:
@@ -83,17 +95,25 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         if invoice.status == "paid":
             # A second click after the first one paid: report it, never charge again.
             return _answer(body.invoice_id, "paid")
-        if invoice.status not in ("open", "uncollectible"):
+        subscription = _subscription_of(invoice)
+        draft = invoice.status == "draft" and _way_back(invoice, subscription)
+        if invoice.status not in ("open", "uncollectible") and not draft:
             raise Conflict(
                 f"This invoice is {invoice.status} and cannot be paid.", code=NOT_PAYABLE
             )
-        subscription = _subscription_of(invoice)
         if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
             raise Conflict(
                 "This invoice belongs to a subscription that has ended; start a new one instead.",
                 code=NOT_PAYABLE,
             )
         pm = card.result()
+    if draft:
+        # Opened for this payment only: the customer is here to pay it now.
+        client.v1.invoices.finalize_invoice(
+            body.invoice_id,
+            params={"auto_advance": False},
+            options={"idempotency_key": f"retry-invoice-finalize:{body.invoice_id}"},
+        )
     bucket = int(time.time()) // KEY_BUCKET_SECONDS
     try:
         paid = client.v1.invoices.pay(
