@@ -72,3 +72,18 @@ def test_stripe_down_is_503_and_not_cached(
         assert response.headers["Cache-Control"] == "no-store"
         faults.clear_faults()
         assert _get(url).status_code == 200
+
+
+def test_a_browser_that_sends_its_token_passes_the_preflight(stack: StackInfo) -> None:
+    preflight = requests.options(
+        stack.function_url("list_plans"),
+        headers={
+            "Origin": "https://app.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+        timeout=60,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
