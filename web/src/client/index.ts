@@ -63,7 +63,15 @@ export function createBillingClient(options: BillingClientOptions): BillingClien
     async onRequest({ request, schemaPath }) {
       const target = new URL(functionUrl(options.functions, schemaPath.replace(/^\//, "")));
       target.search = new URL(request.url).search;
-      const routed = new Request(target, request);
+      // A copy of the body, not its stream: a streamed upload needs HTTP/2, which a plain
+      // http:// function (the local stack) does not speak.
+      const body = ["GET", "HEAD"].includes(request.method) ? undefined : await request.arrayBuffer();
+      const routed = new Request(target, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+      });
       const token = await options.getIdToken();
       if (token) routed.headers.set("Authorization", `Bearer ${token}`);
       return routed;
