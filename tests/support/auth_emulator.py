@@ -64,6 +64,20 @@ class AuthEmulator:
         assert codes, f"no verification mail for {email}"
         return str(codes[-1])
 
+    def verification_link(self, email: str) -> str:
+        """The link of the newest verification mail to ``email`` in the emulator's outbox."""
+        response = requests.get(
+            f"{self.root}/emulator/v1/projects/{self.project_id}/oobCodes", timeout=30
+        )
+        response.raise_for_status()
+        links = [
+            entry["oobLink"]
+            for entry in response.json()["oobCodes"]
+            if entry["email"] == email and entry["requestType"] == "VERIFY_EMAIL"
+        ]
+        assert links, f"no verification mail for {email}"
+        return str(links[-1])
+
     def verify_email(self, id_token: str, email: str) -> None:
         """What the link in the mail does: accounts:update with the mail's code."""
         answer = self._post("accounts:update", {"oobCode": self.verification_code(id_token, email)})
