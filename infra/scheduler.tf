@@ -19,8 +19,9 @@ resource "google_cloud_scheduler_job" "job" {
   http_target {
     http_method = "POST"
     uri         = google_cloudfunctions2_function.function[each.key].service_config[0].uri
-    body        = base64encode("{}")
-    headers     = { "Content-Type" = "application/json" }
+    # The run's mode is always explicit: the job refuses a body without it.
+    body    = base64encode(jsonencode({ dry_run = false }))
+    headers = { "Content-Type" = "application/json" }
 
     oidc_token {
       service_account_email = google_service_account.invoker[each.key].email

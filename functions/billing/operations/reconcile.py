@@ -29,7 +29,10 @@ COMPARED = ("active", "status", "subscription_id", "price_id", "features", "vali
 
 
 class ReconcileRequest(RequestModel):
-    dry_run: bool = Field(default=False, description="Report what would change; write nothing.")
+    dry_run: bool = Field(
+        description="Required, so every run says its mode: true reports what would change and "
+        "writes nothing; false repairs every entitlement that differs from Stripe."
+    )
     usage_drift: bool = Field(
         default=False,
         description="Also compare each customer's quota counts with Stripe's meter summaries "
