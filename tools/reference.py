@@ -112,16 +112,11 @@ def operations_page() -> str:
     rows = []
     for fn in registry.FUNCTIONS:
         request, response = _models(fn)
+        method, auth = _METHOD[fn.kind], _AUTH[fn.kind]
+        if fn.public_read:
+            method, auth = "GET (public, cacheable)", "none: anyone may read it"
         rows.append(
-            [
-                f"`{fn.deployed_name}`",
-                fn.kind,
-                _METHOD[fn.kind],
-                request,
-                response,
-                _AUTH[fn.kind],
-                _summary(fn),
-            ]
+            [f"`{fn.deployed_name}`", fn.kind, method, request, response, auth, _summary(fn)]
         )
     return (
         _header("functions/app/registry.py")
