@@ -537,7 +537,8 @@ def expire_incomplete(state: State, sub: JSONDict, origin: Origin) -> None:
 def _due(state: State, sub: JSONDict) -> tuple[int, str] | None:
     regular = _regular_due(state, sub)
     pending = sub["pending_update"]
-    if pending is not None and (regular is None or int(pending["expires_at"]) < regular[0]):
+    # An update expiring at the period end expires before that renewal runs.
+    if pending is not None and (regular is None or int(pending["expires_at"]) <= regular[0]):
         return int(pending["expires_at"]), "expire_pending_update"
     return regular
 
@@ -585,7 +586,12 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
             state.data.sub_info[sub_id].trial_will_end_sent = True
             state.emit("customer.subscription.trial_will_end", sub, AUTOMATIC)
         elif kind == "expire_pending_update":
-            pending_updates.expire(state, sub, AUTOMATIC)
+            # The expired update's invoice is voided: "the pending update expires ... and its
+            # invoice is voided" (flexible billing mode; see subscription_updates.expires_at).
+            for invoice_id in pending_updates.expire(state, sub, AUTOMATIC):
+                invoice = state.data.invoices.get(invoice_id)
+                if invoice is not None and invoice["status"] == "open":
+                    void_invoice(state, invoice, AUTOMATIC)
         elif kind == "cancel":
             cancel_subscription(state, sub, AUTOMATIC, at=when)
         else:

@@ -34,11 +34,15 @@ def is_pending(state: State, invoice: JSONDict) -> bool:
     return invoice["id"] in state.data.pending_changes
 
 
-def expire(state: State, sub: JSONDict, origin: Origin) -> None:
-    """A pending update not paid in time is discarded; its invoice stays as it is."""
+def expire(state: State, sub: JSONDict, origin: Origin) -> list[str]:
+    """A pending update not paid in time is discarded; answers the ids of its invoices, which
+    the caller voids (so nobody can pay for a change that will never happen)."""
+    dropped = []
     for invoice_id, pending in list(state.data.pending_changes.items()):
         if pending.subscription == sub["id"]:
             del state.data.pending_changes[invoice_id]
+            dropped.append(invoice_id)
     before = snapshot(sub)
     sub["pending_update"] = None
     state.emit_update("customer.subscription.pending_update_expired", sub, before, origin)
+    return dropped

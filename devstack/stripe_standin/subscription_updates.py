@@ -268,6 +268,18 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
         state.emit_update("customer.subscription.updated", sub, before, origin)
 
 
+def expires_at(sub: JSONDict, now: int) -> int:
+    """When an unpaid change lapses: the earliest of the current period's end, the trial's end
+    and 23 hours (https://docs.stripe.com/billing/subscriptions/pending-updates-reference,
+    "Expiration"). Waiting 23 hours past the period end would let a customer pay, after the
+    renewal, for a change to a period that is over."""
+    ends = [now + PENDING_UPDATE_LIFETIME]
+    ends += [int(item["current_period_end"]) for item in sub["items"]["data"]]
+    if sub.get("trial_end"):
+        ends.append(int(sub["trial_end"]))
+    return min(ends)
+
+
 def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: int) -> JSONDict:
     items = []
     for item in sub["items"]["data"]:
@@ -283,7 +295,7 @@ def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: in
         "cancel_at_period_end": None,
         "discount": None,
         "discounts": None if pending.discounts is None else list(pending.discounts),
-        "expires_at": now + PENDING_UPDATE_LIFETIME,
+        "expires_at": expires_at(sub, now),
         "metadata": None,
         "subscription_items": items,
         "trial_end": None,

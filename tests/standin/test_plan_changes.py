@@ -170,6 +170,29 @@ def test_an_unpaid_pending_update_expires_and_the_plan_stays(
     assert (after.items.data[0].price.id, after.pending_update) == (BASIC, None)
 
 
+def test_a_pending_update_near_the_period_end_expires_with_it_and_its_invoice_is_voided(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """Issue 15, point 6: it lapses at the earliest of period end, trial end and 23 hours, and
+    its invoice can no longer be paid for a change that will never happen."""
+    sub = _active(client, email)
+    _use_card(client, str(sub.customer), "pm_card_chargeCustomerFail")
+    end = sub.items.data[0].current_period_end
+    now = standin_server.control("GET", "/_standin/clock")["now"]
+    standin_server.advance(end - now - 3600)  # one hour before the period ends
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO))
+    assert updated.pending_update is not None
+    assert updated.pending_update.expires_at == end
+    invoice = _latest(updated)
+    assert invoice.status == "open"
+    standin_server.advance(3600 + 60)
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert (after.items.data[0].price.id, after.pending_update) == (BASIC, None)
+    assert client.v1.invoices.retrieve(invoice.id).status == "void"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoices.pay(invoice.id, {"payment_method": "pm_card_visa"})
+
+
 def test_a_downgrade_credits_the_unused_time_to_the_balance_and_renewals_use_it(
     client: stripe.StripeClient, email: str, standin_server: StandinServer
 ) -> None:

@@ -10,7 +10,8 @@ that the app and the entitlement sync would have to track until period end.
 
 ``payment_behavior=pending_if_incomplete``: if the charge is declined or needs 3-D Secure, the
 plan does not change; Stripe keeps the change in ``pending_update`` and applies it when the
-invoice is paid (``client_secret`` lets Stripe.js finish it), or drops it after 23 hours.
+invoice is paid (``client_secret`` lets Stripe.js finish it), or drops it and voids that
+invoice at the earliest of the period end, the trial end and 23 hours (``pending_until``).
 """
 
 from __future__ import annotations
