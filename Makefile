@@ -5,7 +5,7 @@ export PYTHONPATH := functions:packages/billing-usage:.
 # Where `make run` keeps stack.json; the targets that talk to a running stack read it there.
 STATE_DIR ?= .devstack
 
-.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-schema bench-cold-start bench-settings mail-preview reliability infra-readme
+.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-schema infra-schema-stripe catalog bench-cold-start bench-settings mail-preview reliability infra-readme
 
 help:  ## List the make targets and what each does.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
@@ -73,6 +73,12 @@ infra-schema: setup  ## Regenerate infra/schema/provider-schema.json from the cd
 
 bench-settings: setup  ## Settings import + load: plain pydantic (what the functions use) against pydantic-settings.
 	$(PY) -m benchmarks.settings_load $(ARGS)
+
+infra-schema-stripe: setup  ## Regenerate infra/schema/stripe-provider-schema.json from the pinned stripe provider's source (needs git and github.com).
+	scripts/stripe-provider-schema
+
+catalog: setup  ## Check functions/billing/catalog/catalog.json and say what it declares.
+	$(PY) -m billing.catalog
 
 bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
 	$(PY) -m benchmarks.cold_start

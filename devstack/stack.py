@@ -633,6 +633,15 @@ class Stack:
             del run_values["STRIPE_WEBHOOK_SECRETS"]  # keep one from .env, if any
         if web_url is not None:
             run_values |= web_app_settings(web_url, env_dir=self.env_dir)
+        if self.use_standin:
+            # What the app sells is the catalog's offered prices, by the ids the stand-in seeds
+            # them with (in the cloud, the ids Stripe gave them, from Terraform), and the portal
+            # configuration Terraform would make from it.
+            from devstack.stripe_standin import seeding
+            from devstack.stripe_standin.resources.billing_portal import CATALOG_CONFIGURATION
+
+            run_values["ALLOWED_PRICE_IDS"] = ",".join(seeding.offered_price_ids())
+            run_values["PORTAL_CONFIGURATION_ID"] = CATALOG_CONFIGURATION
         if self.log_level is not None:
             run_values["LOG_LEVEL"] = self.log_level
         if self.project_id is not None:
@@ -733,9 +742,12 @@ class Stack:
             for spec in functions:
                 if spec.webhook:
                     argv += ["--webhook-url", info.functions[spec.deployed_name]]
+            # The stand-in seeds itself from the product's catalog (billing.catalog).
+            paths = [str(REPO_ROOT / "functions"), str(REPO_ROOT), inherited.get("PYTHONPATH")]
+            standin_env = inherited | {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
             services.append(
                 _Service(
-                    "stripe-standin", "Stripe stand-in", argv, inherited, host,
+                    "stripe-standin", "Stripe stand-in", argv, standin_env, host,
                     ports["stripe-standin"], timeout, health_path="/_standin/health",
                 )
             )  # fmt: skip

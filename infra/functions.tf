@@ -58,7 +58,9 @@ resource "google_cloudfunctions2_function" "function" {
         key        = secret_environment_variables.value
         project_id = var.project_id
         secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
-        version    = "latest"
+        # Pinned where this apply writes the value (the webhook signing secret: stripe.tf), so
+        # a new value is a new revision; the ones added by hand are read as `latest`.
+        version = lookup(local.pinned_secret_versions, secret_environment_variables.value, "latest")
       }
     }
   }

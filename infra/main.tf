@@ -1,5 +1,14 @@
 data "google_project" "this" {
   project_id = var.project_id
+
+  # One project per Stripe mode: infra/bootstrap labels the project with its mode, and a test
+  # mode configuration (or key) can never be applied to the live project, or the other way.
+  lifecycle {
+    postcondition {
+      condition     = lookup(merge(self.labels, self.effective_labels), "stripe-mode", "") == var.stripe.mode
+      error_message = "Project ${var.project_id} is not labelled stripe-mode=${var.stripe.mode} (infra/bootstrap sets it): this configuration is for the other mode's project."
+    }
+  }
 }
 
 # Every API a resource here needs. The bootstrap in docs/deploy.md enables the same list once before the

@@ -4,12 +4,27 @@ output "function_urls" {
 }
 
 output "stripe_webhook_url" {
-  description = "The endpoint to register in Stripe (Developers, Webhooks): the webhook function's URL."
-  value       = try(one([for name, fn in google_cloudfunctions2_function.function : fn.url if local.functions[name].kind == "webhook"]), null)
+  description = "Where Stripe posts events (the webhook function's URL; the endpoint is stripe_webhook_endpoint.billing)."
+  value       = local.webhook_url
+}
+
+output "stripe_webhook_endpoints" {
+  description = "The Stripe webhook endpoint id per generation (stripe.webhook_generations)."
+  value       = { for generation, endpoint in stripe_webhook_endpoint.billing : generation => endpoint.id }
+}
+
+output "stripe_prices" {
+  description = "This mode's Stripe price id per catalog lookup key; the offered ones are the functions' ALLOWED_PRICE_IDS."
+  value       = { for key, price in stripe_price.price : key => price.id }
+}
+
+output "stripe_portal_configuration" {
+  description = "The billing portal configuration create-portal-session uses (PORTAL_CONFIGURATION_ID)."
+  value       = stripe_billing_portal_configuration.portal.id
 }
 
 output "secrets" {
-  description = "Secret Manager secret id per environment variable: add each value with `gcloud secrets versions add ID --data-file=-`."
+  description = "Secret Manager secret id per environment variable: add each value (except STRIPE_WEBHOOK_SECRETS, which this apply writes) with `gcloud secrets versions add ID --data-file=-`."
   value       = { for env, secret in google_secret_manager_secret.secret : env => secret.secret_id }
 }
 

@@ -1,8 +1,10 @@
 # Everything that is computed rather than created lives here and in modules/function-plan: no
 # provider is involved, so tests/infra evaluate this file with `terraform apply` offline (on the
-# real functions.json and on fixtures with every kind of function).
+# real functions.json and on fixtures with every kind of function). The two values that come
+# from Stripe (offered_price_ids, portal_configuration_id) are locals of stripe.tf, which the
+# tests stand in for.
 
-# What to deploy comes from the code: functions.json is generated from functions/billing/registry.py
+# What to deploy comes from the code: functions.json is generated from functions/app/registry.py
 # (`make infra-manifest`; a test fails when the two drift). Every function, its kind, its
 # settings and secrets are read from it; nothing here names a function.
 locals {
@@ -13,7 +15,8 @@ locals {
   settings_env = {
     for key, value in {
       ALLOWED_ORIGINS                  = join(",", var.settings.allowed_origins)
-      ALLOWED_PRICE_IDS                = join(",", var.settings.allowed_price_ids)
+      ALLOWED_PRICE_IDS                = join(",", local.offered_price_ids)
+      PORTAL_CONFIGURATION_ID          = local.portal_configuration_id
       TRIAL_DAYS                       = var.settings.trial_days == null ? null : tostring(var.settings.trial_days)
       REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
       ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)
@@ -48,6 +51,14 @@ locals {
     USAGE_TOPIC          = var.usage.topic
   })
 
+  # The one catalog (functions/billing/catalog/catalog.json) and the webhook function, whose
+  # address and handled events (functions.json, generated from the code) stripe.tf registers.
+  catalog          = jsondecode(file("${path.module}/../functions/billing/catalog/catalog.json"))
+  webhook_function = one([for name, fn in local.functions : name if fn.kind == "webhook"])
+  # A 2nd gen function's cloudfunctions.net address is known before it exists; using it (not the
+  # function's `url` attribute) lets the function's revision depend on the signing secret.
+  webhook_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.webhook_function}"
+
   functions         = module.plan.functions
   public_functions  = { for name, fn in local.functions : name => fn if fn.public }
   private_functions = { for name, fn in local.functions : name => fn if !fn.public }
@@ -56,6 +67,13 @@ locals {
   notification_functions = { for name, fn in local.event_functions : name => fn if fn.topic == "NOTIFICATIONS_TOPIC" }
   usage_functions        = { for name, fn in local.event_functions : name => fn if fn.topic == "USAGE_TOPIC" }
   job_functions          = { for name, fn in local.functions : name => fn if fn.kind == "job" }
+}
+
+# What the catalog makes in Stripe (stripe.tf iterates over these maps), computed without any
+# provider so the tests can evaluate it offline.
+module "catalog" {
+  source  = "./modules/stripe-catalog"
+  catalog = local.catalog
 }
 
 # Per function: entry point, sizing, timeout, env, secrets and roles, computed without any

@@ -43,7 +43,6 @@ variable "settings" {
   EOT
   type = object({
     allowed_origins                  = list(string)
-    allowed_price_ids                = list(string)
     trial_days                       = optional(number)
     require_verified_email           = optional(bool)
     access_statuses                  = optional(list(string))
@@ -62,10 +61,6 @@ variable "settings" {
     error_message = "settings.allowed_origins are origins such as https://app.example.com (no path, no '*')."
   }
   validation {
-    condition     = length(var.settings.allowed_price_ids) > 0 && alltrue([for price in var.settings.allowed_price_ids : can(regex("^price_[A-Za-z0-9_]+$", price))])
-    error_message = "settings.allowed_price_ids lists at least one Stripe price id (price_...)."
-  }
-  validation {
     condition     = var.settings.log_level == null || contains(["DEBUG", "INFO", "WARNING", "ERROR"], coalesce(var.settings.log_level, "INFO"))
     error_message = "settings.log_level is DEBUG, INFO, WARNING or ERROR."
   }
@@ -80,6 +75,59 @@ variable "settings" {
   validation {
     condition     = var.settings.trial_days == null || (coalesce(var.settings.trial_days, 0) >= 0 && coalesce(var.settings.trial_days, 0) <= 730)
     error_message = "settings.trial_days is between 0 and 730."
+  }
+}
+
+variable "stripe" {
+  description = <<-EOT
+    Which Stripe mode this deployment is (one state, tfvars and Google project per mode), the
+    webhook endpoint generations (add one to roll the signing secret, then remove the old one)
+    and what the billing portal shows. What is sold comes from the catalog file, not from here.
+  EOT
+  type = object({
+    mode                 = string
+    webhook_generations  = optional(list(string), ["1"])
+    portal_headline      = optional(string)
+    privacy_policy_url   = optional(string)
+    terms_of_service_url = optional(string)
+  })
+
+  validation {
+    condition     = contains(["test", "live"], var.stripe.mode)
+    error_message = "stripe.mode is test or live."
+  }
+  validation {
+    # Two during a roll, never none: the webhook would get no events.
+    condition = (
+      length(var.stripe.webhook_generations) >= 1 && length(var.stripe.webhook_generations) <= 2
+      && length(distinct(var.stripe.webhook_generations)) == length(var.stripe.webhook_generations)
+      && alltrue([for generation in var.stripe.webhook_generations : can(regex("^[0-9]{1,6}$", generation))])
+    )
+    error_message = "stripe.webhook_generations holds one or two distinct generation numbers (two only while rolling the signing secret)."
+  }
+  validation {
+    condition = alltrue([
+      for url in [var.stripe.privacy_policy_url, var.stripe.terms_of_service_url] :
+      url == null || can(regex("^https://[^\\s]+$", coalesce(url, "https://x")))
+    ])
+    error_message = "stripe.privacy_policy_url and stripe.terms_of_service_url are https URLs."
+  }
+}
+
+variable "stripe_api_key" {
+  description = <<-EOT
+    The key Terraform manages this mode's Stripe catalog, portal and webhook endpoint with: a
+    restricted key (rk_test_/rk_live_) with write access to Products, Prices, Coupons, Promotion
+    codes, Entitlements, Billing meters, Customer portal and Webhook endpoints. Set it as
+    TF_VAR_stripe_api_key (the build reads it from Secret Manager); never in a file.
+  EOT
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = can(regex("^(sk|rk)_${var.stripe.mode}_[A-Za-z0-9]+$", var.stripe_api_key))
+    error_message = "stripe_api_key must be a ${var.stripe.mode} mode key (sk_${var.stripe.mode}_ or rk_${var.stripe.mode}_): a deployment never manages the other mode."
   }
 }
 

@@ -1,10 +1,18 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.11: write-only arguments (the webhook signing secret goes to Secret Manager without being
+  # stored in that resource's state) and ephemeral variables (the Stripe key is never saved).
+  required_version = ">= 1.11"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
       version = ">= 6.0, < 8.0"
+    }
+    # Stripe's official provider; its schema extract (infra/schema/stripe-provider-schema.json)
+    # is taken from this exact tag, so move both together (scripts/stripe-provider-schema).
+    stripe = {
+      source  = "stripe/stripe"
+      version = "0.3.0"
     }
     archive = {
       source  = "hashicorp/archive"
@@ -12,9 +20,9 @@ terraform {
     }
   }
 
-  # State lives in a GCS bucket (versioned, created once by hand: see docs/deploy.md). The bucket
-  # and prefix are given at init, so no environment is written into the code:
-  #   terraform init -backend-config=bucket=STATE_BUCKET -backend-config=prefix=billing
+  # State lives in a GCS bucket (versioned, made by hand: docs/deploy.md). The bucket and prefix are
+  # given at init, one prefix per Stripe mode, so no environment is written into the code:
+  #   terraform init -backend-config=bucket=STATE_BUCKET -backend-config=prefix=billing/test
   backend "gcs" {}
 }
 
@@ -22,4 +30,10 @@ provider "google" {
   project        = var.project_id
   region         = var.region
   default_labels = local.labels
+}
+
+# The key comes from Secret Manager into the build's environment (TF_VAR_stripe_api_key), or from
+# the operator's shell: never from a file, never into the state or a saved plan (ephemeral).
+provider "stripe" {
+  api_key = var.stripe_api_key
 }

@@ -1,11 +1,11 @@
 """Coupons, promotion codes, and the discounts they become on subscriptions and invoices.
 
-Seeded from ``catalog.json`` (the API to create them is not served). What is modelled:
-``percent_off`` and ``amount_off`` coupons, durations ``once`` / ``repeating`` / ``forever``,
-``applies_to`` products, promotion codes that are active or not and may expire, be limited to
-one customer or a number of redemptions. Subscription-level discounts apply to an invoice's
-discountable lines; proration lines are never discountable (as Stripe documents), so a
-discount changes renewals, not the immediate charge of a plan change.
+Seeded from the catalog and fixtures.json (seeding.py; the API to create them is not served).
+What is modelled: ``percent_off`` and ``amount_off`` coupons, durations ``once`` /
+``repeating`` / ``forever``, ``applies_to`` products, promotion codes that are active or not
+and may expire, be limited to one customer or a number of redemptions. Subscription-level
+discounts apply to an invoice's discountable lines; proration lines are never discountable (as
+Stripe documents), so a discount changes renewals, not the immediate charge of a plan change.
 
 All functions expect the caller to hold ``state.lock``.
 """

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from billing.catalog import CATALOG_PATH
+
 API_VERSION = "2026-10-28.endive"
-DEFAULT_CATALOG = Path(__file__).with_name("catalog.json")
+# The app's one catalog (the same file Terraform creates in Stripe), plus the stand-in's
+# test-only fixtures (seeding.py).
+DEFAULT_CATALOG = CATALOG_PATH
+DEFAULT_FIXTURES = Path(__file__).with_name("fixtures.json")
 
 
 @dataclass
@@ -21,3 +26,4 @@ class StandinConfig:
     # reference to fetch; https://docs.stripe.com/event-destinations#thin-events).
     webhook_payload: str = "snapshot"
     catalog_path: Path = DEFAULT_CATALOG
+    fixtures_path: Path | None = DEFAULT_FIXTURES

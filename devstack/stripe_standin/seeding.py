@@ -1,30 +1,129 @@
-"""The catalog a fresh stand-in starts with: products, prices, features, coupons and codes."""
+"""The catalog a fresh stand-in starts with: the shared one, plus test-only fixtures.
+
+The catalog (``functions/billing/catalog/catalog.json``, read with ``billing.catalog``) is the
+one Terraform creates in Stripe and the functions sell; ``fixtures.json`` beside this module
+adds what only tests need (an expired and an inactive promotion code), kept apart so nothing
+test-only is ever offered or created in Stripe.
+
+Stripe gives every object a random id; the stand-in derives stable ones from the catalog keys
+(``prod_<key>``, ``price_<lookup_key>``, ``feat_<lookup_key>``, the coupon's key,
+``promo_<code>``), so the local stack can sell the offered prices by id
+(:func:`offered_price_ids`) without asking the stand-in.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from billing.catalog import CATALOG_PATH, Catalog, load
 from devstack.stripe_standin import discounts, ids, objects
 from devstack.stripe_standin.state import State
 
+FIXTURES_PATH = Path(__file__).with_name("fixtures.json")
 
-def seed_catalog(state: State, catalog_path: Path) -> None:
-    catalog = json.loads(catalog_path.read_text())
+JSONDict = dict[str, Any]
+
+
+def product_id(key: str) -> str:
+    return f"prod_{key}"
+
+
+def price_id(lookup_key: str) -> str:
+    return f"price_{lookup_key}"
+
+
+def feature_id(lookup_key: str) -> str:
+    return f"feat_{lookup_key}"
+
+
+def promotion_code_id(code: str) -> str:
+    return f"promo_{code.lower()}"
+
+
+def offered_price_ids(catalog: Catalog | None = None) -> list[str]:
+    """The stand-in's ids of the catalog's offered prices: the local stack's ALLOWED_PRICE_IDS."""
+    return [price_id(key) for key in (catalog or load()).offered_prices()]
+
+
+def entries(
+    catalog_path: Path = CATALOG_PATH, fixtures_path: Path | None = FIXTURES_PATH
+) -> JSONDict:
+    """Everything the stand-in's state loads at start and on reset, with stand-in ids."""
+    catalog = load(catalog_path)
+    fixtures: JSONDict = json.loads(fixtures_path.read_text()) if fixtures_path else {}
+    coupons = [
+        {
+            "id": key,
+            **coupon.model_dump(exclude_none=True, exclude={"applies_to"}),
+            **(
+                {"applies_to": [product_id(p) for p in coupon.applies_to]}
+                if coupon.applies_to
+                else {}
+            ),
+        }
+        for key, coupon in catalog.coupons.items()
+    ]
+    coupons += [{"id": key, **entry} for key, entry in fixtures.get("coupons", {}).items()]
+    promotion_codes = [
+        {"id": promotion_code_id(code), "code": code, "coupon": promo.coupon}
+        | ({"max_redemptions": promo.max_redemptions} if promo.max_redemptions else {})
+        for code, promo in catalog.promotion_codes.items()
+    ]
+    promotion_codes += [
+        {"id": promotion_code_id(code), "code": code, **entry}
+        for code, entry in fixtures.get("promotion_codes", {}).items()
+    ]
+    return {
+        "features": [
+            {"id": feature_id(key), "name": feature.name, "lookup_key": key}
+            for key, feature in catalog.features.items()
+        ],
+        "product_features": {
+            product_id(key): [feature_id(feature) for feature in product.features]
+            for key, product in catalog.products.items()
+        },
+        "products": [
+            {"id": product_id(key), "name": product.name}
+            | ({"description": product.description} if product.description else {})
+            for key, product in catalog.products.items()
+        ],
+        "prices": [
+            {
+                "id": price_id(key),
+                "product": product_id(price.product),
+                "unit_amount": price.unit_amount,
+                "currency": price.currency,
+                "interval": price.recurring.interval if price.recurring else None,
+                "lookup_key": key,
+            }
+            | ({"nickname": price.nickname} if price.nickname else {})
+            for key, price in catalog.prices.items()
+        ],
+        "coupons": coupons,
+        "promotion_codes": promotion_codes,
+    }
+
+
+def seed_catalog(
+    state: State, catalog_path: Path = CATALOG_PATH, fixtures_path: Path | None = FIXTURES_PATH
+) -> None:
+    catalog = entries(catalog_path, fixtures_path)
     now = state.clock.now()
-    for entry in catalog.get("features", []):
+    for entry in catalog["features"]:
         state.data.features[entry["id"]] = objects.feature(
             entry["id"], entry["name"], entry["lookup_key"]
         )
-    for product_id, feature_ids in catalog.get("product_features", {}).items():
+    for product_id, feature_ids in catalog["product_features"].items():
         state.data.product_features[product_id] = [
             objects.product_feature(ids.new_id("prodft"), state.data.features[feature_id])
             for feature_id in feature_ids
         ]
-    for entry in catalog.get("products", []):
+    for entry in catalog["products"]:
         extra = {k: v for k, v in entry.items() if k not in ("id", "name")}
         state.data.products[entry["id"]] = objects.product(entry["id"], entry["name"], now, **extra)
-    for entry in catalog.get("prices", []):
+    for entry in catalog["prices"]:
         extra = {
             k: v
             for k, v in entry.items()
@@ -34,9 +133,9 @@ def seed_catalog(state: State, catalog_path: Path) -> None:
             entry["id"],
             entry["product"],
             int(entry["unit_amount"]),
-            entry.get("currency", "usd"),
-            entry.get("interval"),
+            entry["currency"],
+            entry["interval"],
             now,
             **extra,
         )
-        discounts.load_catalog(state, catalog)
+    discounts.load_catalog(state, catalog)

@@ -68,10 +68,10 @@ class Standin:
         self.config_lock = threading.Lock()
         self.clock = Clock()
         self.dispatcher = WebhookDispatcher(self.webhook_settings, self._acknowledged)
-        catalog_path = self.config.catalog_path
+        catalog_path, fixtures_path = self.config.catalog_path, self.config.fixtures_path
         self.state = State(
             self.clock,
-            lambda state: seed_catalog(state, catalog_path),
+            lambda state: seed_catalog(state, catalog_path, fixtures_path),
             self.dispatcher.submit,
             self._endpoint_count,
             # Stripe recomputes a customer's active entitlements whenever what they are

@@ -55,4 +55,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
 - ``config``: billing's settings, read from the environment and checked at start.
 - ``errors``: every error a function answers with.
 - ``statuses``: which subscription statuses are live, ended or abandoned, and grant access.
+- ``catalog/``: the one catalog (products, prices, features, codes, portal) Terraform, the
+  stand-in and the functions share: ``catalog.json`` and its typed loader.
+    - ``__main__``: ``python -m billing.catalog`` checks the file and says what it declares.
 """

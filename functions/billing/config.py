@@ -121,6 +121,12 @@ class BillingSettings(EnvSettings):
         le=730,
         description="Free trial of a customer's first subscription, in days (0: none).",
     )
+    portal_configuration_id: str | None = Field(
+        default=None,
+        pattern=r"^bpc_[A-Za-z0-9_]+$",
+        description="The billing portal configuration portal sessions use (Terraform makes it "
+        "from the catalog, limited to the offered prices); unset: the account's default.",
+    )
     require_verified_email: bool = Field(
         default=True, description="Only users whose token says email_verified get a customer."
     )

@@ -192,7 +192,11 @@ def test_a_missing_required_setting_is_refused_naming_it(tmp_path: Path) -> None
 def test_unset_optional_settings_are_not_passed(real: Evaluation) -> None:
     env = real.outputs["env"]
     assert env["ALLOWED_ORIGINS"] == "https://app.example.com"
-    assert env["ALLOWED_PRICE_IDS"] == "price_basic_monthly"
+    # Sold prices are not a setting: Stripe's ids of the catalog's offered prices (stubbed here).
+    assert env["ALLOWED_PRICE_IDS"] == ",".join(
+        f"price_stub_{key}" for key in real.outputs["offered_prices"]
+    )
+    assert env["PORTAL_CONFIGURATION_ID"] == "bpc_stub"
     assert env["GOOGLE_CLOUD_PROJECT"] == "demo-billing"
     assert env["NOTIFICATIONS_TOPIC"] == billing_defaults().notifications_topic
     assert "TRIAL_DAYS" not in env

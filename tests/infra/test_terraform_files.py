@@ -92,7 +92,7 @@ def test_local_only_settings_are_named_only_by_the_guards_refusing_them() -> Non
         for where, value in values_outside_guards(load_tf(path)):
             for name in LOCAL_ONLY:
                 assert name not in value, f"{path.relative_to(REPO)}: {where}: {value}"
-    for path in (INFRA / "terraform.tfvars.example", FUNCTIONS_JSON):
+    for path in (*sorted((INFRA / "environments").glob("*.tfvars")), FUNCTIONS_JSON):
         for name in LOCAL_ONLY:
             assert name not in path.read_text(), f"{path.relative_to(REPO)} names {name}"
 

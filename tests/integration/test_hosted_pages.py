@@ -13,6 +13,7 @@ import stripe
 from google.cloud import firestore
 
 from devstack import stripejs
+from devstack.stack import Stack
 from tests.support.billing_flows import PRICE, intent_id, subscribe
 from tests.support.stack_fixtures import STATE_DIR, StandIn, User
 from tests.support.webhooks import entitlement, wait_for_entitlement
@@ -144,15 +145,21 @@ def test_checkout_only_sells_offered_prices(user: User, standin: StandIn) -> Non
     assert unknown.json()["error"]["field"] == "success_url"
 
 
-def test_the_portal_opens_for_the_callers_own_customer(user: User, standin: StandIn) -> None:
+def test_the_portal_opens_for_the_callers_own_customer(
+    user: User, standin: StandIn, running_stack: Stack
+) -> None:
     customer = user.customer()
     page = user.ok("create-portal-session", {})
     assert page["url"].startswith(standin.control)
     portal_calls = standin.requests(path_prefix="/v1/billing_portal/sessions")
+    env = running_stack.function_environ
     assert portal_calls[-1]["params"] == {
         "customer": customer,
-        "return_url": "http://localhost:3000/account",
+        "return_url": env["PORTAL_RETURN_URL"],
+        # The configuration made from the catalog: plan switches among the offered prices only.
+        "configuration": env["PORTAL_CONFIGURATION_ID"],
     }
+    assert env["PORTAL_CONFIGURATION_ID"] == "bpc_catalog"
 
 
 # --- An open Checkout page and an Elements checkout can never both be paid ----------------

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 FUNCTIONS_JSON = INFRA / "functions.json"
 SCHEMA = INFRA / "schema" / "provider-schema.json"
+STRIPE_SCHEMA = INFRA / "schema" / "stripe-provider-schema.json"
 
 # What plan.tf computes, exposed for the tests (the real outputs.tf needs the provider).
 TEST_OUTPUTS = """
@@ -38,14 +39,26 @@ output "secrets" { value = module.plan.secrets }
 output "stripe_worst_case_seconds" { value = module.plan.stripe_worst_case_seconds }
 output "http_timeout_seconds" { value = module.plan.http_timeout_seconds }
 output "source_files" { value = local.source_files }
+output "webhook_url" { value = local.webhook_url }
+output "offered_prices" { value = module.catalog.offered_prices }
+"""
+
+# What stripe.tf computes from the Stripe provider's resources (ids Stripe assigns), standing in
+# for it where the provider cannot run: each offered price's id is "price_stub_<lookup key>".
+STRIPE_STUB = """
+locals {
+  offered_price_ids       = [for key in module.catalog.offered_prices : "price_stub_${key}"]
+  portal_configuration_id = "bpc_stub"
+}
 """
 
 # The variables an operator must set (terraform.tfvars); everything else keeps its default.
 BASE_VARS: dict[str, Any] = {
     "project_id": "demo-billing",
+    "stripe": {"mode": "test"},
+    "stripe_api_key": "rk_test_offlinecheck",
     "settings": {
         "allowed_origins": ["https://app.example.com"],
-        "allowed_price_ids": ["price_basic_monthly"],
         "checkout_success_url": "https://app.example.com/billing/done?session_id={CHECKOUT_SESSION_ID}",
         "checkout_cancel_url": "https://app.example.com/billing",
         "portal_return_url": "https://app.example.com/account",
@@ -152,8 +165,14 @@ class Evaluation:
     error: str
 
 
-def evaluate(workdir: Path, manifest: dict[str, Any], variables: dict[str, Any]) -> Evaluation:
-    """Runs infra/plan.tf (with variables.tf and the module) on ``manifest`` and ``variables``.
+def evaluate(
+    workdir: Path,
+    manifest: dict[str, Any],
+    variables: dict[str, Any],
+    tfvars: Path | None = None,
+) -> Evaluation:
+    """Runs infra/plan.tf (with variables.tf and the modules) on ``manifest`` and ``variables``
+    (or on a tfvars file, with ``variables`` on top).
 
     Lays out ``workdir`` like the repository (infra/ beside functions/ and requirements.txt),
     with copies of the real files, so ``path.module`` resolves as it does in a deployment.
@@ -165,7 +184,10 @@ def evaluate(workdir: Path, manifest: dict[str, Any], variables: dict[str, Any])
     shutil.copytree(INFRA / "modules", infra / "modules")
     (workdir / "functions").symlink_to(REPO / "functions")
     (infra / "outputs_test.tf").write_text(TEST_OUTPUTS)
+    (infra / "stripe_stub.tf").write_text(STRIPE_STUB)
     (infra / "functions.json").write_text(json.dumps(manifest))
+    if tfvars is not None:
+        shutil.copy(tfvars, infra / "terraform.tfvars")
     (infra / "terraform.tfvars.json").write_text(json.dumps(variables))
     for step in (
         ("init", "-input=false", "-no-color"),
@@ -179,3 +201,31 @@ def evaluate(workdir: Path, manifest: dict[str, Any], variables: dict[str, Any])
     assert shown.returncode == 0, shown.stderr
     outputs = {name: value["value"] for name, value in json.loads(shown.stdout).items()}
     return Evaluation(True, outputs, "")
+
+
+CATALOG_MODULE = INFRA / "modules" / "stripe-catalog"
+
+
+def evaluate_catalog(workdir: Path, catalog: dict[str, Any]) -> Evaluation:
+    """Runs modules/stripe-catalog on ``catalog``: the maps infra/stripe.tf makes resources of."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "catalog.json").write_text(json.dumps(catalog))
+    (workdir / "main.tf").write_text(
+        f"""
+module "catalog" {{
+  source  = "{CATALOG_MODULE}"
+  catalog = jsondecode(file("${{path.module}}/catalog.json"))
+}}
+output "catalog" {{ value = module.catalog }}
+"""
+    )
+    for step in (
+        ("init", "-input=false", "-no-color"),
+        ("apply", "-auto-approve", "-input=false", "-no-color"),
+    ):
+        done = run_terraform(*step, cwd=workdir)
+        if done.returncode != 0:
+            return Evaluation(False, {}, " ".join((done.stderr + done.stdout).split()))
+    shown = run_terraform("output", "-json", "-no-color", cwd=workdir)
+    assert shown.returncode == 0, shown.stderr
+    return Evaluation(True, json.loads(shown.stdout)["catalog"]["value"], "")

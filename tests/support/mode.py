@@ -13,6 +13,8 @@ import os
 
 import pytest
 
+from devstack.stripe_standin import seeding
+
 AGAINST_STRIPE = os.environ.get("BILLING_TESTS_STRIPE") == "test-mode"
 
 NEEDS_KEY = (
@@ -26,12 +28,13 @@ STANDIN_ONLY = (
     "statuses, 3-D Secure completion), which Stripe test mode does not have"
 )
 
-# The prices the functions sell, and so the tests buy: the stand-in's catalog, or in test
-# mode the developer's own (ALLOWED_PRICE_IDS reaches the functions and the tests alike).
+# The prices the functions sell, and so the tests buy: the catalog's offered prices by the
+# stand-in's ids (what the local stack sells), or in test mode the developer's own
+# (ALLOWED_PRICE_IDS reaches the functions and the tests alike).
 _SOLD = (
     [p.strip() for p in os.environ.get("ALLOWED_PRICE_IDS", "").split(",") if p.strip()]
     if AGAINST_STRIPE
-    else ["price_basic_monthly", "price_pro_monthly"]
+    else seeding.offered_price_ids()
 )
 PRICE = _SOLD[0] if _SOLD else "price_missing"
 OTHER_PRICE = _SOLD[1] if len(_SOLD) > 1 else "price_missing"

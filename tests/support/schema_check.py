@@ -2,8 +2,11 @@
 
 For every resource and data block: its type exists; every argument and nested block (dynamic
 ones included) is one the provider knows at that place; required arguments and blocks are
-present; a block the provider allows once appears once. Every reference ``TYPE.NAME.ATTR`` (and
-``TYPE.NAME[...].BLOCK[0].ATTR``) names a declared resource and an attribute it exports.
+present; a block the provider allows once appears once; an argument whose value is an object (the
+stripe provider's nested attributes, ``features = { ... }``) holds only known keys and its
+required ones, wherever it is written as a literal. Every reference ``TYPE.NAME.ATTR`` (and
+``TYPE.NAME[...].BLOCK[0].ATTR``) names a declared resource and an attribute it exports (never a
+write-only argument, which Terraform does not keep).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ META_BLOCKS = {"lifecycle", "provisioner", "connection"}
 MARKERS = {"__is_block__", "__comments__", "__inline_comments__"}
 
 REFERENCE = re.compile(
-    r"(?<![\w.])(data\.)?((?:google|archive)_[a-z0-9_]+|archive_file)\.([a-z0-9_]+)"
+    r"(?<![\w.])(data\.)?((?:google|archive|stripe)_[a-z0-9_]+|archive_file)\.([a-z0-9_]+)"
     r"(?:\[[^\]]*\])?\.([a-z0-9_]+)(?:\[[^\]]*\]\.([a-z0-9_]+))?"
 )
 
@@ -74,12 +77,38 @@ def check_body(
         if key not in attributes:
             hint = " (it is a block)" if key in blocks else ""
             yield f"{where}: {key!r} is not an argument here{hint}"
+            continue
+        nested = schema.get("objects", {}).get(key)
+        if nested is not None:
+            yield from check_object(f"{where}.{key}", value, nested)
     for name, requirement in attributes.items():
         if requirement == "required" and name not in body:
             yield f"{where}: required argument {name!r} is missing"
     for name, spec in blocks.items():
         if spec["required"] and name not in seen_blocks:
             yield f"{where}: required block {name!r} is missing"
+
+
+def check_object(where: str, value: Any, schema: dict[str, Any]) -> Iterator[str]:
+    """A nested attribute's value, where it is a literal object (or a literal list of them)."""
+    if isinstance(value, list) and schema["many"]:
+        for item in value:
+            yield from check_object(where, item, {**schema, "many": False})
+        return
+    if not isinstance(value, dict):
+        return  # an expression: only Terraform with the provider can check it
+    for key, inner in value.items():
+        if key in MARKERS:
+            continue
+        name = key.strip('"')
+        if name not in schema["attributes"]:
+            yield f"{where}: {name!r} is not an attribute of this object"
+            continue
+        if name in schema.get("objects", {}):
+            yield from check_object(f"{where}.{name}", inner, schema["objects"][name])
+    for name, requirement in schema["attributes"].items():
+        if requirement == "required" and name not in {k.strip('"') for k in value}:
+            yield f"{where}: required attribute {name!r} is missing"
 
 
 def declared(documents: dict[str, dict[str, Any]]) -> dict[tuple[str, str], set[str]]:

@@ -7,16 +7,21 @@ from typing import Any
 from stripe.params.billing_portal import SessionCreateParams
 
 from devstack.stripe_standin import ids
-from devstack.stripe_standin.api_errors import invalid_request, parameter_missing
+from devstack.stripe_standin.api_errors import invalid_request, parameter_missing, resource_missing
 from devstack.stripe_standin.resources.common import get_param_object
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.supports import Supports
 
 JSONDict = dict[str, Any]
 
-# The account's default portal configuration (Stripe makes one when the portal is first set up).
+# The account's default portal configuration (Stripe makes one when the portal is first set up),
+# and the one a deployment's Terraform makes from the catalog (infra/stripe.tf), which the
+# functions name in ``configuration`` (PORTAL_CONFIGURATION_ID; the local stack sets this one).
+# Stripe refuses a configuration id it does not know ("No such configuration").
 DEFAULT_CONFIGURATION = "bpc_standin_default"
-_IMPLEMENTED = frozenset({"customer", "return_url", "expand"})
+CATALOG_CONFIGURATION = "bpc_catalog"
+_CONFIGURATIONS = frozenset({DEFAULT_CONFIGURATION, CATALOG_CONFIGURATION})
+_IMPLEMENTED = frozenset({"customer", "return_url", "configuration", "expand"})
 
 
 def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
@@ -29,11 +34,14 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
     if "customer" not in params:
         raise parameter_missing("customer")
     customer = get_param_object(ctx.state, "customers", "customer", params["customer"], "customer")
+    configuration = params.get("configuration", DEFAULT_CONFIGURATION)
+    if configuration not in _CONFIGURATIONS:
+        raise resource_missing("configuration", str(configuration), param="configuration")
     session_id = ids.new_id("bps")
     session = {
         "id": session_id,
         "object": "billing_portal.session",
-        "configuration": DEFAULT_CONFIGURATION,
+        "configuration": configuration,
         "created": ctx.state.now(),
         "customer": customer["id"],
         "customer_account": None,

@@ -1,4 +1,4 @@
-"""Products and prices, seeded from ``catalog.json`` (read-only here)."""
+"""Products and prices, seeded from the app's catalog (seeding.py; read-only here)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Promotion codes: list (find one by the code a customer typed) and retrieve. Read-only: the
-codes and their coupons are seeded from ``catalog.json``."""
+codes and their coupons are seeded from the catalog and fixtures.json (seeding.py)."""
 
 from __future__ import annotations
 

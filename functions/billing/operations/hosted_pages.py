@@ -9,6 +9,7 @@ webhook's sync, like every other change.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import stripe
 from pydantic import Field
@@ -27,6 +28,9 @@ from billing.operations._one_subscription import (
 )
 from billing.operations._ownership import PriceId, customer_id, require_offered
 from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+
+if TYPE_CHECKING:
+    from stripe.params.billing_portal import SessionCreateParams as PortalSessionCreateParams
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +149,14 @@ def create_portal_session(ctx: Context, body: PortalRequest) -> PortalResponse:
     """A Stripe billing portal page for the caller: invoices, cards, plan, cancellation."""
     customer = customer_id(ctx)
     return_url = ctx.runtime.settings.portal_return()  # required by the registry
-    session = ctx.runtime.stripe.v1.billing_portal.sessions.create(
-        params={"customer": customer, "return_url": return_url}
-    )
+    params: PortalSessionCreateParams = {
+        "customer": customer,
+        "return_url": return_url,
+    }
+    # The configuration infra/stripe.tf made from the catalog: plan switches among the offered
+    # prices only. Without it Stripe uses the account's default, which a fresh account lacks.
+    configuration = ctx.runtime.settings.portal_configuration_id
+    if configuration is not None:
+        params["configuration"] = configuration
+    session = ctx.runtime.stripe.v1.billing_portal.sessions.create(params=params)
     return PortalResponse(url=session.url)

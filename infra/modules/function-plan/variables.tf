@@ -1,5 +1,5 @@
 variable "functions" {
-  description = "The `functions` map of infra/functions.json (generated from functions/billing/registry.py)."
+  description = "The `functions` map of infra/functions.json (generated from functions/app/registry.py)."
   type = map(object({
     entry_point      = string
     kind             = string
@@ -10,7 +10,7 @@ variable "functions" {
     settings         = list(string)
     # An event function: the environment variable that names the topic it is pushed from.
     topic = optional(string)
-    # How an instance serves, chosen by `make bench` (functions/billing/registry.py INSTANCES).
+    # How an instance serves, chosen by `make bench` (functions/app/registry.py INSTANCES).
     instance = optional(object({
       concurrency = number
       threads     = number

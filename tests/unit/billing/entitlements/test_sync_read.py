@@ -24,8 +24,8 @@ def own_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandinSer
     """A stand-in of this module's own whose Pro product has 130 more features (seeded: 260
     API calls would take seconds)."""
     catalog = json.loads(DEFAULT_CATALOG.read_text())
-    catalog["features"] += [{"id": f"feat_{key}", "name": key, "lookup_key": key} for key in KEYS]
-    catalog["product_features"]["prod_pro"] += [f"feat_{key}" for key in KEYS]
+    catalog["features"] |= {key: {"name": key} for key in KEYS}
+    catalog["products"]["pro"]["features"] += KEYS
     path = tmp_path_factory.mktemp("catalog") / "catalog.json"
     path.write_text(json.dumps(catalog))
     with serving(StandinConfig(catalog_path=path), "standin-paging") as server:

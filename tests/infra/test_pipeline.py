@@ -1,0 +1,168 @@
+"""infra/bootstrap: who runs which build, with which rights (read from the Terraform).
+
+Pull-request builds run as the planner: it can read the project's metadata and write its build
+logs; it holds no role that changes anything, reads a secret or the state, or acts as another
+account. Deploys run as the deployer, from the deploy branch or release tags only; its roles
+are the ones apply needs, and the one that could grant roles is limited by a condition to the
+roles infra/ grants.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.support.infra import INFRA, load_tf, tf_files
+
+BOOTSTRAP = INFRA / "bootstrap"
+
+# Roles that let an account read what it should not (secret values, data, state) or change
+# anything, or become someone else.
+FORBIDDEN_FOR_PLANNER = re.compile(
+    r"owner|editor|admin|Admin|writer|Writer|secretAccessor|objectViewer|objectAdmin|"
+    r"serviceAccountUser|serviceAccountTokenCreator|workloadIdentityUser|datastore\.(user|viewer)|"
+    r"builds\.builder|viewer$"
+)
+
+
+def bootstrap_resources() -> dict[tuple[str, str], dict[str, Any]]:
+    found = {}
+    for path in sorted(BOOTSTRAP.glob("*.tf")):
+        for entry in load_tf(path).get("resource", []):
+            for rtype, named in entry.items():
+                for name, body in named.items():
+                    if not name.startswith("__"):
+                        found[(rtype.strip('"'), name.strip('"'))] = body
+    return found
+
+
+def bootstrap_locals() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for entry in load_tf(BOOTSTRAP / "main.tf").get("locals", []):
+        merged |= {k: v for k, v in entry.items() if not k.startswith("__")}
+    return merged
+
+
+def grants_to(account: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(resource type, role expression, body) of every grant whose member is ``account``."""
+    member = f"${{google_service_account.{account}.member}}"
+    return [
+        (rtype, str(body.get("role")), body)
+        for (rtype, _), body in bootstrap_resources().items()
+        if body.get("member") == member
+    ]
+
+
+def triggers() -> dict[str, dict[str, Any]]:
+    return {
+        name: body
+        for (rtype, name), body in bootstrap_resources().items()
+        if rtype == "google_cloudbuild_trigger"
+    }
+
+
+def test_pull_requests_build_as_the_planner_with_the_checks_only_file() -> None:
+    pull = triggers()["pull_request"]
+    assert pull["service_account"] == "${google_service_account.planner.id}"
+    assert pull["filename"] == '"cloudbuild-pr.yaml"'
+    event = pull["repository_event_config"][0]
+    assert "pull_request" in event
+    assert "push" not in event
+    assert event["pull_request"][0]["comment_control"] == (
+        '"COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY"'
+    )
+    # No substitution points it at the state or a secret.
+    assert set(pull.get("substitutions", {})) == {"_MODE"}
+
+
+def test_only_pushes_to_main_or_release_tags_deploy_as_the_deployer() -> None:
+    deploy = triggers()["deploy"]
+    assert deploy["service_account"] == "${google_service_account.deployer.id}"
+    assert deploy["filename"] == '"cloudbuild.yaml"'
+    event = deploy["repository_event_config"][0]
+    assert "pull_request" not in event
+    push = event["push"][0]
+    assert push["branch"] == '${var.mode == "test" ? "^main$" : null}'
+    assert push["tag"] == '${var.mode == "live" ? var.live_release_tags : null}'
+    assert deploy["approval_config"][0]["approval_required"] == '${var.mode == "live"}'
+    # Every trigger is one of these two.
+    assert set(triggers()) == {"deploy", "pull_request"}
+
+
+def test_the_planner_can_read_but_not_change_and_reaches_no_secret() -> None:
+    planner_roles = set(bootstrap_locals()["planner_roles"])
+    assert planner_roles == {'"roles/browser"', '"roles/logging.logWriter"'}
+    grants = grants_to("planner")
+    assert [rtype for rtype, _, _ in grants] == ["google_project_iam_member"]
+    assert grants[0][1] == "${each.key}"
+    for role in planner_roles:
+        name = role.strip('"').removeprefix("roles/")
+        if name != "logging.logWriter":  # writing its own build log changes nothing
+            assert not FORBIDDEN_FOR_PLANNER.search(name), role
+    # Nothing else anywhere in infra/ names the planner: no bucket (state), no secret, no
+    # account it could act as.
+    for path in tf_files():
+        text = path.read_text()
+        mentions = len(re.findall(r"google_service_account\.planner\.", text))
+        if path.parent != BOOTSTRAP:
+            assert mentions == 0, path
+    main = (BOOTSTRAP / "main.tf").read_text()
+    assert main.count("google_service_account.planner.member") == 1
+
+
+def test_the_check_flags_a_planner_that_could_read_a_secret() -> None:
+    for role in ("secretmanager.secretAccessor", "storage.objectViewer", "iam.serviceAccountUser",
+                 "editor", "viewer", "cloudbuild.builds.builder", "datastore.viewer"):  # fmt: skip
+        assert FORBIDDEN_FOR_PLANNER.search(role), role
+
+
+def test_the_deployer_cannot_grant_itself_more() -> None:
+    roles = {key.strip('"') for key in bootstrap_locals()["deployer_roles"]}
+    for role in roles:
+        assert role not in {"roles/owner", "roles/editor", "roles/iam.securityAdmin"}, role
+        assert "projectIamAdmin" not in role, role
+        assert "secretmanager" not in role, role
+        assert "TokenCreator" not in role, role
+    grants = bootstrap_resources()
+    limited = grants[("google_project_iam_member", "deployer_grants")]
+    assert limited["role"] == '"roles/resourcemanager.projectIamAdmin"'
+    expression = limited["condition"][0]["expression"]
+    assert "iam.googleapis.com/modifiedGrantsByRole" in expression
+    assert ".hasOnly(${jsonencode(local.grantable_roles)})" in expression
+    secrets = grants[("google_project_iam_member", "deployer_secrets")]
+    assert "resource.name.startsWith" in secrets["condition"][0]["expression"]
+    custom = grants[("google_project_iam_custom_role", "secrets_deployer")]
+    assert "secretmanager.versions.access" not in str(custom["permissions"])
+
+
+def test_the_deployer_may_grant_exactly_the_roles_infra_grants() -> None:
+    granted = set()
+    for path in tf_files():
+        if path.parent == BOOTSTRAP:
+            continue
+        for entry in load_tf(path).get("resource", []):
+            for body in entry.get('"google_project_iam_member"', {}).values():
+                if isinstance(body, dict):
+                    granted.add(body["role"].strip('"'))
+    grantable = {role.strip('"') for role in bootstrap_locals()["grantable_roles"]}
+    assert granted == grantable
+
+
+def test_only_the_deployer_reads_the_stripe_key_and_the_state() -> None:
+    grants = bootstrap_resources()
+    key = grants[("google_secret_manager_secret_iam_member", "deployer_stripe_key")]
+    assert key["member"] == "${google_service_account.deployer.member}"
+    assert key["role"] == '"roles/secretmanager.secretAccessor"'
+    state = grants[("google_storage_bucket_iam_member", "deployer_state")]
+    assert state["member"] == "${google_service_account.deployer.member}"
+    accessors = [
+        body["member"]
+        for (rtype, _), body in grants.items()
+        if rtype in ("google_secret_manager_secret_iam_member", "google_storage_bucket_iam_member")
+    ]
+    assert accessors == ["${google_service_account.deployer.member}"] * 2
+
+
+def test_every_deployer_role_says_why() -> None:
+    for role, reason in bootstrap_locals()["deployer_roles"].items():
+        assert len(reason.strip('"')) > 15, role
