@@ -13,7 +13,13 @@ data "google_project" "this" {
 locals {
   # The only roles infra/*.tf grants on the project (google_project_iam_member). The deployer may
   # grant these and nothing else; tests/infra/test_pipeline.py keeps the two lists equal.
-  grantable_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/storage.objectAdmin"]
+  # (firebaseauth.admin: the webhook and reconcile write users' custom claims; infra/iam.tf.)
+  grantable_roles = [
+    "roles/datastore.user",
+    "roles/firebaseauth.admin",
+    "roles/logging.logWriter",
+    "roles/storage.objectAdmin",
+  ]
 
   # What `terraform apply` of infra/ needs, role by role, and why. None lets the deployer change
   # its own roles: projectIamAdmin is limited by a condition to the roles above, and the secret

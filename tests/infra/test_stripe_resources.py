@@ -17,7 +17,7 @@ import pytest
 import stripe
 
 from app import registry
-from billing.config import Settings
+from billing.config import BillingSettings
 from billing.entitlements import events as webhooks
 from tests.support.infra import (
     BASE_VARS,
@@ -138,8 +138,9 @@ def test_rolling_overlaps_two_endpoints_whose_secrets_the_webhook_both_accepts()
     assert endpoint["for_each"] == "${toset(var.stripe.webhook_generations)}"
     assert endpoint["lifecycle"][0]["create_before_destroy"] is True
     # The comma-joined value is what the webhook's settings read as several secrets.
-    settings = Settings(
+    settings = BillingSettings(
         google_cloud_project="demo-billing",
+        stripe_secret_key="sk_test_unit",  # type: ignore[arg-type]  # coerced to SecretStr
         stripe_webhook_secrets="whsec_new,whsec_old",  # type: ignore[arg-type]
     )
     assert [s.get_secret_value() for s in settings.stripe_webhook_secrets] == [

@@ -85,10 +85,13 @@ def test_offered_codes_are_active_and_test_fixtures_are_not_offered(
 
 
 def test_the_stack_sells_the_catalogs_offered_prices_and_nothing_else(
-    standin_server: StandinServer, tmp_path: Path
+    standin_server: StandinServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # _plan decides every setting of a run and starts nothing; the Auth emulator's command is
+    # only assembled there, so its npm binary need not be installed for this.
+    monkeypatch.setattr("devstack.stack._node_tool", lambda name: tmp_path / name)
     stack = Stack(state_dir=tmp_path / "state", env_dir=tmp_path)
-    stack._plan()  # decides every setting of a run; starts nothing
+    stack._plan()
     sold = stack.function_environ["ALLOWED_PRICE_IDS"].split(",")
     assert sold == seeding.offered_price_ids()
     client = standin_server.client()
