@@ -102,7 +102,9 @@ class BillingSettings(EnvSettings):
         default_factory=list, description="Comma-separated origins allowed by CORS."
     )
     allowed_price_ids: CommaList = Field(
-        default_factory=list, description="Comma-separated Stripe price ids the app sells."
+        default_factory=list,
+        description="Comma-separated Stripe price ids the app sells: the catalog's offered "
+        "prices (set by Terraform from the ids Stripe gave them; locally, the stand-in's).",
     )
     checkout_success_url: ReturnUrl | None = Field(
         default=None,
