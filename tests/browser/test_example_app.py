@@ -1,0 +1,135 @@
+"""The example app (web/) in a real browser against the test stack, as a customer uses it:
+sign up, pay on the hosted Checkout page (3-D Secure, declines), watch access turn on without
+a reload, change plan after the preview, cancel and resume, open an invoice."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from devstack.stack import StackInfo
+from tests.browser.conftest import Visitor, save_artifacts
+from tests.support.auth_emulator import AuthEmulator
+from tests.support.stack_fixtures import StandIn
+
+pytestmark = pytest.mark.integration
+
+THREE_D_SECURE = "4000 0027 6000 3184"
+DECLINED = "4000 0000 0000 0002"
+VISA = "4242 4242 4242 4242"
+
+
+def _subscribe(visitor: Visitor, plan: str) -> None:
+    visitor.page.get_by_role("button", name=f"Subscribe to {plan}").click()
+    visitor.page.wait_for_url(re.compile(r"/_standin/checkout/sessions/cs_"))
+
+
+def test_subscribe_through_checkout_with_3ds_and_access_turns_on_without_a_reload(
+    page: Page, stack: StackInfo, auth: AuthEmulator, standin: StandIn
+) -> None:
+    visitor = Visitor(page, stack, auth)
+    visitor.sign_up()
+    basic = page.locator('[data-price="price_basic_monthly"]')
+    expect(basic).to_contain_text("$9.99")
+    expect(basic).to_contain_text("Reports")
+
+    _subscribe(visitor, "Basic (monthly)")
+    expect(page.get_by_test_id("amount")).to_have_text("9.99 USD")
+    standin.post("/_standin/webhooks/pause")  # so the account page is seen before the webhook
+    try:
+        visitor.pay_on_checkout(THREE_D_SECURE)
+        page.get_by_role("button", name="Complete authentication").click()
+        page.wait_for_url(re.compile(r"/account\?checkout=done"))
+        expect(page.get_by_test_id("access-state")).to_have_text("none")
+        page.evaluate("window.__sameDocument = true")
+    finally:
+        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
+    expect(page.get_by_test_id("access-state")).to_have_text("active")
+    assert page.evaluate("window.__sameDocument") is True, "access turned on without a reload"
+    expect(page.get_by_test_id("plan")).to_have_text("Basic (monthly)")
+    expect(page.get_by_test_id("claim")).to_contain_text('"plan":"prod_basic"')
+
+
+# Many steps, each waiting on the page for at most TIMEOUT_MS: more than the default 300 s.
+@pytest.mark.timeout(900)
+def test_upgrade_after_the_preview_cancel_resume_and_open_an_invoice(
+    page: Page, stack: StackInfo, auth: AuthEmulator
+) -> None:
+    visitor = Visitor(page, stack, auth)
+    visitor.sign_up()
+    _subscribe(visitor, "Basic (monthly)")
+    visitor.pay_on_checkout(VISA)
+    expect(page.get_by_test_id("access-state")).to_have_text("active")
+
+    page.get_by_role("button", name="Switch to Pro (monthly)").click()
+    shown = page.get_by_test_id("preview-amount").inner_text()
+    assert shown.startswith("$")
+    page.get_by_role("button", name="Confirm change").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{shown} charged now")
+    expect(page.get_by_test_id("plan")).to_have_text("Pro (monthly)")
+    expect(page.get_by_test_id("features")).to_contain_text("api_access")
+
+    page.get_by_role("button", name="Cancel at period end").click()
+    expect(page.get_by_test_id("renewal")).to_contain_text("Cancels at period end")
+    expect(page.get_by_test_id("access-state")).to_have_text("active")
+    page.get_by_role("button", name="Resume subscription").click()
+    expect(page.get_by_test_id("renewal")).not_to_contain_text("Cancels")
+    expect(page.get_by_role("button", name="Cancel at period end")).to_be_visible()
+
+    rows = page.get_by_test_id("invoices").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    with page.expect_popup() as opened:
+        rows.last.get_by_role("link", name="View").click()
+    invoice = opened.value
+    expect(invoice.get_by_role("heading", name=re.compile("Invoice"))).to_be_visible()
+    expect(invoice.locator("body")).to_contain_text("paid")
+
+
+def test_a_declined_card_shows_the_decline_and_leaves_no_subscription(
+    page: Page, stack: StackInfo, auth: AuthEmulator, standin: StandIn
+) -> None:
+    visitor = Visitor(page, stack, auth)
+    visitor.sign_up()
+    _subscribe(visitor, "Pro (monthly)")
+    visitor.pay_on_checkout(DECLINED)
+    expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
+    page.get_by_role("link", name="Back").click()
+    page.get_by_role("heading", name="Pricing").wait_for()
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_text("No subscription yet")).to_be_visible()
+    [customer] = standin.sdk.v1.customers.list(params={"email": visitor.email}).data
+    subscriptions = standin.sdk.v1.subscriptions.list(
+        params={"customer": customer.id, "status": "all"}
+    )
+    assert subscriptions.data == []
+
+
+def test_a_second_user_sees_none_of_the_first_users_data(
+    context: BrowserContext, page: Page, stack: StackInfo, auth: AuthEmulator, browser_2: Page
+) -> None:
+    first = Visitor(page, stack, auth)
+    first.sign_up()
+    _subscribe(first, "Basic (monthly)")
+    first.pay_on_checkout(VISA)
+    expect(page.get_by_test_id("access-state")).to_have_text("active")
+    number = page.get_by_test_id("invoices").locator("tbody tr td").first.inner_text()
+
+    second = Visitor(browser_2, stack, auth)
+    second.sign_up()
+    browser_2.get_by_role("link", name="Account").click()
+    expect(browser_2.get_by_text("No subscription yet")).to_be_visible()
+    expect(browser_2.get_by_test_id("access-state")).to_have_text("none")
+    content = browser_2.content()
+    assert first.email not in content
+    assert number not in content
+    assert browser_2.get_by_test_id("invoices").count() == 0
+
+
+def test_a_failing_test_leaves_a_screenshot_and_the_console(page: Page, tmp_path: object) -> None:
+    page.set_content("<h1>broken</h1><script>console.error('boom')</script>")
+    lines = ["error: boom"]
+    shot = save_artifacts(page, lines, "example", folder=tmp_path)  # type: ignore[arg-type]
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    assert "error: boom" in shot.with_suffix(".log").read_text()
