@@ -1,0 +1,31 @@
+"""docs/performance.md quotes the last whole `make bench` run: its table is generated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.report import BEGIN, END, markdown, write_into
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_the_docs_table_is_the_last_runs_results() -> None:
+    results = json.loads((REPO / "benchmarks" / "results.json").read_text())
+    doc = (REPO / "docs" / "performance.md").read_text()
+    generated = doc.partition(BEGIN)[2].partition(END)[0]
+    assert generated.strip() == markdown(results).strip(), "run `make bench` to regenerate"
+
+
+def test_writing_replaces_only_the_generated_part() -> None:
+    results = {"machine": {"cpus": 2, "python": "3.12"}, "seconds": 1.0, "load": "1.0 -> 1.0"}
+    doc = f"# Performance\n\nwords\n\n{BEGIN}\nold table\n{END}\n\nmore words\n"
+    written = write_into(doc, results)
+    assert written.startswith("# Performance\n\nwords\n\n")
+    assert written.endswith(f"{END}\n\nmore words\n")
+    assert "old table" not in written
+    assert markdown(results) in written
+    with pytest.raises(ValueError, match="markers"):
+        write_into("no markers here", results)
