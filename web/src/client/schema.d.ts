@@ -748,8 +748,11 @@ export interface components {
         };
         Error: {
             error: {
-                /** @description Stable, machine-readable. */
-                code: string;
+                /**
+                 * @description Stable, machine-readable (docs/reference/errors.md).
+                 * @enum {string}
+                 */
+                code: "already_subscribed" | "authentication_required" | "card_declined" | "card_velocity_exceeded" | "change_pending" | "claims_refused" | "conflict" | "customer_missing" | "customer_required" | "email_required" | "email_unverified" | "expired_card" | "expired_token" | "forbidden" | "idempotency_conflict" | "in_progress" | "incomplete_body" | "incorrect_cvc" | "incorrect_number" | "insufficient_funds" | "internal" | "invalid_field" | "invalid_request" | "invalid_token" | "malformed_json" | "method_not_allowed" | "missing_token" | "not_found" | "not_payable" | "origin_not_allowed" | "payload_too_large" | "payment_method_not_saved" | "payment_provider_rejected" | "price_not_offered" | "processing_error" | "promotion_code_invalid" | "request_timeout" | "same_price" | "subscription_ended" | "subscription_not_active" | "subscription_not_started" | "unauthenticated" | "unsupported_media_type" | "upstream_unavailable";
                 /** @description Safe to show a user. */
                 message: string;
                 /** @description The request field at fault. */
@@ -787,7 +790,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChangePlanResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -796,7 +799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -805,7 +808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -814,7 +817,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -823,7 +826,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -832,7 +835,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -841,7 +844,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -850,7 +853,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -859,7 +862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -868,7 +871,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -877,7 +880,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -910,7 +913,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckoutResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -919,7 +922,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -928,7 +931,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -937,7 +940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -946,7 +949,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -955,7 +958,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -964,7 +967,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -973,7 +976,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -982,7 +985,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -991,7 +994,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1024,7 +1027,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreateCustomerResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1033,7 +1036,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1042,7 +1045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1051,7 +1054,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1060,7 +1063,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1069,7 +1072,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1078,7 +1081,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1087,7 +1090,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1096,7 +1099,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1105,7 +1108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1138,7 +1141,7 @@ export interface operations {
                     "application/json": components["schemas"]["PortalResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1147,7 +1150,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1156,7 +1159,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1165,7 +1168,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1174,7 +1177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1183,7 +1186,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1192,7 +1195,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1201,7 +1204,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1210,7 +1213,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1219,7 +1222,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1252,7 +1255,7 @@ export interface operations {
                     "application/json": components["schemas"]["SetupIntentResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1261,7 +1264,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1270,7 +1273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1279,7 +1282,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1288,7 +1291,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1297,7 +1300,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1306,7 +1309,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1315,7 +1318,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1324,7 +1327,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1333,7 +1336,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1366,7 +1369,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreateSubscriptionResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1375,7 +1378,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1384,7 +1387,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1393,7 +1396,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1402,7 +1405,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1411,7 +1414,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1420,7 +1423,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1429,7 +1432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1438,7 +1441,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1447,7 +1450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1480,7 +1483,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1489,7 +1492,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1498,7 +1501,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1507,7 +1510,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1516,7 +1519,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1525,7 +1528,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1534,7 +1537,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1543,7 +1546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1552,7 +1555,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1561,7 +1564,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1570,7 +1573,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,7 +1606,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvoiceList"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1612,7 +1615,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1621,7 +1624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1630,7 +1633,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1639,7 +1642,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1648,7 +1651,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1657,7 +1660,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1666,7 +1669,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1675,7 +1678,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1684,7 +1687,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1724,7 +1727,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1766,7 +1769,7 @@ export interface operations {
                     "application/json": components["schemas"]["PlanChangePreview"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1775,7 +1778,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1784,7 +1787,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1793,7 +1796,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1802,7 +1805,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1811,7 +1814,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1820,7 +1823,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1829,7 +1832,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1838,7 +1841,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1847,7 +1850,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1856,7 +1859,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1889,7 +1892,7 @@ export interface operations {
                     "application/json": components["schemas"]["PaymentMethodSummary"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1898,7 +1901,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1907,7 +1910,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1916,7 +1919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1925,7 +1928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -1934,7 +1937,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -1943,7 +1946,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1952,7 +1955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -1961,7 +1964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1970,7 +1973,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2003,7 +2006,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2012,7 +2015,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2021,7 +2024,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2030,7 +2033,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2039,7 +2042,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -2048,7 +2051,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2057,7 +2060,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2066,7 +2069,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2075,7 +2078,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2084,7 +2087,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2117,7 +2120,7 @@ export interface operations {
                     "application/json": components["schemas"]["RetryInvoiceResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2126,7 +2129,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2135,7 +2138,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The card was declined; `message` is safe to show the user. */
+            /** @description The card was declined; `message` is safe to show the user. Codes: `card_declined`, `insufficient_funds`, `expired_card`, `incorrect_cvc`, `incorrect_number`, `processing_error`, `authentication_required`, `card_velocity_exceeded`. */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -2144,7 +2147,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2153,7 +2156,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2162,7 +2165,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -2171,7 +2174,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2180,7 +2183,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2189,7 +2192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2198,7 +2201,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2207,7 +2210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2216,7 +2219,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2249,7 +2252,7 @@ export interface operations {
                     "application/json": components["schemas"]["UpdatePaymentMethodResponse"];
                 };
             };
-            /** @description Bad input: malformed JSON, a body shorter than its `Content-Length` (`incomplete_body`), or a field that is missing, unknown or invalid (`field` names it); `price_not_offered`; `promotion_code_invalid` (unknown, inactive, expired, not yours or not for this plan). */
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2258,7 +2261,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. */
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2267,7 +2270,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request's `Origin` is not in the allowlist (`origin_not_allowed`). */
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2276,7 +2279,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No such object for this caller (it does not exist, or is someone else's). */
+            /** @description No such object for this caller (it does not exist, or is someone else's). Codes: `not_found`. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2285,7 +2288,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Wrong HTTP method; the `Allow` header lists the right one. */
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
             405: {
                 headers: {
                     [name: string]: unknown;
@@ -2294,7 +2297,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS` (`request_timeout`). */
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -2303,7 +2306,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflicts with the current state: `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `payment_method_not_saved`, `not_payable`, `subscription_not_active`, `same_price`, `change_pending`, `in_progress` (retry after `Retry-After`), `idempotency_conflict`. */
+            /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2312,7 +2315,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. */
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2321,7 +2324,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The request body is not `application/json`. */
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -2330,7 +2333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2339,7 +2342,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Stripe, Firestore or the token keys are unavailable: retry after `Retry-After` seconds. */
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
             503: {
                 headers: {
                     [name: string]: unknown;
