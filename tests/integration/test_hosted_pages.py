@@ -30,7 +30,11 @@ def _pay(url: str, card: str = "pm_card_visa", *extra: str) -> None:
 
 
 def test_checkout_end_to_end_subscribes_the_callers_own_customer(
-    user: User, standin: StandIn, db: firestore.Client, capsys: pytest.CaptureFixture[str]
+    user: User,
+    standin: StandIn,
+    db: firestore.Client,
+    capsys: pytest.CaptureFixture[str],
+    running_stack: Stack,
 ) -> None:
     customer = user.customer()
     page = user.ok("create-checkout-session", {"price_id": PRO})
@@ -42,10 +46,11 @@ def test_checkout_end_to_end_subscribes_the_callers_own_customer(
         "subscription",
         True,
     )
-    assert session.success_url == (
-        "http://localhost:3000/billing/done?session_id={CHECKOUT_SESSION_ID}"
-    )
-    assert session.cancel_url == "http://localhost:3000/billing"
+    # The configured return URLs (the stack points them at the example app it serves).
+    env = running_stack.function_environ
+    assert session.success_url == env["CHECKOUT_SUCCESS_URL"]
+    assert "{CHECKOUT_SESSION_ID}" in session.success_url
+    assert session.cancel_url == env["CHECKOUT_CANCEL_URL"]
     _pay(page["url"])
     assert "complete" in capsys.readouterr().out
     [sub] = standin.sdk.v1.subscriptions.list(params={"customer": customer}).data
