@@ -78,6 +78,11 @@ def list_plans(request: flask.Request) -> flask.Response:
 
 
 @functions_framework.http
+def get_usage(request: flask.Request) -> flask.Response:
+    return http("get_usage")(request)
+
+
+@functions_framework.http
 def stripe_webhook(request: flask.Request) -> flask.Response:
     return http("stripe_webhook")(request)
 

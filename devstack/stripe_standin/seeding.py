@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from billing.catalog import CATALOG_PATH, Catalog, load
-from devstack.stripe_standin import discounts, ids, objects
+from devstack.stripe_standin import discounts, ids, meters, objects
 from devstack.stripe_standin.state import State
 
 FIXTURES_PATH = Path(__file__).with_name("fixtures.json")
@@ -103,6 +103,18 @@ def entries(
         ],
         "coupons": coupons,
         "promotion_codes": promotion_codes,
+        # Meters as Stripe has them once Terraform created them (mtr_<key> here).
+        "meters": [
+            {
+                "id": f"mtr_{key}",
+                "display_name": meter.display_name,
+                "event_name": meter.event_name,
+                "default_aggregation": {"formula": meter.aggregation},
+                "customer_mapping": {"event_payload_key": meter.customer_payload_key},
+                "value_settings": {"event_payload_key": meter.value_payload_key},
+            }
+            for key, meter in catalog.meters.items()
+        ],
     }
 
 
@@ -120,6 +132,8 @@ def seed_catalog(
             objects.product_feature(ids.new_id("prodft"), state.data.features[feature_id])
             for feature_id in feature_ids
         ]
+    for entry in catalog["meters"]:
+        state.data.meters.meters[entry["id"]] = meters.meter_object(entry["id"], entry, now)
     for entry in catalog["products"]:
         extra = {k: v for k, v in entry.items() if k not in ("id", "name")}
         state.data.products[entry["id"]] = objects.product(entry["id"], entry["name"], now, **extra)

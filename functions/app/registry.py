@@ -135,6 +135,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         errors=(409,),
         settings=("allowed_price_ids", "checkout_success_url", "checkout_cancel_url"),
     ),
+    _browser("get_usage", "usage"),
     _browser(
         "create_portal_session", "hosted_pages", errors=(409,), settings=("portal_return_url",)
     ),

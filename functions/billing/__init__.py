@@ -24,6 +24,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``hosted_pages``: Stripe Checkout and billing portal sessions.
     - ``pricing``: list_plans, the offered plans from Stripe's catalog (public, cached).
     - ``reconcile``: re-sync every customer's entitlement from Stripe (job and CLI).
+    - ``usage``: get_usage, the caller's usage and limits per meter this period.
     - ``_ownership``: every id a caller sends belongs to the caller's customer.
     - ``_cards``: owning a saved card and making it the default.
     - ``_one_subscription``: a customer never has two subscriptions that could both be paid.
@@ -40,6 +41,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``metering``: each usage recorded in Stripe as one meter event, exactly once.
     - ``quotas``: the read side of quotas: the period, the limits, the counts.
     - ``drift``: quota counts against Stripe's meter summaries (reconcile --usage-drift).
+    - ``plans``: each plan's quotas from the catalog, and the free plan's.
 - ``runtime``: the one place that builds clients, lazily, once per instance.
 - ``state/``: the Firestore collections billing owns.
     - ``customers``: uid <-> Stripe customer, one per user, ever.

@@ -100,7 +100,7 @@ def test_the_real_catalog_counts(rendered: dict[str, Any]) -> None:
         "prices": 4,
         "coupons": 2,
         "promotion_codes": 2,
-        "meters": 0,
+        "meters": 1,
     }
 
 

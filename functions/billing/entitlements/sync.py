@@ -26,6 +26,7 @@ from billing.context import Context
 from billing.errors import UpstreamUnavailable
 from billing.stripe_api import raw
 from billing.translate import is_resource_missing
+from billing.usage import plans
 from core import call_counts, parallel
 from core.firestore import doc_id, firestore_retry
 
@@ -59,6 +60,10 @@ class Entitlement:
     past_due_since: int | None
     valid_until: int | None  # paid (or in grace) until then, if nothing changes
     features: list[str] = field(default_factory=list)  # Stripe Entitlements lookup keys
+    # Quotas (billing.usage): {meter event name: {"included": n, "overage": bool}} and the
+    # period they count in, {"start", "end"}; the free plan's limits when not active.
+    limits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    usage_period: dict[str, int] | None = None
 
     def document(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +101,7 @@ def evaluate(
     if sub is None:
         return Entitlement(
             uid, customer_id, False, NO_SUBSCRIPTION, None, None, None, None, False, None, None,
-            None,
+            None, plans.free_features(), _free_limits(),
         )  # fmt: skip
     status: str = sub["status"]
     items = sub["items"]["data"]
@@ -135,9 +140,27 @@ def evaluate(
         past_due_since=since,
         valid_until=valid_until,
         # Stripe keeps entitlements through past_due, unpaid and paused: what the user may use
-        # follows this app's access policy, not only Stripe's list.
-        features=sorted(set(feature_keys)) if active else [],
+        # follows this app's access policy, not only Stripe's list. Without access, the free
+        # plan's features and limits: everyone is gated the same way.
+        features=sorted(set(feature_keys)) if active else plans.free_features(),
+        limits=plans.subscription_limits(items) if active else _free_limits(),
+        usage_period=_usage_period(items, period_end) if active else None,
     )
+
+
+def _usage_period(items: Sequence[Raw], end: int | None) -> dict[str, int] | None:
+    starts = [item.get("current_period_start") for item in items]
+    known = [start for start in starts if isinstance(start, int)]
+    if end is None or not known or len(known) != len(starts):
+        return None
+    return {"start": min(known), "end": end}
+
+
+def _free_limits() -> dict[str, dict[str, Any]]:
+    return {
+        meter: {"included": limit.included, "overage": limit.overage}
+        for meter, limit in plans.free_limits().items()
+    }
 
 
 def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:

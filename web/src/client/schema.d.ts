@@ -106,6 +106,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/get-usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** This period's usage and limits per meter for the signed-in caller. */
+        post: operations["get_usage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/handle-subscription": {
         parameters: {
             query?: never;
@@ -357,6 +374,8 @@ export interface components {
             /** Subscription Id */
             subscription_id: string;
         };
+        /** UsageRequest */
+        UsageRequest: Record<string, never>;
         /** ChangePlanResponse */
         ChangePlanResponse: {
             /**
@@ -532,6 +551,34 @@ export interface components {
             currency: string;
             /** Hosted Invoice Url */
             hosted_invoice_url: string | null;
+        };
+        /** MeterUsage */
+        MeterUsage: {
+            /**
+             * Meter
+             * @description The meter's event name, as usage is reported under.
+             */
+            meter: string;
+            /**
+             * Used
+             * @description Units used in the current period.
+             */
+            used: number;
+            /**
+             * Included
+             * @description Units the plan includes per period.
+             */
+            included: number;
+            /**
+             * Remaining
+             * @description Included units left (0 once used up).
+             */
+            remaining: number;
+            /**
+             * Overage
+             * @description Beyond the included units: billed at the plan's metered price (true) or refused (false).
+             */
+            overage: boolean;
         };
         /** NextInvoice */
         NextInvoice: {
@@ -745,6 +792,29 @@ export interface components {
              * @description Live subscriptions that now charge this payment method.
              */
             updated_subscriptions: string[];
+        };
+        /** UsageResponse */
+        UsageResponse: {
+            /**
+             * Plan
+             * @description free: no live subscription, so the catalog's free plan applies.
+             * @enum {string}
+             */
+            plan: "free" | "subscription";
+            /**
+             * Features
+             * @description The free plan's features (lookup keys); null for a subscription, whose features are in its entitlement document.
+             */
+            features: string[] | null;
+            /**
+             * Period Start
+             * @description Unix seconds; counts reset at period_end.
+             */
+            period_start: number;
+            /** Period End */
+            period_end: number;
+            /** Meters */
+            meters: components["schemas"]["MeterUsage"][];
         };
         Error: {
             error: {
@@ -1416,6 +1486,111 @@ export interface operations {
             };
             /** @description Conflicts with the current state. Codes: `conflict`, `customer_required`, `customer_missing`, `already_subscribed`, `subscription_ended`, `subscription_not_started`, `subscription_not_active`, `same_price`, `change_pending`, `payment_method_not_saved`, `not_payable`, `in_progress`, `idempotency_conflict`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is larger than `MAX_BODY_BYTES`; refused unread, and the connection is closed. Codes: `payload_too_large`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body is not `application/json`. Codes: `unsupported_media_type`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Stripe, Firestore, Pub/Sub or the token keys are unavailable: retry after `Retry-After` seconds. Codes: `upstream_unavailable`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UsageRequest"];
+            };
+        };
+        responses: {
+            /** @description Success. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageResponse"];
+                };
+            };
+            /** @description Bad input: the request cannot be served as sent. Codes: `invalid_request`, `malformed_json`, `invalid_field`, `incomplete_body`, `price_not_offered`, `promotion_code_invalid`, `email_required`, `email_unverified`, `payment_provider_rejected`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid Firebase ID token in `Authorization: Bearer <token>`. Codes: `unauthenticated`, `missing_token`, `invalid_token`, `expired_token`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller may not do this. Codes: `forbidden`, `origin_not_allowed`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Wrong HTTP method; the `Allow` header lists the right one. Codes: `method_not_allowed`. */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request body did not arrive within `BODY_TIMEOUT_SECONDS`. Codes: `request_timeout`. */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
