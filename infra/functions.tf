@@ -16,7 +16,7 @@ resource "google_cloudfunctions2_function" "function" {
 
   name        = each.key
   location    = var.region
-  description = "${each.value.kind} function ${each.value.entry_point} (functions/billing/registry.py)"
+  description = "${each.value.kind} function ${each.value.entry_point} (functions/app/registry.py)"
   labels      = { kind = each.value.kind }
 
   build_config {

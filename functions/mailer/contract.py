@@ -1,7 +1,7 @@
 """The message contract ``schemas/notification.v1.json`` as pydantic models.
 
 Pydantic rather than a JSON Schema validator at run time: it is already loaded, and the schema
-file is not part of the deployed source. ``tests/unit/test_mailer_contract.py`` runs both on
+file is not part of the deployed source. ``tests/unit/mailer/test_contract.py`` runs both on
 the same few hundred messages and requires the same verdict on each, so the two cannot drift.
 """
 

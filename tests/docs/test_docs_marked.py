@@ -1,7 +1,7 @@
 """Every command in the docs is tested or says why it cannot be, and what the docs point to exists.
 
 A shell block is either run by ``make test`` (```` ```sh tested ````; see
-tests/docs/markdown.py) or marked ```` ```sh not-run: <why> ```` (a deploy, a real Stripe key).
+tests/support/docs.py) or marked ```` ```sh not-run: <why> ```` (a deploy, a real Stripe key).
 Commands named in prose are checked against the code: a ``make`` target must exist in the
 Makefile and a ``python -m`` module must be importable. Links between the docs must resolve,
 anchors included.

@@ -1,7 +1,7 @@
 """The usage message, ``schemas/usage.v1.json``, built and checked before it is published.
 
 Plain checks rather than a JSON Schema validator, so a service that installs this package pays
-for no validator at import; ``tests/unit/usage/test_contract.py`` runs these checks, the
+for no validator at import; ``tests/unit/billing/usage/test_contract.py`` runs these checks, the
 metering function's model and the schema on the same messages and requires one verdict.
 """
 

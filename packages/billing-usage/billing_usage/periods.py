@@ -34,7 +34,7 @@ PERIODS = "periods"
 CONSUMED = "consumed"
 
 # What Firestore refuses as a document id; the billing functions store such uids under a hash
-# (functions/billing/store.py doc_id), and so must every reader.
+# (functions/core/firestore.py doc_id), and so must every reader.
 _UNSAFE_ID = re.compile(r"/|^\.\.?$|^__.*__$|^uid-sha256-")
 
 

@@ -1,7 +1,7 @@
 """The email function's decisions: send once, acknowledge what can never be sent, retry the rest.
 
-The ledger and the relay are in-memory stand-ins here (tests/fakes.py); the same rules against
-the real Firestore emulator and a real SMTP server are in tests/integration/test_email.py.
+The ledger and the relay are in-memory stand-ins here (tests/support/fakes.py); the same rules
+against the real Firestore emulator and a real SMTP server are in tests/integration/test_email.py.
 """
 
 from __future__ import annotations
