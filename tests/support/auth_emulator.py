@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from typing import Any
 
@@ -64,18 +65,26 @@ class AuthEmulator:
         assert codes, f"no verification mail for {email}"
         return str(codes[-1])
 
-    def verification_link(self, email: str) -> str:
-        """The link of the newest verification mail to ``email`` in the emulator's outbox."""
-        response = requests.get(
-            f"{self.root}/emulator/v1/projects/{self.project_id}/oobCodes", timeout=30
-        )
-        response.raise_for_status()
-        links = [
-            entry["oobLink"]
-            for entry in response.json()["oobCodes"]
-            if entry["email"] == email and entry["requestType"] == "VERIFY_EMAIL"
-        ]
-        assert links, f"no verification mail for {email}"
+    def verification_link(self, email: str, *, timeout: float = 90.0) -> str:
+        """The link of the newest verification mail to ``email`` in the emulator's outbox.
+
+        The app asks for the mail from the browser, possibly after it has shown the page that
+        says to check it: the outbox is read until the mail is there, within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = requests.get(
+                f"{self.root}/emulator/v1/projects/{self.project_id}/oobCodes", timeout=30
+            )
+            response.raise_for_status()
+            links = [
+                entry["oobLink"]
+                for entry in response.json()["oobCodes"]
+                if entry["email"] == email and entry["requestType"] == "VERIFY_EMAIL"
+            ]
+            if links or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        assert links, f"no verification mail for {email} within {timeout:.0f} s"
         return str(links[-1])
 
     def verify_email(self, id_token: str, email: str) -> None:
