@@ -90,6 +90,17 @@ def control_blueprint(standin: Standin) -> Blueprint:
             return _problem(str(error))
         return _json(rule.to_json())
 
+    @bp.get("/faults/<rule_id>")
+    def get_fault(rule_id: str) -> Response:
+        found = standin.faults.get(rule_id)
+        return _json(found) if found else _problem(f"no fault rule {rule_id}", 404)
+
+    @bp.post("/faults/<rule_id>/release")
+    def release_fault(rule_id: str) -> Response:
+        if not standin.faults.release(rule_id):
+            return _problem(f"no hold rule {rule_id}", 404)
+        return _json(standin.faults.get(rule_id))
+
     @bp.delete("/faults")
     def clear_faults() -> Response:
         standin.faults.clear()

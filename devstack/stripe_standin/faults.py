@@ -4,6 +4,13 @@ A matching request consumes one use of the first matching rule and never reaches
 ``error`` answers Stripe's error body with the rule's status, ``timeout`` waits ``latency_ms``
 and then drops the connection without an answer, ``disconnect`` drops it at once.
 
+``hold`` is no fault Stripe has: it lets a test freeze a request at a chosen step, so that
+another request surely runs while the first is inside (a race made certain, not hoped for).
+A matching request waits until the rule is released (``POST /_standin/faults/{id}/release``,
+or ``DELETE /_standin/faults``) or ``latency_ms`` has passed, then goes on to the endpoint
+as if nothing had happened. ``GET /_standin/faults/{id}`` says how many it has held
+(``matched``) and whether it was released, even once its ``times`` are used up.
+
 ``rate_limit`` plays Stripe's rate limiter: matching requests up to ``per_second`` each second
 pass (a bucket of that many tokens, refilled continuously); each one above it is refused with
 Stripe's 429 ``rate_limit`` error, recorded in the request log like any answer. Like Stripe, it
@@ -16,13 +23,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 
 from devstack.stripe_standin.api_errors import StripeAPIError
 
-Kind = Literal["error", "timeout", "disconnect", "rate_limit"]
-_KINDS = ("error", "timeout", "disconnect", "rate_limit")
+Kind = Literal["error", "timeout", "disconnect", "rate_limit", "hold"]
+_KINDS = ("error", "timeout", "disconnect", "rate_limit", "hold")
+# A hold that nobody releases ends by itself: a forgotten one must not hang a request forever.
+MAX_HOLD_MS = 120_000
 
 
 @dataclass
@@ -37,7 +46,9 @@ class FaultRule:
     times: int | None = None
     latency_ms: int = 0
     per_second: int | None = None  # rate_limit only
-    matched: int = 0  # requests refused (rate_limit) or answered by the rule (the others)
+    matched: int = 0  # requests refused (rate_limit), held (hold) or answered (the others)
+    released: bool = False  # hold only
+    _release: threading.Event = field(default_factory=threading.Event, repr=False)
     _tokens: float = field(default=0.0, repr=False)
     _refilled: float = field(default=0.0, repr=False)
 
@@ -76,14 +87,19 @@ class FaultRule:
             param=self.param,
         )
 
+    def hold(self) -> None:
+        """hold: wait for the release, or for ``latency_ms`` at most."""
+        self._release.wait(self.latency_ms / 1000)
+
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if not key.startswith("_")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 class FaultInjector:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
+        self._holds: dict[str, FaultRule] = {}  # kept after their uses run out, until cleared
         self._ids = itertools.count(1)
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
@@ -114,6 +130,8 @@ class FaultInjector:
             status = 429
         elif per_second is not None:
             raise ValueError("per_second applies to rate_limit rules only")
+        if kind == "hold" and not 1 <= latency <= MAX_HOLD_MS:
+            raise ValueError(f"a hold rule needs latency_ms, its longest wait (1-{MAX_HOLD_MS})")
         method = spec.get("method")
         with self._lock:
             rule = FaultRule(
@@ -131,6 +149,8 @@ class FaultInjector:
                 _refilled=time.monotonic(),
             )
             self._rules.append(rule)
+            if rule.kind == "hold":
+                self._holds[rule.id] = rule
         return rule
 
     def consume(self, method: str, path: str) -> FaultRule | None:
@@ -151,6 +171,29 @@ class FaultInjector:
         with self._lock:
             return [rule.to_json() for rule in self._rules]
 
+    def get(self, rule_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._holds.get(rule_id) or next(
+                (rule for rule in self._rules if rule.id == rule_id), None
+            )
+            return found.to_json() if found else None
+
+    def release(self, rule_id: str) -> bool:
+        """Lets the requests a hold rule holds (and any it would hold) go on; False if unknown."""
+        with self._lock:
+            rule = self._holds.get(rule_id)
+            if rule is None:
+                return False
+            rule.released = True
+            if rule in self._rules:
+                self._rules.remove(rule)
+        rule._release.set()
+        return True
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            holds, self._holds = list(self._holds.values()), {}
+        for rule in holds:  # nothing stays frozen once the rules are gone
+            rule.released = True
+            rule._release.set()

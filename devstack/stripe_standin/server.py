@@ -158,7 +158,9 @@ class Standin:
             return _error_response(invalid_request(error.message, param=error.param), request_id)
         record["params"] = raw
         rule = self.faults.consume(req.method, req.path)
-        if rule is not None:
+        if rule is not None and rule.kind == "hold":
+            rule.hold()  # outside every lock: other requests run meanwhile, which is its point
+        elif rule is not None:
             return self._fault(rule, req, request_id)
         try:
             api_key = _authenticate(req)

@@ -171,3 +171,42 @@ def test_rate_limit_needs_a_positive_rate(standin_server: StandinServer) -> None
         response = requests.post(f"{standin_server.url}/_standin/faults", json=bad, timeout=10)
         assert response.status_code == 400
         assert "per_second" in response.json()["error"]["message"]
+
+
+def test_a_hold_freezes_a_request_until_released_while_others_run(
+    client: stripe.StripeClient, standin_server: StandinServer, email: str
+) -> None:
+    rule = standin_server.fault(
+        method="POST", path_prefix="/v1/customers", kind="hold", latency_ms=90_000, times=1
+    )
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(client.v1.customers.create, {"email": email})
+        wait_for(
+            lambda: (
+                standin_server.control("GET", f"/_standin/faults/{rule['id']}")["matched"] or None
+            ),
+            90,
+            "the create to be held",
+        )
+        # Held, not refused: meanwhile other requests (the same path too) are answered.
+        other = client.v1.customers.create({"email": f"other-{email}"})
+        assert _customers(client, f"other-{email}") == [other.id]
+        assert not held.done()
+        assert _customers(client, email) == []
+        released = standin_server.control("POST", f"/_standin/faults/{rule['id']}/release")
+        assert released["released"] is True
+        customer = held.result(timeout=90)
+    assert _customers(client, email) == [customer.id]  # it went on as if never held
+
+
+def test_a_hold_needs_its_longest_wait(standin_server: StandinServer) -> None:
+    for latency in (None, 0, 120_001):
+        response = requests.post(
+            f"{standin_server.url}/_standin/faults",
+            json={"kind": "hold", "latency_ms": latency},
+            timeout=10,
+        )
+        assert response.status_code == 400
+        assert "latency_ms" in response.json()["error"]["message"]
+    response = requests.post(f"{standin_server.url}/_standin/faults/fault_999/release", timeout=10)
+    assert response.status_code == 404

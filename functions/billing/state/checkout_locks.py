@@ -22,6 +22,7 @@ locks of customers gone quiet.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from google.cloud import firestore
 
 from core import call_counts
 from core.firestore import firestore_retry
+
+log = logging.getLogger(__name__)
 
 CHECKOUT_LOCKS = "checkout_locks"
 LEASE = timedelta(seconds=150)
@@ -64,6 +67,7 @@ class CheckoutLocks:
         :class:`Busy` after that."""
         ref = self._db.collection(CHECKOUT_LOCKS).document(customer_id)
         deadline = time.monotonic() + wait_seconds
+        waiting = False
         while True:
             now = datetime.now(UTC)
             owner = uuid.uuid4().hex
@@ -86,6 +90,13 @@ class CheckoutLocks:
                     return Held(customer_id, owner, result.update_time)
             except (AlreadyExists, Conflict, FailedPrecondition):
                 pass  # another request took it between our read and our write: look again
+            if not waiting:
+                # Once per request: what an operator reads when checkouts queue (and what
+                # the two-tab test waits for to know the second tab is queued behind the first).
+                waiting = True
+                log.info(
+                    "waiting for the customer's checkout lock", extra={"customer_id": customer_id}
+                )
             if time.monotonic() > deadline:
                 raise Busy(customer_id)
             time.sleep(poll_seconds)
