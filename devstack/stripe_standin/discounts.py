@@ -4,8 +4,8 @@ Seeded from the catalog and fixtures.json (seeding.py; the API to create them is
 What is modelled: ``percent_off`` and ``amount_off`` coupons, durations ``once`` /
 ``repeating`` / ``forever``, ``applies_to`` products, promotion codes that are active or not
 and may expire, be limited to one customer or a number of redemptions. Subscription-level
-discounts apply to an invoice's discountable lines; proration lines are never discountable (as
-Stripe documents), so a discount changes renewals, not the immediate charge of a plan change.
+discounts apply to an invoice's discountable lines. Proration lines are discounted too, the way
+flexible billing mode with ``proration_discounts=included`` shows them (:func:`on_proration`).
 
 All functions expect the caller to hold ``state.lock``.
 """
@@ -293,6 +293,60 @@ def apply(state: State, invoice: JSONDict, discounts: list[JSONDict]) -> None:
             "amount_remaining": max(0, subtotal - off),
         }
     )
+
+
+# --- prorations -----------------------------------------------------------------------------
+
+
+def _applies(state: State, coupon_id: str, product: str) -> bool:
+    products = state.data.coupon_applies_to.get(coupon_id)
+    return products is None or product in products
+
+
+def on_proration(
+    state: State, discounts: list[JSONDict], product: str, period_amount: int, at: int
+) -> tuple[int, list[str]]:
+    """What a period of ``product`` at ``period_amount`` bills net of ``discounts`` (active at
+    ``at``), and the ids of the discounts that reduced it.
+
+    Flexible billing mode, the default for API-created subscriptions since 2025-09-30, discounts
+    prorations; with ``proration_discounts=included`` (the default) "Proration Line Item
+    amount: Net amount (after discounts)", the line's ``discount_amounts`` show subscription-level
+    discounts with ``amount=0`` and the invoice's ``total_discount_amounts`` exclude them
+    (https://docs.stripe.com/changelog/clover/2025-09-30/itemize-proration-discount-amounts).
+    The caller prorates the net period amount, so an ``amount_off`` coupon is prorated with it,
+    as credits in flexible mode are the prorated share of what was debited, net
+    (https://docs.stripe.com/billing/subscriptions/billing-mode/compare, "Credit proration
+    calculations").
+    """
+    remaining, used = period_amount, []
+    for di in discounts:
+        if di["end"] is not None and int(di["end"]) <= at:
+            continue
+        coupon_obj = state.data.coupons[di["source"]["coupon"]]
+        if remaining <= 0 or not _applies(state, coupon_obj["id"], product):
+            continue
+        if coupon_obj["percent_off"] is not None:
+            off = int(period_amount * float(coupon_obj["percent_off"]) / 100 + 0.5)
+        else:
+            off = int(coupon_obj["amount_off"])
+        off = max(0, min(off, remaining))
+        if off:
+            remaining -= off
+            used.append(di["id"])
+    return remaining, used
+
+
+def without_used_once(state: State, discount_ids: list[str], used: set[str]) -> list[str]:
+    """A ``once`` discount that reduced a proration is used up by that invoice."""
+    keep = []
+    for di_id in discount_ids:
+        di = state.data.discounts.get(di_id)
+        coupon_id = di["source"]["coupon"] if di else None
+        if di_id in used and coupon_id and state.data.coupons[coupon_id]["duration"] == "once":
+            continue
+        keep.append(di_id)
+    return keep
 
 
 def of_subscription(state: State, sub: JSONDict) -> list[JSONDict]:

@@ -2,7 +2,9 @@
 
 What is modelled (flexible billing mode): ``proration_behavior=always_invoice`` bills at once a
 credit for the unused share of what was charged for the old price and a charge for the rest of
-the period at the new one; ``none`` swaps the price without an invoice. With
+the period at the new one, discounted by the discounts the subscription has after the change
+(flexible billing mode with ``proration_discounts=included``: the line's amount is net, see
+:func:`discounts.on_proration`); ``none`` swaps the price without an invoice. With
 ``payment_behavior=pending_if_incomplete`` the change waits in ``pending_update`` until that
 invoice is paid (a negative or zero invoice is paid at once, its credit kept on the customer's
 balance). ``proration_date`` fixes the moment prorations are computed for. Previews
@@ -154,9 +156,16 @@ def _line(
 
 
 def _prorations(
-    state: State, sub: JSONDict, changes: dict[str, JSONDict], at: int, invoice_id: str
-) -> tuple[list[JSONDict], dict[str, Coverage]]:
-    lines, coverage = [], {}
+    state: State,
+    sub: JSONDict,
+    changes: dict[str, JSONDict],
+    at: int,
+    invoice_id: str,
+    applied: list[JSONDict],
+) -> tuple[list[JSONDict], dict[str, Coverage], set[str]]:
+    """The credit and debit lines of a price change at ``at``, what each item is then covered
+    for, and the ids of the discounts that reduced a debit."""
+    lines, coverage, used = [], {}, set()
     for item in sub["items"]["data"]:
         new = changes.get(item["id"])
         if new is None:
@@ -173,7 +182,11 @@ def _prorations(
             credit = _half_up(
                 int(old["unit_amount"]) * item["quantity"] * (end - at) / (end - start)
             )
-        debit = _half_up(int(new["unit_amount"]) * item["quantity"] * (end - at) / (end - start))
+        period_net, reduced = discounts.on_proration(
+            state, applied, new["product"], int(new["unit_amount"]) * item["quantity"], at
+        )
+        used.update(reduced)
+        debit = _half_up(period_net * (end - at) / (end - start))
         day = _day(at)
         lines.append(
             _line(
@@ -181,14 +194,15 @@ def _prorations(
                 f"Unused time on {product[old['product']]['name']} after {day}", at,
             )
         )  # fmt: skip
-        lines.append(
-            _line(
-                invoice_id, sub, item, new, debit,
-                f"Remaining time on {product[new['product']]['name']} after {day}", at,
-            )
+        remaining = _line(
+            invoice_id, sub, item, new, debit,
+            f"Remaining time on {product[new['product']]['name']} after {day}", at,
         )  # fmt: skip
+        # "included": the discounts are in the amount already, listed with amount 0.
+        remaining["discount_amounts"] = [{"amount": 0, "discount": di} for di in reduced]
+        lines.append(remaining)
         coverage[item["id"]] = Coverage(debit, at, end)
-    return lines, coverage
+    return lines, coverage, used
 
 
 def _proration_invoice(
@@ -244,8 +258,14 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
             amount=_recurring_amount(sub, changes),
         )
         new_discounts = discounts.redeem(state, promos, sub["customer"], sub["id"])
+    after = list(sub["discounts"]) if new_discounts is None else new_discounts
+    applied = [state.data.discounts[di] for di in after if di in state.data.discounts]
     invoice_id = ids.new_id("in")
-    lines, coverage = _prorations(state, sub, changes, at, invoice_id)
+    lines, coverage, used = _prorations(state, sub, changes, at, invoice_id, applied)
+    if params.get("proration_behavior") != "none" and used:
+        kept = discounts.without_used_once(state, after, used)
+        if kept != after:
+            new_discounts = kept
     pending = PendingChange(
         sub["id"], {item: price["id"] for item, price in changes.items()}, new_discounts, coverage
     )
@@ -254,6 +274,7 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
         return
     before = snapshot(sub)
     invoice = _proration_invoice(state, sub, lines, invoice_id, at)
+    discounts.apply(state, invoice, applied)  # lists them; their amounts are in the lines
     state.data.invoices[invoice_id] = invoice
     state.data.pending_changes[invoice_id] = pending
     sub["latest_invoice"] = invoice_id
@@ -357,7 +378,7 @@ def preview(state: State, params: JSONDict) -> JSONDict:
         at = _proration_date(
             sub, details.get("proration_date"), state.now(), "subscription_details[proration_date]"
         )
-        lines, _ = _prorations(state, sub, changes, at, invoice_id)
+        lines, _, _ = _prorations(state, sub, changes, at, invoice_id, applied)
         invoice = _proration_invoice(state, sub, lines, invoice_id, at)
     else:
         invoice = _renewal(state, sub, changes, invoice_id)

@@ -193,6 +193,60 @@ def test_a_pending_update_near_the_period_end_expires_with_it_and_its_invoice_is
         client.v1.invoices.pay(invoice.id, {"payment_method": "pm_card_visa"})
 
 
+def test_a_lasting_discount_discounts_the_proration_and_the_preview_equals_the_charge(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """Flexible billing mode, ``proration_discounts=included``: the debit line is net of the
+    subscription's 10 % discount, listed with amount 0; the credit gives back what was paid."""
+    customer = client.v1.customers.create(
+        {
+            "email": email,
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": BASIC}],
+            "payment_behavior": "allow_incomplete",
+            "discounts": [{"promotion_code": "promo_team10"}],
+        }
+    )
+    first = client.v1.invoices.retrieve(str(sub.latest_invoice))
+    assert first.amount_paid == 899  # 999 less 10 %
+    at = _halfway(standin_server, sub)
+    item = sub.items.data[0]
+    share = (item.current_period_end - at) / (item.current_period_end - item.current_period_start)
+    preview = _preview(client, sub, PRO, proration_date=at)
+    debit = next(line for line in preview.lines.data if line.amount > 0)
+    credit = next(line for line in preview.lines.data if line.amount < 0)
+    assert debit.amount == round((2900 - 290) * share)  # not 2900 * share
+    assert credit.amount == -round(899 * share)
+    assert [(d.amount, d.discount) for d in debit.discount_amounts or []] == [(0, sub.discounts[0])]
+    assert [d.amount for d in preview.total_discount_amounts or []] == [0]
+    assert preview.total == debit.amount + credit.amount
+
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=at))
+    invoice = _latest(updated)
+    assert (invoice.status, invoice.amount_paid) == ("paid", preview.amount_due)
+    assert updated.discounts == sub.discounts  # a forever discount stays
+
+
+def test_a_once_code_given_with_the_change_is_used_up_by_its_proration(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    at = _halfway(standin_server, sub)
+    item = sub.items.data[0]
+    share = (item.current_period_end - at) / (item.current_period_end - item.current_period_start)
+    code = {"discounts": [{"promotion_code": "promo_welcome20"}]}
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=at, **code))
+    debit = next(line for line in _latest(updated).lines.data if line.amount > 0)
+    assert debit.amount == round((2900 - 580) * share)
+    assert updated.discounts == []  # "once": spent on this invoice, not on the renewal
+
+
 def test_a_downgrade_credits_the_unused_time_to_the_balance_and_renewals_use_it(
     client: stripe.StripeClient, email: str, standin_server: StandinServer
 ) -> None:

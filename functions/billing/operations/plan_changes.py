@@ -66,7 +66,9 @@ class PreviewPlanChangeRequest(RequestModel):
     subscription_id: SubscriptionId
     price_id: PriceId
     promotion_code: PromotionCodeText | None = Field(
-        default=None, description="A code the customer typed; applies from the next invoice."
+        default=None,
+        description="A code the customer typed; it discounts the prorated charge of this change "
+        "and, unless it is for the first invoice only, the invoices after it.",
     )
 
 

@@ -271,7 +271,7 @@ export interface components {
             price_id: string;
             /**
              * Promotion Code
-             * @description A code the customer typed; applies from the next invoice.
+             * @description A code the customer typed; it discounts the prorated charge of this change and, unless it is for the first invoice only, the invoices after it.
              * @default null
              */
             promotion_code?: string | null;
@@ -355,7 +355,7 @@ export interface components {
             price_id: string;
             /**
              * Promotion Code
-             * @description A code the customer typed; applies from the next invoice.
+             * @description A code the customer typed; it discounts the prorated charge of this change and, unless it is for the first invoice only, the invoices after it.
              * @default null
              */
             promotion_code?: string | null;
