@@ -4,8 +4,9 @@ Each measurement is a fresh interpreter of the runtime environment (``requiremen
 alone, sources compiled: :mod:`benchmarks.runtime_env`) timing one step inside itself, on the
 wall clock and in CPU seconds: the interpreter with nothing imported, each library every
 function needs, the settings (pydantic-settings, and billing's settings loaded from the
-environment as a function's boot does), the ID-token verifier's libraries (PyJWT now;
-firebase-admin, what it replaced), and ``import main`` of a browser function and of the email
+environment as a function's boot does), the ID-token verifier's libraries (PyJWT; firebase-admin,
+which it replaced, is no longer a requirement: the last run that measured it is in
+docs/performance.md), and ``import main`` of a browser function and of the email
 function (with and without building the mailer). Rounds interleave the cases so that load on
 the machine hits all alike; the figures are medians.
 
@@ -39,11 +40,10 @@ CASES: dict[str, tuple[str | None, str]] = {
     ),
     "stripe": (None, "import stripe"),
     "google.cloud.firestore": (None, "from google.cloud import firestore"),
-    "PyJWT + cryptography (ID tokens now)": (
+    "PyJWT + cryptography (ID tokens)": (
         None,
         "import jwt\nfrom cryptography import x509",
     ),
-    "firebase_admin.auth (ID tokens before)": (None, "import firebase_admin.auth"),
     "library floor (framework, stripe, firestore, pydantic)": (
         None,
         "import functions_framework, pydantic, stripe\nfrom google.cloud import firestore",
