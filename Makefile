@@ -5,7 +5,7 @@ export PYTHONPATH := functions:packages/billing-usage:.
 # Where `make run` keeps stack.json; the targets that talk to a running stack read it there.
 STATE_DIR ?= .devstack
 
-.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-schema infra-schema-stripe catalog bench-cold-start bench-settings mail-preview reliability infra-readme
+.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-source infra-schema infra-schema-stripe catalog bench-cold-start bench-settings mail-preview reliability infra-readme
 
 help:  ## List the make targets and what each does.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
@@ -64,6 +64,9 @@ bench: setup-services  ## Every performance figure in one table (+ benchmarks/re
 
 infra-manifest: setup  ## Regenerate infra/functions.json (what Terraform deploys) from the function registry.
 	$(PY) -m app.registry > infra/functions.json
+
+infra-source: setup  ## Stage functions/ compiled for Python 3.12 in infra/.build/source: what terraform plan zips and deploys.
+	$(PY) -m tools.build_source
 
 infra-readme: setup  ## Rewrite infra/README.md's tables of inputs and outputs from variables.tf and outputs.tf.
 	$(PY) -m tools.infra_readme

@@ -95,9 +95,7 @@ def run(rounds: int) -> dict[str, Any]:
     """Median wall and CPU milliseconds of each step, and what it loaded."""
     bin_dir = runtime_env.runtime_bin()
     with tempfile.TemporaryDirectory(prefix="cold-start-") as scratch:
-        main = runtime_env.deployed_copy(
-            FUNCTIONS / "main.py", Path(scratch), bin_dir=bin_dir, compiled=True
-        )
+        main = runtime_env.deployed_copy(FUNCTIONS / "main.py", Path(scratch))
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in CASES}
         for _ in range(rounds):
             for name, (target, step) in CASES.items():

@@ -2,8 +2,8 @@
 (no dev tools on the path), on Python 3.12, with the sources compiled to bytecode.
 
 Cloud Build installs ``requirements.txt`` with pip, which compiles every dependency; the
-function's own sources are compiled as the deployed archive carries them (``scripts/build-source``
-compiles them the same way: unchecked-hash ``.pyc`` files, valid whatever the files' times).
+function's own sources are staged and compiled by the same code that builds the deployed
+archive (:mod:`tools.build_source`: checked-hash ``.pyc`` files, valid whatever the files' times).
 The dev environment (``.venv``) holds ~150 more distributions, and its sources would be
 compiled on first import by whoever ran them last: neither is what an instance meets.
 
@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from benchmarks.bench_stack import REPO
+from tools import build_source
 
 REQUIREMENTS = REPO / "requirements.txt"
 CACHE = REPO / ".devstack"
@@ -50,20 +51,10 @@ def runtime_bin() -> Path:
     return home / "bin"
 
 
-def compile_tree(folder: Path, python: Path) -> None:
-    """Compiles every module under ``folder`` for ``python``, as the deployed archive has it."""
-    subprocess.run(  # noqa: S603 - the runtime's own interpreter
-        [str(python), "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
-         str(folder)],
-        check=True,
-    )  # fmt: skip
-
-
-def deployed_copy(main: Path, into: Path, *, bin_dir: Path, compiled: bool = True) -> Path:
-    """A copy of the folder holding ``main`` (no caches), compiled unless ``compiled`` is
-    False; returns the copy's ``main.py``."""
-    target = into / main.parent.name
-    shutil.copytree(main.parent, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if compiled:
-        compile_tree(target, bin_dir / "python")
-    return target / main.name
+def deployed_copy(main: Path, into: Path, *, compiled: bool = True) -> Path:
+    """The folder holding ``main`` staged as the deployed archive has it (compiled unless
+    ``compiled`` is False); returns the copy's ``main.py``."""
+    return (
+        build_source.build(into / main.parent.name, source=main.parent, compiled=compiled)
+        / main.name
+    )

@@ -90,13 +90,43 @@ module "plan" {
 }
 
 # The deployable source: the package in functions/ (main.py at its root) plus the
-# runtime requirements.txt, which Cloud Build installs. Caches and dotfiles stay out. The archive
-# reads each file with file(), which takes UTF-8 text: code and templates, no binary assets.
+# runtime requirements.txt, which Cloud Build installs. Caches and dotfiles stay out.
 locals {
   source_dir = "${path.module}/../functions"
   source_files = sort([
     for file in fileset(local.source_dir, "**") : file
     if !can(regex("(^|/)(__pycache__|\\.)", file)) && !endswith(file, ".pyc")
   ])
+
+  # What source.tf zips: those files staged with requirements.txt and each module's bytecode
+  # for the runtime (`make infra-source`, tools/build_source.py), so a cold instance loads
+  # compiled code instead of compiling every module first. Planning from a missing or stale
+  # staging would deploy old code: every difference is listed here and refuses the plan.
+  source_build_dir   = "${path.module}/.build/source"
+  source_build_files = fileset(local.source_build_dir, "**")
+  source_build_expected = merge(
+    { for file in local.source_files : file => "${local.source_dir}/${file}" },
+    { "requirements.txt" = "${path.module}/../requirements.txt" },
+  )
+  source_build_bytecode = toset([
+    for file in local.source_files :
+    "${dirname(file) == "." ? "" : "${dirname(file)}/"}__pycache__/${trimsuffix(basename(file), ".py")}.cpython-312.pyc"
+    if endswith(file, ".py")
+  ])
+  source_build_problems = sort(concat(
+    [
+      for file, original in local.source_build_expected :
+      "${file} is missing" if !contains(local.source_build_files, file)
+    ],
+    [
+      for file, original in local.source_build_expected :
+      "${file} differs from the repository's" if contains(local.source_build_files, file) && try(filesha256("${local.source_build_dir}/${file}"), "") != filesha256(original)
+    ],
+    [for file in local.source_build_bytecode : "${file} (bytecode) is missing" if !contains(local.source_build_files, file)],
+    [
+      for file in local.source_build_files : "${file} is not in the repository"
+      if !contains(keys(local.source_build_expected), file) && !contains(local.source_build_bytecode, file)
+    ],
+  ))
 }
 

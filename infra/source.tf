@@ -1,20 +1,17 @@
-# One archive for every function (its file list is local.source_files in plan.tf).
+# One archive for every function: the staged, compiled copy of functions/ that
+# `make infra-source` writes (local.source_build_dir in plan.tf). The plan stops, naming each
+# file, when that copy is missing or differs from the repository, so it never ships old code.
 data "archive_file" "source" {
   type             = "zip"
+  source_dir       = local.source_build_dir
   output_path      = "${path.module}/.build/functions.zip"
   output_file_mode = "0644" # the same bytes on every machine, so the hash only moves with the code
 
-  dynamic "source" {
-    for_each = local.source_files
-    content {
-      filename = source.value
-      content  = file("${local.source_dir}/${source.value}")
+  lifecycle {
+    precondition {
+      condition     = length(local.source_build_problems) == 0
+      error_message = "infra/.build/source is not the current functions/ compiled: run `make infra-source` (python -m tools.build_source) before terraform plan or apply. Differences: ${join("; ", slice(local.source_build_problems, 0, min(10, length(local.source_build_problems))))}"
     }
-  }
-
-  source {
-    filename = "requirements.txt"
-    content  = file("${path.module}/../requirements.txt")
   }
 }
 

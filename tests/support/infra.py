@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ output "secrets" { value = module.plan.secrets }
 output "stripe_worst_case_seconds" { value = module.plan.stripe_worst_case_seconds }
 output "http_timeout_seconds" { value = module.plan.http_timeout_seconds }
 output "source_files" { value = local.source_files }
+output "source_build_problems" { value = local.source_build_problems }
 output "webhook_url" { value = local.webhook_url }
 output "offered_prices" { value = module.catalog.offered_prices }
 """
@@ -170,12 +172,14 @@ def evaluate(
     manifest: dict[str, Any],
     variables: dict[str, Any],
     tfvars: Path | None = None,
+    prepare: Callable[[Path], None] | None = None,
 ) -> Evaluation:
     """Runs infra/plan.tf (with variables.tf and the modules) on ``manifest`` and ``variables``
     (or on a tfvars file, with ``variables`` on top).
 
     Lays out ``workdir`` like the repository (infra/ beside functions/ and requirements.txt),
-    with copies of the real files, so ``path.module`` resolves as it does in a deployment.
+    with copies of the real files, so ``path.module`` resolves as it does in a deployment;
+    ``prepare`` is then given that ``infra/`` folder (e.g. to stage the source in it).
     """
     infra = workdir / "infra"
     infra.mkdir(parents=True)
@@ -183,12 +187,15 @@ def evaluate(
         shutil.copy(INFRA / name, infra / name)
     shutil.copytree(INFRA / "modules", infra / "modules")
     (workdir / "functions").symlink_to(REPO / "functions")
+    (workdir / "requirements.txt").symlink_to(REPO / "requirements.txt")
     (infra / "outputs_test.tf").write_text(TEST_OUTPUTS)
     (infra / "stripe_stub.tf").write_text(STRIPE_STUB)
     (infra / "functions.json").write_text(json.dumps(manifest))
     if tfvars is not None:
         shutil.copy(tfvars, infra / "terraform.tfvars")
     (infra / "terraform.tfvars.json").write_text(json.dumps(variables))
+    if prepare is not None:
+        prepare(infra)
     for step in (
         ("init", "-input=false", "-no-color"),
         ("apply", "-auto-approve", "-input=false", "-no-color"),
