@@ -638,10 +638,9 @@ class Stack:
             # them with (in the cloud, the ids Stripe gave them, from Terraform), and the portal
             # configuration Terraform would make from it.
             from devstack.stripe_standin import seeding
-            from devstack.stripe_standin.resources.billing_portal import CATALOG_CONFIGURATION
 
             run_values["ALLOWED_PRICE_IDS"] = ",".join(seeding.offered_price_ids())
-            run_values["PORTAL_CONFIGURATION_ID"] = CATALOG_CONFIGURATION
+            run_values["PORTAL_CONFIGURATION_ID"] = seeding.PORTAL_CONFIGURATION
         if self.log_level is not None:
             run_values["LOG_LEVEL"] = self.log_level
         if self.project_id is not None:

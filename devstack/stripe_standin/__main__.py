@@ -2,6 +2,7 @@
 
     python -m devstack.stripe_standin --host 127.0.0.1 --port 12111 \\
         [--webhook-url URL] [--webhook-secret whsec_...] [--latency-ms N]
+        [--no-portal-configuration]
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--webhook-max-attempts", type=int, default=5)
     parser.add_argument("--webhook-backoff-s", type=float, default=0.5)
+    parser.add_argument(
+        "--no-portal-configuration",
+        dest="portal_configuration",
+        action="store_false",
+        help="start as a fresh Stripe account: no saved billing portal configuration",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -46,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         webhook_max_attempts=args.webhook_max_attempts,
         webhook_backoff_s=args.webhook_backoff_s,
+        portal_configuration=args.portal_configuration,
     )
     standin = Standin(config)
     server = serve(args.host, args.port, create_app(standin=standin))

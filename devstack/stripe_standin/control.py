@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import Blueprint, Response, request
 
-from devstack.stripe_standin import invoicing
+from devstack.stripe_standin import invoicing, seeding
 from devstack.stripe_standin.api_errors import StripeAPIError
 from devstack.stripe_standin.delivery import ORDERS, Order
 from devstack.stripe_standin.resources import checkout, setup_intents
@@ -254,21 +254,20 @@ def control_blueprint(standin: Standin) -> Blueprint:
 
         return mutate(act)
 
-    # The Checkout page is in hosted_pages; the portal's pages are not served (a stub).
-    @bp.get("/billing_portal/sessions/<session_id>")
-    def hosted_page(session_id: str) -> Response:
-        kind = "checkout_sessions" if session_id.startswith("cs_") else "portal_sessions"
+    # A fresh account has no saved portal configuration (resources/billing_portal.py): DELETE
+    # forgets every saved one; POST saves the catalog's again, as `terraform apply` does.
+    @bp.delete("/billing_portal/configurations")
+    def forget_portal_configurations() -> Response:
         with state.lock:
-            session = getattr(state.data, kind).get(session_id)
-            if session is None:
-                return _problem(f"No such session: '{session_id}'", 404)
-            title = "Checkout" if kind == "checkout_sessions" else "Billing portal"
-            text = (
-                f"<h1>{title} (Stripe stand-in)</h1>"
-                f"<p>Session {html.escape(session_id)} for {html.escape(session['customer'])}; "
-                f"status {html.escape(str(session.get('status', 'open')))}.</p>"
-            )
-        return Response(text, mimetype="text/html")
+            forgotten = sorted(state.data.portal_configurations)
+            state.data.portal_configurations.clear()
+        return _json({"deleted": forgotten})
+
+    @bp.post("/billing_portal/configurations")
+    def save_portal_configuration() -> Response:
+        portal = seeding.entries(standin.config.catalog_path, None)["portal"]
+        with state.lock:
+            return _json(seeding.save_portal_configuration(state, portal))
 
     @bp.get("/invoices/<invoice_id>/hosted")
     @bp.get("/invoices/<invoice_id>/pdf")

@@ -625,3 +625,72 @@ def event(
         "request": {"id": request_id, "idempotency_key": idempotency_key},
         "type": event_type,
     }
+
+
+def portal_configuration(
+    configuration_id: str, created: int, portal: JSONDict, *, is_default: bool = False
+) -> JSONDict:
+    """A saved billing portal configuration, as Terraform's stripe_billing_portal_configuration
+    makes it from the catalog (infra/stripe.tf); shape from
+    https://docs.stripe.com/api/customer_portal/configurations/object."""
+    switches = portal["products"]
+    return {
+        "id": configuration_id,
+        "object": "billing_portal.configuration",
+        "active": True,
+        "application": None,
+        "business_profile": {
+            "headline": None,
+            "privacy_policy_url": None,
+            "terms_of_service_url": None,
+        },
+        "created": created,
+        "default_return_url": None,
+        "features": {
+            "customer_update": {"allowed_updates": ["address", "name", "tax_id"], "enabled": True},
+            "invoice_history": {"enabled": True},
+            "payment_method_update": {"enabled": True, "payment_method_configuration": None},
+            "subscription_cancel": {
+                "cancellation_reason": {
+                    "enabled": False,
+                    "feedback_options": None,
+                    "options": [
+                        "too_expensive",
+                        "missing_features",
+                        "switched_service",
+                        "unused",
+                        "other",
+                    ],
+                },
+                "enabled": True,
+                "mode": portal["cancel_mode"],
+                "proration_behavior": "none",
+            },
+            "subscription_pause": {
+                "duration": {"interval_options": [], "type": "indefinite"},
+                "enabled": False,
+            },
+            "subscription_update": {
+                "billing_cycle_anchor": None,
+                "default_allowed_updates": ["price"] if switches else [],
+                "enabled": bool(switches),
+                "products": [
+                    {
+                        "adjustable_quantity": {"enabled": False, "maximum": None, "minimum": 1},
+                        "prices": list(entry["prices"]),
+                        "product": entry["product"],
+                    }
+                    for entry in switches
+                ],
+                "proration_behavior": portal["proration_behavior"],
+                "schedule_at_period_end": {"conditions": []},
+                "trial_update_behavior": "end_trial",
+            },
+        },
+        "is_default": is_default,
+        "livemode": False,
+        "login_page": {"enabled": False, "url": None},
+        "metadata": {"managed_by": "terraform"},
+        "name": None,
+        "updated": created,
+    }

@@ -27,3 +27,7 @@ class StandinConfig:
     webhook_payload: str = "snapshot"
     catalog_path: Path = DEFAULT_CATALOG
     fixtures_path: Path | None = DEFAULT_FIXTURES
+    # The billing portal configuration a deploy's Terraform saves from the catalog's ``portal``
+    # (infra/stripe.tf). False starts as a fresh Stripe account does: with none, so portal
+    # sessions are refused (resources/billing_portal.py).
+    portal_configuration: bool = True

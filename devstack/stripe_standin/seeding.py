@@ -22,6 +22,9 @@ from devstack.stripe_standin import discounts, ids, meters, objects
 from devstack.stripe_standin.state import State
 
 FIXTURES_PATH = Path(__file__).with_name("fixtures.json")
+# The id of the portal configuration Terraform would make (the local stack's
+# PORTAL_CONFIGURATION_ID).
+PORTAL_CONFIGURATION = "bpc_catalog"
 
 JSONDict = dict[str, Any]
 
@@ -103,6 +106,13 @@ def entries(
         ],
         "coupons": coupons,
         "promotion_codes": promotion_codes,
+        # The portal configuration Terraform saves (infra/stripe.tf): plan switches grouped by
+        # product, in catalog order.
+        "portal": {
+            "products": _portal_products(catalog),
+            "proration_behavior": catalog.portal.proration_behavior,
+            "cancel_mode": catalog.portal.cancel_mode,
+        },
         # Meters as Stripe has them once Terraform created them (mtr_<key> here).
         "meters": [
             {
@@ -118,11 +128,33 @@ def entries(
     }
 
 
+def _portal_products(catalog: Catalog) -> list[JSONDict]:
+    products: dict[str, list[str]] = {}
+    for key in catalog.portal.plan_switches:
+        products.setdefault(product_id(catalog.prices[key].product), []).append(price_id(key))
+    return [{"product": product, "prices": prices} for product, prices in products.items()]
+
+
+def save_portal_configuration(state: State, portal: JSONDict) -> JSONDict:
+    """Save the catalog's portal configuration, as ``terraform apply`` does (infra/stripe.tf)."""
+    configuration = objects.portal_configuration(PORTAL_CONFIGURATION, state.now(), portal)
+    state.data.portal_configurations[PORTAL_CONFIGURATION] = configuration
+    return configuration
+
+
 def seed_catalog(
-    state: State, catalog_path: Path = CATALOG_PATH, fixtures_path: Path | None = FIXTURES_PATH
+    state: State,
+    catalog_path: Path = CATALOG_PATH,
+    fixtures_path: Path | None = FIXTURES_PATH,
+    *,
+    portal: bool = True,
 ) -> None:
+    """Fill ``state`` with the catalog; ``portal`` also saves the portal configuration a
+    deploy's Terraform makes (without it the account is as fresh as a new Stripe account's)."""
     catalog = entries(catalog_path, fixtures_path)
     now = state.clock.now()
+    if portal:
+        save_portal_configuration(state, catalog["portal"])
     for entry in catalog["features"]:
         state.data.features[entry["id"]] = objects.feature(
             entry["id"], entry["name"], entry["lookup_key"]

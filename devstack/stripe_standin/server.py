@@ -69,9 +69,10 @@ class Standin:
         self.clock = Clock()
         self.dispatcher = WebhookDispatcher(self.webhook_settings, self._acknowledged)
         catalog_path, fixtures_path = self.config.catalog_path, self.config.fixtures_path
+        with_portal = self.config.portal_configuration
         self.state = State(
             self.clock,
-            lambda state: seed_catalog(state, catalog_path, fixtures_path),
+            lambda state: seed_catalog(state, catalog_path, fixtures_path, portal=with_portal),
             self.dispatcher.submit,
             self._endpoint_count,
             # Stripe recomputes a customer's active entitlements whenever what they are

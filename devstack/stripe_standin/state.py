@@ -38,6 +38,7 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "di": ("discounts", "discount"),
     "cs": ("checkout_sessions", "checkout.session"),
     "bps": ("portal_sessions", "billing_portal.session"),
+    "bpc": ("portal_configurations", "billing_portal.configuration"),
 }
 
 
@@ -107,6 +108,8 @@ class Data:
     discounts: dict[str, JSONDict] = field(default_factory=dict)
     checkout_sessions: dict[str, JSONDict] = field(default_factory=dict)
     portal_sessions: dict[str, JSONDict] = field(default_factory=dict)
+    # Saved billing portal configurations: none on a fresh account (resources/billing_portal.py).
+    portal_configurations: dict[str, JSONDict] = field(default_factory=dict)
     # Links and facts Stripe does not expose in this API version.
     pm_info: dict[str, PaymentMethodBookkeeping] = field(default_factory=dict)
     sub_info: dict[str, SubscriptionBookkeeping] = field(default_factory=dict)

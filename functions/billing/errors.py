@@ -337,6 +337,16 @@ EVENT_IN_PROGRESS = _declare(
     "webhook",
 )
 
+PORTAL_NOT_CONFIGURED = _declare(
+    "portal_not_configured",
+    500,
+    "The billing portal is not set up yet. Please contact support.",
+    "Stripe has no saved billing portal configuration to open the portal with: "
+    "`PORTAL_CONFIGURATION_ID` is unset on an account whose portal settings were never saved, "
+    "or names a configuration Stripe does not have (or an inactive one). `terraform apply` "
+    "makes it (infra/stripe.tf, output `portal_configuration_id`); logged with Stripe's message.",
+)
+
 CLAIMS_REFUSED = _declare(
     "claims_refused",
     500,
@@ -437,6 +447,12 @@ class PayloadTooLarge(BillingError):
 
 class UnsupportedMediaType(BillingError):
     error = UNSUPPORTED_MEDIA_TYPE
+
+
+class NotConfigured(BillingError):
+    """A setup step of the deployment is missing: no retry helps until an operator fixes it."""
+
+    error = PORTAL_NOT_CONFIGURED
 
 
 class UpstreamUnavailable(BillingError):

@@ -172,6 +172,28 @@ def test_the_portal_opens_for_the_callers_own_customer(
     assert env["PORTAL_CONFIGURATION_ID"] == "bpc_catalog"
 
 
+def test_the_portal_without_saved_settings_names_the_missing_setup(
+    user: User, standin: StandIn
+) -> None:
+    """Stripe refuses portal sessions until a portal configuration is saved; the caller gets
+    a code naming that, not a generic provider error, and nothing of Stripe's message."""
+    user.customer()
+    forgotten = requests.delete(
+        f"{standin.control}/_standin/billing_portal/configurations", timeout=10
+    )
+    forgotten.raise_for_status()
+    try:
+        response = user.call("create-portal-session", {})
+    finally:
+        standin.post("/_standin/billing_portal/configurations")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == "portal_not_configured"
+    assert "dashboard.stripe.com" not in error["message"]
+    assert "bpc_" not in error["message"]
+    assert user.ok("create-portal-session", {})["url"].startswith(standin.control)
+
+
 # --- An open Checkout page and an Elements checkout can never both be paid ----------------
 
 

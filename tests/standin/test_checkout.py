@@ -149,7 +149,11 @@ def test_discounts_and_allow_promotion_codes_exclude_each_other(
 def test_a_portal_session_for_a_customer(client: stripe.StripeClient, email: str) -> None:
     customer = client.v1.customers.create({"email": email})
     portal = client.v1.billing_portal.sessions.create(
-        {"customer": customer.id, "return_url": "http://localhost:3000/account"}
+        {
+            "customer": customer.id,
+            "configuration": "bpc_catalog",
+            "return_url": "http://localhost:3000/account",
+        }
     )
     assert portal.id.startswith("bps_")
     assert (portal.customer, portal.return_url) == (customer.id, "http://localhost:3000/account")

@@ -193,9 +193,16 @@ def _checkout(w: World) -> None:
         raw.get("/v1/checkout/sessions", customer=customer),
         raw.post(
             "/v1/billing_portal/sessions",
-            {"customer": customer, "return_url": "http://localhost:3000/account"},
+            {
+                "customer": customer,
+                "configuration": "bpc_catalog",
+                "return_url": "http://localhost:3000/account",
+            },
         ),
-        raw.post("/v1/billing_portal/sessions", {"customer": customer}),
+        raw.post(
+            "/v1/billing_portal/sessions",
+            {"customer": customer, "configuration": "bpc_catalog", "expand[0]": "configuration"},
+        ),
     ]
 
 

@@ -16,7 +16,7 @@ from pydantic import Field
 from stripe.params.checkout import SessionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.errors import Conflict
+from billing.errors import Conflict, NotConfigured
 from billing.operations._one_subscription import (
     Opened,
     abandon,
@@ -158,5 +158,26 @@ def create_portal_session(ctx: Context, body: PortalRequest) -> PortalResponse:
     configuration = ctx.runtime.settings.portal_configuration_id
     if configuration is not None:
         params["configuration"] = configuration
-    session = ctx.runtime.stripe.v1.billing_portal.sessions.create(params=params)
+    try:
+        session = ctx.runtime.stripe.v1.billing_portal.sessions.create(params=params)
+    except stripe.InvalidRequestError as exc:
+        if _portal_not_saved(exc):
+            log.error(
+                "billing portal not configured: %s",
+                exc.user_message,
+                extra={"configuration": configuration, "request_id": exc.request_id},
+            )
+            raise NotConfigured() from exc
+        raise
     return PortalResponse(url=session.url)
+
+
+def _portal_not_saved(exc: stripe.InvalidRequestError) -> bool:
+    """Stripe's refusals when the portal has no saved settings to open with: a fresh account
+    without ``configuration`` ("You can't create a portal session in test mode until you save
+    your customer portal settings ...", https://github.com/mozilla/fxa/issues/13245), or a
+    ``configuration`` that does not exist or is inactive (``param`` names it)."""
+    if exc.param == "configuration":
+        return True
+    message = (exc.user_message or "").lower()
+    return "portal settings" in message or "portal configuration" in message

@@ -822,7 +822,7 @@ export interface components {
                  * @description Stable, machine-readable (docs/reference/errors.md).
                  * @enum {string}
                  */
-                code: "already_subscribed" | "authentication_required" | "card_declined" | "card_velocity_exceeded" | "change_pending" | "claims_refused" | "conflict" | "customer_missing" | "customer_required" | "email_required" | "email_unverified" | "expired_card" | "expired_token" | "forbidden" | "idempotency_conflict" | "in_progress" | "incomplete_body" | "incorrect_cvc" | "incorrect_number" | "insufficient_funds" | "internal" | "invalid_field" | "invalid_request" | "invalid_token" | "malformed_json" | "method_not_allowed" | "missing_token" | "not_found" | "not_payable" | "origin_not_allowed" | "payload_too_large" | "payment_method_not_saved" | "payment_provider_rejected" | "price_not_offered" | "processing_error" | "promotion_code_invalid" | "request_timeout" | "same_price" | "subscription_ended" | "subscription_not_active" | "subscription_not_started" | "unauthenticated" | "unsupported_media_type" | "upstream_unavailable";
+                code: "already_subscribed" | "authentication_required" | "card_declined" | "card_velocity_exceeded" | "change_pending" | "claims_refused" | "conflict" | "customer_missing" | "customer_required" | "email_required" | "email_unverified" | "expired_card" | "expired_token" | "forbidden" | "idempotency_conflict" | "in_progress" | "incomplete_body" | "incorrect_cvc" | "incorrect_number" | "insufficient_funds" | "internal" | "invalid_field" | "invalid_request" | "invalid_token" | "malformed_json" | "method_not_allowed" | "missing_token" | "not_found" | "not_payable" | "origin_not_allowed" | "payload_too_large" | "payment_method_not_saved" | "payment_provider_rejected" | "portal_not_configured" | "price_not_offered" | "processing_error" | "promotion_code_invalid" | "request_timeout" | "same_price" | "subscription_ended" | "subscription_not_active" | "subscription_not_started" | "unauthenticated" | "unsupported_media_type" | "upstream_unavailable";
                 /** @description Safe to show a user. */
                 message: string;
                 /** @description The request field at fault. */
@@ -941,7 +941,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1055,7 +1055,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1169,7 +1169,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1283,7 +1283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1397,7 +1397,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1511,7 +1511,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1616,7 +1616,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1739,7 +1739,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1853,7 +1853,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -1902,7 +1902,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2025,7 +2025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2139,7 +2139,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2253,7 +2253,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2385,7 +2385,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
@@ -2508,7 +2508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `claims_refused`. */
+            /** @description An unexpected error on our side; nothing secret is in the message. Codes: `internal`, `portal_not_configured`, `claims_refused`. */
             500: {
                 headers: {
                     [name: string]: unknown;
