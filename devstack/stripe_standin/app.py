@@ -9,6 +9,7 @@ from devstack.stripe_standin.api_errors import unrecognized_url
 from devstack.stripe_standin.control import control_blueprint
 from devstack.stripe_standin.hosted_pages import hosted_blueprint
 from devstack.stripe_standin.options import StandinConfig
+from devstack.stripe_standin.portal_pages import portal_blueprint
 from devstack.stripe_standin.server import DisconnectMiddleware, Standin, _error_response
 
 
@@ -29,6 +30,7 @@ def create_app(config: StandinConfig | None = None, standin: Standin | None = No
     app.add_url_rule("/v1/<path:rest>", "api", api, methods=["GET", "POST", "DELETE"])
     app.register_blueprint(control_blueprint(standin))
     app.register_blueprint(hosted_blueprint(standin))
+    app.register_blueprint(portal_blueprint(standin))
     app.add_url_rule("/", "root", unknown, methods=["GET", "POST", "DELETE"])
     app.add_url_rule("/<path:rest>", "unknown", unknown, methods=["GET", "POST", "DELETE"])
     app.wsgi_app = DisconnectMiddleware(app.wsgi_app)  # type: ignore[method-assign]

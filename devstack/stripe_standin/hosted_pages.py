@@ -48,6 +48,7 @@ label{display:block;margin:1rem 0 .3rem}input{width:100%;padding:.5rem;font-size
 box-sizing:border-box}button{background:#635bff;color:#fff;border:0;border-radius:6px;
 padding:.7rem 1.2rem;font-size:1rem;margin-top:1rem;cursor:pointer}
 .error{background:#fde8e8;color:#9b1c1c;padding:.7rem;border-radius:6px}
+.notice{background:#e6f4ea;color:#1e4620;padding:.7rem;border-radius:6px}
 .amount{font-size:1.8rem;font-weight:600}small{color:#697386}
 """
 

@@ -35,7 +35,9 @@ The file's keys (JSON; JSON needs no dependency and Terraform reads it with ``js
     Only codes the app offers: test fixtures (expired, inactive codes) live with the stand-in.
 ``portal``
     ``plan_switches`` (offered price lookup keys the billing portal lets a customer switch
-    among), ``proration_behavior`` (create_prorations, none, always_invoice), ``cancel_mode``
+    among), ``proration_behavior`` (create_prorations, none, always_invoice; this catalog uses
+    always_invoice, as ``change-plan`` does, so a switch in the portal bills the prorated
+    difference at once and both ways of changing plan charge alike), ``cancel_mode``
     (at_period_end or immediately).
 
 Room for usage-based billing (validated here and rendered by Terraform; nothing uses them yet):
