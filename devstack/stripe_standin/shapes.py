@@ -172,7 +172,8 @@ def _resolve(parsed: _Parsed) -> dict[str, Any]:
 # The objects the stand-in renders; the file keeps only what they reach.
 OBJECTS = (
     "billing.meter", "billing.meter_event", "billing.meter_event_summary",
-    "billing_portal.configuration", "billing_portal.session", "checkout.session", "coupon", "customer", "discount",
+    "billing_portal.configuration", "billing_portal.session", "checkout.session", "coupon",
+    "customer", "discount",
     "entitlements.active_entitlement", "entitlements.active_entitlement_summary",
     "entitlements.feature", "event", "invoice", "invoice_payment", "line_item",
     "payment_intent", "payment_method", "plan", "price", "product", "product_feature",
