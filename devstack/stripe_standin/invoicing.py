@@ -109,6 +109,16 @@ def _money(amount: int, currency: str) -> str:
     return f"{symbol}{amount / 100:.2f}" + ("" if symbol else f" {currency.upper()}")
 
 
+def period_line_description(state: State, price_obj: JSONDict, quantity: int) -> str:
+    """A regular subscription line's wording: quantity, product, price and interval."""
+    product_name = state.data.products[price_obj["product"]]["name"]
+    interval = price_obj["recurring"]["interval"]
+    return (
+        f"{quantity} × {product_name} "  # noqa: RUF001 - Stripe's wording
+        f"(at {_money(int(price_obj['unit_amount']), price_obj['currency'])} / {interval})"
+    )
+
+
 def create_invoice(
     state: State,
     sub: JSONDict,
@@ -130,11 +140,7 @@ def create_invoice(
             amount, description = 0, f"Trial period for {product_name}"
         else:
             amount = int(price_obj["unit_amount"]) * quantity
-            interval = price_obj["recurring"]["interval"]
-            description = (
-                f"{quantity} × {product_name} "  # noqa: RUF001 - Stripe's wording
-                f"(at {_money(int(price_obj['unit_amount']), price_obj['currency'])} / {interval})"
-            )
+            description = period_line_description(state, price_obj, quantity)
         lines.append(
             objects.invoice_line(
                 invoice_id,

@@ -16,6 +16,11 @@ def apply(state: State, pending: PendingChange, origin: Origin) -> None:
         if price_id is not None:
             price = snapshot(state.data.prices[price_id])
             item.update({"price": price, "plan": objects.plan_from_price(price)})
+        if pending.period is not None:
+            start, end = pending.period
+            item.update(current_period_start=start, current_period_end=end, billed_until=end)
+    if pending.period is not None:
+        sub["billing_cycle_anchor"] = pending.period[0]
     state.data.coverage.update(pending.coverage)
     if pending.discounts is not None:
         sub["discounts"] = list(pending.discounts)

@@ -85,6 +85,8 @@ class PendingChange:
     prices: dict[str, str]  # subscription item id -> the price it gets
     discounts: list[str] | None  # the subscription's discounts once applied (None: unchanged)
     coverage: dict[str, Coverage]
+    # A change of billing interval restarts the period: (new billing_cycle_anchor, period end).
+    period: tuple[int, int] | None = None
 
 
 @dataclass

@@ -9,8 +9,12 @@ the period at the new one, discounted by the discounts the subscription has afte
 invoice is paid (a negative or zero invoice is paid at once, its credit kept on the customer's
 balance). ``proration_date`` fixes the moment prorations are computed for. Previews
 (``invoices.create_preview``) run the same computation without storing anything.
+A change of billing interval (monthly <-> yearly) restarts the billing period at the moment of
+the change and bills the new period in full at once, less the credit for the unused time
+(see :func:`_new_period`).
 Not modelled, and refused: ``create_prorations``, other payment behaviours, quantity changes,
-adding or removing items, a change of billing interval, changes while trialing.
+adding or removing items, an interval change with ``proration_behavior=none``, changes while
+trialing.
 
 All functions expect the caller to hold ``state.lock``.
 """
@@ -22,6 +26,7 @@ from typing import Any
 
 from devstack.stripe_standin import discounts, ids, invoicing, objects, pending_updates, periods
 from devstack.stripe_standin.api_errors import invalid_request
+from devstack.stripe_standin.invoicing import period_line_description
 from devstack.stripe_standin.state import (
     Coverage,
     Origin,
@@ -97,12 +102,41 @@ def _new_prices(
                 "All prices on a subscription must have the same currency.",
                 param=f"{where}[price]",
             )
-        old, new = item["price"]["recurring"], price["recurring"]
-        if (old["interval"], old["interval_count"]) != (new["interval"], new["interval_count"]):
-            raise _unimplemented("changing the billing interval", f"{where}[price]")
         if price["id"] != item["price"]["id"]:
             changes[item["id"]] = price
     return changes
+
+
+def _recurring(price: JSONDict) -> tuple[str, int]:
+    return str(price["recurring"]["interval"]), int(price["recurring"]["interval_count"])
+
+
+def _new_period(sub: JSONDict, changes: dict[str, JSONDict], now: int) -> tuple[int, int] | None:
+    """The billing period a change of interval starts, or None when the interval stays.
+
+    "If both prices have the same billing periods (combination of interval and
+    interval_count), the subscription retains the same billing dates. If the prices have
+    different billing periods, the new price is billed at the new interval, starting on the
+    day of the change" (https://docs.stripe.com/billing/subscriptions/upgrade-downgrade,
+    "Billing periods"), and "Stripe immediately attempts payment for these subscription
+    changes: ... when the billing period changes" (same page, "Immediate payment"). So the
+    billing cycle anchor moves to the change, and the invoice made at once charges the whole
+    new period with the credit for the unused time on the old price.
+    """
+    if not changes:
+        return None
+    items = sub["items"]["data"]
+    after = {_recurring(changes.get(item["id"], item["price"])) for item in items}
+    if len(after) != 1:
+        raise invalid_request(
+            "All prices on a subscription must have the same `recurring.interval` and "
+            "`recurring.interval_count`.",
+            param="items",
+        )
+    if after == {_recurring(item["price"]) for item in items}:
+        return None
+    [(interval, count)] = after
+    return now, periods.shift(now, interval, count, 1)
 
 
 def _recurring_amount(sub: JSONDict, changes: dict[str, JSONDict]) -> int:
@@ -162,9 +196,14 @@ def _prorations(
     at: int,
     invoice_id: str,
     applied: list[JSONDict],
+    new_period: tuple[int, int] | None = None,
 ) -> tuple[list[JSONDict], dict[str, Coverage], set[str]]:
     """The credit and debit lines of a price change at ``at``, what each item is then covered
-    for, and the ids of the discounts that reduced a debit."""
+    for, and the ids of the discounts that reduced a debit. When the interval changes
+    (``new_period``), the debit is the whole new period instead (see :func:`_interval_switch`)."""
+    if new_period is not None:
+        lines, coverage = _interval_switch(state, sub, changes, at, invoice_id, new_period)
+        return lines, coverage, set()
     lines, coverage, used = [], {}, set()
     for item in sub["items"]["data"]:
         new = changes.get(item["id"])
@@ -173,15 +212,7 @@ def _prorations(
         start, end = int(item["current_period_start"]), int(item["current_period_end"])
         product = state.data.products
         old = item["price"]
-        covered = state.data.coverage.get(item["id"])
-        if covered is not None and covered.end > at:
-            credit = _half_up(
-                covered.net_amount * (covered.end - at) / (covered.end - covered.start)
-            )
-        else:
-            credit = _half_up(
-                int(old["unit_amount"]) * item["quantity"] * (end - at) / (end - start)
-            )
+        credit = _credit(state, item, at)
         period_net, reduced = discounts.on_proration(
             state, applied, new["product"], int(new["unit_amount"]) * item["quantity"], at
         )
@@ -203,6 +234,72 @@ def _prorations(
         lines.append(remaining)
         coverage[item["id"]] = Coverage(debit, at, end)
     return lines, coverage, used
+
+
+def _credit(state: State, item: JSONDict, at: int) -> int:
+    """The unused share of what was debited for the item's current period."""
+    start, end = int(item["current_period_start"]), int(item["current_period_end"])
+    covered = state.data.coverage.get(item["id"])
+    if covered is not None and covered.end > at:
+        return _half_up(covered.net_amount * (covered.end - at) / (covered.end - covered.start))
+    listed = int(item["price"]["unit_amount"]) * int(item["quantity"])
+    return _half_up(listed * (end - at) / (end - start))
+
+
+def _interval_switch(
+    state: State,
+    sub: JSONDict,
+    changes: dict[str, JSONDict],
+    at: int,
+    invoice_id: str,
+    new_period: tuple[int, int],
+) -> tuple[list[JSONDict], dict[str, Coverage]]:
+    """Every item restarts its period: unused time credited (a proration line), the new period
+    billed in full (a regular, discountable subscription line)."""
+    start, end = new_period
+    lines, coverage = [], {}
+    products = state.data.products
+    for item in sub["items"]["data"]:
+        old = item["price"]
+        new = changes.get(item["id"], old)
+        credit = _credit(state, item, at)
+        lines.append(
+            _line(
+                invoice_id, sub, item, old, -credit,
+                f"Unused time on {products[old['product']]['name']} after {_day(at)}", at,
+            )
+        )  # fmt: skip
+        amount = int(new["unit_amount"]) * int(item["quantity"])
+        lines.append(
+            objects.invoice_line(
+                invoice_id,
+                sub["id"],
+                {**item, "price": new},
+                amount,
+                period_line_description(state, new, int(item["quantity"])),
+                start,
+                end,
+            )
+        )
+        coverage[item["id"]] = Coverage(amount, start, end)
+    return lines, coverage
+
+
+def _is_proration(line: JSONDict) -> bool:
+    return bool(line["parent"]["subscription_item_details"]["proration"])
+
+
+def _net_coverage(invoice: JSONDict, coverage: dict[str, Coverage]) -> dict[str, Coverage]:
+    """What a new period was debited net of discounts (a later change credits a share of it)."""
+    net = dict(coverage)
+    for line in invoice["lines"]["data"]:
+        details = line["parent"]["subscription_item_details"]
+        if details["proration"] or details["subscription_item"] not in net:
+            continue
+        old = net[details["subscription_item"]]
+        off = sum(d["amount"] for d in line["discount_amounts"])
+        net[details["subscription_item"]] = Coverage(old.net_amount - off, old.start, old.end)
+    return net
 
 
 def _proration_invoice(
@@ -260,21 +357,38 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
         new_discounts = discounts.redeem(state, promos, sub["customer"], sub["id"])
     after = list(sub["discounts"]) if new_discounts is None else new_discounts
     applied = [state.data.discounts[di] for di in after if di in state.data.discounts]
+    new_period = _new_period(sub, changes, now)
+    if new_period is not None and params.get("proration_behavior") == "none":
+        raise _unimplemented(
+            "a change of billing interval with proration_behavior=none", "proration_behavior"
+        )
     invoice_id = ids.new_id("in")
-    lines, coverage, used = _prorations(state, sub, changes, at, invoice_id, applied)
+    lines, coverage, used = _prorations(state, sub, changes, at, invoice_id, applied, new_period)
     if params.get("proration_behavior") != "none" and used:
         kept = discounts.without_used_once(state, after, used)
         if kept != after:
             new_discounts = kept
     pending = PendingChange(
-        sub["id"], {item: price["id"] for item, price in changes.items()}, new_discounts, coverage
+        sub["id"],
+        {item: price["id"] for item, price in changes.items()},
+        new_discounts,
+        coverage,
+        new_period,
     )
     if not lines or params.get("proration_behavior") == "none":
         pending_updates.apply(state, pending, origin)
         return
     before = snapshot(sub)
     invoice = _proration_invoice(state, sub, lines, invoice_id, at)
-    discounts.apply(state, invoice, applied)  # lists them; their amounts are in the lines
+    # Proration lines carry their discounts in their amounts and are listed here; the regular
+    # line of an interval change's new period is discounted here, as a renewal would be.
+    discounts.apply(state, invoice, applied)
+    if new_period is not None:
+        pending.coverage = _net_coverage(invoice, coverage)
+        spent = {e["discount"] for e in invoice["total_discount_amounts"] if e["amount"]}
+        kept = discounts.without_used_once(state, after, spent)
+        if kept != after:
+            pending.discounts = kept
     state.data.invoices[invoice_id] = invoice
     state.data.pending_changes[invoice_id] = pending
     sub["latest_invoice"] = invoice_id
@@ -312,7 +426,7 @@ def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: in
         items.append(future)
     # Stripe sends every field of a pending update; the ones this change leaves alone are null.
     return {
-        "billing_cycle_anchor": None,
+        "billing_cycle_anchor": None if pending.period is None else pending.period[0],
         "cancel_at_period_end": None,
         "discount": None,
         "discounts": None if pending.discounts is None else list(pending.discounts),
@@ -374,12 +488,22 @@ def preview(state: State, params: JSONDict) -> JSONDict:
     else:
         applied = discounts.of_subscription(state, sub)
     invoice_id = "upcoming_" + ids.new_id("in")
+    now = state.now()
+    new_period = _new_period(sub, changes, now)
     if behavior == "always_invoice":
         at = _proration_date(
-            sub, details.get("proration_date"), state.now(), "subscription_details[proration_date]"
+            sub, details.get("proration_date"), now, "subscription_details[proration_date]"
         )
-        lines, _, _ = _prorations(state, sub, changes, at, invoice_id, applied)
+        lines, _, _ = _prorations(state, sub, changes, at, invoice_id, applied, new_period)
         invoice = _proration_invoice(state, sub, lines, invoice_id, at)
+    elif new_period is not None:
+        # Without prorations an interval change still bills its new period at once, in full.
+        lines, _ = _interval_switch(state, sub, changes, now, invoice_id, new_period)
+        lines = [line for line in lines if line["amount"] >= 0 and not _is_proration(line)]
+        customer = state.data.customers[sub["customer"]]
+        invoice = objects.invoice(
+            invoice_id, customer, sub, "subscription_update", lines, now, now, now
+        )
     else:
         invoice = _renewal(state, sub, changes, invoice_id)
     discounts.apply(state, invoice, applied)

@@ -132,11 +132,81 @@ def test_a_downgrade_keeps_the_paid_time_as_credit(
     assert doc["features"] == ["reports"]
 
 
+# --- Switching between monthly and yearly billing: Stripe restarts the billing period at the
+# change and charges the new period at once, less the unused time (plan_changes' docstring).
+
+YEARLY = "price_pro_yearly"
+YEAR = 365 * DAY
+
+
+def _period(standin: StandIn, sub_id: str) -> tuple[int, int, int]:
+    """(billing_cycle_anchor, current_period_start, current_period_end) as Stripe has them."""
+    sub = standin.sdk.v1.subscriptions.retrieve(sub_id)
+    item = sub.items.data[0]
+    return sub.billing_cycle_anchor, item.current_period_start, item.current_period_end
+
+
+def test_monthly_to_yearly_charges_the_year_less_the_unused_month_as_previewed(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    sub_id = subscribe(user, standin)["subscription_id"]
+    _, _, month_end = _period(standin, sub_id)
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": YEARLY})
+    assert preview["charge"] == 29000  # the whole first year, not the rest of the month
+    assert 0 < preview["credit"] <= 999
+    assert preview["amount_due_now"] == preview["total_now"] == 29000 - preview["credit"]
+    assert preview["next_invoice"]["total"] == 29000
+    renews = preview["next_invoice"]["date"]
+    assert renews - preview["proration_date"] in (YEAR, YEAR + DAY)
+    result = _change(user, sub_id, YEARLY, proration_date=preview["proration_date"])
+    assert (result["status"], result["amount_due"]) == ("changed", preview["amount_due_now"])
+    [invoice] = update_invoices(standin, user.customer())
+    assert (invoice.status, invoice.amount_paid) == ("paid", preview["amount_due_now"])
+    anchor, start, end = _period(standin, sub_id)
+    # The period restarted when the change was made (the anchor moved with it), a year long.
+    assert anchor == start >= preview["proration_date"]
+    assert end - start in (YEAR, YEAR + DAY)
+    assert end > month_end + 300 * DAY
+    doc = wait_for_entitlement(db, user.uid, price_id=YEARLY, active=True)
+    assert doc["current_period_end"] == end
+    assert "api_access" in doc["features"]
+
+
+def test_yearly_to_monthly_keeps_the_unused_year_as_credit_as_previewed(
+    user: User, standin: StandIn, db: firestore.Client
+) -> None:
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": YEARLY})
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    sub_id = created["subscription_id"]
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
+    assert preview["charge"] == 2900  # the first month of the new interval, in full
+    assert preview["credit"] > 29000 * 0.99  # the year has barely begun
+    assert (preview["amount_due_now"], preview["total_now"]) == (0, 2900 - preview["credit"])
+    assert 28 * DAY <= preview["next_invoice"]["date"] - preview["proration_date"] <= 31 * DAY
+    result = _change(user, sub_id, PRO, proration_date=preview["proration_date"])
+    assert (result["status"], result["amount_due"]) == ("changed", 0)
+    [invoice] = update_invoices(standin, user.customer())
+    assert (invoice.amount_paid, invoice.total) == (0, preview["total_now"])
+    customer = standin.sdk.v1.customers.retrieve(user.customer())
+    assert customer.balance == preview["total_now"]
+    anchor, start, end = _period(standin, sub_id)
+    assert anchor == start >= preview["proration_date"]
+    assert 28 * DAY <= end - start <= 31 * DAY
+    doc = wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+    assert doc["current_period_end"] == end
+
+
 def test_the_charge_is_what_the_preview_showed(user: User, standin: StandIn) -> None:
     sub_id = subscribe(user, standin)["subscription_id"]
     preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
     # The customer reads the preview for a while (ten days pass on the stand-in's clock):
-    # the proration date of the preview still fixes what is charged.
+    # the proration date of the preview still fixes what is charged. The stand-in's clock then
+    # runs ten days ahead of the functions' (a test clock's way): a later test that passes a
+    # preview's proration_date to change-plan would be refused as "in the future", so those
+    # tests come before this one.
     standin.post("/_standin/clock/advance", {"seconds": 10 * DAY})
     later = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
     assert later["amount_due_now"] < preview["amount_due_now"]

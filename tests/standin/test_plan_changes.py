@@ -344,3 +344,122 @@ def test_a_future_proration_date_within_the_period_is_accepted_as_stripe_does(
     )
     assert isinstance(updated.latest_invoice, stripe.Invoice)
     assert updated.latest_invoice.amount_due == late.amount_due
+
+
+# --- a change of billing interval (https://docs.stripe.com/billing/subscriptions/upgrade-downgrade,
+# "Billing periods": the new price is billed at the new interval, starting on the day of the change)
+
+YEARLY = "price_pro_yearly"
+
+
+def _now(standin_server: StandinServer) -> int:
+    return int(standin_server.control("GET", "/_standin/clock")["now"])
+
+
+def _split(invoice: stripe.Invoice) -> tuple[list[Any], list[Any]]:
+    """(proration lines, regular lines)."""
+    prorations: list[Any] = []
+    regular: list[Any] = []
+    for line in invoice.lines.data:
+        assert line.parent is not None
+        assert line.parent.subscription_item_details is not None
+        (prorations if line.parent.subscription_item_details.proration else regular).append(line)
+    return prorations, regular
+
+
+def test_monthly_to_yearly_restarts_the_period_and_bills_the_year_less_the_unused_month(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    at = _halfway(standin_server, sub)
+    item = sub.items.data[0]
+    preview = _preview(client, sub, YEARLY, proration_date=at)
+    share = (item.current_period_end - at) / (item.current_period_end - item.current_period_start)
+    credits, regular = _split(preview)
+    assert [line.amount for line in credits] == [-round(999 * share)]
+    [year] = regular
+    assert year.amount == 29000
+    assert year.period.start == at
+    assert year.period.end - year.period.start in (365 * DAY, 366 * DAY)
+    assert preview.amount_due == 29000 - round(999 * share)
+
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, YEARLY, proration_date=at))
+    new_item = updated.items.data[0]
+    assert new_item.price.id == YEARLY
+    assert updated.billing_cycle_anchor == _now(standin_server) == new_item.current_period_start
+    assert new_item.current_period_end == year.period.end
+    invoice = _latest(updated)
+    assert (invoice.billing_reason, invoice.status) == ("subscription_update", "paid")
+    assert invoice.amount_paid == preview.amount_due
+    # The old month's end passes without a renewal; the next invoice is a year after the change.
+    standin_server.advance(item.current_period_end - _now(standin_server) + DAY)
+    assert client.v1.subscriptions.retrieve(sub.id).latest_invoice == invoice.id
+    standin_server.advance(new_item.current_period_end - _now(standin_server) + 60)
+    renewal = client.v1.invoices.retrieve(
+        str(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    )
+    assert (renewal.billing_reason, renewal.total) == ("subscription_cycle", 29000)
+
+
+def test_yearly_to_monthly_restarts_the_period_and_keeps_the_unused_year_as_credit(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email, YEARLY)
+    standin_server.advance(30 * DAY)
+    at = _now(standin_server)
+    preview = _preview(client, sub, PRO, proration_date=at)
+    credits, regular = _split(preview)
+    [credit] = credits
+    assert -credit.amount > 29000 * 0.9
+    assert [line.amount for line in regular] == [2900]
+    assert (preview.amount_due, preview.total) == (0, 2900 + credit.amount)
+
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, PRO, proration_date=at))
+    new_item = updated.items.data[0]
+    assert (new_item.price.id, updated.billing_cycle_anchor) == (PRO, at)
+    assert new_item.current_period_start == at
+    assert 28 * DAY <= new_item.current_period_end - at <= 31 * DAY
+    invoice = _latest(updated)
+    assert (invoice.status, invoice.amount_paid, invoice.total) == ("paid", 0, preview.total)
+    customer = client.v1.customers.retrieve(str(sub.customer))
+    assert customer.balance == preview.total
+
+
+def test_a_declined_interval_change_keeps_the_old_period_until_paid(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    sub = _active(client, email)
+    _use_card(client, str(sub.customer), "pm_card_chargeCustomerFail")
+    at = _now(standin_server)
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, YEARLY))
+    assert updated.pending_update is not None
+    assert updated.pending_update.billing_cycle_anchor == at
+    old = sub.items.data[0]
+    assert updated.items.data[0].current_period_end == old.current_period_end
+    assert updated.billing_cycle_anchor == sub.billing_cycle_anchor
+    visa = _use_card(client, str(sub.customer), "pm_card_visa")
+    client.v1.invoices.pay(_latest(updated).id or "", {"payment_method": visa})
+    after = client.v1.subscriptions.retrieve(sub.id)
+    assert (after.items.data[0].price.id, after.billing_cycle_anchor) == (YEARLY, at)
+    assert after.items.data[0].current_period_end - at in (365 * DAY, 366 * DAY)
+
+
+def test_an_interval_change_without_prorations_bills_the_new_period_in_full(
+    client: stripe.StripeClient, email: str
+) -> None:
+    sub = _active(client, email)
+    preview = client.v1.invoices.create_preview(
+        {
+            "subscription": sub.id,
+            "subscription_details": {
+                "items": [{"id": sub.items.data[0].id, "price": YEARLY}],
+                "proration_behavior": "none",
+            },
+        }
+    )
+    assert (preview.billing_reason, preview.total) == ("subscription_update", 29000)
+    # Not modelled for the update itself, and refused naming it.
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.subscriptions.update(sub.id, _change(sub, YEARLY, proration_behavior="none"))
+    assert caught.value.param == "proration_behavior"
+    assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC

@@ -8,6 +8,14 @@ on the customer's Stripe balance and pays the next invoices. One rule for both d
 the preview and the charge one computation (Stripe's), and avoids a scheduled second change
 that the app and the entitlement sync would have to track until period end.
 
+A change of billing interval (monthly <-> yearly) is Stripe's, not a choice of ours: the billing
+period restarts at the change, and the invoice made at once charges the whole new period less the
+credit for the unused time on the old price ("If the prices have different billing periods, the
+new price is billed at the new interval, starting on the day of the change", and "Stripe
+immediately attempts payment ... when the billing period changes":
+https://docs.stripe.com/billing/subscriptions/upgrade-downgrade). The preview reads the same
+invoice, so it shows that charge and the new renewal date.
+
 ``payment_behavior=pending_if_incomplete``: if the charge is declined or needs 3-D Secure, the
 plan does not change; Stripe keeps the change in ``pending_update`` and applies it when the
 invoice is paid (``client_secret`` lets Stripe.js finish it), or drops it and voids that
@@ -83,7 +91,10 @@ class ChangePlanRequest(PreviewPlanChangeRequest):
 
 
 class NextInvoice(ResponseModel):
-    date: int = Field(description="Unix time the next regular invoice is made.")
+    date: int = Field(
+        description="Unix time the next regular invoice is made (after an interval change, "
+        "one new interval from now)."
+    )
     total: int = Field(description="Its total on the new plan, discounts included (cents).")
     discount_amount: int
 
@@ -96,7 +107,10 @@ class PlanChangePreview(ResponseModel):
     proration_date: int = Field(description="Pass it to change-plan to be charged exactly this.")
     amount_due_now: int = Field(description="Charged at once (0 for a downgrade).")
     credit: int = Field(description="Credit for the unused time on the current plan.")
-    charge: int = Field(description="The rest of the period on the new plan.")
+    charge: int = Field(
+        description="The rest of the period on the new plan; when the billing interval "
+        "changes (monthly <-> yearly), the whole first period of the new plan, which starts now."
+    )
     total_now: int = Field(
         description="charge - credit; when negative, that credit stays on the account and pays "
         "the next invoices."
@@ -164,18 +178,26 @@ def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionI
     return item
 
 
-def _proration_lines(invoice: stripe.Invoice) -> tuple[int, int]:
-    """(credit, charge) of the invoice's proration lines."""
+def _charged_lines(invoice: stripe.Invoice) -> tuple[int, int, int | None]:
+    """(credit, charge, end of a new period) of the invoice made at once for a change.
+
+    Its proration lines credit the unused time and charge the rest of the period; when the
+    interval changes, a regular line charges the whole new period, and its end is the date of
+    the next regular invoice.
+    """
     credit = charge = 0
+    new_period_end = None
     for line in invoice.lines.data:
         details = line.parent.subscription_item_details if line.parent else None
-        if details is None or not details.proration:
+        if details is None:
             continue
+        if not details.proration:
+            new_period_end = line.period.end
         if line.amount < 0:
             credit -= line.amount
         else:
             charge += line.amount
-    return credit, charge
+    return credit, charge, new_period_end
 
 
 def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanChangePreview:
@@ -213,7 +235,7 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
         if details and "subscription_proration_date" in details
         else None
     )
-    credit, charge = _proration_lines(now)
+    credit, charge, new_period_end = _charged_lines(now)
     return PlanChangePreview(
         subscription_id=sub.id,
         current_price_id=item.price.id,
@@ -225,7 +247,7 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
         charge=charge,
         total_now=now.total,
         next_invoice=NextInvoice(
-            date=item.current_period_end,
+            date=new_period_end or item.current_period_end,
             total=renewal.total,
             discount_amount=sum(d.amount for d in renewal.total_discount_amounts or []),
         ),

@@ -584,7 +584,7 @@ export interface components {
         NextInvoice: {
             /**
              * Date
-             * @description Unix time the next regular invoice is made.
+             * @description Unix time the next regular invoice is made (after an interval change, one new interval from now).
              */
             date: number;
             /**
@@ -667,7 +667,7 @@ export interface components {
             credit: number;
             /**
              * Charge
-             * @description The rest of the period on the new plan.
+             * @description The rest of the period on the new plan; when the billing interval changes (monthly <-> yearly), the whole first period of the new plan, which starts now.
              */
             charge: number;
             /**
