@@ -1,13 +1,25 @@
 # One runtime service account per function: it holds only the roles that function uses (see
 # iam.tf), so a flaw in one operation cannot read another's secrets or write where it never does.
-resource "google_service_account" "function" {
-  for_each = local.functions
-
-  account_id   = each.value.service_account_id
-  display_name = "Runs the ${each.key} function"
-  description  = "Runtime identity of the ${each.value.kind} function ${each.key} (entry point ${each.value.entry_point})."
-
-  depends_on = [google_project_service.apis]
+# The accounts are infra/bootstrap's (modules/account-ids names them from functions.json): the
+# deployer may act as each of them and as no other account, so it could not create one here.
+locals {
+  account_domain = "${var.project_id}.iam.gserviceaccount.com"
+  runtime_accounts = {
+    for name, fn in local.functions : name => {
+      email  = "${fn.service_account_id}@${local.account_domain}"
+      member = "serviceAccount:${fn.service_account_id}@${local.account_domain}"
+    }
+  }
+  invoker_accounts = {
+    for name, fn in local.private_functions : name => {
+      email  = "${fn.invoker_account_id}@${local.account_domain}"
+      member = "serviceAccount:${fn.invoker_account_id}@${local.account_domain}"
+    }
+  }
+  build_account = {
+    id     = "projects/${var.project_id}/serviceAccounts/${module.plan.build_account_id}@${local.account_domain}"
+    member = "serviceAccount:${module.plan.build_account_id}@${local.account_domain}"
+  }
 }
 
 resource "google_cloudfunctions2_function" "function" {
@@ -22,7 +34,7 @@ resource "google_cloudfunctions2_function" "function" {
   build_config {
     runtime           = "python312"
     entry_point       = each.value.entry_point
-    service_account   = google_service_account.build.id
+    service_account   = local.build_account.id
     docker_repository = google_artifact_registry_repository.functions.id
 
     source {
@@ -37,7 +49,7 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    service_account_email = google_service_account.function[each.key].email
+    service_account_email = local.runtime_accounts[each.key].email
     # Sizing, concurrency and timeout per kind, with the reasons: modules/function-plan/main.tf.
     available_memory                 = each.value.memory
     available_cpu                    = each.value.cpu
@@ -90,21 +102,11 @@ resource "google_cloud_run_service_iam_member" "public" {
 
 # Event and job functions are private: only their own invoker account (Pub/Sub's push OIDC token,
 # Cloud Scheduler's OIDC token) may call them, and only that function.
-resource "google_service_account" "invoker" {
-  for_each = local.private_functions
-
-  account_id   = each.value.invoker_account_id
-  display_name = "Invokes the ${each.key} function"
-  description  = "Identity ${each.value.kind == "event" ? "Pub/Sub pushes" : "Cloud Scheduler calls"} ${each.key} with; run.invoker on that function only."
-
-  depends_on = [google_project_service.apis]
-}
-
 resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = local.private_functions
 
   location = google_cloudfunctions2_function.function[each.key].location
   service  = google_cloudfunctions2_function.function[each.key].name
   role     = "roles/run.invoker"
-  member   = google_service_account.invoker[each.key].member
+  member   = local.invoker_accounts[each.key].member
 }

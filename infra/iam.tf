@@ -8,7 +8,7 @@ resource "google_project_iam_member" "firestore" {
 
   project = var.project_id
   role    = "roles/datastore.user"
-  member  = google_service_account.function[each.key].member
+  member  = local.runtime_accounts[each.key].member
 }
 
 # Only the webhook publishes notifications (the plan gives no other kind the role, and no
@@ -18,7 +18,7 @@ resource "google_pubsub_topic_iam_member" "publisher" {
 
   topic  = google_pubsub_topic.notifications.id
   role   = "roles/pubsub.publisher"
-  member = google_service_account.function[each.key].member
+  member = local.runtime_accounts[each.key].member
 }
 
 # Each function reads exactly the secrets it is given, one grant per (function, secret).
@@ -27,7 +27,7 @@ resource "google_secret_manager_secret_iam_member" "access" {
 
   secret_id = google_secret_manager_secret.secret[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.function[each.value.function].member
+  member    = local.runtime_accounts[each.value.function].member
 }
 
 # The webhook and the reconcile job write the entitlement into users' ID tokens (custom claims
@@ -37,5 +37,5 @@ resource "google_project_iam_member" "user_claims" {
 
   project = var.project_id
   role    = "roles/firebaseauth.admin"
-  member  = google_service_account.function[each.key].member
+  member  = local.runtime_accounts[each.key].member
 }

@@ -29,8 +29,8 @@ output "secrets" {
 }
 
 output "service_accounts" {
-  description = "Each function's runtime service account."
-  value       = { for name, account in google_service_account.function : name => account.email }
+  description = "Each function's runtime service account (created by infra/bootstrap)."
+  value       = { for name, account in local.runtime_accounts : name => account.email }
 }
 
 output "notifications_topic" {

@@ -46,7 +46,7 @@ resource "google_pubsub_subscription" "push" {
     push_endpoint = google_cloudfunctions2_function.function[each.key].service_config[0].uri
 
     oidc_token {
-      service_account_email = google_service_account.invoker[each.key].email
+      service_account_email = local.invoker_accounts[each.key].email
       audience              = google_cloudfunctions2_function.function[each.key].service_config[0].uri
     }
   }
@@ -71,8 +71,8 @@ resource "google_pubsub_subscription" "push" {
 }
 
 # The Pub/Sub service agent moves undeliverable messages: it must publish to the dead-letter
-# topic and acknowledge them on the source subscription; it also mints the push OIDC tokens as
-# the invoker account (granted by default only in projects made after April 2021).
+# topic and acknowledge them on the source subscription. (It also mints the push OIDC tokens as
+# the invoker accounts: infra/bootstrap grants that, on those accounts only.)
 locals {
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
@@ -89,12 +89,4 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = google_pubsub_subscription.push[each.key].id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
-}
-
-resource "google_service_account_iam_member" "push_token_creator" {
-  for_each = local.event_functions
-
-  service_account_id = google_service_account.invoker[each.key].name
-  role               = "roles/iam.serviceAccountTokenCreator"
-  member             = local.pubsub_agent
 }

@@ -24,7 +24,7 @@ resource "google_cloud_scheduler_job" "job" {
     headers = { "Content-Type" = "application/json" }
 
     oidc_token {
-      service_account_email = google_service_account.invoker[each.key].email
+      service_account_email = local.invoker_accounts[each.key].email
       audience              = google_cloudfunctions2_function.function[each.key].service_config[0].uri
     }
   }

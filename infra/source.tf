@@ -77,26 +77,20 @@ resource "google_artifact_registry_repository" "functions" {
   depends_on = [google_project_service.apis]
 }
 
-# Builds run as their own account instead of the project's default compute account (which new
-# projects no longer give build rights, and which would otherwise be shared with everything).
-resource "google_service_account" "build" {
-  account_id   = "${var.name}-build"
-  display_name = "Builds the billing functions"
-
-  depends_on = [google_project_service.apis]
-}
-
+# Builds run as their own account (infra/bootstrap's) instead of the project's default compute
+# account (which new projects no longer give build rights, and which would otherwise be shared
+# with everything).
 resource "google_project_iam_member" "build_logs" {
   project = var.project_id
   role    = "roles/logging.logWriter"
-  member  = google_service_account.build.member
+  member  = local.build_account.member
 }
 
 resource "google_artifact_registry_repository_iam_member" "build_images" {
   location   = google_artifact_registry_repository.functions.location
   repository = google_artifact_registry_repository.functions.name
   role       = "roles/artifactregistry.writer"
-  member     = google_service_account.build.member
+  member     = local.build_account.member
 }
 
 # Cloud Functions copies the archive into its own gcf-v2-sources-*/gcf-v2-uploads-* buckets,
@@ -104,7 +98,7 @@ resource "google_artifact_registry_repository_iam_member" "build_images" {
 resource "google_project_iam_member" "build_sources" {
   project = var.project_id
   role    = "roles/storage.objectAdmin"
-  member  = google_service_account.build.member
+  member  = local.build_account.member
 
   condition {
     title       = "function-sources-only"

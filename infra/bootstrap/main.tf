@@ -21,16 +21,15 @@ locals {
     "roles/storage.objectAdmin",
   ]
 
-  # What `terraform apply` of infra/ needs, role by role, and why. None lets the deployer change
-  # its own roles: projectIamAdmin is limited by a condition to the roles above, and the secret
-  # permissions to this deployment's secrets.
+  # What `terraform apply` of infra/ needs on the project, role by role, and why. None lets the
+  # deployer change its own roles: projectIamAdmin is limited by a condition to the roles above,
+  # and the secret permissions to this deployment's secrets. No IAM role on the project either:
+  # it acts as the deployment's own accounts only, granted on each of them below.
   deployer_roles = {
     "roles/browser"                              = "reads the project (data.google_project)"
     "roles/serviceusage.serviceUsageAdmin"       = "enables the APIs the resources use (google_project_service)"
     "roles/cloudfunctions.developer"             = "creates and updates the functions (not their IAM)"
     "roles/run.admin"                            = "grants run.invoker on the functions' Cloud Run services (public ones to allUsers, private ones to their invoker)"
-    "roles/iam.serviceAccountAdmin"              = "creates the per-function accounts and lets the Pub/Sub agent mint the push tokens (google_service_account_iam_member)"
-    "roles/iam.serviceAccountUser"               = "deploys functions, push subscriptions and scheduler jobs that run as those accounts"
     "roles/pubsub.admin"                         = "the notifications topics, their subscriptions and publisher/subscriber grants"
     "roles/datastore.owner"                      = "creates the (default) Firestore database and its TTL fields"
     "roles/firebaserules.admin"                  = "deploys firestore.rules"
@@ -63,20 +62,81 @@ resource "google_service_account" "planner" {
   description  = "Runs pull-request builds: reads the project, cannot change it, cannot read a secret or the state."
 }
 
-# serviceAccountAdmin and serviceAccountUser are project-wide because infra/ creates one account
-# per function (their names come from the registry), so they cannot be granted per account before
-# they exist. The deployer can therefore act as any service account in this project: keep
-# nothing else in it that holds more than the deployer (no default compute account with Editor:
-# the iam.automaticIamGrantsForDefaultServiceAccounts policy, enforced by default in
-# organizations since 2024, or remove that grant). docs/deploy.md says so at step 1.
 resource "google_project_iam_member" "deployer" {
-  #checkov:skip=CKV_GCP_41:The deployer creates and deploys as one runtime account per function (names from the registry); see the comment above for the limit this relies on.
-  #checkov:skip=CKV_GCP_49:Same reason: per-function accounts are created by the apply itself, so account roles cannot be granted per account beforehand.
   for_each = local.deployer_roles
 
   project = var.project_id
   role    = each.key
   member  = google_service_account.deployer.member
+}
+
+# The accounts the deployment runs as, named by modules/account-ids from infra/functions.json
+# exactly as infra/ names them: one runtime account per function, one invoker per private
+# function, and the build's. They are made here, by an owner, so that the deployer can be let to
+# act as each of them (deploy code, push subscriptions and schedules that run as it) and as no
+# other account of the project; made by the deployer, that would take actAs on the whole
+# project. A release that adds a function needs this applied again first (its deploy stops at
+# the missing account otherwise; docs/deploy.md, step 4).
+locals {
+  manifest = jsondecode(file("${path.module}/../functions.json"))
+}
+
+module "account_ids" {
+  source = "../modules/account-ids"
+
+  name      = var.name
+  functions = { for name, fn in local.manifest.functions : name => { public = fn.public } }
+}
+
+resource "google_service_account" "function" {
+  for_each = module.account_ids.runtime
+
+  account_id   = each.value
+  display_name = "Runs the ${each.key} function"
+  description  = "Runtime identity of the ${local.manifest.functions[each.key].kind} function ${each.key}; its roles are granted by infra/iam.tf."
+}
+
+resource "google_service_account" "invoker" {
+  for_each = module.account_ids.invoker
+
+  account_id   = each.value
+  display_name = "Invokes the ${each.key} function"
+  description  = "Identity ${local.manifest.functions[each.key].kind == "event" ? "Pub/Sub pushes" : "Cloud Scheduler calls"} ${each.key} with; run.invoker on that function only."
+}
+
+resource "google_service_account" "build" {
+  account_id   = module.account_ids.build
+  display_name = "Builds the billing functions"
+  description  = "Cloud Build account of the functions' builds (infra/source.tf grants its roles)."
+}
+
+locals {
+  deployed_as = merge(
+    { for name, account in google_service_account.function : "runtime/${name}" => account.name },
+    { for name, account in google_service_account.invoker : "invoker/${name}" => account.name },
+    { build = google_service_account.build.name },
+  )
+}
+
+# actAs on these accounts, one grant per account: never serviceAccountUser on the project, which
+# would let the deployer act as every account of the project (tests/infra/test_pipeline.py).
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = local.deployed_as
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.deployer.member
+}
+
+# The Pub/Sub service agent mints the push OIDC tokens as the event functions' invoker accounts
+# (Google grants it that by default only in projects made after April 2021). Granted here, so the
+# deployer needs no right to change an account's IAM.
+resource "google_service_account_iam_member" "push_token_creator" {
+  for_each = { for name, fn in local.manifest.functions : name => fn if fn.kind == "event" }
+
+  service_account_id = google_service_account.invoker[each.key].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 
 # Unavoidable: infra/ grants its functions roles on the project (Firestore access, build logs,
@@ -191,7 +251,7 @@ resource "google_cloudbuild_trigger" "deploy" {
     approval_required = var.mode == "live"
   }
 
-  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_grants]
+  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_grants, google_service_account_iam_member.deployer_acts_as]
 }
 
 # Pull requests (forks included) are tested and planned in the test project only, as the planner:

@@ -17,3 +17,8 @@ output "triggers" {
   description = "The build triggers this project runs."
   value       = concat([google_cloudbuild_trigger.deploy.name], google_cloudbuild_trigger.pull_request[*].name)
 }
+
+output "function_accounts" {
+  description = "Each function's runtime account (infra/ deploys the function as it)."
+  value       = { for name, account in google_service_account.function : name => account.email }
+}

@@ -4,7 +4,8 @@ Pull-request builds run as the planner: it can read the project's metadata and w
 logs; it holds no role that changes anything, reads a secret or the state, or acts as another
 account. Deploys run as the deployer, from the deploy branch or release tags only; its roles
 are the ones apply needs, and the one that could grant roles is limited by a condition to the
-roles infra/ grants.
+roles infra/ grants. It acts as the deployment's own service accounts, which the bootstrap
+creates, one grant per account, and as no other account of the project.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def bootstrap_locals() -> dict[str, Any]:
     for entry in load_tf(BOOTSTRAP / "main.tf").get("locals", []):
         merged |= {k: v for k, v in entry.items() if not k.startswith("__")}
     return merged
+
+
+# Roles that let the holder act as, or mint tokens for, service accounts (or change who may).
+ACTS_AS = re.compile(r"iam\.serviceAccount|iam\.workloadIdentityUser|roles/(owner|editor)\b")
+PROJECT_GRANTS = (
+    "google_project_iam_member",
+    "google_project_iam_binding",
+    "google_project_iam_policy",
+)
 
 
 def grants_to(account: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -166,3 +176,66 @@ def test_only_the_deployer_reads_the_stripe_key_and_the_state() -> None:
 def test_every_deployer_role_says_why() -> None:
     for role, reason in bootstrap_locals()["deployer_roles"].items():
         assert len(reason.strip('"')) > 15, role
+
+
+def test_the_deployer_acts_as_no_account_through_the_project() -> None:
+    # Project-wide serviceAccountUser would let it act as every account of the project, as any
+    # account a later change or another team adds there. None of its project roles may.
+    roles = [key.strip('"') for key in bootstrap_locals()["deployer_roles"]]
+    assert [role for role in roles if ACTS_AS.search(role)] == []
+    for path in tf_files():
+        for entry in load_tf(path).get("resource", []):
+            for rtype, named in entry.items():
+                if rtype.strip('"') not in PROJECT_GRANTS:
+                    continue
+                for name, body in named.items():
+                    if isinstance(body, dict) and not name.startswith("__"):
+                        role = str(body.get("role", ""))
+                        assert not ACTS_AS.search(role), (path.name, name, role)
+
+
+def test_the_deployer_acts_as_each_of_the_deployments_own_accounts_only() -> None:
+    grants = bootstrap_resources()
+    acts_as = grants[("google_service_account_iam_member", "deployer_acts_as")]
+    assert acts_as["role"] == '"roles/iam.serviceAccountUser"'
+    assert acts_as["member"] == "${google_service_account.deployer.member}"
+    assert acts_as["for_each"] == "${local.deployed_as}"
+    assert acts_as["service_account_id"] == "${each.value}"
+    # deployed_as names the bootstrap's own accounts: every function's, every invoker, the build.
+    deployed_as = str(bootstrap_locals()["deployed_as"])
+    for account in ("function", "invoker", "build"):
+        assert f"google_service_account.{account}" in deployed_as, account
+    assert re.findall(r"google_service_account\.(\w+)", deployed_as) == [
+        "function",
+        "invoker",
+        "build",
+    ]
+    # Every grant on an account goes to an account the bootstrap made, never one found by name.
+    account_grants = {
+        name: body
+        for (rtype, name), body in grants.items()
+        if rtype == "google_service_account_iam_member"
+    }
+    assert set(account_grants) == {"deployer_acts_as", "push_token_creator"}
+    token = account_grants["push_token_creator"]
+    assert token["role"] == '"roles/iam.serviceAccountTokenCreator"'
+    assert token["service_account_id"] == "${google_service_account.invoker[each.key].name}"
+    assert "gcp-sa-pubsub" in token["member"]
+
+
+def test_the_accounts_are_made_by_the_bootstrap_and_named_as_infra_uses_them() -> None:
+    made = {name for (rtype, name) in bootstrap_resources() if rtype == "google_service_account"}
+    assert made == {"deployer", "planner", "function", "invoker", "build"}
+    # infra/ itself creates no account (the deployer could not: it has no right to) and reads
+    # the ids from the same module the bootstrap names them with.
+    for path in tf_files():
+        if path.parent == BOOTSTRAP:
+            continue
+        for entry in load_tf(path).get("resource", []):
+            assert '"google_service_account"' not in entry, path
+    for path in (BOOTSTRAP / "main.tf", INFRA / "modules" / "function-plan" / "main.tf"):
+        [module] = [entry['"account_ids"'] for entry in load_tf(path).get("module", [])]
+        source = path.parent / module["source"].strip('"')
+        assert source.resolve() == (INFRA / "modules" / "account-ids").resolve(), path
+        assert module["name"] == "${var.name}"
+        assert "public = fn.public" in module["functions"]

@@ -146,18 +146,9 @@ locals {
         fn.secrets,
         [for secret in fn.optional_secrets : secret if contains(var.enabled_optional_secrets, secret)],
       )))
-      service_account_id = local.account_ids[name].runtime
+      service_account_id = module.account_ids.runtime[name]
       # The identity Pub/Sub (event) or Cloud Scheduler (job) calls a private function as.
-      invoker_account_id = fn.public ? null : local.account_ids[name].invoker
-    }
-  }
-
-  # Service account ids are 6-30 characters: a longer one is cut and keeps a hash of the whole,
-  # so two never collide.
-  account_ids = {
-    for name, _ in var.functions : name => {
-      for role, id in { runtime = "${var.name}-${name}", invoker = "${var.name}-${name}-invoker" } :
-      role => length(id) <= 30 ? id : "${trimsuffix(substr(id, 0, 25), "-")}-${substr(sha1(id), 0, 4)}"
+      invoker_account_id = fn.public ? null : module.account_ids.invoker[name]
     }
   }
 
@@ -178,4 +169,11 @@ locals {
   local_only_found = sort(flatten([
     for name, fn in local.functions : [for key in keys(fn.env) : "${name}: ${key}" if contains(local.local_only_settings, key)]
   ]))
+}
+
+module "account_ids" {
+  source = "../account-ids"
+
+  name      = var.name
+  functions = { for name, fn in var.functions : name => { public = fn.public } }
 }

@@ -33,10 +33,6 @@ output "functions" {
     ])
     error_message = "A concurrency above 1 needs at least 1 vCPU."
   }
-  precondition {
-    condition     = length(distinct(flatten([for ids in local.account_ids : values(ids)]))) == 2 * length(local.account_ids)
-    error_message = "Two service accounts would share an id."
-  }
 }
 
 output "secret_bindings" {
@@ -57,4 +53,9 @@ output "stripe_worst_case_seconds" {
 output "http_timeout_seconds" {
   description = "The timeout of the browser and webhook functions (unless overridden in kinds)."
   value       = local.http_timeout_seconds
+}
+
+output "build_account_id" {
+  description = "The account id the functions' builds run as (created by infra/bootstrap)."
+  value       = module.account_ids.build
 }
