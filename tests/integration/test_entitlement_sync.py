@@ -18,6 +18,7 @@ from billing.context import Context
 from billing.entitlements.sync import Entitlement, sync
 from billing.runtime import Runtime
 from devstack.stack import StackInfo
+from tests.support.firestore_rpcs import counting_client
 
 
 def _state(uid: str, status: str) -> Entitlement:
@@ -153,3 +154,50 @@ def test_a_delivery_that_lost_its_lease_cannot_write_over_the_one_that_took_over
     record = db.collection(EVENTS).document(event["id"]).get().to_dict()
     assert record is not None
     assert (record["owner"], record["notification"]) == (second.data["owner"], None)
+
+
+def _counted(stack: StackInfo) -> tuple[Context, list[str]]:
+    client, calls = counting_client(stack.project_id, stack.firestore_emulator_host)
+    settings = BillingSettings.load({}, google_cloud_project=stack.project_id, **NO_STRIPE)
+    return Context(runtime=Runtime(settings, firestore_client=client), request_id="rpcs"), calls
+
+
+def test_a_sync_alone_takes_its_ticket_and_writes_in_two_round_trips(
+    stack: StackInfo, db: firestore.Client
+) -> None:
+    counted, calls = _counted(stack)
+    uid = f"rpc-{uuid.uuid4().hex[:8]}"
+    result = sync(counted, uid, "cus_rpc", reader=lambda _, u, __: _state(u, "active"))
+    assert result.written
+    # Take the ticket; write the ticket and the document at once. Nothing is read: the
+    # ticket document's update time is still the one our take left.
+    assert calls == ["commit", "commit"]
+    stored = db.collection("entitlements").document(uid).get().to_dict()
+    assert stored is not None
+    assert stored["version"] == result.version
+    assert stored["status"] == "active"
+
+
+def test_a_ticket_taken_meanwhile_is_read_and_the_write_still_lands_in_order(
+    stack: StackInfo, db: firestore.Client
+) -> None:
+    # Another sync takes a ticket while this one reads Stripe: the write without a read
+    # fails its precondition, the ticket document is read, and this sync (older, nothing
+    # applied yet) writes; the newer one then writes over it when it finishes.
+    counted, calls = _counted(stack)
+    uid = f"rpc-{uuid.uuid4().hex[:8]}"
+    tickets = db.collection("entitlement_syncs").document(uid)
+
+    def read_while_another_takes_a_ticket(_: Context, u: str, __: str) -> Entitlement:
+        tickets.set({"requested_at": firestore.SERVER_TIMESTAMP}, merge=True)
+        return _state(u, "active")
+
+    older = sync(counted, uid, "cus_rpc", reader=read_while_another_takes_a_ticket)
+    assert older.written
+    assert calls == ["commit", "commit", "batch_get_documents", "commit"]
+    stored = db.collection("entitlements").document(uid).get().to_dict()
+    assert stored is not None
+    assert stored["version"] == older.version
+    ticket = tickets.get().to_dict()
+    assert ticket is not None
+    assert ticket["applied_ticket"] == older.version

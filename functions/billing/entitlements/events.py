@@ -221,10 +221,13 @@ def _apply(
     # is nothing to tell, its publish otherwise.
     done = {"status": "done", "outcome": "processed"}
     if not claim.data["synced"]:
-        state = sync.sync(ctx, uid, customer_id).entitlement
+        synced = sync.sync(ctx, uid, customer_id)
+        state = synced.entitlement
         # Before the sync is recorded: a failed Auth call leaves the event unsynced, so
-        # Stripe's next delivery syncs and writes the claim again.
-        id_token.publish_for(ctx, uid)
+        # Stripe's next delivery syncs and writes the claim again. What this sync wrote is
+        # known; a document that a newer sync wrote instead is read.
+        known = (state.document(), synced.version) if synced.written else None
+        id_token.publish_for(ctx, uid, known)
         message = notifications.build(ctx, event, state)
         if message is None:
             inbox.update(claim, {"synced": True, "notification": None} | done)

@@ -80,14 +80,22 @@ def merged(
 type DocReader = Callable[[], tuple[Mapping[str, Any] | None, int]]
 
 
-def publish(users: AuthUsers, uid: str, read_document: DocReader) -> str:
+def publish(
+    users: AuthUsers,
+    uid: str,
+    read_document: DocReader,
+    known: tuple[Mapping[str, Any], int] | None = None,
+) -> str:
     """Sets the user's ``billing`` claim from the entitlement document, repeating while a
     newer sync writes the document meanwhile. ``read_document`` answers the document and its
-    version (its sync ticket; 0 when there is none). Returns what happened, for the logs:
-    ``written``, ``unchanged``, ``no_user`` or ``too_large``."""
+    version (its sync ticket; 0 when there is none); ``known`` is the document and version a
+    sync has just written, which spares the first read (the read after the claim is written
+    still finds any newer one). Returns what happened, for the logs: ``written``,
+    ``unchanged``, ``no_user`` or ``too_large``."""
     outcome = "unchanged"
     for _ in range(_WRITE_ATTEMPTS):
-        document, version = read_document()
+        document, version = known or read_document()
+        known = None
         existing = users.custom_claims(uid)
         if existing is None:
             return "no_user"
@@ -107,9 +115,12 @@ def publish(users: AuthUsers, uid: str, read_document: DocReader) -> str:
     raise UpstreamUnavailable("The entitlement kept changing while its claim was written.")
 
 
-def publish_for(ctx: Context, uid: str) -> str:
-    """:func:`publish` for ``uid`` from ``entitlements/{uid}`` in Firestore; ``disabled`` when
-    the ENTITLEMENT_CLAIMS setting is off."""
+def publish_for(
+    ctx: Context, uid: str, known: tuple[Mapping[str, Any], int] | None = None
+) -> str:
+    """:func:`publish` for ``uid`` from ``entitlements/{uid}`` in Firestore (``known``: what
+    the caller's sync has just written there, and its version); ``disabled`` when the
+    ENTITLEMENT_CLAIMS setting is off."""
     rt = ctx.runtime
     if not rt.settings.entitlement_claims:
         return "disabled"
@@ -121,6 +132,6 @@ def publish_for(ctx: Context, uid: str) -> str:
         data = ref.get(timeout=timeout, retry=firestore_retry(timeout)).to_dict()
         return data, int((data or {}).get("version") or 0)
 
-    outcome = publish(rt.auth_users, uid, read_document)
+    outcome = publish(rt.auth_users, uid, read_document, known)
     log.info("billing claim %s", outcome, extra={"uid": uid})
     return outcome

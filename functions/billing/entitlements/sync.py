@@ -242,6 +242,7 @@ def _ticket_ns(moment: datetime) -> int:
 class SyncResult:
     entitlement: Entitlement
     written: bool  # False when a newer sync had already written
+    version: int = 0  # the ticket written as the document's version, when written
 
 
 type Reader = Callable[[Context, str, str], Entitlement]
@@ -249,7 +250,13 @@ type Reader = Callable[[Context, str, str], Entitlement]
 
 def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None) -> SyncResult:
     """Re-read the customer from Stripe and write ``entitlements/{uid}``, unless a sync that
-    started later has already written. ``reader`` replaces the Stripe read (tests)."""
+    started later has already written. ``reader`` replaces the Stripe read (tests).
+
+    Two Firestore round trips when no other sync of the user runs meanwhile: take the ticket,
+    then write. The write is a compare-and-set on the ticket document's update time as our
+    take left it: while it is unchanged, no other sync took a ticket or wrote since ours, so
+    every ticket applied so far is older than ours and the document need not be read. Any
+    write in between fails that precondition, and only then is the document read to decide."""
     from google.api_core.exceptions import Conflict, FailedPrecondition
     from google.cloud import firestore
 
@@ -263,29 +270,23 @@ def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None)
         {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
     )
     ticket = _ticket_ns(taken.update_time)
-
-    def look() -> Any:
-        call_counts.count(call_counts.FIRESTORE)
-        return ticket_ref.get(timeout=timeout, retry=retry)
-
-    # The first look at the ticket document is taken while Stripe is read: whatever changes
-    # in between makes the compare-and-set below fail and look again.
-    with parallel.Background(look) as first_look:
-        entitlement = (reader or read)(ctx, uid, customer_id)
-        snapshot = first_look.result()
+    entitlement = (reader or read)(ctx, uid, customer_id)
     doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
+    expected = taken.update_time
     for attempt in range(_CAS_ATTEMPTS):
         if attempt:
-            snapshot = look()
-        applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
-        if applied >= ticket:
-            log.info("newer sync already written; this read is dropped", extra={"uid": uid})
-            return SyncResult(entitlement, False)
+            call_counts.count(call_counts.FIRESTORE)
+            snapshot = ticket_ref.get(timeout=timeout, retry=retry)
+            applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
+            if applied >= ticket:
+                log.info("newer sync already written; this read is dropped", extra={"uid": uid})
+                return SyncResult(entitlement, False)
+            expected = snapshot.update_time
         batch = db.batch()
         batch.update(
             ticket_ref,
             {"applied_ticket": ticket},
-            option=db.write_option(last_update_time=snapshot.update_time),
+            option=db.write_option(last_update_time=expected),
         )
         batch.set(
             doc_ref,
@@ -300,5 +301,5 @@ def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None)
             "entitlement synced",
             extra={"uid": uid, "status": entitlement.status, "active": entitlement.active},
         )
-        return SyncResult(entitlement, True)
+        return SyncResult(entitlement, True, ticket)
     raise UpstreamUnavailable("Too many concurrent updates of this account; retry shortly.")

@@ -90,8 +90,9 @@ def reconcile_customers(
             if diff:
                 changes.append(Change(uid=uid, changed=diff))
             if not dry_run:
-                sync.sync(ctx, uid, customer_id)
-                id_token.publish_for(ctx, uid)
+                synced = sync.sync(ctx, uid, customer_id)
+                written = synced.entitlement.document(), synced.version
+                id_token.publish_for(ctx, uid, written if synced.written else None)
         except Exception:  # one customer's failure must not stop the others
             failed += 1
             log.exception("reconcile failed for one customer", extra={"uid": uid})
