@@ -115,9 +115,7 @@ def publish(
     raise UpstreamUnavailable("The entitlement kept changing while its claim was written.")
 
 
-def publish_for(
-    ctx: Context, uid: str, known: tuple[Mapping[str, Any], int] | None = None
-) -> str:
+def publish_for(ctx: Context, uid: str, known: tuple[Mapping[str, Any], int] | None = None) -> str:
     """:func:`publish` for ``uid`` from ``entitlements/{uid}`` in Firestore (``known``: what
     the caller's sync has just written there, and its version); ``disabled`` when the
     ENTITLEMENT_CLAIMS setting is off."""
