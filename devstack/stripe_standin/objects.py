@@ -24,6 +24,28 @@ def address(value: Any = None) -> JSONDict | None:
     return {key: value.get(key) for key in keys}
 
 
+# The stand-in's clock moves forward on request (POST /_standin/clock/advance), which only a
+# test clock does in Stripe (https://docs.stripe.com/billing/testing/test-clocks): every
+# customer, and with it every subscription and invoice, lives on this one test clock, so code
+# that needs Stripe's "now" for a customer reads it where it would on Stripe, from
+# ``test_clock.frozen_time`` (GET /v1/test_helpers/test_clocks/{id}).
+TEST_CLOCK = "clock_standin"
+
+
+def test_clock(frozen_time: int, created: int) -> JSONDict:
+    return {
+        "id": TEST_CLOCK,
+        "object": "test_helpers.test_clock",
+        "created": created,
+        "deletes_after": frozen_time + 30 * 86_400,
+        "frozen_time": frozen_time,
+        "livemode": False,
+        "name": "The Stripe stand-in's clock",
+        "status": "ready",
+        "status_details": {},
+    }
+
+
 def customer(customer_id: str, created: int) -> JSONDict:
     return {
         "id": customer_id,
@@ -53,7 +75,7 @@ def customer(customer_id: str, created: int) -> JSONDict:
         "preferred_locales": [],
         "shipping": None,
         "tax_exempt": "none",
-        "test_clock": None,
+        "test_clock": TEST_CLOCK,
     }
 
 
@@ -378,7 +400,7 @@ def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSON
         "schedule": None,
         "start_date": now,
         "status": "incomplete",
-        "test_clock": None,
+        "test_clock": TEST_CLOCK,
         "transfer_data": None,
         "trial_end": None,
         "trial_settings": {
@@ -542,7 +564,7 @@ def invoice(
         },
         "subtotal": total,
         "subtotal_excluding_tax": total,
-        "test_clock": None,
+        "test_clock": TEST_CLOCK,
         "total": total,
         "total_discount_amounts": [],
         "total_excluding_tax": total,

@@ -178,6 +178,7 @@ OBJECTS = (
     "entitlements.feature", "event", "invoice", "invoice_payment", "line_item",
     "payment_intent", "payment_method", "plan", "price", "product", "product_feature",
     "promotion_code", "setup_intent", "subscription", "subscription_item",
+    "test_helpers.test_clock",
 )  # fmt: skip
 
 

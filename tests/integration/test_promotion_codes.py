@@ -77,7 +77,7 @@ def test_a_good_code_shows_its_discount_and_is_charged_so(user: User, standin: S
     assert (invoice.amount_paid, invoice.subtotal) == (2320, 2900)
 
 
-def test_a_code_on_a_plan_change_discounts_the_next_invoice(
+def test_a_code_on_a_plan_change_discounts_its_proration_and_the_next_invoice(
     user: User, standin: StandIn, db: firestore.Client
 ) -> None:
     sub_id = subscribe(user, standin)["subscription_id"]
@@ -89,15 +89,44 @@ def test_a_code_on_a_plan_change_discounts_the_next_invoice(
         "total": 2400,
         "discount_amount": 500,
     }
-    # No proration_date here: test_plans pins a preview's date (and moves the shared stand-in
-    # clock ten days ahead of the functions' clock, after which a preview's date reads as in the
-    # future to change-plan). What this test pins is the code's discount.
-    result = user.ok("change-plan", body)
+    result = user.ok("change-plan", body | {"proration_date": preview["proration_date"]})
     assert result["amount_due"] == preview["amount_due_now"]
+    # $5 off Pro every month, prorated with the rest of the month (flexible billing mode).
+    item = standin.sdk.v1.subscriptions.retrieve(sub_id).items.data[0]
+    start, end = item.current_period_start, item.current_period_end
+    share = (end - preview["proration_date"]) / (end - start)
+    assert preview["charge"] == round((2900 - 500) * share)
     sub = standin.sdk.v1.subscriptions.retrieve(sub_id, params={"expand": ["discounts"]})
     [discount] = sub.discounts
     assert getattr(discount, "promotion_code", None) == "promo_pro5off"
     wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+
+
+def test_a_lasting_discount_discounts_the_upgrade_and_the_preview_is_the_charge(
+    user: User, standin: StandIn
+) -> None:
+    """Issue 15, point 4: Stripe's flexible billing mode discounts prorations. A customer with
+    10 % off every invoice is charged 10 % less for an upgrade, and exactly the preview."""
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": PRICE, "promotion_code": "TEAM10"})
+    assert created["amount_due"] == 899
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    sub_id = created["subscription_id"]
+    preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
+    item = standin.sdk.v1.subscriptions.retrieve(sub_id).items.data[0]
+    start, end = item.current_period_start, item.current_period_end
+    share = (end - preview["proration_date"]) / (end - start)
+    assert preview["charge"] == round((2900 - 290) * share)  # net of the 10 %
+    assert preview["credit"] == round(899 * share)  # what was paid, not the list price
+    result = user.ok(
+        "change-plan",
+        {"subscription_id": sub_id, "price_id": PRO, "proration_date": preview["proration_date"]},
+    )
+    assert result["amount_due"] == preview["amount_due_now"] > 0
+    paid = standin.sdk.v1.invoices.retrieve(result["invoice_id"])
+    assert (paid.status, paid.amount_paid) == ("paid", preview["amount_due_now"])
 
 
 def test_a_changed_code_replaces_an_unfinished_checkout(user: User, standin: StandIn) -> None:

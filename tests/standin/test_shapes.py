@@ -368,6 +368,7 @@ def world(own_server: StandinServer) -> World:
     _entitlements(w)
     _meters(w)
     _time_passes(w, _plan_changes(w))
+    w.rendered.append(w.raw.get("/v1/test_helpers/test_clocks/clock_standin"))
     w.rendered += _every(w, "/v1/events")
     return w
 

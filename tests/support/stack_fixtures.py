@@ -115,6 +115,13 @@ class StandIn:
         mode.skip_without_standin()
         requests.delete(f"{self.control}/_standin/faults", timeout=10).raise_for_status()
 
+    def now(self) -> int:
+        """Stripe's time for the stack's customers: the stand-in keeps them all on one test
+        clock (advanced by tests); Stripe test mode, without test clocks, is the wall clock."""
+        if mode.AGAINST_STRIPE:
+            return int(time.time())
+        return self.sdk.v1.test_helpers.test_clocks.retrieve("clock_standin").frozen_time
+
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         mode.skip_without_standin()
         response = requests.post(f"{self.control}{path}", json=body or {}, timeout=10)

@@ -16,6 +16,7 @@ from devstack.stripe_standin.resources import (
     promotion_codes,
     setup_intents,
     subscriptions,
+    test_clocks,
 )
 from devstack.stripe_standin.routing import Route
 
@@ -33,4 +34,5 @@ ROUTES: list[Route] = [
     *checkout.ROUTES,
     *billing_portal.ROUTES,
     *meters.ROUTES,
+    *test_clocks.ROUTES,
 ]

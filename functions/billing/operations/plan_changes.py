@@ -286,8 +286,24 @@ def _pending_answer(ctx: Context, sub: stripe.Subscription) -> ChangePlanRespons
     )
 
 
-def _check_proration_date(proration_date: int | None) -> None:
-    """A preview's date, neither stale nor ahead of now.
+def stripe_now(ctx: Context, sub: stripe.Subscription) -> int:
+    """Stripe's "now" for this subscription: the time its invoices and previews are stamped
+    with. A customer on a test clock lives at the clock's ``frozen_time``, which an advance
+    moves days or months away from the wall clock
+    (https://docs.stripe.com/billing/testing/test-clocks: "freeze ... at a specific time");
+    everyone else (every live-mode customer) at the wall clock."""
+    clock = sub.test_clock
+    if clock is None:
+        return int(time.time())
+    if isinstance(clock, stripe.test_helpers.TestClock):
+        return clock.frozen_time
+    return ctx.runtime.stripe.v1.test_helpers.test_clocks.retrieve(clock).frozen_time
+
+
+def _check_proration_date(proration_date: int | None, now: int) -> None:
+    """A preview's date, neither stale nor ahead of ``now`` (Stripe's, :func:`stripe_now`:
+    judged against the functions' wall clock, a preview made on a test clock moved ahead would
+    read as "in the future", and one moved back as too old).
 
     Stripe accepts any ``proration_date`` within the current period, later than now included
     (Stripe staff previewed one at ``current_period_end``:
@@ -299,7 +315,6 @@ def _check_proration_date(proration_date: int | None) -> None:
     """
     if proration_date is None:
         return
-    now = time.time()
     if proration_date > now + CLOCK_SKEW_SECONDS:
         raise BadRequest(
             "proration_date: is in the future; pass the date preview-plan-change answered.",
@@ -344,9 +359,10 @@ def _key(sub: stripe.Subscription, body: ChangePlanRequest, promotion: Promotion
 def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     """Switch the caller's subscription to another plan, billing the prorated difference now."""
     require_offered(ctx, body.price_id)
-    _check_proration_date(body.proration_date)
     customer = customer_id(ctx, owning="subscription")
     sub = _owned(ctx, customer, body.subscription_id)
+    if body.proration_date is not None:
+        _check_proration_date(body.proration_date, stripe_now(ctx, sub))
     if sub.status == "active" and _pending_price(sub) == body.price_id:
         return _pending_answer(ctx, sub)  # asked again while the first one waits for payment
     item = _changeable(sub, body.price_id)
