@@ -417,3 +417,59 @@ def test_two_tabs_at_once_leave_one_payable_checkout_and_one_payment(
     assert paid.count(True) >= 1
     _paid_once(standin, customer)
     assert _payable(standin, customer) == []
+
+
+OLD_CHECKOUT_PAID_RACES = [
+    # (the old checkout, the new call, where the new call is frozen while the old is paid)
+    ("page", "create-subscription", ("GET", "/v1/checkout/sessions")),
+    ("page", "create-subscription", ("POST", "/v1/subscriptions")),
+    ("elements", "create-subscription", ("POST", "/v1/subscriptions")),
+    ("page", "create-checkout-session", ("GET", "/v1/checkout/sessions")),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "held_at"),
+    OLD_CHECKOUT_PAID_RACES,
+    ids=["page-paid-while-pages-are-listed", "page-paid-while-creating",
+         "elements-paid-while-creating", "page-paid-while-a-new-page-lists"],
+)  # fmt: skip
+def test_an_old_checkout_paid_while_a_new_one_opens_leaves_nothing_else_payable(
+    user: User, standin: StandIn, old: str, new: str, held_at: tuple[str, str]
+) -> None:
+    # The abandoned-checkout race: the customer pays an old checkout (an open Checkout page, or
+    # an Elements checkout's first invoice) at the very moment a new checkout is being opened.
+    # The new call is frozen at one of its Stripe calls (a hold), the old one is paid, and the
+    # new call goes on. Whatever it answers, two can never both be paid: the customer ends up
+    # with the old one paid and nothing else payable.
+    customer = user.customer()
+    if old == "page":
+        first = user.ok("create-checkout-session", {"price_id": PRO})
+    else:
+        first = user.ok("create-subscription", {"price_id": PRO})
+    method, path = held_at
+    rule = standin.post(
+        "/_standin/faults",
+        {"kind": "hold", "method": method, "path_prefix": path, "times": 1,
+         "latency_ms": 100_000},
+    )  # fmt: skip
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            pending = pool.submit(user.call, new, {"price_id": PRICE})
+            wait_for(lambda: _held(standin, rule["id"]) or None, 90, f"{new} to be held")
+            if old == "page":
+                assert _pay_page(first["url"]) is True
+            else:
+                assert _pay_elements(standin, first) is True
+        finally:
+            standin.post(f"/_standin/faults/{rule['id']}/release")
+        response = pending.result(timeout=90)
+    if response.status_code == 200:
+        answer = response.json()
+        paid_too = _pay_page(answer["url"]) if "url" in answer else _pay_elements(standin, answer)
+        assert paid_too is False, (response.text, _payable(standin, customer))
+    else:
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "already_subscribed"
+    assert _payable(standin, customer) == []
+    assert _paid_once(standin, customer).items.data[0].price.id == PRO

@@ -32,8 +32,10 @@ def test_create_subscription_then_pay_makes_it_active(user: User, standin: Stand
     assert created["created"] is True
     assert created["client_secret_type"] == "payment"
     assert [(c["method"], c["path"]) for c in calls] == [
+        # Open pages first (ended in favour of this checkout), then subscriptions: a page
+        # paid between the two reads is seen either way (_one_subscription.payable_checkouts).
+        ("GET", "/v1/checkout/sessions"),
         ("GET", "/v1/subscriptions"),
-        ("GET", "/v1/checkout/sessions"),  # open pages, ended in favour of this checkout
         ("POST", "/v1/subscriptions"),
     ]
     standin.sdk.v1.payment_intents.confirm(

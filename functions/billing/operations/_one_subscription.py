@@ -80,6 +80,23 @@ def one_at_a_time(ctx: Context, customer: str) -> Iterator[Opened]:
         raise _busy()
 
 
+def payable_checkouts(
+    client: stripe.StripeClient, customer: str
+) -> tuple[list[stripe.checkout.Session], list[stripe.Subscription]]:
+    """The customer's open Checkout pages, then every subscription: in that order, so a page
+    the customer pays while we look is seen either way and never missed.
+
+    A page paid after this listing is still in it: ending it fails and tells us it completed
+    (:func:`expire_page`). A page paid before it is not, but its payment made a subscription
+    before the subscriptions are listed, so :func:`refuse_if_subscribed` sees that one. Listed
+    the other way round, a page paid between the two reads is in neither: the caller would
+    open a new checkout beside a paid subscription, and both could be paid (the race test in
+    tests/integration/test_hosted_pages.py froze a request between the two and found it).
+    """
+    pages = open_checkout_pages(client, customer)
+    return pages, subscriptions_of(client, customer)
+
+
 def open_checkout_pages(
     client: stripe.StripeClient, customer: str
 ) -> list[stripe.checkout.Session]:

@@ -22,9 +22,8 @@ from billing.operations._one_subscription import (
     abandon,
     expire_page,
     one_at_a_time,
-    open_checkout_pages,
+    payable_checkouts,
     refuse_if_subscribed,
-    subscriptions_of,
 )
 from billing.operations._ownership import PriceId, customer_id, require_offered
 from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
@@ -72,7 +71,7 @@ def _create_checkout_session(
 ) -> CheckoutResponse:
     settings = ctx.runtime.settings
     client = ctx.runtime.stripe
-    existing = subscriptions_of(client, customer)
+    earlier, existing = payable_checkouts(client, customer)
     refuse_if_subscribed(existing)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     for sub in existing:
@@ -81,7 +80,6 @@ def _create_checkout_session(
             abandon(client, sub)
     code = promotion.promotion_code_id if promotion else "-"
     choice = {"price_id": body.price_id, "promotion_code": code}
-    earlier = open_checkout_pages(client, customer)
     for session in earlier:
         if session.metadata is not None and session.metadata.to_dict() == choice:
             # A double click, or a return to the same choice: the page already open (and

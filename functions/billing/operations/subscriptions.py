@@ -19,11 +19,10 @@ from billing.operations._one_subscription import (
     abandon,
     expire_page,
     one_at_a_time,
-    open_checkout_pages,
+    payable_checkouts,
     price_of,
     promotion_code_of,
     refuse_if_subscribed,
-    subscriptions_of,
 )
 from billing.operations._ownership import (
     PriceId,
@@ -137,7 +136,7 @@ def _create_subscription(
 ) -> CreateSubscriptionResponse:
     settings = ctx.runtime.settings
     client = ctx.runtime.stripe
-    existing = subscriptions_of(client, customer)
+    pages, existing = payable_checkouts(client, customer)
     for sub in existing:
         if sub.status == "trialing" and price_of(sub) == body.price_id and _secret(sub)[0]:
             # A double click on a trial whose card is not saved yet: hand the same one back.
@@ -148,7 +147,6 @@ def _create_subscription(
     promotion = maybe_find(
         ctx, body.promotion_code, customer=customer, price_id=body.price_id, trial=trial
     )
-    pages = open_checkout_pages(client, customer)
     for sub in existing:
         if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
             # A double click, or a return to an unfinished checkout: finish that one (and end
