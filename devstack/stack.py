@@ -334,21 +334,34 @@ def _warm_firestore(info: StackInfo, timeout: float) -> None:
             time.sleep(0.5)
 
 
-def _put_json(url: str, body: Mapping[str, Any]) -> None:
-    """PUT to the Pub/Sub emulator's REST API; an existing resource (409) is fine."""
-    request = urllib.request.Request(  # noqa: S310 - local emulator URL
-        url,
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-            pass
-    except urllib.error.HTTPError as error:
-        if error.code != 409:
+PUT_DEADLINE = 90.0
+"""Seconds a PUT to the Pub/Sub emulator is tried for: a just-started emulator on a loaded
+machine can take longer than one attempt's 10 s to answer its first request."""
+
+
+def _put_json(url: str, body: Mapping[str, Any], *, deadline_s: float = PUT_DEADLINE) -> None:
+    """PUT to the Pub/Sub emulator's REST API; an existing resource (409) is fine. The PUT is
+    idempotent, so a timed-out or refused attempt is tried again until ``deadline_s``."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        request = urllib.request.Request(  # noqa: S310 - local emulator URL
+            url,
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+                return
+        except urllib.error.HTTPError as error:
+            if error.code == 409:
+                return
             detail = error.read().decode(errors="replace")[:500]
             raise StackError(f"PUT {url} failed: {error.code} {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise StackError(f"PUT {url} got no answer in {deadline_s:.0f} s: {exc}") from exc
+            time.sleep(0.5)
 
 
 def _allocate_ports(names: list[str], host: str, base_port: int | None) -> dict[str, int]:

@@ -17,6 +17,7 @@ from werkzeug.serving import BaseWSGIServer
 
 from devstack.stripe_standin import Standin, StandinConfig, create_app
 from devstack.stripe_standin.serving import serve
+from tests.support.stack import PATIENCE_S
 
 
 @dataclass
@@ -103,7 +104,9 @@ def email() -> str:
 
 
 def wait_for[T](check: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds, at least
+    :data:`PATIENCE_S` (the deadline bounds only a failure: a loaded machine is slow, not wrong)."""
+    timeout = max(timeout, PATIENCE_S)
     deadline = time.monotonic() + timeout
     while True:
         result = check()

@@ -12,6 +12,7 @@ import requests
 import stripe
 
 from tests.standin.conftest import wait_for
+from tests.support.stack import PATIENCE_S
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,13 +53,13 @@ def test_cli_serves_and_stops_on_sigterm() -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: _healthy(url), timeout=20)
+        wait_for(lambda: _healthy(url))
         config = requests.get(f"{url}/_standin/config", timeout=5).json()
         assert (config["webhook_secret"], config["latency_ms"]) == ("whsec_cli", 5)
         client = stripe.StripeClient("sk_test_cli", base_addresses={"api": url})
         assert client.v1.payment_methods.retrieve("pm_card_visa").type == "card"
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=PATIENCE_S) == 0
     finally:
         if process.poll() is None:
             process.kill()
