@@ -344,7 +344,8 @@ PORTAL_NOT_CONFIGURED = _declare(
     "Stripe has no saved billing portal configuration to open the portal with: "
     "`PORTAL_CONFIGURATION_ID` is unset on an account whose portal settings were never saved, "
     "or names a configuration Stripe does not have (or an inactive one). `terraform apply` "
-    "makes it (infra/stripe.tf, output `portal_configuration_id`); logged with Stripe's message.",
+    "makes it (infra/stripe.tf, output `stripe_portal_configuration`); logged with Stripe's "
+    "message.",
 )
 
 CLAIMS_REFUSED = _declare(
