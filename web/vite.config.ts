@@ -39,6 +39,8 @@ export default defineConfig({
       "firebase/auth",
       "firebase/firestore",
       "openapi-fetch",
+      "@stripe/stripe-js/pure",
+      "@stripe/react-stripe-js",
     ],
   },
   server: { strictPort: true, warmup: { clientFiles: ["./src/main.tsx"] } },

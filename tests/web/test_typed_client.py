@@ -32,3 +32,12 @@ def test_the_generated_client_matches_openapi_yaml() -> None:
 def test_the_example_app_type_checks_against_the_client() -> None:
     done = _npm("typecheck")
     assert done.returncode == 0, f"tsc found errors in web/:\n{done.stdout}{done.stderr}"
+
+
+def test_the_example_apps_component_tests_pass() -> None:
+    """vitest (web/src/*.test.ts[x]): the Payment Element switch and the client secret it
+    passes, confirmPayment / confirmSetup, and the usage table. Stripe.js itself cannot run
+    here (no network, no Stripe account): those tests replace Elements by a recorder."""
+    done = _npm("test")
+    assert done.returncode == 0, f"vitest failed in web/:\n{done.stdout}{done.stderr}"
+    assert "failed" not in done.stdout.lower().replace("0 failed", "")

@@ -12,6 +12,9 @@ import { BillingError, createBillingClient, unwrap, type BillingClient, type Sch
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
 import { money, when } from "./format";
+import { PaymentForm, stripeFor } from "./elements";
+import { paymentPath, startSubscription, type Started } from "./subscribe";
+import { UsageCard } from "./Usage";
 
 type Plan = Schemas["Plan"];
 type Preview = Schemas["PlanChangePreview"];
@@ -104,7 +107,7 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
       ) : !user.emailVerified ? (
         <VerifyEmail user={user} run={run} />
       ) : page === "pricing" ? (
-        <Pricing billing={billing} run={run} />
+        <Pricing billing={billing} run={run} config={config} />
       ) : (
         <Account user={user} billing={billing} firebase={firebase} run={run} setNotice={setNotice} />
       )}
@@ -175,9 +178,13 @@ function VerifyEmail({ user, run }: { user: User; run: Run }) {
   );
 }
 
-function Pricing({ billing, run }: { billing: BillingClient; run: Run }) {
+function Pricing({ billing, run, config }: { billing: BillingClient; run: Run; config: AppConfig }) {
   const [plans, setPlans] = useState<Plan[] | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [paying, setPaying] = useState<(Extract<Started, { kind: "elements" }> & { currency: string }) | null>(null);
+  // Stripe's Payment Element where a publishable key is configured; the hosted Checkout page
+  // otherwise (the local stack). docs/frontend.md.
+  const path = paymentPath(config);
   useEffect(() => {
     void run(async () => setPlans(unwrap(await billing.GET("/list-plans")).plans));
   }, [billing, run]);
@@ -186,14 +193,29 @@ function Pricing({ billing, run }: { billing: BillingClient; run: Run }) {
     run(async () => {
       setBusy(plan.price_id);
       try {
-        unwrap(await billing.POST("/create-customer", { body: {} }));
-        const session = unwrap(await billing.POST("/create-checkout-session", { body: { price_id: plan.price_id } }));
-        window.location.assign(session.url);
+        const started = await startSubscription(billing, path, plan.price_id);
+        if (started.kind === "hosted") window.location.assign(started.url);
+        else if (started.kind === "done") window.location.assign("/account?checkout=done");
+        else setPaying({ ...started, currency: plan.currency });
       } finally {
         setBusy(null);
       }
     });
 
+  if (paying && config.stripePublishableKey) {
+    return (
+      <section>
+        <h1>Payment</h1>
+        {paying.amountDue !== null && <p>Due now: {money(paying.amountDue, paying.currency)}</p>}
+        <PaymentForm
+          stripe={stripeFor(config.stripePublishableKey)}
+          clientSecret={paying.clientSecret}
+          intent={paying.intent}
+          returnUrl={`${window.location.origin}/account?checkout=done`}
+        />
+      </section>
+    );
+  }
   if (!plans) return <p>Loading plans…</p>;
   return (
     <section>
@@ -387,6 +409,12 @@ function Account({
           )}
         </div>
       )}
+
+      <UsageCard
+        billing={billing}
+        run={run}
+        version={`${entitlement?.price_id ?? "free"}:${entitlement?.version ?? 0}:${entitlement?.current_period_end ?? 0}`}
+      />
 
       {entitlement && <CustomerTools portal={portal} />}
 
