@@ -1,6 +1,7 @@
 """The example app (web/) in a real browser against the test stack, as a customer uses it:
 sign up, pay on the hosted Checkout page (3-D Secure, declines), watch access turn on without
-a reload, change plan after the preview, cancel and resume, open an invoice."""
+a reload, change plan after the preview, cancel and resume, open an invoice, see the period's
+usage and limits, and use the billing portal while the account page follows it live."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_subscribe_through_checkout_with_3ds_and_access_turns_on_without_a_reloa
 
 # Many steps, each waiting on the page for at most TIMEOUT_MS: more than the default 300 s.
 @pytest.mark.timeout(900)
-def test_upgrade_after_the_preview_cancel_resume_and_open_an_invoice(
+def test_upgrade_after_the_preview_cancel_resume_open_an_invoice_and_use_the_portal(
     page: Page, stack: StackInfo, auth: AuthEmulator
 ) -> None:
     visitor = Visitor(page, stack, auth)
@@ -62,6 +63,8 @@ def test_upgrade_after_the_preview_cancel_resume_and_open_an_invoice(
     _subscribe(visitor, "Basic (monthly)")
     visitor.pay_on_checkout(VISA)
     expect(page.get_by_test_id("access-state")).to_have_text("active")
+    # get-usage: the plan's limit per meter (the catalog's Basic includes 1,000 API calls).
+    expect(page.get_by_test_id("usage-api_calls")).to_contain_text("1,000")
 
     page.get_by_role("button", name="Switch to Pro (monthly)").click()
     shown = page.get_by_test_id("preview-amount").inner_text()
@@ -70,6 +73,7 @@ def test_upgrade_after_the_preview_cancel_resume_and_open_an_invoice(
     expect(page.get_by_role("status")).to_contain_text(f"{shown} charged now")
     expect(page.get_by_test_id("plan")).to_have_text("Pro (monthly)")
     expect(page.get_by_test_id("features")).to_contain_text("api_access")
+    expect(page.get_by_test_id("usage-api_calls")).to_contain_text("10,000")
 
     page.get_by_role("button", name="Cancel at period end").click()
     expect(page.get_by_test_id("renewal")).to_contain_text("Cancels at period end")
@@ -85,6 +89,28 @@ def test_upgrade_after_the_preview_cancel_resume_and_open_an_invoice(
     invoice = opened.value
     expect(invoice.get_by_role("heading", name=re.compile("Invoice"))).to_be_visible()
     expect(invoice.locator("body")).to_contain_text("paid")
+    invoice.close()
+
+    # The billing portal (the stand-in's page: what the saved configuration allows), with the
+    # account page open in another tab, which follows each change live, without a reload.
+    account = page.context.new_page()
+    account.goto(f"{visitor.web}/account")
+    expect(account.get_by_test_id("plan")).to_have_text("Pro (monthly)")
+    account.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="Open the billing portal").click()
+    page.wait_for_url(re.compile(r"/_standin/billing_portal/sessions/bps_"))
+    page.get_by_role("button", name="Switch to price_basic_monthly").click()
+    expect(page.get_by_role("status")).to_have_text("Your plan was changed.")
+    expect(account.get_by_test_id("plan")).to_have_text("Basic (monthly)")
+    expect(account.get_by_test_id("usage-api_calls")).to_contain_text("1,000")
+    page.get_by_role("button", name="Cancel plan").click()
+    expect(page.get_by_test_id("cancels")).to_contain_text("will be canceled")
+    expect(account.get_by_test_id("renewal")).to_contain_text("Cancels at period end")
+    expect(account.get_by_test_id("access-state")).to_have_text("active")
+    assert account.evaluate("window.__sameDocument") is True, "followed the portal without a reload"
+    page.get_by_role("link", name="Return").click()
+    page.wait_for_url(re.compile(r"/account"))
+    expect(page.get_by_test_id("renewal")).to_contain_text("Cancels at period end")
 
 
 def test_a_declined_card_shows_the_decline_and_leaves_no_subscription(
