@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from devstack.stack import REPO_ROOT, Stack, StackError
+from tests.support import stack as support_stack
 from tests.support.stack import APP, APP_FUNCTIONS, FAKE_STANDIN, survivors, wait_for
 
 READY_LINE = "Ctrl-C stops everything."
@@ -165,6 +166,8 @@ def test_up_refuses_a_live_stripe_key_before_starting_anything(tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
 
 
-def test_wait_for_reports_what_it_waited_for() -> None:
+def test_wait_for_reports_what_it_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its deadline is at least PATIENCE_S (90 s); lowered here so the failure costs no CI time.
+    monkeypatch.setattr(support_stack, "PATIENCE_S", 0.1)
     with pytest.raises(AssertionError, match="waiting for nothing"):
         wait_for(lambda: None, 0.1, "nothing")
