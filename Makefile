@@ -5,7 +5,7 @@ export PYTHONPATH := functions:packages/billing-usage:.
 # Where `make run` keeps stack.json; the targets that talk to a running stack read it there.
 STATE_DIR ?= .devstack
 
-.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-source infra-schema infra-schema-stripe catalog bench-cold-start bench-settings mail-preview reliability infra-readme
+.PHONY: help run test test-stripe setup setup-services setup-tests lint typecheck unit docs openapi token lock bench reconcile infra-manifest infra-source infra-schema infra-schema-stripe catalog bench-cold-start bench-settings mail-preview mail-templates reliability infra-readme
 
 help:  ## List the make targets and what each does.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
@@ -85,6 +85,9 @@ catalog: setup  ## Check functions/billing/catalog/catalog.json and say what it 
 
 bench-cold-start: setup  ## What a cold email-function instance imports, next to functions-framework alone.
 	$(PY) -m benchmarks.cold_start
+
+mail-templates: setup  ## Recompile the mail templates into functions/mailer/templates_compiled/ (a test fails when stale).
+	$(PY) -m tools.mail_templates
 
 mail-preview: setup  ## Render every mail from sample data into .devstack/mail-preview/ (open index.html).
 	$(PY) -m tools.mail_preview --out .devstack/mail-preview

@@ -3,12 +3,13 @@
 Each measurement is a fresh interpreter of the runtime environment (``requirements.txt``
 alone, sources compiled: :mod:`benchmarks.runtime_env`) timing one step inside itself, on the
 wall clock and in CPU seconds: the interpreter with nothing imported, each library every
-function needs, the settings (pydantic-settings, and billing's settings loaded from the
-environment as a function's boot does), the ID-token verifier's libraries (PyJWT; firebase-admin,
-which it replaced, is no longer a requirement: the last run that measured it is in
-docs/performance.md), and ``import main`` of a browser function and of the email
-function (with and without building the mailer). Rounds interleave the cases so that load on
-the machine hits all alike; the figures are medians.
+function needs, billing's settings loaded from the environment as a function's boot does, the
+ID-token verifier's libraries (PyJWT; firebase-admin, which it replaced, is no longer a
+requirement: the last run that measured it is in docs/performance.md), ``import main`` of a
+browser function and of the email function (with and without building the mailer), and the
+email function's first mail composed from its compiled templates and, paired, from the
+template sources. Rounds interleave the cases so that load on the machine hits all alike; the
+figures are medians.
 
 Run: ``make bench-cold-start`` (``make bench`` includes it as the cold-start breakdown).
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from benchmarks import runtime_env
 from devstack.stack import REPO_ROOT, read_env_file
+from tools.mail_samples import SAMPLES
 
 FUNCTIONS = REPO_ROOT / "functions"
 
@@ -33,7 +35,6 @@ CASES: dict[str, tuple[str | None, str]] = {
     "interpreter, nothing imported": (None, "pass"),
     "functions_framework (and Flask)": (None, "import functions_framework"),
     "pydantic": (None, "import pydantic"),
-    "pydantic + pydantic_settings": (None, "import pydantic, pydantic_settings"),
     "billing settings loaded (billing.config)": (
         None,
         "from billing.config import load_settings\nload_settings()",
@@ -55,6 +56,29 @@ CASES: dict[str, tuple[str | None, str]] = {
         "import main\nfrom mailer import handler\nhandler.current()",
     ),
 }
+
+# The first mail an instance composes (a receipt), from the compiled templates the function
+# ships and, paired in the same rounds, from the template sources as it did before.
+_RECEIPT = json.dumps(SAMPLES["payment_succeeded-usd"]).encode()
+_FIRST_MAIL = (
+    "import main\nfrom datetime import UTC, datetime\nfrom mailer import handler\n"
+    "from mailer.compose import TEMPLATES, Composer, recipient\nfrom mailer.contract import parse\n"
+    "from jinja2 import FileSystemLoader\n"
+    f"note = parse({_RECEIPT!r})\n"
+    "composer = handler.current().composer\n"
+    "{loader}"
+    "composer.compose(note, recipient(note), datetime.now(UTC))\n"
+)
+CASES["send_email: first mail composed (compiled templates)"] = (
+    "send_email",
+    _FIRST_MAIL.replace("{loader}", ""),
+)
+CASES["send_email: first mail composed (template sources)"] = (
+    "send_email",
+    _FIRST_MAIL.replace(
+        "{loader}", "composer = Composer(composer.brand, FileSystemLoader(TEMPLATES))\n"
+    ),
+)
 
 PROGRAM = """
 import json, sys, time

@@ -1,9 +1,11 @@
 """One notification -> one multipart/alternative mail (plain text, then HTML).
 
 Templates live in ``templates/`` (Jinja, autoescaped for HTML): one ``.txt`` and one ``.html``
-per notification type, on a shared layout. Addresses go through ``email.headerregistry``, so a
-name can be anything typed and still never adds a header or a recipient.
-"""
+per notification type, on a shared layout. They are rendered from ``templates_compiled/``, the
+Python modules Jinja compiles them into (``make mail-templates``; a test fails when the two
+differ), so an instance's first mail loads code instead of parsing and compiling templates.
+Addresses go through ``email.headerregistry``, so a name can be anything typed and still
+never adds a header or a recipient."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from babel import Locale
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, ModuleLoader, StrictUndefined, select_autoescape
 
 from core.settings import EMAIL_ADDRESS, ConfigError
 from mailer import views
@@ -25,6 +27,23 @@ from mailer.config import MailSettings
 from mailer.contract import Notification, Unsendable
 
 TEMPLATES = Path(__file__).parent / "templates"
+COMPILED = Path(__file__).parent / "templates_compiled"
+
+
+def environment(loader: BaseLoader) -> Environment:
+    """The templates' environment: the same options compile them (tools.mail_templates) and
+    render them."""
+    return Environment(
+        loader=loader,
+        autoescape=select_autoescape(
+            enabled_extensions=("html",), disabled_extensions=("txt",), default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+
 
 SUBJECTS: dict[str, Callable[[views.MailView], str]] = {
     "payment_succeeded": lambda v: f"Receipt for your {v.product} payment of {v.amount_paid}",
@@ -108,19 +127,12 @@ def recipient(notification: Notification) -> str:
 
 
 class Composer:
-    def __init__(self, brand: Brand) -> None:
+    def __init__(self, brand: Brand, loader: BaseLoader | None = None) -> None:
+        """``loader``: where the templates come from; the compiled ones by default (a
+        ``FileSystemLoader(TEMPLATES)`` renders the sources, as the drift test does)."""
         self.brand = brand
         self.language = Locale.parse(brand.locale).language
-        self._env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(
-                enabled_extensions=("html",), disabled_extensions=("txt",), default=True
-            ),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self._env = environment(loader or ModuleLoader(COMPILED))
 
     def compose(self, notification: Notification, to: str, now: datetime) -> EmailMessage:
         view = views.build(
