@@ -321,3 +321,30 @@ def test_a_double_click_while_switching_price_answers_both_with_the_new_checkout
     assert standin.sdk.v1.subscriptions.retrieve(first["subscription_id"]).status == "canceled"
     subs = standin.sdk.v1.subscriptions.list(params={"customer": customer, "status": "all"})
     assert sorted(s.status for s in subs.data) == ["canceled", "incomplete"]
+
+
+def test_a_customer_resubscribing_on_credit_gets_the_setup_secret(
+    user: User, standin: StandIn
+) -> None:
+    """Issue 15, point 10: the credit a downgrade left pays the new first invoice, so nothing is
+    due at once; Stripe then hands a SetupIntent (``pending_setup_intent``), and
+    create-subscription answers its secret as "setup" so the card for later invoices is saved."""
+    user.customer()
+    created = user.ok("create-subscription", {"price_id": "price_pro_monthly"})
+    standin.sdk.v1.payment_intents.confirm(
+        intent_id(created["client_secret"]), params={"payment_method": "pm_card_visa"}
+    )
+    sub_id = created["subscription_id"]
+    user.ok("change-plan", {"subscription_id": sub_id, "price_id": "price_basic_monthly"})
+    credit = -(standin.sdk.v1.customers.retrieve(user.customer()).balance or 0)
+    assert credit > 999  # most of a month of Pro less Basic
+    standin.sdk.v1.subscriptions.cancel(sub_id)  # ended, e.g. in the billing portal
+    again = user.ok("create-subscription", {"price_id": "price_basic_monthly"})
+    assert (again["status"], again["amount_due"]) == ("active", 0)
+    assert again["client_secret_type"] == "setup"
+    assert again["client_secret"].startswith("seti_")
+    assert standin.sdk.v1.customers.retrieve(user.customer()).balance == -(credit - 999)
+    setup = standin.sdk.v1.setup_intents.confirm(
+        again["client_secret"].split("_secret_")[0], params={"payment_method": "pm_card_visa"}
+    )
+    assert setup.status == "succeeded"

@@ -240,20 +240,17 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         )
         invoicing.finalize_invoice(state, invoice, sub, ctx.origin)
         if behavior == "default_incomplete":
-            si = setup_intents.new_setup_intent(
-                state,
-                customer["id"],
-                ctx.origin,
-                payment_method_types=sub["payment_settings"]["payment_method_types"],
-            )
-            state.data.si_subscription[si["id"]] = sub["id"]
-            sub["pending_setup_intent"] = si["id"]
+            _pending_setup_intent(state, sub, ctx)
     else:
         invoice = invoicing.create_invoice(state, sub, "subscription_create", now, now, ctx.origin)
         invoicing.finalize_invoice(state, invoice, sub, ctx.origin)
         pi = invoicing.invoice_payment_intent(state, invoice)
         if invoice["status"] == "paid":
+            # Nothing was due at once (a 100 % code, or the customer's credit balance paid it):
+            # like a trial, the card for later invoices is collected by a SetupIntent.
             sub["status"] = "active"
+            if behavior == "default_incomplete":
+                _pending_setup_intent(state, sub, ctx)
         elif behavior == "default_incomplete":
             if pi is not None and charge_pm is not None:
                 pi["payment_method"] = charge_pm["id"]
@@ -271,6 +268,24 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
             "subscription_payment_intent_requires_action", _REQUIRES_ACTION, extra=extra
         )
     return ctx.render(sub, params)
+
+
+def _pending_setup_intent(state: State, sub: JSONDict, ctx: ApiContext) -> None:
+    """Whenever a subscription starts with nothing to pay at once (a trial, a 100 % discount,
+    a credit balance), ``default_incomplete`` gives it a SetupIntent to "collect user
+    authentication when creating a subscription without immediate payment" (the
+    ``pending_setup_intent`` reference, stripe-python's Subscription). Such a subscription is
+    ``active`` at once with no PaymentIntent on its paid invoice
+    (https://github.com/stripe-samples/subscription-use-cases/issues/525: a credit balance or
+    a 100 % coupon; https://github.com/mozilla/fxa/pull/20530 confirms the pending one)."""
+    si = setup_intents.new_setup_intent(
+        state,
+        sub["customer"],
+        ctx.origin,
+        payment_method_types=sub["payment_settings"]["payment_method_types"],
+    )
+    state.data.si_subscription[si["id"]] = sub["id"]
+    sub["pending_setup_intent"] = si["id"]
 
 
 def _apply_common(sub: JSONDict, params: JSONDict) -> None:

@@ -61,7 +61,9 @@ class CreateSubscriptionResponse(ResponseModel):
     status: str
     client_secret: str | None = Field(
         description="Confirm with Stripe.js: the first invoice's payment (client_secret_type "
-        "'payment'), the trial's SetupIntent ('setup'), or null when nothing needs confirming."
+        "'payment'), or, when nothing is due at once (a trial, a 100 % code, the customer's "
+        "credit), the SetupIntent that saves a card for later invoices ('setup'); null when "
+        "nothing needs confirming."
     )
     client_secret_type: Literal["payment", "setup"] | None
     created: bool = Field(description="False when an unpaid subscription to this price is reused.")

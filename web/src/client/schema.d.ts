@@ -441,7 +441,7 @@ export interface components {
             status: string;
             /**
              * Client Secret
-             * @description Confirm with Stripe.js: the first invoice's payment (client_secret_type 'payment'), the trial's SetupIntent ('setup'), or null when nothing needs confirming.
+             * @description Confirm with Stripe.js: the first invoice's payment (client_secret_type 'payment'), or, when nothing is due at once (a trial, a 100 % code, the customer's credit), the SetupIntent that saves a card for later invoices ('setup'); null when nothing needs confirming.
              */
             client_secret: string | null;
             /** Client Secret Type */
