@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from devstack.stripe_standin import invoicing, seeding
 from devstack.stripe_standin.api_errors import StripeAPIError
 from devstack.stripe_standin.delivery import ORDERS, Order
+from devstack.stripe_standin.dunning import DunningSettings
 from devstack.stripe_standin.resources import checkout, setup_intents
 from devstack.stripe_standin.routing import ApiContext
 from devstack.stripe_standin.state import AUTOMATIC, snapshot
@@ -33,6 +34,8 @@ _CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
     "webhook_backoff_s": (int, float),
     "webhook_timeout_s": (int, float),
     "webhook_payload": (str,),
+    "retry_schedule_days": (list,),
+    "dunning_end": (str,),
 }
 _PAYLOADS = ("snapshot", "thin")
 
@@ -110,7 +113,9 @@ def control_blueprint(standin: Standin) -> Blueprint:
     def get_config() -> Response:
         with standin.config_lock:
             config = standin.config
-            return _json({field: getattr(config, field) for field in _CONFIG_FIELDS})
+            shown = {field: getattr(config, field) for field in _CONFIG_FIELDS}
+        shown["retry_schedule_days"] = list(shown["retry_schedule_days"])
+        return _json(shown)
 
     @bp.post("/config")
     def set_config() -> Response:
@@ -126,9 +131,18 @@ def control_blueprint(standin: Standin) -> Blueprint:
             minimum = {"latency_ms": 0, "webhook_max_attempts": 1}.get(field)
             if minimum is not None and cast(int, value) < minimum:
                 return _problem(f"invalid value for {field}")
+        try:
+            DunningSettings(
+                tuple(body.get("retry_schedule_days", standin.config.retry_schedule_days)),
+                body.get("dunning_end", standin.config.dunning_end),
+            )
+        except ValueError as error:
+            return _problem(str(error))
         with standin.config_lock:
             for field, value in body.items():
                 setattr(standin.config, field, value)
+        with state.lock:
+            state.dunning = standin.dunning_settings()
         return get_config()
 
     @bp.post("/reset")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.stripe_standin import discounts, ids, objects, pending_updates
+from devstack.stripe_standin import discounts, dunning, ids, objects, pending_updates
 from devstack.stripe_standin.api_errors import DOCS, StripeAPIError, card_error, invalid_request
 from devstack.stripe_standin.api_errors import resource_missing as missing
 from devstack.stripe_standin.periods import DAY, next_period_end, recurring_of
@@ -128,8 +128,10 @@ def create_invoice(
     origin: Origin,
     *,
     trial: bool = False,
+    finalizes_at: int | None = None,
 ) -> JSONDict:
-    """A draft invoice for the subscription's current item periods (``invoice.created``)."""
+    """A draft invoice for the subscription's current item periods (``invoice.created``);
+    ``finalizes_at``: when automatic collection finalizes and charges it (a renewal's)."""
     invoice_id = ids.new_id("in")
     lines = []
     for item in sub["items"]["data"]:
@@ -164,6 +166,7 @@ def create_invoice(
         net = int(line["amount"]) - sum(d["amount"] for d in line["discount_amounts"])
         item_id = line["parent"]["subscription_item_details"]["subscription_item"]
         state.data.coverage[item_id] = Coverage(net, line["period"]["start"], line["period"]["end"])
+    invoice["automatically_finalizes_at"] = finalizes_at
     state.data.invoices[invoice_id] = invoice
     sub["latest_invoice"] = invoice_id
     state.emit("invoice.created", invoice, origin)
@@ -198,6 +201,7 @@ def finalize_invoice(state: State, invoice: JSONDict, sub: JSONDict, origin: Ori
         }
     )
     invoice["status_transitions"]["finalized_at"] = now
+    invoice["automatically_finalizes_at"] = None
     if int(invoice["amount_due"]) == 0:
         state.emit("invoice.finalized", invoice, origin)
         _mark_paid(state, invoice, origin, now)
@@ -224,6 +228,7 @@ def _mark_paid(state: State, invoice: JSONDict, origin: Origin, now: int) -> Non
     invoice["amount_paid"] = invoice["amount_due"]
     invoice["amount_remaining"] = 0
     invoice["status_transitions"]["paid_at"] = now
+    invoice["next_payment_attempt"] = None
     state.emit("invoice.paid", invoice, origin)
     state.emit("invoice.payment_succeeded", invoice, origin)
     pending_updates.invoice_paid(state, invoice, origin)
@@ -259,19 +264,27 @@ def pay_invoice(
     origin: Origin,
     *,
     quiet_subscription: bool = False,
+    automatic: bool = False,
 ) -> PaymentResult:
-    """Attempt to collect an open invoice with ``pm`` (None: no payment method on file)."""
+    """Attempt to collect an open invoice with ``pm`` (None: no payment method on file).
+    ``automatic``: Stripe's own attempt (a renewal or a scheduled retry), which schedules the
+    next retry or ends dunning when it fails."""
     pi = invoice_payment_intent(state, invoice)
     if pi is None:  # nothing to collect
         return PaymentResult("succeeded", None, None, pm)
     if pm is None:
-        # Nothing to charge: the attempt fails without touching the PaymentIntent.
+        # Nothing to charge: the attempt fails without touching the PaymentIntent, and Stripe
+        # does not retry ("No payment methods are available").
         invoice["attempt_count"] = int(invoice["attempt_count"]) + 1
         invoice["attempted"] = True
+        if automatic:
+            invoice["next_payment_attempt"] = None
         state.emit("invoice.payment_failed", invoice, origin)
         _renewal_went_unpaid(state, invoice, origin, quiet_subscription)
         return PaymentResult("declined", None, pi, None)
-    return attempt_payment(state, pi, pm, origin, quiet_subscription=quiet_subscription)
+    return attempt_payment(
+        state, pi, pm, origin, quiet_subscription=quiet_subscription, automatic=automatic
+    )
 
 
 def attempt_payment(
@@ -281,6 +294,7 @@ def attempt_payment(
     origin: Origin,
     *,
     quiet_subscription: bool = False,
+    automatic: bool = False,
 ) -> PaymentResult:
     """Confirm ``pi`` with ``pm``; updates its invoice and subscription by the outcome."""
     invoice_id = state.data.pi_invoice.get(pi["id"])
@@ -294,7 +308,11 @@ def attempt_payment(
     if outcome == "succeeded":
         _payment_succeeded(state, invoice, pi, pm, origin, quiet_subscription)
     elif outcome == "declined" and decline is not None:
+        if invoice is not None and automatic:
+            _schedule_retry(state, invoice, decline)
         _payment_failed(state, invoice, pi, pm, decline, origin, quiet_subscription)
+        if invoice is not None and automatic and invoice["next_payment_attempt"] is None:
+            _end_dunning(state, invoice, decline, origin)
     else:
         _requires_action(state, invoice, pi, origin, quiet_subscription)
     return PaymentResult(outcome, decline, pi, pm)
@@ -444,6 +462,7 @@ def _renewal_went_unpaid(state: State, invoice: JSONDict, origin: Origin, quiet:
 def void_invoice(state: State, invoice: JSONDict, origin: Origin) -> None:
     invoice["status"] = "void"
     invoice["status_transitions"]["voided_at"] = state.now()
+    invoice["next_payment_attempt"] = None
     state.emit("invoice.voided", invoice, origin)
     pi = invoice_payment_intent(state, invoice)
     if pi is not None and pi["status"] not in ("succeeded", "canceled"):
@@ -502,19 +521,84 @@ def bill_new_period(state: State, sub: JSONDict, boundary: int, origin: Origin) 
             state.emit_update("customer.subscription.updated", sub, before, origin)
             return
         sub["status"] = "active"
-    invoice = create_invoice(state, sub, "subscription_cycle", previous_start, boundary, origin)
-    if sub["status"] == "unpaid":
+    unpaid = sub["status"] == "unpaid"
+    finalizes_at = None if unpaid else boundary + dunning.FINALIZE_DELAY
+    invoice = create_invoice(
+        state, sub, "subscription_cycle", previous_start, boundary, origin,
+        finalizes_at=finalizes_at,
+    )  # fmt: skip
+    if unpaid:
         # "For unpaid subscriptions, the latest invoice remains open but payments aren't
         # attempted. Invoices continue to be generated each billing cycle and remain in draft
         # state." To come back, the customer's latest invoice is finalized and paid
         # (https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions).
         invoice["auto_advance"] = False
-        state.emit_update("customer.subscription.updated", sub, before, origin)
-        return
-    finalize_invoice(state, invoice, sub, origin)
-    pm = state.data.payment_methods.get(pm_id) if pm_id else None
-    pay_invoice(state, invoice, pm, origin, quiet_subscription=True)
+    # Otherwise the draft waits about an hour (collect_renewal, run by the clock).
     state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def collect_renewal(state: State, invoice: JSONDict, origin: Origin) -> None:
+    """Automatic collection of a renewal draft, an hour after it was created: finalize it and
+    charge the subscription's default PaymentMethod (dunning.py)."""
+    sub = subscription_of_invoice(state, invoice)
+    if sub is None:
+        return
+    before = snapshot(sub)
+    finalize_invoice(state, invoice, sub, origin)
+    pm_id = default_payment_method_id(state, sub)
+    pm = state.data.payment_methods.get(pm_id) if pm_id else None
+    pay_invoice(state, invoice, pm, origin, quiet_subscription=True, automatic=True)
+    state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def retry_payment(state: State, invoice: JSONDict, origin: Origin) -> None:
+    """A scheduled retry of a failed renewal, with the subscription's default PaymentMethod as
+    it is now (a card the customer changed since is the one charged)."""
+    sub = subscription_of_invoice(state, invoice)
+    if sub is None or sub["status"] in ("canceled", "unpaid"):
+        # Nothing left to collect for, or an unpaid subscription: "payments aren't attempted"
+        # (https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions).
+        invoice["next_payment_attempt"] = None
+        return
+    before = snapshot(sub)
+    pm_id = default_payment_method_id(state, sub)
+    pm = state.data.payment_methods.get(pm_id) if pm_id else None
+    pay_invoice(state, invoice, pm, origin, quiet_subscription=True, automatic=True)
+    state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def _schedule_retry(state: State, invoice: JSONDict, decline: Decline) -> None:
+    """Before ``invoice.payment_failed`` leaves: when Stripe tries again, if it does."""
+    attempts = int(invoice["attempt_count"])
+    if invoice["billing_reason"] != "subscription_cycle" or not dunning.retryable(
+        decline.decline_code, decline.code
+    ):
+        invoice["next_payment_attempt"] = None
+        return
+    invoice["next_payment_attempt"] = state.dunning.next_attempt(attempts, state.now())
+
+
+def _end_dunning(state: State, invoice: JSONDict, decline: Decline, origin: Origin) -> None:
+    """Every retry of a renewal failed: the account's "Subscription status" setting decides."""
+    sub = subscription_of_invoice(state, invoice)
+    if (
+        sub is None
+        or invoice["billing_reason"] != "subscription_cycle"
+        or not dunning.retryable(decline.decline_code, decline.code)
+        or sub["status"] != "past_due"
+        or sub["latest_invoice"] != invoice["id"]
+    ):
+        return
+    end = state.dunning.end
+    if end == "canceled":
+        now = state.now()
+        sub["canceled_at"] = now
+        sub["cancellation_details"]["reason"] = "payment_failed"
+        cancel_subscription(state, sub, origin, at=now)
+    elif end == "unpaid":
+        before = snapshot(sub)
+        sub["status"] = "unpaid"
+        state.emit_update("customer.subscription.updated", sub, before, origin)
 
 
 def reactivate(sub: JSONDict, invoice: JSONDict) -> None:
@@ -568,8 +652,20 @@ def _regular_due(state: State, sub: JSONDict) -> tuple[int, str] | None:
     return None
 
 
+def _invoice_due(invoice: JSONDict) -> tuple[int, str] | None:
+    """Automatic collection's next step for an invoice: finalize a renewal draft, or retry."""
+    if not invoice["auto_advance"]:
+        return None
+    if invoice["status"] == "draft" and invoice["automatically_finalizes_at"] is not None:
+        return int(invoice["automatically_finalizes_at"]), "finalize_and_charge"
+    if invoice["status"] == "open" and invoice["next_payment_attempt"] is not None:
+        return int(invoice["next_payment_attempt"]), "retry_payment"
+    return None
+
+
 def advance_clock(state: State, seconds: int) -> list[JSONDict]:
-    """Move time forward, running each renewal, trial end, cancellation and expiry in order."""
+    """Move time forward, running each renewal, renewal charge and retry, trial end,
+    cancellation and expiry in order."""
     target = state.now() + seconds
     performed: list[JSONDict] = []
     for _ in range(100_000):
@@ -579,11 +675,34 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
             if (found := _due(state, sub)) is not None
             for when, kind in [found]
             if when <= target
+        ] + [
+            (when, invoice_id, kind)
+            for invoice_id, invoice in state.data.invoices.items()
+            if (found := _invoice_due(invoice)) is not None
+            for when, kind in [found]
+            if when <= target
         ]
         if not due:
             break
-        when, sub_id, kind = min(due)
+        when, object_id, kind = min(due)
         state.clock.advance_to(when)
+        if kind in ("finalize_and_charge", "retry_payment"):
+            invoice = state.data.invoices[object_id]
+            sub_of = subscription_of_invoice(state, invoice)
+            performed.append(
+                {
+                    "at": when,
+                    "subscription": sub_of["id"] if sub_of else None,
+                    "invoice": object_id,
+                    "action": kind,
+                }
+            )
+            if kind == "finalize_and_charge":
+                collect_renewal(state, invoice, AUTOMATIC)
+            else:
+                retry_payment(state, invoice, AUTOMATIC)
+            continue
+        sub_id = object_id
         sub = state.data.subscriptions[sub_id]
         performed.append({"at": when, "subscription": sub_id, "action": kind})
         if kind == "expire":
@@ -595,9 +714,9 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
             # The expired update's invoice is voided: "the pending update expires ... and its
             # invoice is voided" (flexible billing mode; see subscription_updates.expires_at).
             for invoice_id in pending_updates.expire(state, sub, AUTOMATIC):
-                invoice = state.data.invoices.get(invoice_id)
-                if invoice is not None and invoice["status"] == "open":
-                    void_invoice(state, invoice, AUTOMATIC)
+                pending = state.data.invoices.get(invoice_id)
+                if pending is not None and pending["status"] == "open":
+                    void_invoice(state, pending, AUTOMATIC)
         elif kind == "cancel":
             cancel_subscription(state, sub, AUTOMATIC, at=when)
         else:

@@ -25,6 +25,10 @@ class StandinConfig:
     # An event destination's payload style: "snapshot" (the object, versioned) or "thin" (a
     # reference to fetch; https://docs.stripe.com/event-destinations#thin-events).
     webhook_payload: str = "snapshot"
+    # The account's revenue-recovery settings (dunning.py): days between a failed renewal's
+    # attempts, and the subscription's status once every retry failed.
+    retry_schedule_days: tuple[int, ...] = (3, 5, 7)
+    dunning_end: str = "canceled"
     catalog_path: Path = DEFAULT_CATALOG
     fixtures_path: Path | None = DEFAULT_FIXTURES
     # The billing portal configuration a deploy's Terraform saves from the catalog's ``portal``

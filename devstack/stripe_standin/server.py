@@ -29,6 +29,7 @@ from devstack.stripe_standin.api_errors import (
 )
 from devstack.stripe_standin.clock import Clock
 from devstack.stripe_standin.delivery import WebhookDispatcher, WebhookSettings
+from devstack.stripe_standin.dunning import DunningSettings
 from devstack.stripe_standin.expand import Expander
 from devstack.stripe_standin.faults import FaultInjector, FaultRule
 from devstack.stripe_standin.formcodec import FormDecodeError, decode_form
@@ -79,6 +80,7 @@ class Standin:
             # subscribed to, or the features of those products, change.
             before_flush=announce_changes,
         )
+        self.state.dunning = self.dunning_settings()
         self.expander = Expander(self.state)
         self.router = Router(ROUTES)
         self.idempotency = IdempotencyStore(self.clock.now)
@@ -98,6 +100,12 @@ class Standin:
                 timeout_s=self.config.webhook_timeout_s,
                 payload=self.config.webhook_payload,
             )
+
+    def dunning_settings(self) -> DunningSettings:
+        """The account's retry schedule and end of dunning, from the config (ValueError when
+        they are not settings Stripe offers)."""
+        with self.config_lock:
+            return DunningSettings(tuple(self.config.retry_schedule_days), self.config.dunning_end)
 
     def _endpoint_count(self) -> int:
         with self.config_lock:

@@ -16,6 +16,7 @@ from typing import Any
 from devstack.stripe_standin import ids, objects
 from devstack.stripe_standin.api_errors import resource_missing
 from devstack.stripe_standin.clock import Clock
+from devstack.stripe_standin.dunning import DunningSettings
 from devstack.stripe_standin.meters import MeterBook
 from devstack.stripe_standin.options import API_VERSION
 from devstack.stripe_standin.testmode_cards import CardProfile
@@ -148,6 +149,8 @@ class State:
         self._outbox: list[JSONDict] = []
         # Where the stand-in is reachable, for URLs in objects (hosted invoice, 3-D Secure).
         self.base_url = "http://127.0.0.1"
+        # The account's retry schedule and end of dunning (the stand-in's options set it).
+        self.dunning = DunningSettings()
         self.data = Data()
         self.reset()
 

@@ -89,6 +89,8 @@ def _clean_controls(standin_server: StandinServer) -> Iterator[None]:
             "webhook_url": None,
             "webhook_max_attempts": 5,
             "webhook_payload": "snapshot",
+            "retry_schedule_days": [3, 5, 7],
+            "dunning_end": "canceled",
         },
     )
 

@@ -33,7 +33,8 @@ def _active_subscription(
 
 def _advance_past_period_end(standin_server: StandinServer, sub: stripe.Subscription) -> None:
     now = standin_server.control("GET", "/_standin/clock")["now"]
-    standin_server.advance(sub.items.data[0].current_period_end - now + 60)
+    # Past the period end and the hour the renewal draft waits before it is charged.
+    standin_server.advance(sub.items.data[0].current_period_end - now + 3600 + 60)
 
 
 def _types(client: stripe.StripeClient, object_id: str) -> list[str]:
@@ -131,7 +132,7 @@ def test_trial_ends_into_a_paid_period(
     standin_server.advance(5 * DAY)
     assert "customer.subscription.trial_will_end" in _types(client, sub.id)
     assert client.v1.subscriptions.retrieve(sub.id).status == "trialing"
-    standin_server.advance(2 * DAY + 60)
+    standin_server.advance(2 * DAY + 3600 + 60)  # the trial's end, and the draft's hour
     after = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
     assert after.status == "active"
     assert isinstance(after.latest_invoice, stripe.Invoice)

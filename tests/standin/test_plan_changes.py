@@ -264,7 +264,8 @@ def test_a_downgrade_credits_the_unused_time_to_the_balance_and_renewals_use_it(
     customer = client.v1.customers.retrieve(str(sub.customer))
     assert customer.balance == invoice.total
     now = standin_server.control("GET", "/_standin/clock")["now"]
-    standin_server.advance(sub.items.data[0].current_period_end - now + 60)
+    # Past the period end and the hour the renewal draft waits before it is finalized.
+    standin_server.advance(sub.items.data[0].current_period_end - now + 3600 + 60)
     renewal = client.v1.invoices.retrieve(
         str(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     )

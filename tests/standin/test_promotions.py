@@ -89,7 +89,8 @@ def test_a_once_code_discounts_the_first_invoice_only(
     after = client.v1.subscriptions.retrieve(sub.id)
     assert after.discounts == []  # used up by the first invoice
     now = standin_server.control("GET", "/_standin/clock")["now"]
-    standin_server.advance(sub.items.data[0].current_period_end - now + 60)
+    # Past the period end and the hour the renewal draft waits before it is charged.
+    standin_server.advance(sub.items.data[0].current_period_end - now + 3600 + 60)
     renewal = client.v1.invoices.retrieve(
         str(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     )

@@ -437,7 +437,17 @@ function Account({
                   <td>{invoice.number ?? invoice.id}</td>
                   <td>{when(invoice.created)}</td>
                   <td>{money(invoice.total, invoice.currency)}</td>
-                  <td>{invoice.status}</td>
+                  <td>
+                    {invoice.status}
+                    {/* A renewal waits as a draft about an hour before Stripe charges it; a failed
+                        charge is retried on Stripe's schedule. */}
+                    {invoice.status === "draft" && invoice.charges_at
+                      ? ` · ${money(invoice.amount_due, invoice.currency)} charged on ${when(invoice.charges_at)}`
+                      : ""}
+                    {invoice.status === "open" && invoice.next_payment_attempt
+                      ? ` · retried on ${when(invoice.next_payment_attempt)}`
+                      : ""}
+                  </td>
                   <td>
                     {invoice.hosted_invoice_url && (
                       <a href={invoice.hosted_invoice_url} target="_blank" rel="noreferrer">

@@ -104,6 +104,45 @@ def _never_started(client: stripe.StripeClient, subscription_id: str) -> bool:
     return not paid.data
 
 
+def _failure_worth_a_mail(
+    client: stripe.StripeClient, sent: dict[str, Any], invoice: stripe.Invoice
+) -> bool:
+    """Which failed attempts of a renewal the customer hears about (docs/emails.md, "Failed
+    renewals"): the first one, saying when Stripe retries, and the last one, once no retry is
+    left; not each retry in between, which would only repeat "we will try again".
+
+    Stripe retries on the account's schedule (Smart Retries or a custom one) and each failure
+    sends ``invoice.payment_failed`` with ``attempt_count`` and ``next_payment_attempt``, null
+    once it will not try again (https://docs.stripe.com/billing/revenue-recovery/smart-retries;
+    https://docs.stripe.com/api/invoices/object#invoice_object-next_payment_attempt). Which
+    attempt an event is about is read from the event (a late delivery must not be taken for a
+    later attempt); when the last failure canceled the subscription ("cancel the subscription"
+    setting), its "subscription canceled" mail says so and this one would contradict it."""
+    attempt = sent.get("attempt_count")
+    attempt = attempt if isinstance(attempt, int) else invoice.attempt_count
+    if attempt <= 1:
+        return True
+    next_attempt = sent.get("next_payment_attempt", invoice.next_payment_attempt)
+    if next_attempt is not None:
+        log.info("a retry failed and another follows: no mail", extra={"attempt": attempt})
+        return False
+    subscription_id = _subscription_of(invoice)
+    if subscription_id is not None:
+        sub = client.v1.subscriptions.retrieve(subscription_id)
+        if sub.status == "canceled":
+            log.info("the last retry failed and ended the subscription: its own mail says so")
+            return False
+    return True
+
+
+def _subscription_of(invoice: stripe.Invoice) -> str | None:
+    parent = invoice.parent if "parent" in invoice else None
+    details = parent.subscription_details if parent and "subscription_details" in parent else None
+    if details is None or "subscription" not in details:
+        return None
+    return _id(details.subscription)
+
+
 def _still_true(kind: str, status: str | None, owner: str | None, customer_id: str) -> bool:
     if owner != customer_id:
         # An event naming one customer and another's object: never mail anyone about it.
@@ -140,6 +179,10 @@ def build(ctx: Context, event: dict[str, Any], state: Entitlement) -> Message | 
                 return None  # a trial's or a fully discounted invoice: nothing was charged
             if kind in ON_THE_FORM and invoice.billing_reason == "subscription_create":
                 log.info("first payment of a checkout: the form shows it, no mail")
+                return None
+            if kind == "payment_failed" and not _failure_worth_a_mail(
+                client, event["data"]["object"], invoice
+            ):
                 return None
             invoice_block = _invoice_block(invoice)
         else:

@@ -178,8 +178,18 @@ class InvoiceRow(ResponseModel):
     created: int
     period_start: int
     period_end: int
-    hosted_invoice_url: str | None = Field(description="Stripe's page to view or pay it.")
+    hosted_invoice_url: str | None = Field(
+        description="Stripe's page to view or pay it; null for a draft, which cannot be paid yet."
+    )
     invoice_pdf: str | None
+    charges_at: int | None = Field(
+        description="A draft that Stripe finalizes and charges on its own (a renewal waits about "
+        "an hour): when. Null otherwise."
+    )
+    next_payment_attempt: int | None = Field(
+        description="An open invoice whose payment failed: when Stripe tries again. Null when it "
+        "will not (paid, no retry left, or never attempted)."
+    )
 
 
 class InvoiceList(ResponseModel):
@@ -202,6 +212,13 @@ def _row(invoice: stripe.Invoice) -> InvoiceRow:
         period_end=invoice.period_end,
         hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
         invoice_pdf=invoice.invoice_pdf if "invoice_pdf" in invoice else None,
+        # A renewal is a draft for about an hour before Stripe finalizes and charges it
+        # (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection);
+        # an unpaid subscription's drafts are never charged (auto_advance false).
+        charges_at=invoice.automatically_finalizes_at
+        if invoice.status == "draft" and invoice.auto_advance
+        else None,
+        next_payment_attempt=invoice.next_payment_attempt if invoice.status == "open" else None,
     )
 
 

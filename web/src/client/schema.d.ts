@@ -533,11 +533,21 @@ export interface components {
             period_end: number;
             /**
              * Hosted Invoice Url
-             * @description Stripe's page to view or pay it.
+             * @description Stripe's page to view or pay it; null for a draft, which cannot be paid yet.
              */
             hosted_invoice_url: string | null;
             /** Invoice Pdf */
             invoice_pdf: string | null;
+            /**
+             * Charges At
+             * @description A draft that Stripe finalizes and charges on its own (a renewal waits about an hour): when. Null otherwise.
+             */
+            charges_at: number | null;
+            /**
+             * Next Payment Attempt
+             * @description An open invoice whose payment failed: when Stripe tries again. Null when it will not (paid, no retry left, or never attempted).
+             */
+            next_payment_attempt: number | null;
         };
         /** InvoiceSummary */
         InvoiceSummary: {

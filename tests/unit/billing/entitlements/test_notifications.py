@@ -35,7 +35,9 @@ def _invoice(
         "billing_reason": billing_reason,
         "number": "A-1", "currency": "jpy", "amount_due": 999, "amount_paid": amount_paid,
         "hosted_invoice_url": "https://invoice.stripe.com/i/1", "invoice_pdf": None,
-        "next_payment_attempt": None,
+        "next_payment_attempt": None, "attempt_count": 1,
+        "parent": {"type": "subscription_details",
+                   "subscription_details": {"subscription": "sub_1"}},
         "lines": {"object": "list", "data": [{"id": "il_1", "object": "line_item",
                                              "period": {"start": 1, "end": 2}}]},
     }  # fmt: skip
@@ -180,3 +182,45 @@ def test_a_subscription_that_never_started_ends_without_a_mail(settings: Billing
     assert build(_ctx(settings, paid_invoices=0, **canceled), deleted, STATE) is None
     assert build(_ctx(settings, paid_invoices=1, **expired), deleted, STATE) is None
     assert build(_ctx(settings, paid_invoices=1, **canceled), deleted, STATE) is not None
+
+
+def _failure(attempt: int, next_attempt: int | None) -> dict[str, Any]:
+    """invoice.payment_failed as Stripe sends it for one attempt of a renewal."""
+    event = _event("invoice.payment_failed", "in_1")
+    event["data"]["object"] |= {"attempt_count": attempt, "next_payment_attempt": next_attempt}
+    return event
+
+
+def _open_renewal(attempt: int, next_attempt: int | None) -> dict[str, Any]:
+    invoice = _invoice("open", amount_paid=0)
+    return invoice | {"attempt_count": attempt, "next_payment_attempt": next_attempt}
+
+
+def test_a_renewal_failure_is_mailed_on_the_first_attempt_and_the_last(
+    settings: BillingSettings,
+) -> None:
+    """docs/emails.md, "Failed renewals": first and last, not each retry in between."""
+    running = {"subscription": _subscription("past_due")}
+
+    def mailed(attempt: int, next_attempt: int | None, **objects: Any) -> bool:
+        ctx = _ctx(settings, invoice=_open_renewal(attempt, next_attempt), **objects)
+        return build(ctx, _failure(attempt, next_attempt), STATE) is not None
+
+    assert mailed(1, 1_000, **running)
+    assert mailed(1, None, **running)  # no retry at all (no schedule, or a hard decline)
+    assert not mailed(2, 2_000, **running)
+    assert not mailed(3, 3_000, **running)
+    assert mailed(4, None, **running)
+    # The last failure canceled the subscription: "subscription canceled" says it.
+    assert not mailed(4, None, subscription=_subscription("canceled"))
+
+
+def test_which_attempt_is_read_from_the_event_not_the_invoice_as_it_is_now(
+    settings: BillingSettings,
+) -> None:
+    """The first failure's event delivered late, after a retry failed too, is still mailed;
+    the mail gives the next attempt as Stripe now plans it."""
+    ctx = _ctx(settings, invoice=_open_renewal(2, 5_000), subscription=_subscription("past_due"))
+    message = build(ctx, _failure(1, 1_000), STATE)
+    assert message is not None
+    assert message["invoice"]["next_payment_attempt"] == 5_000

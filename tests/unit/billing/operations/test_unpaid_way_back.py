@@ -36,7 +36,7 @@ def _to_renewal(
 ) -> None:
     end = client.v1.subscriptions.retrieve(sub.id).items.data[0].current_period_end
     now = server.control("GET", "/_standin/clock")["now"]
-    server.advance(end - now + 60)
+    server.advance(end - now + 3600 + 60)  # the period end and the hour its draft waits
 
 
 def _unpaid(server: StandinServer, client: stripe.StripeClient) -> dict[str, Any]:
