@@ -131,5 +131,6 @@ def publish_for(ctx: Context, uid: str, known: tuple[Mapping[str, Any], int] | N
         return data, int((data or {}).get("version") or 0)
 
     outcome = publish(rt.auth_users, uid, read_document, known)
-    log.info("billing claim %s", outcome, extra={"uid": uid})
+    if outcome != "unchanged":  # most events leave the claim as it was: nothing to say
+        log.info("billing claim %s", outcome, extra={"uid": uid})
     return outcome

@@ -120,3 +120,61 @@ def test_a_document_that_keeps_changing_is_retried_by_the_sender() -> None:
     users = FakeUsers({"u1": {}})
     with pytest.raises(UpstreamUnavailable):
         id_token.publish(users, "u1", lambda: (ACTIVE, next(versions)))
+
+
+def test_the_document_a_sync_just_wrote_spares_the_first_read() -> None:
+    users = FakeUsers({"u1": {}})
+    reads: list[int] = []
+
+    def read() -> tuple[dict[str, Any] | None, int]:
+        reads.append(1)
+        return ACTIVE, 1
+
+    assert id_token.publish(users, "u1", read, known=(ACTIVE, 1)) == "written"
+    assert len(reads) == 1  # only the look after the write: is the document still version 1?
+    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of(ACTIVE)
+
+
+def test_a_newer_document_than_the_known_one_is_still_written_last() -> None:
+    # The sync wrote version 1 (known); a newer sync wrote version 2 before the claim did:
+    # the look after the write finds it, and the claim is written again from version 2.
+    users = FakeUsers({"u1": {}})
+    newer = ACTIVE | {"features": ["reports", "exports"]}
+    assert id_token.publish(users, "u1", lambda: (newer, 2), known=(ACTIVE, 1)) == "written"
+    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of(newer)
+    assert len(users.writes) == 2
+
+
+class _Doc:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def get(self, **_: Any) -> _Doc:
+        return self
+
+    def document(self, _: str) -> _Doc:
+        return self
+
+    def collection(self, _: str) -> _Doc:
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._data
+
+
+def test_a_claim_left_as_it_was_logs_nothing_and_a_written_one_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    users = FakeUsers({"u1": {}})
+    runtime = SimpleNamespace(
+        settings=SimpleNamespace(entitlement_claims=True, firestore_timeout_seconds=5.0),
+        firestore=_Doc(ACTIVE | {"version": 1}),
+        auth_users=users,
+    )
+    ctx: Any = SimpleNamespace(runtime=runtime)
+    with caplog.at_level("INFO", logger=id_token.__name__):
+        assert id_token.publish_for(ctx, "u1") == "written"
+        assert id_token.publish_for(ctx, "u1") == "unchanged"
+    assert [r.getMessage() for r in caplog.records] == ["billing claim written"]
