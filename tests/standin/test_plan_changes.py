@@ -464,3 +464,47 @@ def test_an_interval_change_without_prorations_bills_the_new_period_in_full(
         client.v1.subscriptions.update(sub.id, _change(sub, YEARLY, proration_behavior="none"))
     assert caught.value.param == "proration_behavior"
     assert client.v1.subscriptions.retrieve(sub.id).items.data[0].price.id == BASIC
+
+
+def test_an_interval_change_discounts_the_new_period_and_the_preview_equals_the_charge(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """The new period's line is a regular one: a lasting discount reduces it as it would a
+    renewal; the credit gives back the unused share of what was paid, net."""
+    customer = client.v1.customers.create(
+        {
+            "email": email,
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": BASIC}],
+            "payment_behavior": "allow_incomplete",
+            "discounts": [{"promotion_code": "promo_team10"}],
+        }
+    )
+    at = _halfway(standin_server, sub)
+    item = sub.items.data[0]
+    share = (item.current_period_end - at) / (item.current_period_end - item.current_period_start)
+    preview = _preview(client, sub, YEARLY, proration_date=at)
+    [credit], [year] = _split(preview)
+    assert credit.amount == -round(899 * share)
+    assert [d.amount for d in year.discount_amounts or []] == [2900]  # 10 % of 29000
+    assert preview.total == 29000 - 2900 + credit.amount
+
+    updated = client.v1.subscriptions.update(sub.id, _change(sub, YEARLY, proration_date=at))
+    invoice = _latest(updated)
+    assert (invoice.status, invoice.amount_paid) == ("paid", preview.amount_due)
+    assert updated.discounts == sub.discounts  # a forever discount stays
+    # A change back a month later credits the unused share of the 26,100 paid, not 29,000.
+    month = 30 * DAY
+    standin_server.advance(month)
+    moment = _now(standin_server)
+    new = updated.items.data[0]
+    back = _preview(client, updated, BASIC, proration_date=moment)
+    [credit_back], _ = _split(back)
+    unused = (new.current_period_end - moment) / (new.current_period_end - new.current_period_start)
+    assert credit_back.amount == -round(26100 * unused)
