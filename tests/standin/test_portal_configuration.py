@@ -96,3 +96,23 @@ def test_an_inactive_configuration_creates_no_session(
     with pytest.raises(stripe.InvalidRequestError) as caught:
         _portal(client, customer.id)
     assert caught.value.param == "configuration"
+
+
+def test_the_stand_in_can_start_as_a_fresh_account_without_one() -> None:
+    from devstack.stripe_standin import Standin, StandinConfig
+    from devstack.stripe_standin.__main__ import _parse
+
+    assert _parse(["--no-portal-configuration"]).portal_configuration is False
+    assert _parse([]).portal_configuration is True
+    fresh = Standin(StandinConfig(portal_configuration=False))
+    try:
+        assert fresh.state.data.portal_configurations == {}
+        fresh.reset()  # a reset keeps it fresh: the setting, not the state, decides
+        assert fresh.state.data.portal_configurations == {}
+    finally:
+        fresh.close()
+    seeded = Standin(StandinConfig())
+    try:
+        assert list(seeded.state.data.portal_configurations) == [PORTAL_CONFIGURATION]
+    finally:
+        seeded.close()
