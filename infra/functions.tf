@@ -69,7 +69,7 @@ resource "google_cloudfunctions2_function" "function" {
       content {
         key        = secret_environment_variables.value
         project_id = var.project_id
-        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        secret     = local.secret_ids[secret_environment_variables.value]
         # Pinned where this apply writes the value (the webhook signing secret: stripe.tf), so
         # a new value is a new revision; the ones added by hand are read as `latest`.
         version = lookup(local.pinned_secret_versions, secret_environment_variables.value, "latest")
@@ -77,10 +77,9 @@ resource "google_cloudfunctions2_function" "function" {
     }
   }
 
-  # A revision whose account cannot read its secrets, or a build whose account cannot write its
-  # image, fails the deploy: the grants come first.
+  # A build whose account cannot write its image fails the deploy: the grants come first (the
+  # secrets' grants are infra/bootstrap's, applied before any deploy).
   depends_on = [
-    google_secret_manager_secret_iam_member.access,
     google_project_iam_member.build_logs,
     google_project_iam_member.build_sources,
     google_artifact_registry_repository_iam_member.build_images,

@@ -1,5 +1,6 @@
 # The roles each function's runtime account holds, and nothing more. Which kind needs what is set
-# in modules/function-plan/main.tf (firestore, publishes); secrets come from functions.json.
+# in modules/function-plan/main.tf (firestore, publishes); secrets come from functions.json
+# and are granted by infra/bootstrap.
 
 # Firestore has no per-collection IAM: the Datastore user role on the project is the narrowest
 # grant that lets a function read and write documents.
@@ -21,14 +22,8 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   member = local.runtime_accounts[each.key].member
 }
 
-# Each function reads exactly the secrets it is given, one grant per (function, secret).
-resource "google_secret_manager_secret_iam_member" "access" {
-  for_each = module.plan.secret_bindings
-
-  secret_id = google_secret_manager_secret.secret[each.value.secret].id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = local.runtime_accounts[each.value.function].member
-}
+# Each function's secret grants (secretAccessor on each secret it takes, and nothing else) are
+# made by infra/bootstrap, which creates the secrets: see secrets.tf.
 
 # The webhook and the reconcile job write the entitlement into users' ID tokens (custom claims
 # through Identity Toolkit's accounts:update). Firebase Auth has no narrower role for that.

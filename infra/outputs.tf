@@ -25,7 +25,7 @@ output "stripe_portal_configuration" {
 
 output "secrets" {
   description = "Secret Manager secret id per environment variable: add each value (except STRIPE_WEBHOOK_SECRETS, which this apply writes) with `gcloud secrets versions add ID --data-file=-`."
-  value       = { for env, secret in google_secret_manager_secret.secret : env => secret.secret_id }
+  value       = local.secret_ids
 }
 
 output "service_accounts" {

@@ -1,15 +1,9 @@
 # One Secret Manager secret per secret any function takes (functions.json), e.g.
-# STRIPE_SECRET_KEY -> billing-stripe-secret-key. Terraform creates the secret, never its value:
-# values are added out of band (docs/deploy.md), so they never enter the state or the repo.
-resource "google_secret_manager_secret" "secret" {
-  for_each = toset(module.plan.secrets)
-
-  secret_id = "${var.name}-${lower(replace(each.value, "_", "-"))}"
-  labels    = { env-var = lower(each.value) }
-
-  replication {
-    auto {}
-  }
-
-  depends_on = [google_project_service.apis]
+# STRIPE_SECRET_KEY -> billing-stripe-secret-key. infra/bootstrap creates them, and each
+# function's accessor grant, as the project owner: the deployer running this apply may change no
+# secret's IAM (it could grant itself the values otherwise) and writes only the webhook signing
+# secret's versions (stripe.tf). Values are added out of band (docs/deploy.md), so they never
+# enter the state or the repo. Named, not read: the pull-request plan may not read secrets.
+locals {
+  secret_ids = module.plan.secret_ids
 }

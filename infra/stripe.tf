@@ -194,7 +194,7 @@ resource "stripe_webhook_endpoint" "billing" {
 # is not kept in this resource's state (the provider keeps the endpoint's `secret` in its own
 # state, which is why only the deployer may read the state: docs/deploy.md).
 resource "google_secret_manager_secret_version" "stripe_webhook" {
-  secret         = google_secret_manager_secret.secret["STRIPE_WEBHOOK_SECRETS"].id
+  secret         = "projects/${var.project_id}/secrets/${local.secret_ids["STRIPE_WEBHOOK_SECRETS"]}"
   secret_data_wo = join(",", [for generation in reverse(sort(var.stripe.webhook_generations)) : stripe_webhook_endpoint.billing[generation].secret])
   # A new endpoint (or one fewer) is a new version: the endpoints' creation times change with both.
   secret_data_wo_version = sum([for endpoint in stripe_webhook_endpoint.billing : endpoint.created])

@@ -22,8 +22,8 @@ locals {
   ]
 
   # What `terraform apply` of infra/ needs on the project, role by role, and why. None lets the
-  # deployer change its own roles: projectIamAdmin is limited by a condition to the roles above,
-  # and the secret permissions to this deployment's secrets. No IAM role on the project either:
+  # deployer change its own roles: projectIamAdmin is limited by a condition to the roles above.
+  # No secret role on the project: it may only add versions of the webhook signing secret. No IAM role on the project either:
   # it acts as the deployment's own accounts only, granted on each of them below.
   deployer_roles = {
     "roles/browser"                              = "reads the project (data.google_project)"
@@ -85,7 +85,7 @@ module "account_ids" {
   source = "../modules/account-ids"
 
   name      = var.name
-  functions = { for name, fn in local.manifest.functions : name => { public = fn.public } }
+  functions = { for name, fn in local.manifest.functions : name => { public = fn.public, secrets = fn.secrets, optional_secrets = fn.optional_secrets } }
 }
 
 resource "google_service_account" "function" {
@@ -154,41 +154,50 @@ resource "google_project_iam_member" "deployer_grants" {
   }
 }
 
-# Secrets: create them, add versions (the webhook signing secret) and grant each function its own,
-# but never read a value, and only this deployment's secrets. (Granting a function a secret is
-# setIamPolicy on it; the deployer deploys code that reads secrets by design, which is why only
-# reviewed code on the deploy trigger runs as it.)
-resource "google_project_iam_custom_role" "secrets_deployer" {
-  role_id     = "${var.name}SecretsDeployer"
-  title       = "Billing secrets deployer"
-  description = "Manages the billing deployment's secrets and their grants; cannot read secret values."
+# The functions' secrets, and who reads them, are set here by an owner: a deployer that could
+# change a secret's IAM could grant itself (or anyone) its value. One secret per secret setting
+# of infra/functions.json (STRIPE_SECRET_KEY -> billing-stripe-secret-key), named by
+# modules/account-ids exactly as infra/ reads them; values are added by hand (docs/deploy.md),
+# except the webhook signing secret, which infra/stripe.tf writes.
+resource "google_secret_manager_secret" "secret" {
+  for_each = module.account_ids.secrets
+
+  secret_id = each.value
+  labels    = { env-var = lower(each.key), stripe-mode = var.mode }
+
+  replication {
+    auto {}
+  }
+}
+
+# Each function reads exactly the secrets it may be given, one grant per (function, secret).
+resource "google_secret_manager_secret_iam_member" "access" {
+  for_each = module.account_ids.secret_access
+
+  secret_id = google_secret_manager_secret.secret[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.value.function].member
+}
+
+# The deployer writes one secret: the webhook signing secret, a new version whenever the endpoint
+# is created or rolled, the old one disabled. Add, read metadata, list and disable versions of
+# that secret only: no value read, no IAM change, no other secret.
+resource "google_project_iam_custom_role" "webhook_secret_writer" {
+  role_id     = "${var.name}WebhookSecretWriter"
+  title       = "Billing webhook signing secret writer"
+  description = "Adds and disables versions of the webhook signing secret; cannot read a value or change IAM."
   permissions = [
-    "secretmanager.secrets.create",
-    "secretmanager.secrets.delete",
-    "secretmanager.secrets.get",
-    "secretmanager.secrets.getIamPolicy",
-    "secretmanager.secrets.list",
-    "secretmanager.secrets.setIamPolicy",
-    "secretmanager.secrets.update",
     "secretmanager.versions.add",
-    "secretmanager.versions.destroy",
     "secretmanager.versions.disable",
-    "secretmanager.versions.enable",
     "secretmanager.versions.get",
     "secretmanager.versions.list",
   ]
 }
 
-resource "google_project_iam_member" "deployer_secrets" {
-  project = var.project_id
-  role    = google_project_iam_custom_role.secrets_deployer.id
-  member  = google_service_account.deployer.member
-
-  condition {
-    title       = "this-deployments-secrets"
-    description = "Only secrets named ${var.name}-*."
-    expression  = "resource.type != 'secretmanager.googleapis.com/Secret' && resource.type != 'secretmanager.googleapis.com/SecretVersion' || resource.name.startsWith('projects/${data.google_project.this.number}/secrets/${var.name}-')"
-  }
+resource "google_secret_manager_secret_iam_member" "deployer_webhook_secret" {
+  secret_id = google_secret_manager_secret.secret["STRIPE_WEBHOOK_SECRETS"].id
+  role      = google_project_iam_custom_role.webhook_secret_writer.id
+  member    = google_service_account.deployer.member
 }
 
 resource "google_project_iam_member" "planner" {
@@ -251,7 +260,7 @@ resource "google_cloudbuild_trigger" "deploy" {
     approval_required = var.mode == "live"
   }
 
-  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_grants, google_service_account_iam_member.deployer_acts_as]
+  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_grants, google_service_account_iam_member.deployer_acts_as, google_secret_manager_secret_iam_member.deployer_webhook_secret]
 }
 
 # Pull requests (forks included) are tested and planned in the test project only, as the planner:

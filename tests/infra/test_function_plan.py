@@ -100,6 +100,15 @@ def test_each_function_can_read_only_its_own_secrets(every_kind: Evaluation) -> 
     expected.add(("send-email", "SMTP_PASSWORD"))  # enabled optional secret
     assert bindings == expected
     assert ("create-customer", "STRIPE_WEBHOOK_SECRETS") not in bindings
+    # infra/bootstrap grants the reads (the deployer cannot): every secret a revision is given is
+    # one the bootstrap let its account read, and no function may read another's secret.
+    granted = {(a["function"], a["secret"]) for a in every_kind.outputs["secret_access"].values()}
+    assert bindings <= granted
+    assert granted == expected
+    assert (
+        every_kind.outputs["secret_ids"]["STRIPE_WEBHOOK_SECRETS"]
+        == "billing-stripe-webhook-secrets"
+    )
     assert every_kind.outputs["functions"]["send-email"]["secrets"] == ["SMTP_PASSWORD"]
     # Secret Manager holds every secret, optional ones too, so a value can be added before use.
     assert every_kind.outputs["secrets"] == sorted(

@@ -139,10 +139,92 @@ def test_the_deployer_cannot_grant_itself_more() -> None:
     expression = limited["condition"][0]["expression"]
     assert "iam.googleapis.com/modifiedGrantsByRole" in expression
     assert ".hasOnly(${jsonencode(local.grantable_roles)})" in expression
-    secrets = grants[("google_project_iam_member", "deployer_secrets")]
-    assert "resource.name.startsWith" in secrets["condition"][0]["expression"]
-    custom = grants[("google_project_iam_custom_role", "secrets_deployer")]
-    assert "secretmanager.versions.access" not in str(custom["permissions"])
+
+
+# What the deployer may do to a secret: add the webhook signing secret's versions (and read
+# their metadata, list and disable them). Never read a value it was not given, never change a
+# secret's IAM (setIamPolicy would let it grant itself or anyone every value).
+DEPLOYER_SECRET_PERMISSIONS = {
+    "secretmanager.versions.add",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+}
+SECRET_IAM_RESOURCES = (
+    "google_secret_manager_secret_iam_member",
+    "google_secret_manager_secret_iam_binding",
+    "google_secret_manager_secret_iam_policy",
+)
+
+
+def custom_role_permissions() -> dict[str, set[str]]:
+    """``${google_project_iam_custom_role.NAME.id}`` -> its permissions, for every custom role."""
+    return {
+        f"${{google_project_iam_custom_role.{name}.id}}": {
+            permission.strip('"') for permission in body["permissions"]
+        }
+        for (rtype, name), body in bootstrap_resources().items()
+        if rtype == "google_project_iam_custom_role"
+    }
+
+
+def deployer_role_grants() -> list[tuple[str, str, dict[str, Any]]]:
+    """(resource, role, body) of every grant to the deployer, the for_each over deployer_roles
+    expanded into one entry per role."""
+    found = []
+    for rtype, role, body in grants_to("deployer"):
+        if role == "${each.key}":
+            assert body["for_each"] == "${local.deployer_roles}"
+            found += [(rtype, key.strip('"'), body) for key in bootstrap_locals()["deployer_roles"]]
+        else:
+            found.append((rtype, role.strip('"'), body))
+    return found
+
+
+def test_no_deployer_role_can_change_a_secrets_iam_or_read_a_functions_secret() -> None:
+    customs = custom_role_permissions()
+    secret_grants = []
+    for rtype, role, body in deployer_role_grants():
+        if role in customs:
+            secret_permissions = {p for p in customs[role] if p.startswith("secretmanager.")}
+            assert "secretmanager.secrets.setIamPolicy" not in secret_permissions, (rtype, role)
+            assert secret_permissions <= DEPLOYER_SECRET_PERMISSIONS, (rtype, role)
+            assert rtype == "google_secret_manager_secret_iam_member", (rtype, role)
+        elif rtype in PROJECT_GRANTS:
+            # A predefined project role that could set a secret's IAM or read a value.
+            assert not re.search(
+                r"secretmanager|roles/(owner|editor)$|securityAdmin|iam\.securityAdmin", role
+            ), (rtype, role)
+        if rtype in SECRET_IAM_RESOURCES:
+            secret_grants.append((body["secret_id"], role))
+    # On a secret, exactly: the webhook signing secret's versions, and the Stripe key Terraform
+    # manages Stripe with (read, so the deploy build can pass it to the stripe provider).
+    [writer] = [role for role, permissions in customs.items() if permissions]
+    assert sorted(secret_grants) == sorted([
+        ('${google_secret_manager_secret.secret["STRIPE_WEBHOOK_SECRETS"].id}', writer),
+        ("${google_secret_manager_secret.stripe_terraform_key.id}", "roles/secretmanager.secretAccessor"),
+    ])  # fmt: skip
+
+
+def test_the_bootstrap_makes_the_secrets_and_each_functions_read_grant() -> None:
+    grants = bootstrap_resources()
+    secrets = grants[("google_secret_manager_secret", "secret")]
+    assert secrets["for_each"] == "${module.account_ids.secrets}"
+    access = grants[("google_secret_manager_secret_iam_member", "access")]
+    assert access["for_each"] == "${module.account_ids.secret_access}"
+    assert access["role"] == '"roles/secretmanager.secretAccessor"'
+    assert access["member"] == "${google_service_account.function[each.value.function].member}"
+    assert access["secret_id"] == "${google_secret_manager_secret.secret[each.value.secret].id}"
+    # infra/ (applied by the deployer) neither creates a secret nor touches a secret's IAM.
+    for path in tf_files():
+        if path.parent == BOOTSTRAP:
+            continue
+        for entry in load_tf(path).get("resource", []):
+            for rtype in entry:
+                assert rtype.strip('"') not in (
+                    *SECRET_IAM_RESOURCES,
+                    "google_secret_manager_secret",
+                ), (path, rtype)
 
 
 def test_the_deployer_may_grant_exactly_the_roles_infra_grants() -> None:
@@ -165,12 +247,18 @@ def test_only_the_deployer_reads_the_stripe_key_and_the_state() -> None:
     assert key["role"] == '"roles/secretmanager.secretAccessor"'
     state = grants[("google_storage_bucket_iam_member", "deployer_state")]
     assert state["member"] == "${google_service_account.deployer.member}"
-    accessors = [
-        body["member"]
-        for (rtype, _), body in grants.items()
+    # Besides the functions' own reads (one grant per function and secret), the deployer is
+    # the only account given a secret or the state.
+    accessors = sorted(
+        name
+        for (rtype, name), body in grants.items()
         if rtype in ("google_secret_manager_secret_iam_member", "google_storage_bucket_iam_member")
-    ]
-    assert accessors == ["${google_service_account.deployer.member}"] * 2
+        and body["member"] != "${google_service_account.function[each.value.function].member}"
+    )
+    assert accessors == ["deployer_state", "deployer_stripe_key", "deployer_webhook_secret"]
+    for (rtype, name), body in grants.items():
+        if name in accessors:
+            assert body["member"] == "${google_service_account.deployer.member}", (rtype, name)
 
 
 def test_every_deployer_role_says_why() -> None:

@@ -110,8 +110,8 @@ def test_the_webhook_url_is_the_webhook_functions_address(planned: Evaluation) -
 
 def test_the_signing_secret_goes_straight_into_secret_manager() -> None:
     version = resources()[("google_secret_manager_secret_version", "stripe_webhook")]
-    assert (
-        version["secret"] == '${google_secret_manager_secret.secret["STRIPE_WEBHOOK_SECRETS"].id}'
+    assert version["secret"] == (
+        '"projects/${var.project_id}/secrets/${local.secret_ids["STRIPE_WEBHOOK_SECRETS"]}"'
     )
     # Write-only: Terraform passes it to Secret Manager and keeps it in neither state nor plan.
     assert "secret_data" not in version

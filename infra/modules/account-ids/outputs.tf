@@ -17,3 +17,13 @@ output "build" {
   description = "The account id the functions' Cloud Build builds run as."
   value       = local.build
 }
+
+output "secrets" {
+  description = "Environment variable -> the Secret Manager secret id it is read from."
+  value       = local.secrets
+}
+
+output "secret_access" {
+  description = "One entry per (function, secret it may be given, optional ones included): its runtime account reads that secret only."
+  value       = local.secret_access
+}

@@ -4,6 +4,10 @@ variable "name" {
 }
 
 variable "functions" {
-  description = "The `functions` map of infra/functions.json; only each function's `public` is read."
-  type        = map(object({ public = bool }))
+  description = "The `functions` map of infra/functions.json; each function's `public`, `secrets` and `optional_secrets` are read."
+  type = map(object({
+    public           = bool
+    secrets          = list(string)
+    optional_secrets = list(string)
+  }))
 }

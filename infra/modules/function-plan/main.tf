@@ -175,5 +175,5 @@ module "account_ids" {
   source = "../account-ids"
 
   name      = var.name
-  functions = { for name, fn in var.functions : name => { public = fn.public } }
+  functions = { for name, fn in var.functions : name => { public = fn.public, secrets = fn.secrets, optional_secrets = fn.optional_secrets } }
 }

@@ -36,8 +36,18 @@ output "functions" {
 }
 
 output "secret_bindings" {
-  description = "One entry per (function, secret it is given): its runtime account gets secretAccessor on that secret only."
+  description = "One entry per (function, secret it is given). The accessor grants are infra/bootstrap's (modules/account-ids secret_access)."
   value       = local.secret_bindings
+}
+
+output "secret_access" {
+  description = "The (function, secret) reads infra/bootstrap grants: each function's secrets and optional secrets, whether enabled or not."
+  value       = module.account_ids.secret_access
+}
+
+output "secret_ids" {
+  description = "Environment variable -> the Secret Manager secret id infra/bootstrap created for it."
+  value       = module.account_ids.secrets
 }
 
 output "secrets" {
