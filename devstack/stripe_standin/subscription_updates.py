@@ -416,6 +416,10 @@ def expires_at(sub: JSONDict, now: int) -> int:
 
 
 def _pending_update(state: State, sub: JSONDict, pending: PendingChange, now: int) -> JSONDict:
+    """What ``pending_update`` shows. An interval change waiting here keeps the anchor of the
+    moment it was requested (``billing_cycle_anchor``) when its invoice is paid later: Stripe
+    documents the field ("determines the date of the first full invoice"), not the period a
+    late payment starts, so this is the stand-in's reading, not a documented fact."""
     items = []
     for item in sub["items"]["data"]:
         future = snapshot(item)
