@@ -653,6 +653,7 @@ class Stack:
             from devstack.stripe_standin import seeding
 
             run_values["ALLOWED_PRICE_IDS"] = ",".join(seeding.offered_price_ids())
+            run_values["METERED_PRICE_IDS"] = seeding.metered_price_ids()
             run_values["PORTAL_CONFIGURATION_ID"] = seeding.PORTAL_CONFIGURATION
         if self.log_level is not None:
             run_values["LOG_LEVEL"] = self.log_level

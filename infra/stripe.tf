@@ -8,7 +8,13 @@
 # live mode"); stripe.mode, the key's prefix and the project's stripe-mode label must agree.
 locals {
   # What the functions are told: the ids Stripe gave this mode's offered prices and portal.
-  offered_price_ids       = [for key in module.catalog.offered_prices : stripe_price.price[key].id]
+  offered_price_ids = [for key in module.catalog.offered_prices : stripe_price.price[key].id]
+  # Each plan's metered prices, by Stripe id (METERED_PRICE_IDS).
+  metered_price_ids = {
+    for key, price in module.catalog.prices : stripe_price.price[key].id => [
+      for metered in price.metered_prices : stripe_price.price[metered].id
+    ] if length(price.metered_prices) > 0
+  }
   portal_configuration_id = stripe_billing_portal_configuration.portal.id
 
   # The webhook function's revision pins the secret version this apply wrote, so rolling the
@@ -72,6 +78,8 @@ resource "stripe_price" "price" {
   product             = stripe_product.product[each.value.product].id
   currency            = each.value.currency
   unit_amount         = each.value.unit_amount
+  billing_scheme      = length(each.value.tiers) == 0 ? null : "tiered"
+  tiers_mode          = length(each.value.tiers) == 0 ? null : "graduated"
   nickname            = each.value.nickname
   lookup_key          = each.key
   transfer_lookup_key = true
@@ -84,6 +92,16 @@ resource "stripe_price" "price" {
       interval_count = recurring.value.interval_count
       usage_type     = recurring.value.usage_type
       meter          = recurring.value.meter == null ? null : stripe_billing_meter.meter[recurring.value.meter].id
+    }
+  }
+
+  # https://docs.stripe.com/products-prices/pricing-models#graduated-pricing: the first tier is
+  # the plan's quota at 0, the next bills each unit beyond it.
+  dynamic "tiers" {
+    for_each = each.value.tiers
+    content {
+      up_to       = tiers.value.up_to
+      unit_amount = tiers.value.unit_amount
     }
   }
 

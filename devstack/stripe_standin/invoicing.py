@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.stripe_standin import discounts, dunning, ids, objects, pending_updates
+from devstack.stripe_standin import (
+    discounts,
+    dunning,
+    ids,
+    metered_billing,
+    objects,
+    pending_updates,
+)
 from devstack.stripe_standin.api_errors import DOCS, StripeAPIError, card_error, invalid_request
 from devstack.stripe_standin.api_errors import resource_missing as missing
 from devstack.stripe_standin.periods import DAY, next_period_end, recurring_of
@@ -129,13 +136,24 @@ def create_invoice(
     *,
     trial: bool = False,
     finalizes_at: int | None = None,
+    usage_period: tuple[int, int] | None = None,
+    licensed: bool = True,
 ) -> JSONDict:
-    """A draft invoice for the subscription's current item periods (``invoice.created``);
+    """A draft invoice for the subscription's current item periods (``invoice.created``):
+    licensed items in advance (unless ``licensed`` is false), metered items' usage of
+    ``usage_period`` in arrears (metered_billing; none on a first invoice);
     ``finalizes_at``: when automatic collection finalizes and charges it (a renewal's)."""
     invoice_id = ids.new_id("in")
-    lines = []
+    lines, in_arrears = [], set()
     for item in sub["items"]["data"]:
         price_obj = item["price"]
+        if metered_billing.is_metered(price_obj):
+            if usage_period is not None:
+                lines.append(metered_billing.line(state, invoice_id, sub, item, *usage_period))
+                in_arrears.add(lines[-1]["id"])
+            continue
+        if not licensed:
+            continue
         product_name = state.data.products[price_obj["product"]]["name"]
         quantity = int(item["quantity"])
         if trial:
@@ -162,9 +180,11 @@ def create_invoice(
         discounts.apply(state, invoice, discounts.of_subscription(state, sub))
         discounts.used_up(state, sub, invoice)
     for line in lines:
+        item_id = line["parent"]["subscription_item_details"]["subscription_item"]
+        if line["id"] in in_arrears:
+            continue  # usage billed in arrears covers nothing ahead
         # What this period was charged, net of discounts: a later plan change credits a share.
         net = int(line["amount"]) - sum(d["amount"] for d in line["discount_amounts"])
-        item_id = line["parent"]["subscription_item_details"]["subscription_item"]
         state.data.coverage[item_id] = Coverage(net, line["period"]["start"], line["period"]["end"])
     invoice["automatically_finalizes_at"] = finalizes_at
     state.data.invoices[invoice_id] = invoice
@@ -523,9 +543,11 @@ def bill_new_period(state: State, sub: JSONDict, boundary: int, origin: Origin) 
         sub["status"] = "active"
     unpaid = sub["status"] == "unpaid"
     finalizes_at = None if unpaid else boundary + dunning.FINALIZE_DELAY
+    # Usage of the period that ends is billed with the next one (not a trial's: not modelled).
+    usage = None if ending_trial else (previous_start, boundary)
     invoice = create_invoice(
         state, sub, "subscription_cycle", previous_start, boundary, origin,
-        finalizes_at=finalizes_at,
+        finalizes_at=finalizes_at, usage_period=usage,
     )  # fmt: skip
     if unpaid:
         # "For unpaid subscriptions, the latest invoice remains open but payments aren't
@@ -599,6 +621,24 @@ def _end_dunning(state: State, invoice: JSONDict, decline: Decline, origin: Orig
         before = snapshot(sub)
         sub["status"] = "unpaid"
         state.emit_update("customer.subscription.updated", sub, before, origin)
+
+
+def bill_final_usage(state: State, sub: JSONDict, at: int, origin: Origin) -> None:
+    """A subscription ending at its period end bills that period's metered usage in a final
+    invoice (metered_billing); nothing when there was none."""
+    if sub["status"] == "trialing":
+        return
+    start = min(int(i["current_period_start"]) for i in sub["items"]["data"])
+    if not metered_billing.has_usage(state, sub, start, at):
+        return
+    invoice = create_invoice(
+        state, sub, "subscription_cycle", start, at, origin, usage_period=(start, at),
+        licensed=False,
+    )  # fmt: skip
+    finalize_invoice(state, invoice, sub, origin)
+    pm_id = default_payment_method_id(state, sub)
+    pm = state.data.payment_methods.get(pm_id) if pm_id else None
+    pay_invoice(state, invoice, pm, origin, quiet_subscription=True)
 
 
 def reactivate(sub: JSONDict, invoice: JSONDict) -> None:
@@ -718,6 +758,7 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
                 if pending is not None and pending["status"] == "open":
                     void_invoice(state, pending, AUTOMATIC)
         elif kind == "cancel":
+            bill_final_usage(state, sub, when, AUTOMATIC)
             cancel_subscription(state, sub, AUTOMATIC, at=when)
         else:
             bill_new_period(state, sub, when, AUTOMATIC)

@@ -109,26 +109,29 @@ def product(product_id: str, name: str, created: int, **fields: Any) -> JSONDict
 def price(
     price_id: str,
     product_id: str,
-    unit_amount: int,
+    unit_amount: int | None,
     currency: str,
     interval: str | None,
     created: int,
     **fields: Any,
 ) -> JSONDict:
     recurring = None
+    meter = fields.pop("meter", None)
+    usage_type = fields.pop("usage_type", None) or "licensed"
+    tiered = bool(fields.pop("tiered", False))
     if interval is not None:
         recurring = {
             "interval": interval,
             "interval_count": int(fields.pop("interval_count", 1)),
-            "meter": None,
+            "meter": meter,
             "trial_period_days": None,
-            "usage_type": "licensed",
+            "usage_type": usage_type,
         }
     obj: JSONDict = {
         "id": price_id,
         "object": "price",
         "active": True,
-        "billing_scheme": "per_unit",
+        "billing_scheme": "tiered" if tiered else "per_unit",
         "created": created,
         "currency": currency,
         "custom_unit_amount": None,
@@ -139,11 +142,11 @@ def price(
         "product": product_id,
         "recurring": recurring,
         "tax_behavior": "unspecified",
-        "tiers_mode": None,
+        "tiers_mode": "graduated" if tiered else None,
         "transform_quantity": None,
         "type": "recurring" if recurring else "one_time",
-        "unit_amount": unit_amount,
-        "unit_amount_decimal": str(unit_amount),
+        "unit_amount": None if unit_amount is None else unit_amount,
+        "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
     }
     obj.update(fields)
     return obj
@@ -157,20 +160,20 @@ def plan_from_price(price_obj: JSONDict) -> JSONDict:
         "active": price_obj["active"],
         "amount": price_obj["unit_amount"],
         "amount_decimal": price_obj["unit_amount_decimal"],
-        "billing_scheme": "per_unit",
+        "billing_scheme": price_obj["billing_scheme"],
         "created": price_obj["created"],
         "currency": price_obj["currency"],
         "interval": recurring.get("interval"),
         "interval_count": recurring.get("interval_count", 1),
         "livemode": False,
         "metadata": dict(price_obj["metadata"]),
-        "meter": None,
+        "meter": recurring.get("meter"),
         "nickname": price_obj["nickname"],
         "product": price_obj["product"],
-        "tiers_mode": None,
+        "tiers_mode": price_obj["tiers_mode"],
         "transform_usage": None,
         "trial_period_days": None,
-        "usage_type": "licensed",
+        "usage_type": recurring.get("usage_type", "licensed"),
     }
 
 
@@ -322,7 +325,7 @@ def list_object(data: list[JSONDict], url: str, *, has_more: bool = False) -> JS
 def subscription_item(
     item_id: str, sub_id: str, price_obj: JSONDict, quantity: int, start: int, end: int, now: int
 ) -> JSONDict:
-    return {
+    item = {
         "id": item_id,
         "object": "subscription_item",
         "billed_until": end,
@@ -339,6 +342,9 @@ def subscription_item(
         "subscription": sub_id,
         "tax_rates": [],
     }
+    if (price_obj.get("recurring") or {}).get("usage_type") == "metered":
+        del item["quantity"]  # a metered item has none (its usage is billed in arrears)
+    return item
 
 
 def subscription(sub_id: str, customer_id: str, currency: str, now: int) -> JSONDict:
@@ -454,8 +460,8 @@ def invoice_line(
             "type": "price_details",
             "unit_amount_decimal": price_obj["unit_amount_decimal"],
         },
-        "quantity": item["quantity"],
-        "quantity_decimal": str(item["quantity"]),
+        "quantity": item.get("quantity", 0),
+        "quantity_decimal": str(item.get("quantity", 0)),
         "subscription": sub_id,
         "subtotal": amount,
         "taxes": [],

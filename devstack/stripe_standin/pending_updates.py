@@ -16,6 +16,8 @@ def apply(state: State, pending: PendingChange, origin: Origin) -> None:
         if price_id is not None:
             price = snapshot(state.data.prices[price_id])
             item.update({"price": price, "plan": objects.plan_from_price(price)})
+            if (price["recurring"] or {}).get("usage_type") == "metered":
+                state.data.metered_since[item["id"]] = pending.at  # its usage counts from then
         if pending.period is not None:
             start, end = pending.period
             item.update(current_period_start=start, current_period_end=end, billed_until=end)

@@ -50,6 +50,16 @@ def offered_price_ids(catalog: Catalog | None = None) -> list[str]:
     return [price_id(key) for key in (catalog or load()).offered_prices()]
 
 
+def metered_price_ids(catalog: Catalog | None = None) -> str:
+    """The local stack's METERED_PRICE_IDS: each plan's metered prices, by stand-in id."""
+    loaded = catalog or load()
+    return ",".join(
+        f"{price_id(key)}={'+'.join(price_id(m) for m in loaded.metered_prices_of(key))}"
+        for key, price in sorted(loaded.prices.items())
+        if price.metered_prices
+    )
+
+
 def entries(
     catalog_path: Path = CATALOG_PATH, fixtures_path: Path | None = FIXTURES_PATH
 ) -> JSONDict:
@@ -102,6 +112,24 @@ def entries(
                 "lookup_key": key,
             }
             | ({"nickname": price.nickname} if price.nickname else {})
+            | (
+                {"usage_type": "metered", "meter": f"mtr_{price.meter}"}
+                if price.metered and price.meter
+                else {}
+            )
+            | (
+                {
+                    "tiers": [
+                        {
+                            "up_to": None if tier.up_to == "inf" else tier.up_to,
+                            "unit_amount": tier.unit_amount,
+                        }
+                        for tier in price.tiers
+                    ]
+                }
+                if price.tiers
+                else {}
+            )
             for key, price in catalog.prices.items()
         ],
         "coupons": coupons,
@@ -173,15 +201,18 @@ def seed_catalog(
         extra = {
             k: v
             for k, v in entry.items()
-            if k not in ("id", "product", "unit_amount", "currency", "interval")
+            if k not in ("id", "product", "unit_amount", "currency", "interval", "tiers")
         }
+        if entry.get("tiers"):
+            state.data.price_tiers[entry["id"]] = entry["tiers"]
         state.data.prices[entry["id"]] = objects.price(
             entry["id"],
             entry["product"],
-            int(entry["unit_amount"]),
+            entry["unit_amount"],
             entry["currency"],
             entry["interval"],
             now,
+            tiered=bool(entry.get("tiers")),
             **extra,
         )
     discounts.load_catalog(state, catalog)

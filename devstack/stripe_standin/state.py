@@ -88,6 +88,7 @@ class PendingChange:
     coverage: dict[str, Coverage]
     # A change of billing interval restarts the period: (new billing_cycle_anchor, period end).
     period: tuple[int, int] | None = None
+    at: int = 0  # the moment it is made for (proration date): metered items count from then
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Data:
     pi_invoice: dict[str, str] = field(default_factory=dict)
     si_subscription: dict[str, str] = field(default_factory=dict)
     coupon_applies_to: dict[str, list[str]] = field(default_factory=dict)  # expandable only
+    price_tiers: dict[str, list[JSONDict]] = field(default_factory=dict)  # expandable only
+    # metered subscription item id -> when its price last changed: usage counts from then on
+    metered_since: dict[str, int] = field(default_factory=dict)
     coverage: dict[str, Coverage] = field(default_factory=dict)  # subscription item id ->
     pending_changes: dict[str, PendingChange] = field(default_factory=dict)  # invoice id ->
     checkout_lines: dict[str, list[JSONDict]] = field(default_factory=dict)  # session id ->

@@ -12,9 +12,12 @@ balance). ``proration_date`` fixes the moment prorations are computed for. Previ
 A change of billing interval (monthly <-> yearly) restarts the billing period at the moment of
 the change and bills the new period in full at once, less the credit for the unused time
 (see :func:`_new_period`).
+A metered item's price is swapped too: the usage so far is billed at the old price on the
+update's invoice (none with ``proration_behavior=none``) and the new price counts usage from
+the change on (metered_billing).
 Not modelled, and refused: ``create_prorations``, other payment behaviours, quantity changes,
-adding or removing items, an interval change with ``proration_behavior=none``, changes while
-trialing.
+adding or removing items (pending updates take neither), an interval change with
+``proration_behavior=none``, changes while trialing.
 
 All functions expect the caller to hold ``state.lock``.
 """
@@ -24,7 +27,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from devstack.stripe_standin import discounts, ids, invoicing, objects, pending_updates, periods
+from devstack.stripe_standin import (
+    discounts,
+    ids,
+    invoicing,
+    metered_billing,
+    objects,
+    pending_updates,
+    periods,
+)
 from devstack.stripe_standin.api_errors import invalid_request
 from devstack.stripe_standin.invoicing import period_line_description
 from devstack.stripe_standin.state import (
@@ -102,6 +113,11 @@ def _new_prices(
                 "All prices on a subscription must have the same currency.",
                 param=f"{where}[price]",
             )
+        if item["price"]["recurring"]["usage_type"] != price["recurring"]["usage_type"]:
+            raise invalid_request(
+                "A subscription item's price cannot change between licensed and metered usage.",
+                param=f"{where}[price]",
+            )
         if price["id"] != item["price"]["id"]:
             changes[item["id"]] = price
     return changes
@@ -144,6 +160,7 @@ def _recurring_amount(sub: JSONDict, changes: dict[str, JSONDict]) -> int:
     return sum(
         int(changes.get(item["id"], item["price"])["unit_amount"]) * int(item["quantity"])
         for item in sub["items"]["data"]
+        if not metered_billing.is_metered(item["price"])
     )
 
 
@@ -209,6 +226,15 @@ def _prorations(
         new = changes.get(item["id"])
         if new is None:
             continue
+        if metered_billing.is_metered(item["price"]):
+            # The usage so far, at the old price (flexible billing mode; metered_billing).
+            usage = metered_billing.line(
+                state, invoice_id, sub, item, int(item["current_period_start"]), at
+            )
+            if usage["quantity"]:
+                usage["parent"]["subscription_item_details"]["invoice_item"] = ids.new_id("ii")
+                lines.append(usage)
+            continue
         start, end = int(item["current_period_start"]), int(item["current_period_end"])
         product = state.data.products
         old = item["price"]
@@ -262,6 +288,15 @@ def _interval_switch(
     for item in sub["items"]["data"]:
         old = item["price"]
         new = changes.get(item["id"], old)
+        if metered_billing.is_metered(old):
+            # Billed in arrears: the usage so far at the old price, nothing ahead.
+            usage = metered_billing.line(
+                state, invoice_id, sub, item, int(item["current_period_start"]), at
+            )
+            if usage["quantity"]:
+                usage["parent"]["subscription_item_details"]["invoice_item"] = ids.new_id("ii")
+                lines.append(usage)
+            continue
         credit = _credit(state, item, at)
         lines.append(
             _line(
@@ -374,6 +409,7 @@ def change(state: State, sub: JSONDict, params: JSONDict, origin: Origin) -> Non
         new_discounts,
         coverage,
         new_period,
+        at=at,
     )
     if not lines or params.get("proration_behavior") == "none":
         pending_updates.apply(state, pending, origin)
@@ -532,6 +568,12 @@ def _renewal(
     for item in items:
         price = changes.get(item["id"], item["price"])
         future = {**item, "price": price}
+        if metered_billing.is_metered(price):
+            if item["id"] not in changes:  # a changed one counts from the change: nothing yet
+                usage = metered_billing.line(state, invoice_id, sub, future, start, state.now())
+                usage["period"]["end"] = end
+                lines.append(usage)
+            continue
         name = state.data.products[price["product"]]["name"]
         amount = int(price["unit_amount"]) * int(item["quantity"])
         text = f"{item['quantity']} × {name}"  # noqa: RUF001 - Stripe's wording

@@ -26,6 +26,25 @@ from billing.statuses import ALL_STATUSES, DEFAULT_ACCESS_STATUSES
 from core.settings import CommaList, EnvSettings, ReturnUrl, missing_settings, split_commas
 
 _PRICE_ID = re.compile(r"^price_[A-Za-z0-9_]+$")
+
+
+def _metered_prices(raw: object) -> object:
+    """``price_a=price_m1+price_m2,price_b=price_m3`` -> {price_a: [m1, m2], price_b: [m3]}."""
+    if not isinstance(raw, str):
+        return raw
+    pairs: dict[str, list[str]] = {}
+    for entry in [e.strip() for e in raw.split(",") if e.strip()]:
+        plan, sep, metered = entry.partition("=")
+        prices = [plan, *metered.split("+")]
+        if not sep or not all(_PRICE_ID.match(p) for p in prices):
+            raise ValueError(f"{entry!r} is not price_plan=price_metered[+price_metered...]")
+        if plan in pairs:
+            raise ValueError(f"{plan!r} is listed twice")
+        pairs[plan] = prices[1:]
+    return pairs
+
+
+MeteredPrices = Annotated[dict[str, list[str]], BeforeValidator(_metered_prices)]
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 _STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 
@@ -105,6 +124,13 @@ class BillingSettings(EnvSettings):
         default_factory=list,
         description="Comma-separated Stripe price ids the app sells: the catalog's offered "
         "prices (set by Terraform from the ids Stripe gave them; locally, the stand-in's).",
+    )
+    metered_price_ids: MeteredPrices = Field(
+        default_factory=dict,
+        description="The metered prices that come with each plan: comma-separated "
+        "`price_plan=price_metered` (several metered prices joined by `+`, in the catalog's "
+        "meter order); set by Terraform from the catalog's `metered_prices` and the ids Stripe "
+        "gave them, locally the stand-in's.",
     )
     checkout_success_url: ReturnUrl | None = Field(
         default=None,

@@ -97,32 +97,70 @@ def test_the_real_catalog_counts(rendered: dict[str, Any]) -> None:
         "features": 3,
         "products": 2,
         "product_features": 4,
-        "prices": 4,
+        "prices": 6,
         "coupons": 2,
         "promotion_codes": 2,
         "meters": 1,
     }
 
 
-def test_a_meter_and_a_metered_price_render(tmp_path: Path) -> None:
+def test_metered_prices_render_with_their_meter_and_graduated_tiers(
+    rendered: dict[str, Any],
+) -> None:
+    metered = {key for key, price in CATALOG.prices.items() if price.metered}
+    assert metered, "the catalog bills usage beyond the quota (pro_api_calls_monthly, ...)"
+    for key in metered:
+        price, out = CATALOG.prices[key], rendered["prices"][key]
+        assert (out["usage_type"], out["meter"], out["unit_amount"]) == (
+            "metered",
+            price.meter,
+            price.unit_amount,
+        )
+        # The provider takes up_to as a string: a number of units or "inf".
+        assert out["tiers"] == [
+            {"up_to": str(tier.up_to), "unit_amount": tier.unit_amount} for tier in price.tiers
+        ]
+        assert out["offered"] is False  # never sold alone
+        quota = CATALOG.products[price.product].limits[price.meter or ""]
+        assert out["tiers"][0] == {"up_to": str(quota), "unit_amount": 0}
+    for key in CATALOG.prices:
+        assert rendered["prices"][key]["metered_prices"] == CATALOG.metered_prices_of(key)
+    assert rendered["prices"]["pro_monthly"]["metered_prices"] == ["pro_api_calls_monthly"]
+
+
+def test_a_second_meter_renders_in_meter_order(tmp_path: Path) -> None:
     data = raw()
-    data["meters"] = {
-        "api_calls": {"display_name": "API calls", "event_name": "api_call", "aggregation": "sum"}
-    }
-    data["prices"]["api_calls_monthly"] = {
-        "product": "pro",
-        "unit_amount": 1,
-        "currency": "usd",
-        "recurring": {"interval": "month", "usage_type": "metered", "meter": "api_calls"},
-    }
-    data["products"]["pro"]["limits"] = {"api_calls": 10000}
-    catalog_module.parse(json.dumps(data))  # the loader accepts it too
+    data["meters"]["exports"] = {"display_name": "Exports", "event_name": "exports"}
+    data["products"]["pro"]["limits"]["exports"] = 50
+    data["products"]["basic"]["limits"]["exports"] = 5
+    for plan in ("basic", "pro"):
+        data["prices"][f"{plan}_exports_monthly"] = {
+            "product": plan,
+            "currency": "usd",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": "exports"},
+            "tiers": [
+                {"up_to": data["products"][plan]["limits"]["exports"], "unit_amount": 0},
+                {"up_to": "inf", "unit_amount": 10},
+            ],
+            "offered": False,
+        }
+    # Listed out of meter order: both readers put api_calls before exports.
+    for plan, key in (
+        ("basic", "basic_monthly"),
+        ("pro", "pro_monthly"),
+        ("basic", "legacy_monthly"),
+    ):
+        data["prices"][key]["metered_prices"] = [
+            f"{plan}_exports_monthly",
+            f"{plan}_api_calls_monthly",
+        ]
+    parsed = catalog_module.parse(json.dumps(data))
     result = evaluate_catalog(tmp_path, data)
     assert result.ok, result.error
-    assert result.outputs["meters"]["api_calls"]["event_name"] == "api_call"
-    assert result.outputs["meters"]["api_calls"]["customer_payload_key"] == "stripe_customer_id"
-    assert result.outputs["prices"]["api_calls_monthly"]["meter"] == "api_calls"
-    assert result.outputs["prices"]["api_calls_monthly"]["usage_type"] == "metered"
+    expected = ["pro_api_calls_monthly", "pro_exports_monthly"]
+    assert result.outputs["prices"]["pro_monthly"]["metered_prices"] == expected
+    assert parsed.metered_prices_of("pro_monthly") == expected
+    assert result.outputs["meters"]["exports"]["event_name"] == "exports"
 
 
 BROKEN = [
@@ -145,6 +183,21 @@ BROKEN = [
         lambda d: d["promotion_codes"].update(FREE={"coupon": "nosuch"}),
         "Every promotion code's coupon is a key of coupons",
         "promotion_codes.FREE.coupon: no coupon 'nosuch'",
+    ),
+    (
+        lambda d: d["prices"]["pro_monthly"].update(metered_prices=["basic_monthly"]),
+        "A plan's metered_prices are metered prices of the catalog",
+        "prices.pro_monthly.metered_prices: 'basic_monthly' is not a metered price",
+    ),
+    (
+        lambda d: d["prices"]["pro_api_calls_monthly"]["tiers"][0].update(up_to=20000),
+        "A metered price's first tier is free up to its product's limit",
+        r"prices.pro_api_calls_monthly.tiers: the first tier is free up to the quota",
+    ),
+    (
+        lambda d: d["prices"]["pro_api_calls_monthly"]["tiers"][0].update(unit_amount=1),
+        "A metered price's first tier is free up to its product's limit",
+        r"prices.pro_api_calls_monthly.tiers: the first tier is free up to the quota",
     ),
 ]
 

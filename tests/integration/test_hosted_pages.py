@@ -60,6 +60,10 @@ def test_checkout_end_to_end_subscribes_the_callers_own_customer(
     assert "complete" in capsys.readouterr().out
     [sub] = standin.sdk.v1.subscriptions.list(params={"customer": customer}).data
     assert (sub.status, sub.items.data[0].price.id) == ("active", PRO)
+    # The plan's metered price came with it (no quantity: its usage is billed at period end).
+    [metered] = [item for item in sub.items.data if item.price.id != PRO]
+    assert metered.price.id == "price_pro_api_calls_monthly"
+    assert "quantity" not in metered
     assert sub.metadata.to_dict() == {"firebase_uid": user.uid}
     wait_for_entitlement(db, user.uid, subscription_id=sub.id, price_id=PRO, active=True)
     assert len(standin.sdk.v1.customers.list(params={"email": user.email}).data) == 1

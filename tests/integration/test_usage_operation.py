@@ -68,8 +68,10 @@ def test_a_subscribers_entitlement_carries_its_plans_quota_and_period(
     assert lookup_key is not None
     product = catalog.load().prices[lookup_key].product
     included = catalog.load().products[product].limits
+    billed = catalog.load().meters_billed(lookup_key)  # its metered prices bill beyond
+    assert billed, "the catalog's plans bill usage beyond their quota"
     assert found["limits"] == {
-        catalog.load().meters[key].event_name: {"included": units, "overage": False}
+        catalog.load().meters[key].event_name: {"included": units, "overage": key in billed}
         for key, units in included.items()
     }
     period = found["usage_period"]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 import stripe
+from stripe.params import SubscriptionCreateParams
 from werkzeug.serving import BaseWSGIServer
 
 from devstack.stripe_standin import Standin, StandinConfig, create_app
@@ -131,3 +132,25 @@ def save_card(client: stripe.StripeClient, customer: str, card: str) -> stripe.P
     assert si.status == "succeeded", si.status
     assert isinstance(si.payment_method, str)
     return client.v1.payment_methods.retrieve(si.payment_method)
+
+
+def active_subscription(
+    client: stripe.StripeClient, email: str, *prices: str, **extra: Any
+) -> stripe.Subscription:
+    """A new customer paying by a Visa card, subscribed (and charged) to ``prices``."""
+    customer = client.v1.customers.create(
+        {
+            "email": email,
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    params: SubscriptionCreateParams = {
+        "customer": customer.id,
+        "items": [{"price": price} for price in prices],
+        "payment_behavior": "allow_incomplete",
+    }
+    params.update(extra)  # type: ignore[typeddict-item]
+    sub = client.v1.subscriptions.create(params)
+    assert sub.status == "active"
+    return sub

@@ -118,7 +118,8 @@ def test_a_price_only_in_the_stand_ins_seed_would_be_caught(tmp_path: Path) -> N
     # through the catalog) shows up as a lookup key the catalog does not have.
     data = json.loads(catalog_module.CATALOG_PATH.read_text())
     data["prices"]["gold_monthly"] = {
-        "product": "pro", "unit_amount": 9900, "currency": "usd", "recurring": {"interval": "month"}
+        "product": "pro", "unit_amount": 9900, "currency": "usd", "recurring": {"interval": "month"},
+        "metered_prices": ["pro_api_calls_monthly"],
     }  # fmt: skip
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(data))

@@ -8,29 +8,14 @@ import pytest
 import stripe
 from stripe.params import SubscriptionUpdateParams
 
-from tests.standin.conftest import StandinServer, intent_id
+from tests.standin.conftest import StandinServer, active_subscription, intent_id
 
 BASIC, PRO = "price_basic_monthly", "price_pro_monthly"
 DAY = 86_400
 
 
 def _active(client: stripe.StripeClient, email: str, price: str = BASIC) -> stripe.Subscription:
-    customer = client.v1.customers.create(
-        {
-            "email": email,
-            "payment_method": "pm_card_visa",
-            "invoice_settings": {"default_payment_method": "pm_card_visa"},
-        }
-    )
-    sub = client.v1.subscriptions.create(
-        {
-            "customer": customer.id,
-            "items": [{"price": price}],
-            "payment_behavior": "allow_incomplete",
-        }
-    )
-    assert sub.status == "active"
-    return sub
+    return active_subscription(client, email, price)
 
 
 def _halfway(standin_server: StandinServer, sub: stripe.Subscription) -> int:

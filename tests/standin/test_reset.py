@@ -28,6 +28,8 @@ def test_reset_keeps_only_the_catalog() -> None:
             "price_pro_monthly",
             "price_pro_yearly",
             "price_legacy_monthly",
+            "price_basic_api_calls_monthly",
+            "price_pro_api_calls_monthly",
         }
     finally:
         standin.close()

@@ -52,6 +52,11 @@ output "offered_prices" { value = module.catalog.offered_prices }
 STRIPE_STUB = """
 locals {
   offered_price_ids       = [for key in module.catalog.offered_prices : "price_stub_${key}"]
+  metered_price_ids = {
+    for key, price in module.catalog.prices : "price_stub_${key}" => [
+      for metered in price.metered_prices : "price_stub_${metered}"
+    ] if length(price.metered_prices) > 0
+  }
   portal_configuration_id = "bpc_stub"
 }
 """

@@ -20,10 +20,11 @@ from stripe.params.checkout import (
     SessionRetrieveParams,
 )
 
-from devstack.stripe_standin import discounts, ids, invoicing, listing
+from devstack.stripe_standin import discounts, ids, invoicing, listing, metered_billing
 from devstack.stripe_standin.api_errors import card_error, invalid_request, parameter_missing
 from devstack.stripe_standin.resources import subscriptions
 from devstack.stripe_standin.resources.common import get_or_404, get_param_object
+from devstack.stripe_standin.resources.subscriptions import metered_quantity
 from devstack.stripe_standin.routing import ApiContext, route
 from devstack.stripe_standin.state import State
 from devstack.stripe_standin.supports import Supports
@@ -151,10 +152,10 @@ def _amounts(
     state: State, session: JSONDict, lines: list[JSONDict], promos: list[JSONDict]
 ) -> None:
     """What the hosted page will charge: the prices, less the discounts."""
-    invoice_lines = [
+    invoice_lines: list[JSONDict] = [
         {
             "id": f"line{index}",
-            "amount": int(price["unit_amount"]) * quantity,
+            "amount": 0 if quantity is None else int(price["unit_amount"]) * quantity,
             "discountable": True,
             "discount_amounts": [],
             "pricing": {"price_details": {"product": price["product"]}},
@@ -194,20 +195,32 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
                 "In subscription mode, each line item needs an active recurring price.",
                 param=param,
             )
+        if metered_billing.is_metered(price):
+            # Billed from its meter at the period's end: no quantity, nothing due now.
+            if "quantity" in entry:
+                raise metered_quantity(f"line_items[{index}]")
+            lines.append({"price": price, "quantity": None})
+            continue
         lines.append({"price": price, "quantity": int(entry.get("quantity", 1))})
     promos = discounts.promotion_codes_of(
         state,
         params.get("discounts", ""),
         customer["id"],
         lines[0]["price"]["currency"],
-        amount=sum(int(line["price"]["unit_amount"]) * line["quantity"] for line in lines),
+        amount=sum(
+            int(line["price"]["unit_amount"]) * line["quantity"]
+            for line in lines
+            if line["quantity"] is not None
+        ),
     )
     session = _session(ids.new_id("cs_test"), params, state.now(), ctx.base_url)
     session["discounts"] = [{"coupon": None, "promotion_code": p["id"]} for p in promos]
     _amounts(state, session, lines, promos)
     state.data.checkout_sessions[session["id"]] = session
     state.data.checkout_lines[session["id"]] = [
-        {"price": line["price"]["id"], "quantity": line["quantity"]} for line in lines
+        {"price": line["price"]["id"]}
+        | ({} if line["quantity"] is None else {"quantity": line["quantity"]})
+        for line in lines
     ]
     state.data.checkout_subscription_metadata[session["id"]] = dict(
         (params.get("subscription_data") or {}).get("metadata") or {}

@@ -17,6 +17,7 @@ from devstack.stripe_standin import (
     ids,
     invoicing,
     listing,
+    metered_billing,
     objects,
     periods,
     subscription_updates,
@@ -96,6 +97,18 @@ _NO_PAYMENT_METHOD = (
 )
 
 
+def metered_quantity(where: str) -> Exception:
+    """A metered price takes no quantity: "You can only specify a quantity when creating a
+    subscription with a recurring[usage_type] of licensed"
+    (https://docs.stripe.com/billing/subscriptions/quantities#multiple-quantities-sub); the
+    wording is Checkout's (invertase/stripe-firebase-extensions#134)."""
+    return invalid_request(
+        "Quantity should not be specified where usage_type is `metered`. "
+        f"Remove quantity from `{where}`.",
+        param=f"{where}[quantity]",
+    )
+
+
 def _prices(state: State, items: list[JSONDict]) -> list[tuple[JSONDict, int, JSONDict]]:
     chosen: list[tuple[JSONDict, int, JSONDict]] = []
     for index, item in enumerate(items):
@@ -120,6 +133,8 @@ def _prices(state: State, items: list[JSONDict]) -> list[tuple[JSONDict, int, JS
                 f"Cannot add multiple subscription items with the same price: {price['id']}",
                 param="items",
             )
+        if metered_billing.is_metered(price) and "quantity" in item:
+            raise metered_quantity(f"items[{index}]")
         chosen.append((price, int(item.get("quantity", 1)), item))
     first = chosen[0][0]
     for price, _, _ in chosen[1:]:
@@ -179,7 +194,11 @@ def create(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:
         charge_pm = state.data.payment_methods[
             customer["invoice_settings"]["default_payment_method"]
         ]
-    amount = sum(int(price["unit_amount"]) * quantity for price, quantity, _ in chosen)
+    amount = sum(
+        int(price["unit_amount"]) * quantity
+        for price, quantity, _ in chosen
+        if not metered_billing.is_metered(price)  # billed in arrears, from its meter
+    )
     promos = discounts.promotion_codes_of(
         state,
         params.get("discounts", ""),

@@ -25,7 +25,30 @@ The file's keys (JSON; JSON needs no dependency and Terraform reads it with ``js
     day/week/month/year, optional ``interval_count``, ``usage_type``: licensed/metered and
     ``meter`` for a metered price), ``nickname`` (optional, never shown to customers),
     ``offered`` (default true: the app sells it; false keeps a price for the subscribers
-    already on it without selling it to anyone new).
+    already on it without selling it to anyone new), ``metered_prices`` (a licensed price's
+    metered companions, below).
+
+Plans with usage. A plan (a licensed price) may bill usage beyond its quota through metered
+prices it lists in ``metered_prices``; subscribing to the plan adds one subscription item per
+metered price, changing plan swaps them, and the invoice at each period end bills the
+period's usage (https://docs.stripe.com/products-prices/pricing-models#usage-based-pricing,
+"fixed fee and overage"). A metered price bills from a meter (``recurring.meter``) and has no
+``unit_amount`` when it is ``tiers``-priced: graduated tiers (Stripe's ``tiers_mode=graduated``
+with ``billing_scheme=tiered``: each unit is priced by the tier it falls in,
+https://docs.stripe.com/products-prices/pricing-models#graduated-pricing), each
+``{"up_to": int | "inf", "unit_amount": int}``. The rules the loader holds:
+
+- the quota is said once: when the plan's product limits the meter, the metered price's first
+  tier is free and ends exactly at that limit (the included units), so what Stripe bills and
+  what the quota helper lets through agree; an untiered metered price bills every unit, so
+  its product must not include any;
+- a metered price is never offered alone (``offered: false``): it comes with its plan, of the
+  same product, currency and interval;
+- licensed prices of one currency bill the same meters: a plan change (an interval switch
+  too) then swaps each metered price for the other plan's, which Stripe can hold until the
+  change is paid
+  (pending updates change items' ``price`` and ``quantity`` only, never add or remove an item:
+  https://docs.stripe.com/billing/subscriptions/pending-updates-reference).
 ``coupons.<key>``
     ``name``, ``percent_off`` or ``amount_off`` + ``currency``, ``duration`` (once, forever,
     repeating + ``duration_in_months``), optional ``max_redemptions`` and ``applies_to``
@@ -40,7 +63,7 @@ The file's keys (JSON; JSON needs no dependency and Terraform reads it with ``js
     difference at once and both ways of changing plan charge alike), ``cancel_mode``
     (at_period_end or immediately).
 
-Room for usage-based billing (validated here and rendered by Terraform; nothing uses them yet):
+Usage (meters, quotas, the free plan):
 
 ``meters.<key>``
     ``display_name``, ``event_name`` (what meter events are reported as), ``aggregation``
@@ -104,13 +127,55 @@ class Recurring(_Model):
         return self
 
 
+class Tier(_Model):
+    up_to: int | Literal["inf"]
+    unit_amount: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Self:
+        if isinstance(self.up_to, int) and self.up_to < 1:
+            raise ValueError("up_to is a positive number of units or 'inf'")
+        return self
+
+
 class Price(_Model):
     product: Key
-    unit_amount: int = Field(ge=0)
+    unit_amount: int | None = Field(default=None, ge=0)
     currency: Currency
     recurring: Recurring | None = None
+    tiers: tuple[Tier, ...] = ()
     nickname: str | None = None
     offered: bool = True
+    metered_prices: tuple[LookupKey, ...] = ()
+
+    @property
+    def metered(self) -> bool:
+        return self.recurring is not None and self.recurring.usage_type == "metered"
+
+    @property
+    def meter(self) -> str | None:
+        return self.recurring.meter if self.recurring else None
+
+    @model_validator(mode="after")
+    def _priced_once(self) -> Self:
+        if self.tiers:
+            if not self.metered:
+                raise ValueError("tiers price metered usage: only a metered price has them")
+            if self.unit_amount is not None:
+                raise ValueError("a tiered price has tiers and no unit_amount")
+            bounds = [t.up_to for t in self.tiers]
+            if bounds[-1] != "inf" or "inf" in bounds[:-1]:
+                raise ValueError("tiers end with one up_to 'inf', the last")
+            finite = [b for b in bounds if isinstance(b, int)]
+            if finite != sorted(set(finite)):
+                raise ValueError("tiers' up_to increase")
+        elif self.unit_amount is None:
+            raise ValueError("a price has a unit_amount (or tiers, when metered)")
+        if self.metered and self.offered:
+            raise ValueError("a metered price comes with a plan (metered_prices): offered false")
+        if self.metered and self.metered_prices:
+            raise ValueError("metered_prices belong to a licensed price")
+        return self
 
 
 class Coupon(_Model):
@@ -190,6 +255,7 @@ class Catalog(_Model):
             meter = price.recurring.meter if price.recurring else None
             if meter is not None and meter not in self.meters:
                 problems.append(f"prices.{key}.recurring.meter: no meter {meter!r}")
+            problems += self._metered_problems(key, price)
         for key, coupon in self.coupons.items():
             problems += [
                 f"coupons.{key}.applies_to: no product {product!r}"
@@ -222,9 +288,71 @@ class Catalog(_Model):
             ]
         if not self.offered_prices():
             problems.append("prices: none is offered")
+        problems += self._switchable_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _metered_problems(self, key: str, price: Price) -> list[str]:
+        problems = []
+        where = f"prices.{key}.metered_prices"
+        for other in price.metered_prices:
+            metered = self.prices.get(other)
+            if metered is None or not metered.metered:
+                problems.append(f"{where}: {other!r} is not a metered price")
+                continue
+            if _shared(metered) != _shared(price):
+                problems.append(
+                    f"{where}: {other!r} differs in product, currency or interval "
+                    "(a plan's items share them)"
+                )
+        meters = [self.prices[m].meter for m in price.metered_prices if m in self.prices]
+        if len(set(meters)) != len(meters):
+            problems.append(f"{where}: two prices bill the same meter")
+        meter = price.meter
+        if price.metered and meter is not None and meter in self.meters:
+            included = self.products[price.product].limits.get(meter, 0)
+            first = price.tiers[0] if price.tiers else None
+            if included and (first is None or (first.up_to, first.unit_amount) != (included, 0)):
+                problems.append(
+                    f"prices.{key}.tiers: the first tier is free up to the quota of "
+                    f"products.{price.product}.limits.{meter} ({included})"
+                )
+        return problems
+
+    def _switchable_problems(self) -> list[str]:
+        groups: dict[str, dict[str, tuple[str, ...]]] = {}
+        for key, price in self.prices.items():
+            if price.recurring is None or price.metered:
+                continue
+            groups.setdefault(price.currency, {})[key] = self.meters_billed(key)
+        problems = []
+        for currency, billed in sorted(groups.items()):
+            if len(set(billed.values())) > 1:
+                problems.append(
+                    f"prices: the {currency} plans bill different meters "
+                    f"({', '.join(f'{k}: {list(v)}' for k, v in sorted(billed.items()))}); "
+                    "a plan change swaps metered prices, it cannot add or remove one"
+                )
+        return problems
+
+    def meters_billed(self, key: str) -> tuple[str, ...]:
+        """The meter keys a licensed price bills usage of, sorted."""
+        return tuple(
+            sorted(
+                self.prices[m].meter or ""
+                for m in self.prices[key].metered_prices
+                if m in self.prices and self.prices[m].metered
+            )
+        )
+
+    def metered_prices_of(self, key: str) -> list[str]:
+        """A licensed price's metered prices, in the order of the meters they bill."""
+        price = self.prices[key]
+        return sorted(
+            price.metered_prices,
+            key=lambda m: self.prices[m].meter or "",
+        )
 
     def offered_prices(self) -> list[str]:
         """Lookup keys of the prices the app sells, sorted (Terraform sorts them the same)."""
@@ -232,6 +360,13 @@ class Catalog(_Model):
 
     def features_of(self, product: str) -> tuple[str, ...]:
         return self.products[product].features
+
+
+def _shared(price: Price) -> tuple[object, ...]:
+    """What a plan's items have in common: product, currency and billing interval."""
+    recurring = price.recurring
+    interval = (recurring.interval, recurring.interval_count or 1) if recurring else None
+    return (price.product, price.currency, interval)
 
 
 def parse(text: str, source: str = "catalog.json") -> Catalog:

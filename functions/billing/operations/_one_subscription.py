@@ -19,6 +19,7 @@ import stripe
 from billing.context import Context
 from billing.errors import ALREADY_SUBSCRIBED, IN_PROGRESS, Conflict
 from billing.operations._ownership import id_of
+from billing.operations._plan_items import plan_price
 from billing.state.checkout_locks import Busy, CheckoutLocks
 from billing.statuses import ENDED, LIVE
 
@@ -153,7 +154,8 @@ def refuse_if_subscribed(subs: list[stripe.Subscription]) -> None:
 
 
 def price_of(sub: stripe.Subscription) -> str | None:
-    return sub.items.data[0].price.id if sub.items.data else None
+    """The subscription's plan (its licensed price; metered prices come with it)."""
+    return plan_price(sub)
 
 
 def promotion_code_of(sub: stripe.Subscription) -> str | None:

@@ -128,10 +128,14 @@ def _charged_payment_method(sub: Json) -> Json | str | None:
 def subscription_view(sub: stripe.Subscription | Json) -> SubscriptionView:
     data = _json(sub)
     items = data["items"]["data"]
+    # The plan: the licensed item (metered items come with it and bill usage beyond its quota).
+    plans = [
+        i for i in items if ((i["price"].get("recurring") or {}).get("usage_type")) != "metered"
+    ]
     return SubscriptionView(
         subscription_id=data["id"],
         status=data["status"],
-        price=price_summary(items[0]["price"]) if items else None,
+        price=price_summary(plans[0]["price"]) if plans else None,
         current_period_end=max((item["current_period_end"] for item in items), default=None),
         cancel_at_period_end=data["cancel_at_period_end"],
         canceled_at=data.get("canceled_at"),

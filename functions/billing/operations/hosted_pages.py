@@ -26,6 +26,7 @@ from billing.operations._one_subscription import (
     refuse_if_subscribed,
 )
 from billing.operations._ownership import PriceId, customer_id, require_offered
+from billing.operations._plan_items import checkout_line_items
 from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def _create_checkout_session(
     params: SessionCreateParams = {
         "mode": "subscription",
         "customer": customer,
-        "line_items": [{"price": body.price_id, "quantity": 1}],
+        "line_items": checkout_line_items(settings, body.price_id),  # type: ignore[typeddict-item]
         "success_url": pages.success_url,
         "cancel_url": pages.cancel_url,
         "subscription_data": {"metadata": {"firebase_uid": ctx.user.uid}},

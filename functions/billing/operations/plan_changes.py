@@ -50,6 +50,7 @@ from billing.operations._ownership import (
     id_of,
     require_offered,
 )
+from billing.operations._plan_items import change_items, is_metered, licensed_items
 from billing.operations._promotions import (
     DiscountSummary,
     Promotion,
@@ -148,7 +149,8 @@ def _pending_price(sub: stripe.Subscription) -> str | None:
     pending = sub.pending_update
     if pending is None or not pending.subscription_items:
         return None
-    return pending.subscription_items[0].price.id
+    plans = [item for item in pending.subscription_items if not is_metered(item)]
+    return plans[0].price.id if plans else None
 
 
 def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionItem:
@@ -164,9 +166,10 @@ def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionI
             "(pay its open invoice, or wait for the trial to end).",
             code=SUBSCRIPTION_NOT_ACTIVE,
         )
-    if len(sub.items.data) != 1:
+    plans = licensed_items(sub)  # metered items come with the plan and change with it
+    if len(plans) != 1:
         raise Conflict("This subscription has several plans; change it in the billing portal.")
-    item = sub.items.data[0]
+    item = plans[0]
     if item.price.id == price_id:
         raise Conflict("You are already on this plan.", code=SAME_PRICE)
     pending = _pending_price(sub)
@@ -214,7 +217,7 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
             "customer": customer,
             "subscription": sub.id,
             "subscription_details": {
-                "items": [{"id": item.id, "price": body.price_id}],
+                "items": change_items(ctx.runtime.settings, sub, item, body.price_id),  # type: ignore[typeddict-item]
                 "proration_behavior": behavior,
             },
         }
@@ -369,7 +372,7 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     _check_in_period(body.proration_date, item)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     params: SubscriptionUpdateParams = {
-        "items": [{"id": item.id, "price": body.price_id}],
+        "items": change_items(ctx.runtime.settings, sub, item, body.price_id),  # type: ignore[typeddict-item]
         "proration_behavior": "always_invoice",
         "payment_behavior": "pending_if_incomplete",
         "expand": SUBSCRIPTION_EXPAND,

@@ -32,6 +32,7 @@ from billing.operations._ownership import (
     owned,
     require_offered,
 )
+from billing.operations._plan_items import subscribe_items
 from billing.operations._promotions import (
     DiscountSummary,
     Promotion,
@@ -157,7 +158,8 @@ def _create_subscription(
             return _answer(sub, created=False, promotion=promotion)
     params: SubscriptionCreateParams = {
         "customer": customer,
-        "items": [{"price": body.price_id}],
+        # The plan, and the metered prices that bill its usage beyond the quota.
+        "items": subscribe_items(settings, body.price_id),  # type: ignore[typeddict-item]
         "payment_behavior": "default_incomplete",
         "payment_settings": {"save_default_payment_method": "on_subscription"},
         "expand": ["latest_invoice.confirmation_secret", "pending_setup_intent"],

@@ -35,7 +35,7 @@ locals {
   prices = {
     for key, price in var.catalog.prices : key => {
       product        = price.product
-      unit_amount    = price.unit_amount
+      unit_amount    = try(price.unit_amount, null)
       currency       = price.currency
       nickname       = try(price.nickname, null)
       offered        = try(price.offered, true)
@@ -43,6 +43,17 @@ locals {
       interval_count = try(price.recurring.interval_count, null)
       usage_type     = try(price.recurring.usage_type, null)
       meter          = try(price.recurring.meter, null)
+      # Graduated tiers (a metered price's quota, then its overage); up_to is a string to the
+      # provider ("inf" or a number of units).
+      tiers = [
+        for tier in try(price.tiers, []) : { up_to = tostring(tier.up_to), unit_amount = tier.unit_amount }
+      ]
+      # A plan's metered prices in the order of the meters they bill (as the loader's
+      # metered_prices_of): a plan change pairs them by position.
+      metered_prices = [
+        for entry in sort([for m in try(price.metered_prices, []) : "${var.catalog.prices[m].recurring.meter} ${m}"]) :
+        split(" ", entry)[1]
+      ]
     }
   }
 

@@ -37,6 +37,26 @@ variable "catalog" {
     error_message = "A metered price's recurring.meter is a key of meters."
   }
   validation {
+    condition = alltrue(flatten([
+      for price in values(var.catalog.prices) : [
+        for key in try(price.metered_prices, []) : try(var.catalog.prices[key].recurring.usage_type, "") == "metered"
+      ]
+    ]))
+    error_message = "A plan's metered_prices are metered prices of the catalog."
+  }
+  validation {
+    condition = alltrue([
+      for price in values(var.catalog.prices) :
+      try(price.recurring.usage_type, "") != "metered"
+      || try(var.catalog.products[price.product].limits[price.recurring.meter], 0) == 0
+      || (
+        try(price.tiers[0].up_to, null) == try(var.catalog.products[price.product].limits[price.recurring.meter], 0)
+        && try(price.tiers[0].unit_amount, null) == 0
+      )
+    ])
+    error_message = "A metered price's first tier is free up to its product's limit for that meter (the quota is said once)."
+  }
+  validation {
     condition     = alltrue([for key in keys(var.catalog.prices) : can(regex("^[a-z0-9_]{1,200}$", key))])
     error_message = "Price keys are their Stripe lookup keys: lowercase letters, digits and _, up to 200 characters."
   }

@@ -232,3 +232,22 @@ def test_settings_one_function_needs_are_handed_out_as_present(env: pytest.Monke
         load_settings().checkout_pages()
     with pytest.raises(ConfigError, match="PORTAL_RETURN_URL"):
         load_settings().portal_return()
+
+
+def test_reads_each_plans_metered_prices(env: pytest.MonkeyPatch) -> None:
+    env.setenv("METERED_PRICE_IDS", "price_pro=price_pro_calls+price_pro_exports, price_b=price_c")
+    assert load_settings().metered_price_ids == {
+        "price_pro": ["price_pro_calls", "price_pro_exports"],
+        "price_b": ["price_c"],
+    }
+
+
+@pytest.mark.parametrize(
+    "value", ["price_pro", "price_pro=calls", "price_a=price_b,price_a=price_c", "=price_b"]
+)
+def test_a_malformed_metered_price_list_names_the_setting(
+    env: pytest.MonkeyPatch, value: str
+) -> None:
+    env.setenv("METERED_PRICE_IDS", value)
+    with pytest.raises(ConfigError, match="METERED_PRICE_IDS"):
+        load_settings()

@@ -26,7 +26,7 @@ CATALOG: dict[str, Any] = {
                         "recurring": {"interval": "month"}},
         "calls_overage": {"product": "calls", "unit_amount": 1, "currency": "usd",
                           "recurring": {"interval": "month", "usage_type": "metered",
-                                        "meter": "calls"}},
+                                        "meter": "calls"}, "offered": False},
     },
     "meters": {"calls": {"display_name": "API calls", "event_name": "api_calls"}},
     "free_plan": {"features": ["reports"], "limits": {"calls": 100}},
