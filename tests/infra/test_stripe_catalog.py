@@ -97,7 +97,7 @@ def test_the_real_catalog_counts(rendered: dict[str, Any]) -> None:
         "features": 3,
         "products": 2,
         "product_features": 4,
-        "prices": 6,
+        "prices": 7,
         "coupons": 2,
         "promotion_codes": 2,
         "meters": 1,
@@ -133,11 +133,11 @@ def test_a_second_meter_renders_in_meter_order(tmp_path: Path) -> None:
     data["meters"]["exports"] = {"display_name": "Exports", "event_name": "exports"}
     data["products"]["pro"]["limits"]["exports"] = 50
     data["products"]["basic"]["limits"]["exports"] = 5
-    for plan in ("basic", "pro"):
-        data["prices"][f"{plan}_exports_monthly"] = {
+    for plan, interval in (("basic", "month"), ("pro", "month"), ("pro", "year")):
+        data["prices"][f"{plan}_exports_{interval}ly"] = {
             "product": plan,
             "currency": "usd",
-            "recurring": {"interval": "month", "usage_type": "metered", "meter": "exports"},
+            "recurring": {"interval": interval, "usage_type": "metered", "meter": "exports"},
             "tiers": [
                 {"up_to": data["products"][plan]["limits"]["exports"], "unit_amount": 0},
                 {"up_to": "inf", "unit_amount": 10},
@@ -145,14 +145,15 @@ def test_a_second_meter_renders_in_meter_order(tmp_path: Path) -> None:
             "offered": False,
         }
     # Listed out of meter order: both readers put api_calls before exports.
-    for plan, key in (
-        ("basic", "basic_monthly"),
-        ("pro", "pro_monthly"),
-        ("basic", "legacy_monthly"),
+    for plan, key, interval in (
+        ("basic", "basic_monthly", "month"),
+        ("pro", "pro_monthly", "month"),
+        ("pro", "pro_yearly", "year"),
+        ("basic", "legacy_monthly", "month"),
     ):
         data["prices"][key]["metered_prices"] = [
-            f"{plan}_exports_monthly",
-            f"{plan}_api_calls_monthly",
+            f"{plan}_exports_{interval}ly",
+            f"{plan}_api_calls_{interval}ly",
         ]
     parsed = catalog_module.parse(json.dumps(data))
     result = evaluate_catalog(tmp_path, data)

@@ -30,6 +30,7 @@ def test_reset_keeps_only_the_catalog() -> None:
             "price_legacy_monthly",
             "price_basic_api_calls_monthly",
             "price_pro_api_calls_monthly",
+            "price_pro_api_calls_yearly",
         }
     finally:
         standin.close()

@@ -26,13 +26,14 @@ def test_the_real_catalog_has_plans_with_metered_prices() -> None:
     loaded = catalog.load()
     assert loaded.metered_prices_of("pro_monthly") == ["pro_api_calls_monthly"]
     assert loaded.metered_prices_of("basic_monthly") == ["basic_api_calls_monthly"]
-    assert loaded.metered_prices_of("pro_yearly") == []
+    assert loaded.metered_prices_of("pro_yearly") == ["pro_api_calls_yearly"]
     assert "pro_api_calls_monthly" not in loaded.offered_prices()
 
 
 def test_plans_one_can_switch_between_bill_the_same_meters() -> None:
     # Basic without its metered price: a change Pro -> Basic would have to remove an item,
-    # which a change that waits for its payment (a pending update) cannot do.
+    # which a change that waits for its payment (a pending update) cannot do. An interval
+    # switch (monthly <-> yearly) is a plan change too.
     message = _broken(lambda d: d["prices"]["basic_monthly"].pop("metered_prices"))
     assert "bill different meters" in message
     assert "basic_monthly: []" in message
