@@ -17,7 +17,11 @@ as it was.
 Refused by name (400), as the stand-in implements only what the product's tests use: immediate
 cancellation (``mode=immediately``), cancellation reasons, customer detail updates, cards that
 need 3-D Secure to be saved, quantities, and any switch the subscription update code refuses
-(interval changes, ``create_prorations``). Portal sessions do not expire here (Stripe's are
+(interval changes, ``create_prorations``). A subscription with several items (a plan with its
+metered prices) can only be canceled in the portal, never updated: "If subscriptions use any
+of the following, customers can only cancel them in the portal: multiple products, usage-based
+billing" (https://docs.stripe.com/billing/subscriptions/integrating-customer-portal,
+"Limitations"). Portal sessions do not expire here (Stripe's are
 short-lived); the Back link goes to the session's ``return_url``.
 """
 
@@ -100,6 +104,9 @@ def portal_blueprint(standin: Standin) -> Blueprint:
         amount = _money(price["unit_amount"], price["currency"])
         return f"{html.escape(product['name'])}: {amount} per {html.escape(str(interval))}"
 
+    def updatable(sub: JSONDict) -> bool:
+        return len(sub["items"]["data"]) == 1  # Stripe: several items (usage) cancel only
+
     def subscription_section(session_id: str, sub: JSONDict, allowed: JSONDict) -> str:
         item = sub["items"]["data"][0]
         current = item["price"]["id"]
@@ -128,7 +135,12 @@ def portal_blueprint(standin: Standin) -> Blueprint:
                     "<button type=submit>Cancel plan</button></form>"
                 )
         choices = [price for price in offered(allowed) if price != current]
-        if choices and sub["status"] == "active" and not sub["cancel_at_period_end"]:
+        if choices and not updatable(sub):
+            parts.append(
+                '<p data-testid="cancel-only">This plan can be canceled here; '
+                "change it in the app.</p>"
+            )
+        elif choices and sub["status"] == "active" and not sub["cancel_at_period_end"]:
             parts.append("<h3>Switch plan</h3>")
             for price in choices:
                 parts.append(
@@ -239,8 +251,11 @@ def portal_blueprint(standin: Standin) -> Blueprint:
         if price not in offered(allowed):
             raise Refusal(f"This portal does not offer the price {price!r}.")
         items = sub["items"]["data"]
-        if len(items) != 1:
-            raise Refusal("The Stripe stand-in's portal switches one-item subscriptions only.")
+        if not updatable(sub):
+            raise Refusal(
+                "This subscription has several items (usage-based billing): the portal can "
+                "only cancel it."
+            )
         if items[0]["price"]["id"] == price:
             raise Refusal("This is already your plan.")
         params = {

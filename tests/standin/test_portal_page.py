@@ -14,7 +14,7 @@ import stripe
 from stripe.params import SubscriptionCreateParams
 
 from devstack.stripe_standin.seeding import PORTAL_CONFIGURATION
-from tests.standin.conftest import StandinServer
+from tests.standin.conftest import StandinServer, active_subscription
 
 BASIC, PRO, PRO_YEARLY = "price_basic_monthly", "price_pro_monthly", "price_pro_yearly"
 
@@ -220,3 +220,24 @@ def test_a_session_cannot_touch_another_customers_subscription(
     assert _post(f"{url}/subscriptions/{theirs.id}/switch", price=PRO).status_code == 404
     after = client.v1.subscriptions.retrieve(theirs.id)
     assert (after.cancel_at_period_end, after.items.data[0].price.id) == (False, BASIC)
+
+
+def test_a_plan_with_usage_can_only_be_canceled_in_the_portal(
+    client: stripe.StripeClient, email: str
+) -> None:
+    # Stripe's portal limitations: a subscription with several items (usage-based billing)
+    # can be canceled there, not updated.
+    sub = active_subscription(client, email, BASIC, "price_basic_api_calls_monthly")
+    url = _portal(client, str(sub.customer))
+    page = requests.get(url, timeout=10).text
+    assert 'data-testid="cancel-only"' in page
+    assert re.findall(r'name="price" value="([^"]+)"', page) == []
+    refused = _post(f"{url}/subscriptions/{sub.id}/switch", price=PRO)
+    assert refused.status_code == 400
+    assert "can only cancel it" in refused.text
+    assert {i.price.id for i in client.v1.subscriptions.retrieve(sub.id).items.data} == {
+        BASIC,
+        "price_basic_api_calls_monthly",
+    }
+    assert _post(f"{url}/subscriptions/{sub.id}/cancel").status_code == 200
+    assert client.v1.subscriptions.retrieve(sub.id).cancel_at_period_end is True
