@@ -11,6 +11,7 @@ import uuid
 import pytest
 import stripe
 
+from devstack.stripe_standin.dunning import FINALIZE_DELAY
 from tests.standin.conftest import StandinServer, active_subscription
 
 BASIC, PRO = "price_basic_monthly", "price_pro_monthly"
@@ -49,8 +50,9 @@ def _usage_line(invoice: stripe.Invoice, price: str) -> stripe.InvoiceLineItem:
 
 
 def _to_period_end(server: StandinServer, sub: stripe.Subscription) -> None:
+    """Past the period's end and the hour its renewal draft waits before it is charged."""
     now = server.control("GET", "/_standin/clock")["now"]
-    server.advance(sub.items.data[0].current_period_end - now + 1)
+    server.advance(sub.items.data[0].current_period_end - now + FINALIZE_DELAY + 1)
 
 
 def test_the_metered_overage_is_billed_on_the_invoice_at_period_end(
