@@ -156,12 +156,17 @@ def render(results: dict[str, Any]) -> str:
         ("quota consumes/s, 200 subjects, 16 threads", f"{q['spread_per_second']}"),
         ("quota consumes/s, one subject, 16 threads", f"{q['one_subject_per_second']}"),
     ]
+    if "load_average" in results:
+        load = results["load_average"]
+        rows.append(("load average (1 min) before / after", f"{load['before']} / {load['after']}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    # These machines are shared: the 1-minute load average before and after says how busy.
+    load_before = round(os.getloadavg()[0], 1)
     with bench_stack() as bench:
         # The stand-in's webhook deliveries would compete for the same CPU: held.
         requests.post(f"{bench.control}/_standin/webhooks/pause", timeout=10).raise_for_status()
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "metering": metering(bench, db, 200 if quick else 1000),
             "quotas": quotas(db, 200 if quick else 1000),
+            "load_average": {"before": load_before, "after": round(os.getloadavg()[0], 1)},
         }
     OUTPUT.write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(render(results) + f"\n(JSON: {OUTPUT})\n")
