@@ -51,8 +51,8 @@ openapi: setup  ## Regenerate openapi.yaml from the request/response models.
 token: setup  ## A local ID token (the running stack's project): make token UID=alice EMAIL=alice@example.com
 	@$(PY) -m devstack run --if-running --state-dir $(STATE_DIR) -- $(PY) -m devstack.tokens --uid $(or $(UID),alice) --email $(or $(EMAIL),alice@example.com)
 
-reconcile: setup  ## Re-sync entitlements from Stripe: make reconcile ARGS="--dry-run [--uid UID]"
-	$(PY) -m devstack run --state-dir $(STATE_DIR) -- $(PY) -m billing.operations.reconcile $(ARGS)
+reconcile: setup  ## Re-sync entitlements through the running stack's job: make reconcile ARGS="--dry-run|--apply [--uid UID]"
+	$(PY) -m devstack reconcile --state-dir $(STATE_DIR) $(ARGS)
 
 lock:  ## Re-resolve requirements*.in into the pinned requirements*.txt.
 	scripts/lock

@@ -45,6 +45,7 @@ from benchmarks.bench_stack import (
     wait_port,
 )
 from benchmarks.report import render, write_into
+from devstack.tokens import mint_scheduler_token
 
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results.json"
 PERFORMANCE_DOC = REPO / "docs" / "performance.md"
@@ -126,14 +127,21 @@ class Operations:
 
     def first_requests(self) -> dict[str, coldstart.FirstRequest]:
         def request(user: User, body: dict[str, Any]) -> coldstart.FirstRequest:
-            return lambda: (json.dumps(body).encode(), user.headers)
+            return lambda url: (json.dumps(body).encode(), user.headers)
 
-        def webhook() -> tuple[bytes, dict[str, str]]:
+        def webhook(url: str) -> tuple[bytes, dict[str, str]]:
             signed = self.webhook_event()
             return signed["body"].encode(), signed["headers"]
 
-        def job() -> tuple[bytes, dict[str, str]]:
-            return b'{"dry_run": true}', {"Content-Type": "application/json"}
+        def job(url: str) -> tuple[bytes, dict[str, str]]:
+            # As the stack's stand-in scheduler calls it: its token for this instance.
+            bench = self.bench
+            assert bench.info.scheduler_email is not None
+            assert bench.info.scheduler_key_file is not None
+            key = Path(bench.info.scheduler_key_file).read_bytes()
+            token = mint_scheduler_token(url, bench.info.scheduler_email, key)
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            return b'{"dry_run": true}', headers
 
         a = self.a
         ids = a.ids

@@ -36,7 +36,9 @@ FLOOR_SOURCE = REPO / "benchmarks" / "floor" / "main.py"
 # The function also measured from sources without bytecode (the bytecode's before/after).
 UNCOMPILED = "retrieve_subscription"
 
-type FirstRequest = Callable[[], tuple[bytes, dict[str, str]]]
+# Given the instance's URL (a job's token is for one function's address), the request's body
+# and headers; made while the instance boots.
+type FirstRequest = Callable[[str], tuple[bytes, dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,11 @@ def first_200(instance: Instance, body: bytes, headers: dict[str, str]) -> float
 def cold_start(
     bench: Bench, target: str, source: Path, request: FirstRequest | None, bin_dir: Path
 ) -> Start:
-    body, headers = request() if request else (b"{}", {"Content-Type": "application/json"})
     instance = bench.spawn(target, source=source, bin_dir=bin_dir)
     try:
+        body, headers = (
+            request(instance.url) if request else (b"{}", {"Content-Type": "application/json"})
+        )
         port = wait_port(instance)
         first = first_200(instance, body, headers)
         return Start(port, first, instance.cpu_seconds())

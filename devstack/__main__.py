@@ -1,7 +1,9 @@
 """``python -m devstack up``: run the whole local stack until Ctrl-C. ``down`` stops a stack left
 behind by a launcher that was killed hard (``up`` does that too before it starts). ``run -- CMD``
 runs a command against the running stack, with the environment its functions have (read from
-``.devstack/stack.json``): ``make reconcile`` and ``make token`` use it."""
+``.devstack/stack.json``): ``make token`` uses it. ``reconcile --dry-run|--apply`` calls the
+running stack's reconcile job as Cloud Scheduler would, with a token the stack signs for its
+stand-in scheduler: ``make reconcile`` uses it."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from devstack.stack import (
     stop_recorded,
     stripe_key_from_environment,
 )
-from devstack.tokens import DEFAULT_PROJECT, mint_token
+from devstack.tokens import DEFAULT_PROJECT, mint_scheduler_token, mint_token
 
 log = logging.getLogger("devstack")
 
@@ -204,6 +206,62 @@ def run(args: argparse.Namespace) -> int:
     os.execvpe(command[0], command, env)  # noqa: S606 - the developer's own command
 
 
+def _running(state_dir: Path) -> StackInfo:
+    stack_file = state_dir / "stack.json"
+    if not stack_file.is_file():
+        raise StackError(
+            f"no local stack is running ({_shown(stack_file)} not found): start one with "
+            "`make run` in another terminal, then run this again"
+        )
+    return StackInfo.load(stack_file)
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    """POSTs the run's options to the stack's reconcile job with the stand-in scheduler's
+    token, and prints what it answers: each change, then the counts."""
+    import requests
+
+    info = _running(args.state_dir)
+    if (
+        "reconcile" not in info.functions
+        or info.scheduler_email is None
+        or info.scheduler_key_file is None
+    ):
+        raise StackError("the running stack has no reconcile job (restart it with `make run`)")
+    url = info.functions["reconcile"]
+    key = Path(info.scheduler_key_file).read_bytes()
+    token = mint_scheduler_token(url, info.scheduler_email, key)
+    body = {"dry_run": args.dry_run, "usage_drift": args.usage_drift, "uids": args.uid or []}
+    try:
+        response = requests.post(
+            url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=600
+        )
+    except requests.RequestException as exc:
+        raise StackError(f"the reconcile job did not answer: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        sys.stderr.write(f"reconcile refused ({response.status_code}): {response.text}\n")
+        return 2
+    summary = response.json()
+    out = sys.stdout
+    for uid in summary["skipped"]:
+        out.write(f"{uid}: no Stripe customer; skipped\n")
+    for change in summary["changes"]:
+        for name, (stored, fresh) in change["changed"].items():
+            out.write(f"{change['uid']}: {name}: {stored!r} -> {fresh!r}\n")
+    for found in summary["usage_drift"]:
+        out.write(
+            f"{found['uid']}: usage drift on {found['meter']}: counted {found['counted']}, "
+            f"in Stripe {found['in_stripe']:g} (period from {found['period_start']})\n"
+        )
+    verb = "would change" if summary["dry_run"] else "changed"
+    out.write(
+        f"checked {summary['checked']}, {verb} {summary['changed']}, failed {summary['failed']}"
+        + (" (dry run: nothing written)" if summary["dry_run"] else "")
+        + "\n"
+    )
+    return 1 if summary["failed"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -270,7 +328,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
     run_parser.set_defaults(handler=run)
-    for sub in (up_parser, down_parser, run_parser):
+    reconcile_parser = commands.add_parser(
+        "reconcile",
+        help="re-sync entitlements from Stripe through the stack's reconcile job, as its "
+        "scheduler (a run's mode is always said)",
+    )
+    mode = reconcile_parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--dry-run", dest="dry_run", action="store_true", help="show changes, write nothing"
+    )
+    mode.add_argument(
+        "--apply", dest="dry_run", action="store_false", help="write what Stripe says"
+    )
+    reconcile_parser.add_argument("--uid", action="append", help="only this user (repeatable)")
+    reconcile_parser.add_argument(
+        "--usage-drift",
+        action="store_true",
+        help="also compare quota counts with Stripe's meter summaries this period",
+    )
+    reconcile_parser.set_defaults(handler=reconcile)
+    for sub in (up_parser, down_parser, run_parser, reconcile_parser):
         sub.add_argument(
             "--state-dir",
             type=Path,

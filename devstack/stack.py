@@ -30,12 +30,14 @@ from types import TracebackType
 from typing import Any, Literal
 
 from devstack import procs
-from devstack.tokens import DEFAULT_PROJECT
+from devstack.tokens import DEFAULT_PROJECT, new_scheduler_key, scheduler_email
 
 log = logging.getLogger("devstack")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = REPO_ROOT / ".devstack"
+# The private key the stack's stand-in for Cloud Scheduler signs job tokens with (per start).
+SCHEDULER_KEY_FILE = "scheduler-key.pem"
 DEFAULT_FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 # The security rules Terraform deploys; the emulator enforces them on client (non-admin) access.
 FIRESTORE_RULES = REPO_ROOT / "firestore.rules"
@@ -213,6 +215,10 @@ class StackInfo:
     usage_topic: str | None = None
     # Event function (deployed name) -> the topic that pushes to it.
     event_topics: dict[str, str] = field(default_factory=dict)
+    # The account whose token may start a job (the stand-in scheduler's), and the file of the
+    # private key this run's scheduler tokens are signed with (SCHEDULER_KEY_FILE, mode 0600).
+    scheduler_email: str | None = None
+    scheduler_key_file: str | None = None
 
     def function_url(self, name: str) -> str:
         """URL of a function by deployed name (``create-customer``) or Python name."""
@@ -661,6 +667,13 @@ class Stack:
             run_values["GOOGLE_CLOUD_PROJECT"] = self.project_id
         env = function_env(run_values, env_dir=self.env_dir, overrides=self.env_overrides)
         env.setdefault("GOOGLE_CLOUD_PROJECT", DEFAULT_PROJECT)
+        # Jobs start only for the scheduler's token, as deployed; here the stack is the
+        # scheduler, with a key made for this run (billing.job_auth, devstack.tokens).
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        env.setdefault(
+            "JOB_TOKEN_PUBLIC_KEY", new_scheduler_key(self.state_dir / SCHEDULER_KEY_FILE)
+        )
+        env.setdefault("JOB_INVOKER_EMAIL", scheduler_email(env["GOOGLE_CLOUD_PROJECT"]))
         if _is_live_key(env.get("STRIPE_SECRET_KEY", "")):
             raise StackError("STRIPE_SECRET_KEY is a live-mode key: the local stack refuses it")
 
@@ -694,6 +707,8 @@ class Stack:
             pids={},
             auth_emulator_host=auth_host,
             web_url=web_url,
+            scheduler_email=env["JOB_INVOKER_EMAIL"],
+            scheduler_key_file=str(self.state_dir / SCHEDULER_KEY_FILE),
         )
         self.function_environ = env
         return info, self._services(info, functions, ports, env)

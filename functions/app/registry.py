@@ -146,7 +146,12 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         "billing.entitlements.events:handle_event",
         secrets=(STRIPE_KEY, WEBHOOK_SECRETS),
     ),
-    FunctionDef("reconcile", "job", "billing.operations.reconcile:reconcile"),
+    FunctionDef(
+        "reconcile",
+        "job",
+        "billing.operations.reconcile:reconcile",
+        settings=("job_invoker_email",),
+    ),
     FunctionDef(
         "send_email",
         "event",

@@ -49,6 +49,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``checkout_locks``: one request at a time opens something payable for a customer.
     - ``metered_usage``: the metering ledger: each usage id claimed, recorded, held or refused.
 - ``identity_toolkit``: Firebase Auth user management (custom claims) over REST.
+- ``job_auth``: who may start a job: the scheduler's OIDC token, checked as in production.
 - ``stripe_api/``: talking to Stripe.
     - ``client``: the shared Stripe client: timeouts, retries, counted calls.
     - ``raw``: reads answered as the JSON Stripe sent.

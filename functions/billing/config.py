@@ -225,6 +225,18 @@ class BillingSettings(EnvSettings):
     firebase_auth_emulator_host: str | None = Field(
         default=None, description="host:port of the Firebase Auth emulator (local runs only)."
     )
+    # Job functions (reconcile): who may start a run (billing.job_auth).
+    job_invoker_email: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9-]{4,29}@[a-z0-9.-]+\.gserviceaccount\.com$",
+        description="The service account whose OIDC token may start a job: the job's Cloud "
+        "Scheduler invoker (Terraform sets it; the local stack, its stand-in scheduler's).",
+    )
+    job_token_public_key: str | None = Field(
+        default=None,
+        description="PEM public key the local stack signs its scheduler tokens with (local runs "
+        "only: deployed, Cloud Run checks Google's signature before the function runs).",
+    )
 
     @field_validator("access_statuses")
     @classmethod
@@ -259,6 +271,11 @@ class BillingSettings(EnvSettings):
                 "FIREBASE_AUTH_EMULATOR_HOST is set in a deployed function (K_SERVICE is set): "
                 "it makes token verification accept unsigned tokens"
             )
+        if self.deployed and self.job_token_public_key:
+            raise ValueError(
+                "JOB_TOKEN_PUBLIC_KEY (the local stack's scheduler key) is set in a deployed "
+                "function: a job would accept tokens that key signs"
+            )
         if self.deployed and self.stripe_api_base:
             raise ValueError(
                 "STRIPE_API_BASE (the local Stripe stand-in) is set in a deployed function"
@@ -280,6 +297,12 @@ class BillingSettings(EnvSettings):
     @property
     def auth_emulated(self) -> bool:
         return bool(self.firebase_auth_emulator_host)
+
+    def job_invoker(self) -> str:
+        """The account whose token may start a job (required at start by job functions)."""
+        if self.job_invoker_email is None:
+            raise missing_settings(self, "job_invoker_email")
+        return self.job_invoker_email
 
     def checkout_pages(self) -> CheckoutPages:
         """Both Checkout return URLs (required at start by the functions that use them)."""

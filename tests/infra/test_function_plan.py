@@ -19,7 +19,7 @@ from billing.config import BillingSettings
 from tests.support.infra import BASE_VARS, Evaluation, evaluate, every_kind_manifest, real_manifest
 
 LOCAL_ONLY = {"FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
-LOCAL_ONLY |= {"STRIPE_API_BASE"}
+LOCAL_ONLY |= {"STRIPE_API_BASE", "JOB_TOKEN_PUBLIC_KEY"}
 
 
 def billing_defaults(**values: Any) -> BillingSettings:
@@ -74,6 +74,20 @@ def test_only_browser_and_webhook_functions_are_public(every_kind: Evaluation) -
 def test_event_and_job_functions_are_routed_to_their_triggers(every_kind: Evaluation) -> None:
     assert every_kind.outputs["event"] == ["record-usage", "send-email"]
     assert every_kind.outputs["job"] == ["reconcile"]
+
+
+def test_a_job_accepts_the_token_of_its_own_invoker_account_only(every_kind: Evaluation) -> None:
+    # The account Cloud Scheduler calls the job as (scheduler.tf) is the one email its token
+    # may carry (billing.job_auth); no other function is told of one.
+    for name, fn in every_kind.outputs["functions"].items():
+        if fn["kind"] == "job":
+            expected = f"{fn['invoker_account_id']}@demo-billing.iam.gserviceaccount.com"
+            assert fn["env"]["JOB_INVOKER_EMAIL"] == expected, name
+            BillingSettings.load(
+                {"STRIPE_SECRET_KEY": "sk_test_x", **fn["env"]}
+            ).job_invoker()  # a value the function starts with
+        else:
+            assert "JOB_INVOKER_EMAIL" not in fn["env"], name
 
 
 def test_each_event_function_is_pushed_from_its_own_topic(every_kind: Evaluation) -> None:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from billing.config import BillingSettings
 from billing.context import Context
 from billing.runtime import Runtime
 from devstack.stack import REPO_ROOT, Stack, StackInfo
+from devstack.tokens import mint_scheduler_token, new_scheduler_key
 from tests.support.billing_flows import OTHER_PRICE, PRICE, failed_first_payment, subscribe
 from tests.support.stack_fixtures import StandIn, User, extra_function
 from tests.support.webhooks import (
@@ -474,8 +476,8 @@ def test_stripe_refusing_a_read_is_503_with_retry_after_and_resumed_on_redeliver
     assert _active(db, user.uid) is not None
 
 
-def test_the_reconcile_command_repairs_a_drifted_entitlement(
-    running_stack: Stack, user: User, paused: StandIn, db: firestore.Client
+def test_the_reconcile_job_repairs_a_drifted_entitlement_for_the_scheduler_only(
+    running_stack: Stack, user: User, paused: StandIn, db: firestore.Client, tmp_path: Path
 ) -> None:
     import subprocess
     import sys
@@ -484,23 +486,45 @@ def test_the_reconcile_command_repairs_a_drifted_entitlement(
     user.ok("retrieve-subscription", {"subscription_id": created["subscription_id"]})
     assert _active(db, user.uid) is not None
     db.collection("entitlements").document(user.uid).update({"active": False, "features": []})
-    env = {**running_stack.function_environ, "PYTHONPATH": "functions:."}
-    env["PATH"] = "/usr/bin:/bin"
+    info = running_stack.info
+    assert info is not None
+    assert info.scheduler_email is not None
+    url = info.functions["reconcile"]
+    # Anyone on the machine, a signed-in user, a token the stack did not sign: refused, and
+    # nothing written, even for a full writing run.
+    assert info.scheduler_key_file is not None
+    key = Path(info.scheduler_key_file).read_bytes()
+    new_scheduler_key(tmp_path / "forger.pem")
+    forger = (tmp_path / "forger.pem").read_bytes()
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": f"Bearer {user.token}"}, 401),
+        (
+            {"Authorization": f"Bearer {mint_scheduler_token(url, info.scheduler_email, forger)}"},
+            401,
+        ),
+        ({"Authorization": f"Bearer {mint_scheduler_token(url, user.email, key)}"}, 403),
+    ]:
+        refused = requests.post(url, json={"dry_run": False}, headers=headers, timeout=60)
+        assert refused.status_code == status, refused.text
+        assert entitlement(db, user.uid)["active"] is False  # type: ignore[index]
 
     def run(*args: str) -> str:
         result = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "billing.operations.reconcile", "--uid", user.uid, *args],
-            env=env, capture_output=True, text=True, timeout=60, check=True,
+            [sys.executable, "-m", "devstack", "reconcile", "--state-dir",
+             str(running_stack.state_dir), "--uid", user.uid, *args],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
+        assert result.returncode == 0, result.stderr
         return result.stdout
 
     dry = run("--dry-run")
     assert f"{user.uid}: active: False -> True" in dry
     assert "would change 1" in dry
     assert entitlement(db, user.uid)["active"] is False  # type: ignore[index]
-    assert "changed 1" in run()
+    assert "changed 1" in run("--apply")
     assert entitlement(db, user.uid)["active"] is True  # type: ignore[index]
-    assert "changed 0" in run()
+    assert "changed 0" in run("--apply")
 
 
 def test_make_reconcile_runs_against_the_running_stack_from_its_stack_json(

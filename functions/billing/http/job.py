@@ -1,8 +1,10 @@
 """The policy of scheduled jobs: POST with a JSON object of options, from Cloud Scheduler only.
 
 A job function is deployed without public invocation: Cloud Run admits only requests that
-carry an OIDC token of a service account granted ``roles/run.invoker`` on it (the scheduler's),
-so no Firebase token is asked for here. Its operation runs with no caller.
+carry an OIDC token of a service account granted ``roles/run.invoker`` on it (the scheduler's).
+The function checks that token too (billing.job_auth), locally as in production, before it
+reads the body: 401 without a valid one, 403 for anyone else's (a user's). Its operation runs
+with no caller.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from billing.errors import MALFORMED_JSON, BadRequest, MethodNotAllowed
 from billing.http.body import read_body
 from billing.http.browser import parse_json_object
 from billing.http.shell import HttpFunction, json_response
+from billing.job_auth import verify_scheduler
 
 if TYPE_CHECKING:
     from billing.runtime import Runtime
@@ -30,6 +33,7 @@ class JobEndpoint[Req: RequestModel](HttpFunction):
     def respond(self, request: flask.Request, rt: Runtime, request_id: str) -> flask.Response:
         if request.method != "POST":
             raise MethodNotAllowed(["POST"])
+        verify_scheduler(rt.settings, request.headers.get("Authorization"), request.host)
         raw = read_body(
             request, rt.settings.max_body_bytes, timeout=rt.settings.body_timeout_seconds
         )

@@ -1,22 +1,19 @@
 """Re-sync customers' entitlements from Stripe: after an outage longer than Stripe's three days
 of webhook retries, to backfill, or on a schedule as a safety net.
 
-``python -m billing.operations.reconcile [--uid UID ...] [--dry-run]`` (``make reconcile``)
-runs it from a shell with the functions' environment; the ``reconcile`` function runs it for
-Cloud Scheduler.
+The ``reconcile`` job function runs it: Cloud Scheduler calls it daily with its OIDC token, and
+``make reconcile`` calls the local stack's with a token the stack signs for its stand-in
+scheduler (``python -m devstack reconcile``). Every run says its mode.
 Safe to re-run: each user goes through the same guarded sync as a webhook event.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
-import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import id_token, sync
@@ -26,6 +23,10 @@ from core.firestore import doc_id
 log = logging.getLogger(__name__)
 
 COMPARED = ("active", "status", "subscription_id", "price_id", "features", "valid_until")
+# A run over named users is a person's repair; more than this is a run over everyone.
+MAX_UIDS = 100
+
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class ReconcileRequest(RequestModel):
@@ -37,6 +38,11 @@ class ReconcileRequest(RequestModel):
         default=False,
         description="Also compare each customer's quota counts with Stripe's meter summaries "
         "for the current period (one Stripe read per customer and meter).",
+    )
+    uids: list[Uid] = Field(
+        default_factory=list,
+        max_length=MAX_UIDS,
+        description="Only these users (Firebase uids); empty: every customer.",
     )
 
 
@@ -61,6 +67,9 @@ class ReconcileSummary(ResponseModel):
     failed: int
     changes: list[Change]
     usage_drift: list[UsageDrift] = Field(default_factory=list)
+    skipped: list[str] = Field(
+        default_factory=list, description="Users asked for by uid who have no Stripe customer."
+    )
 
 
 def _stored(ctx: Context, uid: str) -> dict[str, Any]:
@@ -121,75 +130,28 @@ def with_usage_drift(
 
 
 def reconcile(ctx: Context, body: ReconcileRequest) -> ReconcileSummary:
-    """Re-sync every known customer's entitlement from Stripe."""
-    pairs = list(ctx.runtime.customers.linked())
+    """Re-sync the entitlement of every known customer (or of ``body.uids``) from Stripe."""
+    skipped: list[str] = []
+    if body.uids:
+        pairs = []
+        for uid in dict.fromkeys(body.uids):
+            record = ctx.runtime.customers.get(uid)
+            if record is None or record.customer_id is None:
+                skipped.append(uid)
+            else:
+                pairs.append((uid, record.customer_id))
+    else:
+        pairs = list(ctx.runtime.customers.linked())
     summary = reconcile_customers(ctx, pairs, dry_run=body.dry_run)
     if body.usage_drift:
         summary = with_usage_drift(ctx, summary, pairs)
     log.info(
         "reconciled",
-        extra={"checked": summary.checked, "changed": summary.changed, "failed": summary.failed},
+        extra={
+            "dry_run": summary.dry_run,
+            "checked": summary.checked,
+            "changed": summary.changed,
+            "failed": summary.failed,
+        },
     )
-    return summary
-
-
-def _run(
-    ctx: Context, uids: list[str] | None, *, dry_run: bool, usage_drift: bool = False
-) -> ReconcileSummary:
-    if not uids:
-        return reconcile(ctx, ReconcileRequest(dry_run=dry_run, usage_drift=usage_drift))
-    pairs = []
-    for uid in uids:
-        record = ctx.runtime.customers.get(uid)
-        if record is None or record.customer_id is None:
-            sys.stderr.write(f"{uid}: no Stripe customer; skipped\n")
-            continue
-        pairs.append((uid, record.customer_id))
-    summary = reconcile_customers(ctx, pairs, dry_run=dry_run)
-    return with_usage_drift(ctx, summary, pairs) if usage_drift else summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    from billing import runtime
-    from core import logs
-
-    parser = argparse.ArgumentParser(
-        prog="python -m billing.operations.reconcile", description=__doc__
-    )
-    parser.add_argument("--uid", action="append", help="only this user (repeatable)")
-    parser.add_argument("--dry-run", action="store_true", help="show changes, write nothing")
-    parser.add_argument(
-        "--usage-drift",
-        action="store_true",
-        help="also compare quota counts with Stripe's meter summaries this period",
-    )
-    args = parser.parse_args(argv)
-    logs.configure("WARNING")
-    ctx = Context(runtime=runtime.current(), request_id=uuid.uuid4().hex)
-    try:
-        summary = _run(ctx, args.uid, dry_run=args.dry_run, usage_drift=args.usage_drift)
-    except Exception as exc:  # noqa: BLE001 - a command answers with a line, not a traceback
-        sys.stderr.write(
-            f"reconcile stopped: {type(exc).__name__} (are Stripe and Firestore reachable?); "
-            "re-run when they are: it is safe to repeat.\n"
-        )
-        return 2
-    for change in summary.changes:
-        for name, (stored, fresh) in change.changed.items():
-            sys.stdout.write(f"{change.uid}: {name}: {stored!r} -> {fresh!r}\n")
-    for found in summary.usage_drift:
-        sys.stdout.write(
-            f"{found.uid}: usage drift on {found.meter}: counted {found.counted}, "
-            f"in Stripe {found.in_stripe:g} (period from {found.period_start})\n"
-        )
-    verb = "would change" if summary.dry_run else "changed"
-    sys.stdout.write(
-        f"checked {summary.checked}, {verb} {summary.changed}, failed {summary.failed}"
-        + (" (dry run: nothing written)" if summary.dry_run else "")
-        + "\n"
-    )
-    return 1 if summary.failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return summary.model_copy(update={"skipped": skipped})

@@ -117,7 +117,7 @@ locals {
   }
 
   # Settings that only make sense on a developer's machine; none may reach a deployed function.
-  local_only_settings = ["FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STRIPE_API_BASE"]
+  local_only_settings = ["FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "STRIPE_API_BASE", "JOB_TOKEN_PUBLIC_KEY"]
 
   functions = {
     for name, fn in var.functions : name => {
@@ -141,6 +141,9 @@ locals {
       env = merge(var.env, local.upstream_env, {
         # One gunicorn thread per concurrent request at least (more for a job's own calls).
         THREADS = tostring(max(local.concurrency[name], try(fn.instance.threads, 0)))
+        }, fn.kind != "job" ? {} : {
+        # The one account whose OIDC token may start the job: its Cloud Scheduler invoker.
+        JOB_INVOKER_EMAIL = "${module.account_ids.invoker[name]}@${lookup(var.env, "GOOGLE_CLOUD_PROJECT", "")}.iam.gserviceaccount.com"
       })
       secrets = sort(distinct(concat(
         fn.secrets,

@@ -185,10 +185,12 @@ def test_the_env_example_defaults_start_every_function(monkeypatch: pytest.Monke
     for key, value in read_env_file(REPO_ROOT / ".env.example").items():
         monkeypatch.setenv(key, value)
     # What the local stack adds per run (its stand-in's signing secret, its emulators, the
-    # catalog's offered prices by the stand-in's ids).
+    # catalog's offered prices by the stand-in's ids, its stand-in scheduler's account).
     from devstack.stripe_standin import seeding
+    from devstack.tokens import scheduler_email
 
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRETS", "whsec_" + "r" * 32)
+    monkeypatch.setenv("JOB_INVOKER_EMAIL", scheduler_email("demo-billing"))
     monkeypatch.setenv("ALLOWED_PRICE_IDS", ",".join(seeding.offered_price_ids()))
     check(None)
 
