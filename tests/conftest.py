@@ -72,3 +72,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/reliability/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.reliability)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many 429s the suites run with Stripe's contention on met (tests/support/contention)."""
+    from tests.support.contention import MET
+
+    if not MET:
+        return
+    terminalreporter.section("Stripe contention met")
+    for suite, met in sorted(MET.items()):
+        counts = ", ".join(f"{count} {code}" for code, count in sorted(met.items())) or "no 429"
+        terminalreporter.write_line(f"{suite}: {counts}")

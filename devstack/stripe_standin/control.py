@@ -36,6 +36,8 @@ _CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
     "webhook_payload": (str,),
     "retry_schedule_days": (list,),
     "dunning_end": (str,),
+    "lock_timeout_ms": (int,),
+    "rate_limits": (bool,),
 }
 _PAYLOADS = ("snapshot", "thin")
 
@@ -124,11 +126,12 @@ def control_blueprint(standin: Standin) -> Blueprint:
             expected = _CONFIG_FIELDS.get(field)
             if expected is None:
                 return _problem(f"unknown config field: {field}")
-            if not isinstance(value, expected) or isinstance(value, bool):
+            wrong_bool = isinstance(value, bool) and bool not in expected
+            if not isinstance(value, expected) or wrong_bool:
                 return _problem(f"invalid value for {field}")
             if field == "webhook_payload" and value not in _PAYLOADS:
                 return _problem(f"webhook_payload must be one of {', '.join(_PAYLOADS)}")
-            minimum = {"latency_ms": 0, "webhook_max_attempts": 1}.get(field)
+            minimum = {"latency_ms": 0, "webhook_max_attempts": 1, "lock_timeout_ms": 0}.get(field)
             if minimum is not None and cast(int, value) < minimum:
                 return _problem(f"invalid value for {field}")
         try:
@@ -143,6 +146,7 @@ def control_blueprint(standin: Standin) -> Blueprint:
                 setattr(standin.config, field, value)
         with state.lock:
             state.dunning = standin.dunning_settings()
+            state.invoice_limits = standin.rate_limited()
         return get_config()
 
     @bp.post("/reset")

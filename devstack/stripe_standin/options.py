@@ -28,6 +28,13 @@ class StandinConfig:
     # The account's revenue-recovery settings (dunning.py): days between a failed renewal's
     # attempts, and the subscription's status once every retry failed.
     retry_schedule_days: tuple[int, ...] = (3, 5, 7)
+    # Contention (contention.py), off unless a test about concurrency turns it on: a write
+    # waits at most this long for an object another write holds, then answers 429 lock_timeout
+    # (0: no object locks, every request simply runs in turn).
+    lock_timeout_ms: int = 0
+    # Test mode's rate limits: 25 reads and 25 writes a second, 10 new invoices a minute and 20
+    # a day per subscription.
+    rate_limits: bool = False
     dunning_end: str = "canceled"
     catalog_path: Path = DEFAULT_CATALOG
     fixtures_path: Path | None = DEFAULT_FIXTURES

@@ -28,6 +28,14 @@ from devstack.stripe_standin.api_errors import (
     invalid_request,
 )
 from devstack.stripe_standin.clock import Clock
+from devstack.stripe_standin.contention import (
+    LockTimeout,
+    ObjectLocks,
+    RateLimits,
+    lock_timeout,
+    locked_ids,
+    rate_limited,
+)
 from devstack.stripe_standin.delivery import WebhookDispatcher, WebhookSettings
 from devstack.stripe_standin.dunning import DunningSettings
 from devstack.stripe_standin.expand import Expander
@@ -81,6 +89,9 @@ class Standin:
             before_flush=announce_changes,
         )
         self.state.dunning = self.dunning_settings()
+        self.state.invoice_limits = self.config.rate_limits
+        self.locks = ObjectLocks()
+        self.rate_limits = RateLimits()
         self.expander = Expander(self.state)
         self.router = Router(ROUTES)
         self.idempotency = IdempotencyStore(self.clock.now)
@@ -121,6 +132,14 @@ class Standin:
         with self.config_lock:
             return self.config.latency_ms / 1000
 
+    def lock_timeout_s(self) -> float:
+        with self.config_lock:
+            return self.config.lock_timeout_ms / 1000
+
+    def rate_limited(self) -> bool:
+        with self.config_lock:
+            return self.config.rate_limits
+
     def reset(self) -> None:
         """Forget all objects, events, keys, logs, faults and deliveries; keep config."""
         with self.state.lock:
@@ -153,6 +172,10 @@ class Standin:
         try:
             response = self._handle(req, request_id, idempotency_key, record)
             record["status"] = 0 if req.environ.get(DISCONNECT) else response.status_code
+            if response.status_code >= 400 and response.mimetype == "application/json":
+                # Which refusal it was (lock_timeout, rate_limit, ...): Stripe's error.code.
+                error = json.loads(response.get_data()).get("error") or {}
+                record["error_code"] = error.get("code")
             record["replayed"] = response.headers.get("Idempotent-Replayed") == "true"
             return response
         finally:
@@ -177,6 +200,8 @@ class Standin:
             route, path_params = self.router.match(req.method, req.path)
         except StripeAPIError as error:
             return _error_response(error, request_id)
+        if self.rate_limited() and not self.rate_limits.admit(req.method):
+            return _error_response(rate_limited(), request_id)
         claim = None
         if req.method == "POST" and idempotency_key:
             begun = self.idempotency.begin(api_key, idempotency_key, req.method, req.path, raw)
@@ -209,11 +234,21 @@ class Standin:
         claim: Claimed | None,
     ) -> Response:
         try:
-            latency = self.latency_s()
-            if latency:
-                time.sleep(latency)
             origin = Origin(request_id, idempotency_key if req.method == "POST" else None)
-            status, body = self._execute(route, path_params, params, origin, req)
+            lock_wait = self.lock_timeout_s()
+            objects = locked_ids(req.method, path_params, params) if lock_wait else set()
+            if objects:
+                try:
+                    with self.locks.hold(objects, lock_wait):
+                        # Stripe's processing time is spent holding its object locks.
+                        self._sleep_latency()
+                        status, body = self._execute(route, path_params, params, origin, req)
+                except LockTimeout:
+                    # Not saved for the idempotency key: the SDK's retry runs the request anew.
+                    return _error_response(lock_timeout(), request_id)
+            else:
+                self._sleep_latency()
+                status, body = self._execute(route, path_params, params, origin, req)
             payload = _encode(body)
             if claim is not None:
                 self.idempotency.complete(claim, StoredResponse(status, payload, request_id))
@@ -222,6 +257,11 @@ class Standin:
         finally:
             if claim is not None:
                 self.idempotency.release(claim)
+
+    def _sleep_latency(self) -> None:
+        latency = self.latency_s()
+        if latency:
+            time.sleep(latency)
 
     def _execute(
         self,

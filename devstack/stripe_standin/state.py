@@ -155,6 +155,8 @@ class State:
         self.base_url = "http://127.0.0.1"
         # The account's retry schedule and end of dunning (the stand-in's options set it).
         self.dunning = DunningSettings()
+        # Whether a subscription's new invoices are limited (10 a minute, 20 a day).
+        self.invoice_limits = False
         self.data = Data()
         self.reset()
 

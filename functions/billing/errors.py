@@ -290,7 +290,9 @@ IN_PROGRESS = _declare(
     "in_progress",
     409,
     "The same request is already in progress. Please retry in a moment.",
-    "The same request is still being processed: retry after `Retry-After`.",
+    "The same request is still being processed, or Stripe kept answering that another request "
+    "is changing the same object (`lock_timeout`, after the SDK's retries): retry after "
+    "`Retry-After`.",
 )
 IDEMPOTENCY_CONFLICT = _declare(
     "idempotency_conflict",

@@ -83,6 +83,11 @@ def card_error(exc: stripe.CardError) -> PaymentFailed:
     return PaymentFailed(code=decline(exc.code, exc.error.decline_code if exc.error else None))
 
 
+def _error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's ``error.code``; stripe-python leaves ``exc.code`` unset on a RateLimitError."""
+    return exc.code or (exc.error.code if exc.error is not None else None)
+
+
 def from_stripe(exc: stripe.StripeError) -> BillingError:
     import stripe  # loaded already: ``exc`` is one of its exceptions
 
@@ -94,7 +99,23 @@ def from_stripe(exc: stripe.StripeError) -> BillingError:
             "Retry with the same details, or try again later.",
             code=IDEMPOTENCY_CONFLICT,
         )
+    if isinstance(exc, stripe.RateLimitError) and _error_code(exc) == "lock_timeout":
+        # Another request (the customer's other tab, a webhook, Stripe itself) is changing the
+        # same object, and the SDK's retries (it retries a lock timeout: Stripe sends
+        # Stripe-Should-Retry: true) did not outlast it. Nothing was done: the caller retries
+        # in a moment (https://docs.stripe.com/rate-limits#object-lock-timeouts).
+        log.warning(
+            "stripe object locked by another request",
+            extra={"stripe_request_id": exc.request_id},
+        )
+        return Conflict(
+            "Another change to your billing account is in progress. Please retry in a moment.",
+            code=IN_PROGRESS,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, stripe.RateLimitError | stripe.APIConnectionError):
+        # A rate limit (sent without Stripe-Should-Retry, so the SDK does not retry it): the
+        # account is over Stripe's requests a second; the caller retries a little later.
         return UpstreamUnavailable(STRIPE_UNAVAILABLE)
     if isinstance(exc, stripe.InvalidRequestError):
         if is_resource_missing(exc):

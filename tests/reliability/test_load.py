@@ -2,14 +2,19 @@
 Stripe is healthy, slow and flaky, or rate-limiting. Whatever happens in between, each user
 ends with exactly one Stripe customer and one subscription (read back from the stand-in), and
 every answer on the way was documented: a 200, or a 503 / 409 ``in_progress`` saying when to
-retry. Never a 500.
+retry. Never a 500. Stripe's contention is on (tests/support/contention.py): object locks that
+answer 429 ``lock_timeout`` and test mode's rate limits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+
+import pytest
 
 from devstack.stack import StackInfo
+from tests.support.contention import stripe_contention
 from tests.support.load import (
     Journey,
     assert_one_customer_and_subscription_each,
@@ -18,6 +23,12 @@ from tests.support.load import (
     sign_up_and_subscribe,
 )
 from tests.support.stack_fixtures import Api, StandIn, User
+
+
+@pytest.fixture(autouse=True)
+def _contention(standin: StandIn) -> Iterator[None]:
+    with stripe_contention(standin, __name__):
+        yield
 
 
 def _journeys(api: Api, stack: StackInfo, n: int) -> list[Journey]:

@@ -92,6 +92,8 @@ def _clean_controls(standin_server: StandinServer) -> Iterator[None]:
             "webhook_payload": "snapshot",
             "retry_schedule_days": [3, 5, 7],
             "dunning_end": "canceled",
+            "lock_timeout_ms": 0,
+            "rate_limits": False,
         },
     )
 

@@ -13,6 +13,7 @@ from stripe.params import (
 )
 
 from devstack.stripe_standin import (
+    contention,
     discounts,
     ids,
     invoicing,
@@ -358,6 +359,16 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
                 "A canceled subscription can only update its cancellation_details and metadata."
             )
     if "items" in params:
+        if state.invoice_limits and params.get("proration_behavior") == "always_invoice":
+            # Before anything changes: the change would invoice at once (contention.py).
+            contention.check_invoice_limits(
+                (
+                    int(invoice["created"])
+                    for invoice in state.data.invoices.values()
+                    if invoicing.subscription_of_invoice(state, invoice) is sub
+                ),
+                state.now(),
+            )
         subscription_updates.change(state, sub, params, ctx.origin)
         return ctx.render(sub, params)
     for param in ("discounts", "proration_date", "payment_behavior", "proration_behavior"):

@@ -215,6 +215,12 @@ def _card_error(code: str, decline_code: str | None) -> stripe.CardError:
     return stripe.CardError("x", None, code, json_body={"error": error}, http_status=402)
 
 
+def _lock_timeout() -> stripe.RateLimitError:
+    """As stripe-python raises it: a RateLimitError whose code is only in its body."""
+    error = {"type": "invalid_request_error", "code": "lock_timeout", "message": "locked"}
+    return stripe.RateLimitError("locked", json_body={"error": error}, http_status=429)
+
+
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
@@ -223,6 +229,8 @@ def _card_error(code: str, decline_code: str | None) -> stripe.CardError:
         (_card_error("expired_card", None), 402, "expired_card"),
         (stripe.APIConnectionError("connection reset"), 503, "upstream_unavailable"),
         (stripe.RateLimitError("slow down", http_status=429), 503, "upstream_unavailable"),
+        # Another request holds the Stripe object, past the SDK's retries: retry in a moment.
+        (_lock_timeout(), 409, "in_progress"),
         (stripe.APIError("oops", http_status=500), 503, "upstream_unavailable"),
         (
             stripe.InvalidRequestError("No such customer", "id", code="resource_missing"),
@@ -264,7 +272,7 @@ def test_failures_map_to_one_error_shape(
     assert "sk_test" not in text
     assert "4242" not in text
     assert "Traceback" not in text
-    if status == 503:
+    if status == 503 or code == "in_progress":
         assert response.headers["Retry-After"].isdigit()
 
 
