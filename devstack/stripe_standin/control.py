@@ -149,6 +149,19 @@ def control_blueprint(standin: Standin) -> Blueprint:
             state.invoice_limits = standin.rate_limited()
         return get_config()
 
+    @bp.post("/entitlements/lag")
+    def entitlements_lag() -> Response:
+        """``{"on": true}``: active entitlements stop following payments (the lag between a
+        payment and Stripe's entitlement summary); ``{"on": false}``: they catch up now, with
+        their summary events."""
+        on = _body().get("on")
+        if not isinstance(on, bool):
+            return _problem("on must be true or false")
+        with state.lock:
+            standin.entitlements_lag = on
+            state.flush_events()
+        return _json({"on": on})
+
     @bp.post("/reset")
     def reset() -> Response:
         standin.reset()

@@ -76,6 +76,9 @@ class Standin:
             self.config.webhook_secret = "whsec_" + ids.random_string(32)
         self.config_lock = threading.Lock()
         self.clock = Clock()
+        # POST /_standin/entitlements/lag: Stripe derives active entitlements after the change
+        # that grants them; while this is set, they stay as last announced.
+        self.entitlements_lag = False
         self.dispatcher = WebhookDispatcher(self.webhook_settings, self._acknowledged)
         catalog_path, fixtures_path = self.config.catalog_path, self.config.fixtures_path
         with_portal = self.config.portal_configuration
@@ -86,7 +89,7 @@ class Standin:
             self._endpoint_count,
             # Stripe recomputes a customer's active entitlements whenever what they are
             # subscribed to, or the features of those products, change.
-            before_flush=announce_changes,
+            before_flush=lambda state: None if self.entitlements_lag else announce_changes(state),
         )
         self.state.dunning = self.dunning_settings()
         self.state.invoice_limits = self.config.rate_limits
@@ -144,6 +147,7 @@ class Standin:
         """Forget all objects, events, keys, logs, faults and deliveries; keep config."""
         with self.state.lock:
             self.clock.reset()
+            self.entitlements_lag = False
             self.state.reset()
         self.idempotency.clear()
         self.recorder.clear()

@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 ENTITLEMENTS = "entitlements"
 SYNCS = "entitlement_syncs"
 NO_SUBSCRIPTION = "none"
+# Stripe "creates and manages an Active Entitlement" when a customer subscribes to a product
+# with features and "notifies you about when to provision" them
+# (https://docs.stripe.com/billing/entitlements) with
+# entitlements.active_entitlement_summary.updated: the list is derived from the subscription
+# and may lag the payment, so a read right after invoice.paid can find it still empty. For this
+# long after the latest invoice was paid, an empty list is read as "not computed yet".
+ENTITLEMENT_LAG_SECONDS = 600
 
 type Raw = raw.Json
 _CAS_ATTEMPTS = 8
@@ -126,6 +133,11 @@ def evaluate(
             valid_until = period_end
     price = items[0]["price"] if items else None
     product = price["product"] if price else None
+    if active and not feature_keys and _just_paid(sub, now):
+        # Entitlements lag the payment: rather than active with no features (which the summary
+        # event would correct moments later), the plan's features as the catalog attaches them
+        # to its product in Stripe; the summary's sync then writes Stripe's own list.
+        feature_keys = plans.subscription_features(items)
     return Entitlement(
         uid=uid,
         customer_id=customer_id,
@@ -146,6 +158,14 @@ def evaluate(
         limits=plans.subscription_limits(items) if active else _free_limits(),
         usage_period=_usage_period(items, period_end) if active else None,
     )
+
+
+def _just_paid(sub: Raw, now: int) -> bool:
+    invoice = sub.get("latest_invoice")
+    if not isinstance(invoice, Mapping) or invoice.get("status") != "paid":
+        return False
+    paid_at = (invoice.get("status_transitions") or {}).get("paid_at")
+    return isinstance(paid_at, int) and 0 <= now - paid_at <= ENTITLEMENT_LAG_SECONDS
 
 
 def _usage_period(items: Sequence[Raw], end: int | None) -> dict[str, int] | None:

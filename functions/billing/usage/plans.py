@@ -31,6 +31,19 @@ def free_features() -> list[str]:
     return sorted(loaded.free_plan.features) if loaded.free_plan else []
 
 
+def subscription_features(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The features the catalog attaches to the products of a subscription's prices (the
+    product features Terraform creates in Stripe), by lookup key."""
+    loaded = catalog.load()
+    keys: set[str] = set()
+    for item in items:
+        price = item.get("price") or {}
+        entry = loaded.prices.get(str(price.get("lookup_key") or ""))
+        if entry is not None:
+            keys.update(loaded.products[entry.product].features)
+    return sorted(keys)
+
+
 def subscription_limits(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The quotas a subscription's items give, as the entitlement document carries them."""
     loaded = catalog.load()

@@ -119,3 +119,34 @@ def test_unknown_access_statuses_are_refused_at_start() -> None:
         env.setenv("ACCESS_STATUSES", "active,paid")
         with pytest.raises(ConfigError, match="ACCESS_STATUSES: paid: not Stripe"):
             load_settings()
+
+
+def _just_paid(paid_seconds_ago: int) -> dict[str, Any]:
+    invoice = {
+        "id": "in_paid",
+        "object": "invoice",
+        "created": NOW - paid_seconds_ago - 5,
+        "status": "paid",
+        "status_transitions": {
+            "finalized_at": NOW - paid_seconds_ago - 5,
+            "paid_at": NOW - paid_seconds_ago,
+        },
+    }
+    sub = _sub("active", latest_invoice=invoice)
+    sub["items"]["data"][0]["price"]["lookup_key"] = "pro_monthly"
+    return sub
+
+
+def test_features_lagging_a_fresh_payment_are_the_plans_not_none(
+    settings: BillingSettings,
+) -> None:
+    """Issue 15, point 12: Stripe's entitlement list, still empty right after the payment, does
+    not make the document "active with no features": the plan's catalog features stand in."""
+    fresh = evaluate("u", "cus_1", [_just_paid(30)], [], settings, NOW)
+    assert (fresh.active, fresh.features) == (True, ["api_access", "priority_support", "reports"])
+    # Stripe's own list, once there, is what counts (a feature removed in the Dashboard too).
+    listed = evaluate("u", "cus_1", [_just_paid(30)], ["reports"], settings, NOW)
+    assert listed.features == ["reports"]
+    # Long after the payment an empty list is Stripe's answer, not a lag.
+    old = evaluate("u", "cus_1", [_just_paid(3600)], [], settings, NOW)
+    assert (old.active, old.features) == (True, [])
