@@ -4,6 +4,13 @@ A subscription provisions the features attached to its products while it is live
 entitlements through ``past_due``, ``unpaid`` and ``paused`` (it sends no summary event when a
 trial ends into ``paused``), and removes them when the subscription ends or never started.
 Whenever a customer's set changes, ``entitlements.active_entitlement_summary.updated`` is sent.
+
+A product's features are read when a subscription item's period starts and kept for that
+period: "Existing subscriptions will create active entitlements for any product feature changes
+at the start of the next billing period" (https://docs.stripe.com/billing/entitlements, quoted
+in https://github.com/formbricks/formbricks/pull/8141). So a feature attached to a product
+reaches a new subscriber at once, and an existing one at their renewal (or a plan change, which
+starts the item on another product).
 """
 
 from __future__ import annotations
@@ -24,11 +31,24 @@ def _features_of(state: State, customer_id: str) -> dict[str, JSONDict]:
         if sub["customer"] != customer_id or sub["status"] not in PROVISIONING:
             continue
         for item in sub["items"]["data"]:
-            for attached in state.data.product_features.get(item["price"]["product"], []):
-                feature = attached["entitlement_feature"]
-                if feature["active"]:
-                    features[feature["id"]] = feature
+            for feature_id in _snapshot(state, item):
+                feature = state.data.features.get(feature_id)
+                if feature is not None and feature["active"]:
+                    features[feature_id] = feature
     return features
+
+
+def _snapshot(state: State, item: JSONDict) -> list[str]:
+    """The item's product's features as they were when its current period started (read the
+    first time the item provisions in that period)."""
+    product = item["price"]["product"]
+    key = (item["id"], product, int(item["current_period_start"]))
+    if key not in state.data.feature_snapshots:
+        state.data.feature_snapshots[key] = [
+            attached["entitlement_feature"]["id"]
+            for attached in state.data.product_features.get(product, [])
+        ]
+    return state.data.feature_snapshots[key]
 
 
 def announce_changes(state: State) -> None:

@@ -124,6 +124,9 @@ class Data:
     price_tiers: dict[str, list[JSONDict]] = field(default_factory=dict)  # expandable only
     # metered subscription item id -> when its price last changed: usage counts from then on
     metered_since: dict[str, int] = field(default_factory=dict)
+    # (subscription item, product, period start) -> the product's feature ids at that period's
+    # start: what the item provisions until its next period (active_entitlements.py)
+    feature_snapshots: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
     coverage: dict[str, Coverage] = field(default_factory=dict)  # subscription item id ->
     pending_changes: dict[str, PendingChange] = field(default_factory=dict)  # invoice id ->
     checkout_lines: dict[str, list[JSONDict]] = field(default_factory=dict)  # session id ->

@@ -201,19 +201,26 @@ def test_a_decline_on_the_payment_form_sends_no_mail(
     assert [m for m in topic.for_uid(user.uid) if m["type"] == "payment_failed"] == []
 
 
-def test_a_feature_added_in_stripe_reaches_the_entitlement_without_a_deploy(
-    user: User, standin: StandIn, db: firestore.Client
+def test_a_feature_added_in_stripe_reaches_a_new_subscriber_without_a_deploy(
+    user: User, other_user: User, standin: StandIn, db: firestore.Client
 ) -> None:
+    """Stripe gives a product's new feature to new subscribers at once and to existing ones at
+    their next period (the stand-in's own test covers the renewal); no deploy either way."""
     subscribe(user, standin)
     wait_until(lambda: _active(db, user.uid), "the entitlement to turn active")
     key = f"exports_{user.uid.replace('-', '_')}"
     feature = standin.sdk.v1.entitlements.features.create({"name": "Exports", "lookup_key": key})
     standin.sdk.v1.products.features.create("prod_basic", {"entitlement_feature": feature.id})
+    subscribe(other_user, standin)
     doc = wait_until(
-        lambda: _where(db, user.uid, lambda d: key in d["features"]),
-        "the new feature in the entitlement",
+        lambda: _where(db, other_user.uid, lambda d: key in d["features"]),
+        "the new feature in the new subscriber's entitlement",
     )
     assert "reports" in doc["features"]
+    existing = standin.sdk.v1.entitlements.active_entitlements.list(
+        params={"customer": user.customer()}
+    )
+    assert key not in [e.lookup_key for e in existing.data]  # until their renewal
 
 
 def test_retrieve_subscription_refreshes_the_entitlement_before_the_webhook(

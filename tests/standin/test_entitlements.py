@@ -49,16 +49,23 @@ def test_a_paid_subscription_provisions_its_products_features_and_says_so(
     assert _summaries(client, customer)[-1] == set()
 
 
-def test_a_feature_attached_in_stripe_reaches_existing_subscribers(
-    client: stripe.StripeClient, email: str
+def test_a_feature_attached_in_stripe_reaches_new_subscribers_at_once_existing_at_renewal(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
 ) -> None:
-    customer, _ = _paid_subscription(client, email)
-    feature = client.v1.entitlements.features.create(
-        {"name": "Exports", "lookup_key": f"exports_{customer.lower()}"}
-    )
+    """https://docs.stripe.com/billing/entitlements: "Existing subscriptions will create active
+    entitlements for any product feature changes at the start of the next billing period"."""
+    customer, sub = _paid_subscription(client, email)
+    key = f"exports_{customer.lower()}"
+    feature = client.v1.entitlements.features.create({"name": "Exports", "lookup_key": key})
     client.v1.products.features.create("prod_pro", {"entitlement_feature": feature.id})
-    assert f"exports_{customer.lower()}" in _active(client, customer)
-    assert f"exports_{customer.lower()}" in _summaries(client, customer)[-1]
+    assert key not in _active(client, customer)  # not before their next period
+    newcomer, _ = _paid_subscription(client, "new-" + email)
+    assert key in _active(client, newcomer)  # a new subscriber has it at once
+    now = standin_server.control("GET", "/_standin/clock")["now"]
+    standin_server.advance(sub.items.data[0].current_period_end - now + 60)  # renewal
+    assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+    assert key in _active(client, customer)
+    assert key in _summaries(client, customer)[-1]
 
 
 def test_an_unpaid_checkout_provisions_nothing(client: stripe.StripeClient, email: str) -> None:
