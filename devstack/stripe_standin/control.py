@@ -177,7 +177,10 @@ def control_blueprint(standin: Standin) -> Blueprint:
         if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
             return _problem("seconds must be a non-negative integer")
         return mutate(
-            lambda: {"actions": invoicing.advance_clock(state, seconds), "now": state.now()}
+            lambda: {
+                "actions": invoicing.advance_clock(state, seconds) + checkout.expire_due(state),
+                "now": state.now(),
+            }
         )
 
     def outcome() -> bool | None:

@@ -537,8 +537,13 @@ def bill_new_period(state: State, sub: JSONDict, boundary: int, origin: Origin) 
             cancel_subscription(state, sub, origin, at=boundary)
             return
         if pm_id is None and missing_pm == "pause":
+            # "customer.subscription.paused: Occurs whenever a customer's subscription is paused.
+            # Only applies when subscriptions enter status=paused"
+            # (https://docs.stripe.com/api/events/types), as a trial ending without a payment
+            # method into a pause does (https://docs.stripe.com/billing/subscriptions/trials).
             sub["status"] = "paused"
             state.emit_update("customer.subscription.updated", sub, before, origin)
+            state.emit("customer.subscription.paused", sub, origin)
             return
         sub["status"] = "active"
     unpaid = sub["status"] == "unpaid"

@@ -11,6 +11,7 @@ from devstack.stripe_standin.state import JSONDict, Origin, PendingChange, State
 def apply(state: State, pending: PendingChange, origin: Origin) -> None:
     sub = state.data.subscriptions[pending.subscription]
     before = snapshot(sub)
+    was_pending = sub["pending_update"] is not None
     for item in sub["items"]["data"]:
         price_id = pending.prices.get(item["id"])
         if price_id is not None:
@@ -28,6 +29,11 @@ def apply(state: State, pending: PendingChange, origin: Origin) -> None:
         sub["discounts"] = list(pending.discounts)
     sub["pending_update"] = None
     state.emit_update("customer.subscription.updated", sub, before, origin)
+    if was_pending:
+        # "customer.subscription.pending_update_applied: Occurs whenever a customer's
+        # subscription's pending update is applied, and the subscription is updated"
+        # (https://docs.stripe.com/api/events/types).
+        state.emit_update("customer.subscription.pending_update_applied", sub, before, origin)
 
 
 def invoice_paid(state: State, invoice: JSONDict, origin: Origin) -> None:

@@ -20,7 +20,7 @@ from tests.support.billing_flows import (
     with_stripe_calls,
 )
 from tests.support.stack_fixtures import StandIn, User
-from tests.support.webhooks import wait_for_entitlement
+from tests.support.webhooks import event_record, wait_for_entitlement, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +87,18 @@ def test_a_declined_upgrade_leaves_the_old_plan_until_paid(
     assert _price(standin, sub_id) == PRO
     assert standin.sdk.v1.invoices.retrieve(str(invoice.id)).status == "paid"
     wait_for_entitlement(db, user.uid, price_id=PRO, active=True)
+    # Stripe says so with customer.subscription.pending_update_applied: the webhook syncs on it
+    # (subscribed to, not acknowledged as irrelevant).
+    applied = standin.sdk.v1.events.list(
+        params={"type": "customer.subscription.pending_update_applied", "limit": 100}
+    ).data
+    [event] = [e for e in applied if e.data.object["id"] == sub_id]
+
+    def synced() -> bool:
+        record = event_record(db, event.id)
+        return bool(record and record.get("status") == "done" and record.get("synced"))
+
+    wait_until(synced, "pending_update_applied to be synced")
 
 
 def test_an_upgrade_needing_3ds_waits_for_the_customer(

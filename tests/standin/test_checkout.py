@@ -164,3 +164,20 @@ def test_a_portal_session_for_a_customer(client: stripe.StripeClient, email: str
             {"customer": customer.id, "flow_data": {"type": "payment_method_update"}}
         )
     assert caught.value.param == "flow_data"
+
+
+def test_an_open_session_expires_by_time_with_its_event(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """Stripe expires an unfinished session at ``expires_at`` (24 hours by default) and sends
+    checkout.session.expired then, not only when the API expires it."""
+    customer = client.v1.customers.create({"email": email})
+    session = _session(client, customer.id)
+    now = standin_server.control("GET", "/_standin/clock")["now"]
+    advanced = standin_server.advance(session.expires_at - now + 1)
+    assert {"action": "expire_checkout_session", "checkout_session": session.id} in advanced[
+        "actions"
+    ]
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
+    expired = client.v1.events.list({"type": "checkout.session.expired", "limit": 100}).data
+    assert [e.data.object["id"] for e in expired].count(session.id) == 1

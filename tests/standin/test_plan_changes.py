@@ -123,6 +123,11 @@ def test_a_declined_upgrade_waits_in_pending_update_until_paid(
     after = client.v1.subscriptions.retrieve(sub.id)
     assert after.items.data[0].price.id == PRO
     assert after.pending_update is None
+    applied = client.v1.events.list(
+        {"type": "customer.subscription.pending_update_applied", "limit": 100}
+    ).data
+    [event] = [e for e in applied if e.data.object["id"] == sub.id]
+    assert event.data.object["items"]["data"][0]["price"]["id"] == PRO
 
 
 def test_an_upgrade_needing_3ds_applies_once_authenticated(

@@ -269,6 +269,16 @@ def _plan_changes(w: World) -> stripe.Subscription:
     client.v1.subscriptions.update(
         pending.id, {**change, "items": [{"id": pending.items.data[0].id, "price": PRO}]}
     )
+    applied = w.subscribe(w.customer("applied"), BASIC)
+    failing = save_card(client, str(applied.customer), "pm_card_chargeCustomerFail")
+    client.v1.customers.update(
+        str(applied.customer), {"invoice_settings": {"default_payment_method": failing.id}}
+    )
+    waiting = client.v1.subscriptions.update(
+        applied.id, {**change, "items": [{"id": applied.items.data[0].id, "price": PRO}]}
+    )
+    visa = save_card(client, str(applied.customer), "pm_card_visa")
+    client.v1.invoices.pay(str(waiting.latest_invoice), {"payment_method": visa.id})
     w.rendered += [
         raw.get(f"/v1/subscriptions/{sub.id}", **{"expand[]": "latest_invoice"}),
         raw.get(f"/v1/customers/{down.customer}"),
@@ -315,8 +325,17 @@ def _every(w: World, path: str, **params: str) -> list[Any]:
 
 def _time_passes(w: World, pending: stripe.Subscription) -> None:
     """The trial's end announced, the pending update expired; dunning, a pause, renewals."""
+    paused = w.client.v1.subscriptions.create(
+        {
+            "customer": w.client.v1.customers.create({"email": f"pause-{w.tag}@example.com"}).id,
+            "items": [{"price": BASIC}],
+            "trial_period_days": 1,
+            "trial_settings": {"end_behavior": {"missing_payment_method": "pause"}},
+        }
+    )
     w.server.advance(5 * DAY)
     w.rendered.append(w.raw.get(f"/v1/subscriptions/{pending.id}"))
+    w.rendered.append(w.raw.get(f"/v1/subscriptions/{paused.id}"))
     for status in ("past_due", "paused"):
         sub = w.subscribe(w.customer(status), BASIC)
         w.server.control("POST", f"/_standin/subscriptions/{sub.id}/status", {"status": status})

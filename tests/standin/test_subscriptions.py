@@ -336,3 +336,24 @@ def test_voiding_the_first_invoice_cancels_its_payment(
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.invoices.void_invoice(invoice.id)
     assert "invoice.voided" in _events(client, invoice.id)
+
+
+def test_a_trial_ending_without_a_card_into_a_pause_sends_paused(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """trial_settings.end_behavior.missing_payment_method=pause: the subscription enters
+    ``paused`` and Stripe sends customer.subscription.paused (what the webhook syncs on)."""
+    customer = client.v1.customers.create({"email": email})
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": "price_basic_monthly"}],
+            "trial_period_days": 1,
+            "trial_settings": {"end_behavior": {"missing_payment_method": "pause"}},
+        }
+    )
+    assert sub.status == "trialing"
+    standin_server.advance(2 * 86_400)
+    assert client.v1.subscriptions.retrieve(sub.id).status == "paused"
+    paused = client.v1.events.list({"type": "customer.subscription.paused", "limit": 100}).data
+    assert [e.data.object["id"] for e in paused].count(sub.id) == 1

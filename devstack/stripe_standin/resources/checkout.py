@@ -26,7 +26,7 @@ from devstack.stripe_standin.resources import subscriptions
 from devstack.stripe_standin.resources.common import get_or_404, get_param_object
 from devstack.stripe_standin.resources.subscriptions import metered_quantity
 from devstack.stripe_standin.routing import ApiContext, route
-from devstack.stripe_standin.state import State
+from devstack.stripe_standin.state import AUTOMATIC, State
 from devstack.stripe_standin.supports import Supports
 from devstack.stripe_standin.testmode_cards import AUTHENTICATION_FAILURE, charge_outcome
 
@@ -235,8 +235,27 @@ def retrieve(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDic
 def _fresh(state: State, session_id: str) -> JSONDict:
     session = get_or_404(state, "checkout_sessions", "checkout.session", session_id)
     if session["status"] == "open" and int(session["expires_at"]) <= state.now():
-        session.update({"status": "expired", "url": None})
+        _expired_by_time(state, session)
     return session
+
+
+def _expired_by_time(state: State, session: JSONDict) -> None:
+    """A session not completed by ``expires_at`` expires, and Stripe sends
+    ``checkout.session.expired`` ("Occurs when a Checkout Session is expired",
+    https://docs.stripe.com/api/events/types), not only when it is expired through the API."""
+    session.update({"status": "expired", "url": None})
+    state.emit("checkout.session.expired", session, AUTOMATIC)
+
+
+def expire_due(state: State) -> list[JSONDict]:
+    """Every open session past its ``expires_at`` (run when the clock moves)."""
+    done = []
+    now = state.now()
+    for session in state.data.checkout_sessions.values():
+        if session["status"] == "open" and int(session["expires_at"]) <= now:
+            _expired_by_time(state, session)
+            done.append({"action": "expire_checkout_session", "checkout_session": session["id"]})
+    return done
 
 
 def list_sessions(ctx: ApiContext, _: dict[str, str], params: JSONDict) -> JSONDict:

@@ -51,7 +51,19 @@ WAIT_FOR_OWNER_S = 8.0
 
 SUBSCRIPTION_EVENTS = frozenset(
     f"customer.subscription.{name}"
-    for name in ("created", "updated", "deleted", "paused", "resumed", "trial_will_end")
+    for name in (
+        "created",
+        "updated",
+        "deleted",
+        "paused",
+        "resumed",
+        "trial_will_end",
+        # A plan change that waited for its payment now applies: the plan, its price and
+        # features change (Stripe: "the subscription is updated"). Its _expired twin changes
+        # nothing (the plan stays), nor does checkout.session.expired (no subscription began):
+        # neither is subscribed to.
+        "pending_update_applied",
+    )
 )
 INVOICE_EVENTS = frozenset(
     {"invoice.paid", "invoice.payment_failed", "invoice.payment_action_required"}
