@@ -11,46 +11,52 @@ locals {
   manifest = jsondecode(file("${path.module}/functions.json"))
   labels   = merge(var.labels, { app = var.name, managed-by = "terraform" })
 
-  # Optional settings left unset are not passed, so the code's defaults apply.
-  settings_env = {
-    for key, value in {
-      ALLOWED_ORIGINS                  = join(",", var.settings.allowed_origins)
-      ALLOWED_PRICE_IDS                = join(",", local.offered_price_ids)
-      METERED_PRICE_IDS                = length(local.metered_price_ids) == 0 ? null : join(",", [for plan, metered in local.metered_price_ids : "${plan}=${join("+", metered)}"])
-      PORTAL_CONFIGURATION_ID          = local.portal_configuration_id
-      TRIAL_DAYS                       = var.settings.trial_days == null ? null : tostring(var.settings.trial_days)
-      REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
-      ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)
-      PAST_DUE_GRACE_DAYS              = var.settings.past_due_grace_days == null ? null : tostring(var.settings.past_due_grace_days)
-      MAX_BODY_BYTES                   = var.settings.max_body_bytes == null ? null : tostring(var.settings.max_body_bytes)
-      MAX_WEBHOOK_BODY_BYTES           = var.settings.max_webhook_body_bytes == null ? null : tostring(var.settings.max_webhook_body_bytes)
-      STRIPE_WEBHOOK_TOLERANCE_SECONDS = var.settings.stripe_webhook_tolerance_seconds == null ? null : tostring(var.settings.stripe_webhook_tolerance_seconds)
-      LOG_LEVEL                        = var.settings.log_level
-      CHECKOUT_SUCCESS_URL             = var.settings.checkout_success_url
-      CHECKOUT_CANCEL_URL              = var.settings.checkout_cancel_url
-      PORTAL_RETURN_URL                = var.settings.portal_return_url
-      SMTP_HOST                        = var.mail.smtp_host
-      SMTP_PORT                        = var.mail.smtp_port == null ? null : tostring(var.mail.smtp_port)
-      SMTP_SECURITY                    = var.mail.smtp_security
-      SMTP_USERNAME                    = var.mail.smtp_username
-      MAIL_FROM                        = var.mail.mail_from
-      MAIL_FROM_NAME                   = var.mail.mail_from_name
-      MAIL_REPLY_TO                    = var.mail.mail_reply_to
-      SUPPORT_EMAIL                    = var.mail.support_email
-      PRODUCT_NAME                     = var.mail.product_name
-      APP_URL                          = var.mail.app_url
-      BILLING_URL                      = var.mail.billing_url
-      MAIL_LOCALE                      = var.mail.mail_locale
-    } : key => value if value != null && value != ""
+  # Every setting this configuration sets or computes (the offered prices, the portal
+  # configuration, the origins...). Optional ones left unset are not passed, so the code's
+  # defaults apply.
+  settings_env_all = {
+    ALLOWED_ORIGINS                  = join(",", var.settings.allowed_origins)
+    ALLOWED_PRICE_IDS                = join(",", local.offered_price_ids)
+    METERED_PRICE_IDS                = length(local.metered_price_ids) == 0 ? null : join(",", [for plan, metered in local.metered_price_ids : "${plan}=${join("+", metered)}"])
+    PORTAL_CONFIGURATION_ID          = local.portal_configuration_id
+    TRIAL_DAYS                       = var.settings.trial_days == null ? null : tostring(var.settings.trial_days)
+    REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
+    ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)
+    PAST_DUE_GRACE_DAYS              = var.settings.past_due_grace_days == null ? null : tostring(var.settings.past_due_grace_days)
+    MAX_BODY_BYTES                   = var.settings.max_body_bytes == null ? null : tostring(var.settings.max_body_bytes)
+    MAX_WEBHOOK_BODY_BYTES           = var.settings.max_webhook_body_bytes == null ? null : tostring(var.settings.max_webhook_body_bytes)
+    STRIPE_WEBHOOK_TOLERANCE_SECONDS = var.settings.stripe_webhook_tolerance_seconds == null ? null : tostring(var.settings.stripe_webhook_tolerance_seconds)
+    LOG_LEVEL                        = var.settings.log_level
+    CHECKOUT_SUCCESS_URL             = var.settings.checkout_success_url
+    CHECKOUT_CANCEL_URL              = var.settings.checkout_cancel_url
+    PORTAL_RETURN_URL                = var.settings.portal_return_url
+    SMTP_HOST                        = var.mail.smtp_host
+    SMTP_PORT                        = var.mail.smtp_port == null ? null : tostring(var.mail.smtp_port)
+    SMTP_SECURITY                    = var.mail.smtp_security
+    SMTP_USERNAME                    = var.mail.smtp_username
+    MAIL_FROM                        = var.mail.mail_from
+    MAIL_FROM_NAME                   = var.mail.mail_from_name
+    MAIL_REPLY_TO                    = var.mail.mail_reply_to
+    SUPPORT_EMAIL                    = var.mail.support_email
+    PRODUCT_NAME                     = var.mail.product_name
+    APP_URL                          = var.mail.app_url
+    BILLING_URL                      = var.mail.billing_url
+    MAIL_LOCALE                      = var.mail.mail_locale
   }
-
-  env = merge(local.settings_env, var.extra_env, {
+  settings_env = { for key, value in local.settings_env_all : key => value if value != null && value != "" }
+  fixed_env = {
     # 2nd gen functions are not given the project id; Settings requires it (ID tokens are checked
     # against it).
     GOOGLE_CLOUD_PROJECT = var.project_id
     NOTIFICATIONS_TOPIC  = var.notifications.topic
     USAGE_TOPIC          = var.usage.topic
-  })
+  }
+
+  # extra_env adds settings this file does not name yet; it may never replace one it does (the
+  # catalog's ALLOWED_PRICE_IDS, the portal configuration, the origins): module.plan refuses
+  # those keys by name.
+  env                 = merge(local.settings_env, var.extra_env, local.fixed_env)
+  configured_env_keys = concat(keys(local.settings_env_all), keys(local.fixed_env))
 
   # The one catalog (functions/billing/catalog/catalog.json) and the webhook function, whose
   # address and handled events (functions.json, generated from the code) stripe.tf registers.
@@ -88,6 +94,8 @@ module "plan" {
   kinds                    = var.kinds
   enabled_optional_secrets = var.optional_secrets
   name                     = var.name
+  extra_env_keys           = keys(var.extra_env)
+  configured_env_keys      = local.configured_env_keys
 }
 
 # The deployable source: the package in functions/ (main.py at its root) plus the

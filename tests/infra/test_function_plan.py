@@ -238,6 +238,34 @@ def test_local_only_settings_are_refused_as_extra_env(tmp_path: Path, key: str) 
     assert "local-only settings" in result.error
 
 
+def test_extra_env_cannot_replace_a_setting_the_configuration_sets(tmp_path: Path) -> None:
+    # The catalog's prices and the portal configuration come from Stripe through this apply; the
+    # origins and the trial from `settings` (TRIAL_DAYS even when left unset, so the code's
+    # default holds); the timeouts from upstream_timeouts.
+    overrides = {
+        "ALLOWED_PRICE_IDS": "price_attacker",
+        "PORTAL_CONFIGURATION_ID": "bpc_other",
+        "ALLOWED_ORIGINS": "*",
+        "TRIAL_DAYS": "365",
+        "GOOGLE_CLOUD_PROJECT": "other-project",
+        "THREADS": "64",
+        "STRIPE_READ_TIMEOUT": "600",
+    }
+    result = evaluate(tmp_path, real_manifest(), variables(extra_env=overrides))
+    assert not result.ok
+    message = " ".join(result.error.split())
+    assert "extra_env may not set" in message
+    named = message.split("extra_env may not set", 1)[1].split(":", 1)[0]
+    assert {key.strip() for key in named.split(",")} == set(overrides)
+
+
+def test_extra_env_adds_a_setting_the_configuration_does_not_name(tmp_path: Path) -> None:
+    result = evaluate(tmp_path, real_manifest(), variables(extra_env={"NEW_SETTING": "on"}))
+    assert result.ok, result.error
+    for fn in result.outputs["functions"].values():
+        assert fn["env"]["NEW_SETTING"] == "on"
+
+
 def test_service_account_ids_are_valid_and_distinct(every_kind: Evaluation) -> None:
     import re
 

@@ -62,7 +62,8 @@ def test_timeout_defaults_are_the_codes_defaults() -> None:
 
 def test_settings_rendered_by_terraform_are_settings() -> None:
     plan = (INFRA / "plan.tf").read_text()
-    block = plan[plan.index("settings_env = {") : plan.index("} : key => value")]
+    start = plan.index("settings_env_all = {")
+    block = plan[start : plan.index("\n  }\n", start)]
     names = re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+=", block, flags=re.MULTILINE)
     assert names
     fields = BillingSettings.model_fields | MailSettings.model_fields

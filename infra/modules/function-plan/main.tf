@@ -155,6 +155,12 @@ locals {
     }
   }
 
+  # extra_env may add settings, never replace one the configuration sets or computes.
+  extra_env_overrides = sort(setintersection(
+    var.extra_env_keys,
+    concat(var.configured_env_keys, keys(local.upstream_env), ["THREADS"]),
+  ))
+
   secret_bindings = merge([
     for name, fn in local.functions : {
       for secret in fn.secrets : "${name}/${secret}" => { function = name, secret = secret }

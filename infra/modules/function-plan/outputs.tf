@@ -3,6 +3,10 @@ output "functions" {
   value       = local.functions
 
   precondition {
+    condition     = length(local.extra_env_overrides) == 0
+    error_message = "extra_env may not set ${join(", ", local.extra_env_overrides)}: the configuration sets or computes it (settings, the catalog's prices, the portal configuration, timeouts); set it there instead."
+  }
+  precondition {
     condition     = length(local.missing_settings) == 0
     error_message = "Settings a function cannot start without are not set: ${join("; ", local.missing_settings)}."
   }

@@ -84,3 +84,15 @@ variable "name" {
   description = "Prefix of the service account ids."
   type        = string
 }
+
+variable "extra_env_keys" {
+  description = "The keys of infra/ variable `extra_env`: none may be a setting the configuration sets or computes (configured_env_keys, the timeouts, THREADS)."
+  type        = list(string)
+  default     = []
+}
+
+variable "configured_env_keys" {
+  description = "Every setting infra/plan.tf sets or computes, whether set in this deployment or not."
+  type        = list(string)
+  default     = []
+}
