@@ -79,9 +79,17 @@ def entries(
         for key, coupon in catalog.coupons.items()
     ]
     coupons += [{"id": key, **entry} for key, entry in fixtures.get("coupons", {}).items()]
+    # Every field of the catalog's code, as Terraform creates it (infra/stripe.tf): the cap and
+    # the first-time-only restriction (Stripe:
+    # https://docs.stripe.com/api/promotion_codes/object#promotion_code_object-restrictions).
     promotion_codes = [
         {"id": promotion_code_id(code), "code": code, "coupon": promo.coupon}
         | ({"max_redemptions": promo.max_redemptions} if promo.max_redemptions else {})
+        | (
+            {"restrictions": {"first_time_transaction": True}}
+            if promo.first_time_transaction
+            else {}
+        )
         for code, promo in catalog.promotion_codes.items()
     ]
     promotion_codes += [
@@ -112,11 +120,18 @@ def entries(
                 "lookup_key": key,
             }
             | ({"nickname": price.nickname} if price.nickname else {})
+            # The whole recurring block: interval_count (Stripe's default 1), usage_type
+            # (default licensed) and the meter a metered price bills
+            # (https://docs.stripe.com/api/prices/object#price_object-recurring).
             | (
-                {"usage_type": "metered", "meter": f"mtr_{price.meter}"}
-                if price.metered and price.meter
+                {
+                    "interval_count": price.recurring.interval_count or 1,
+                    "usage_type": price.recurring.usage_type or "licensed",
+                }
+                if price.recurring
                 else {}
             )
+            | ({"meter": f"mtr_{price.meter}"} if price.meter else {})
             | (
                 {
                     "tiers": [

@@ -127,6 +127,74 @@ def test_a_price_only_in_the_stand_ins_seed_would_be_caught(tmp_path: Path) -> N
     assert seeded - set(CATALOG.prices) == {"gold_monthly"}
 
 
+def seeded_state(catalog_path: Path) -> Any:
+    from devstack.stripe_standin.clock import Clock
+    from devstack.stripe_standin.state import State
+
+    return State(
+        clock=Clock(),
+        seed=lambda state: seeding.seed_catalog(state, catalog_path, None),
+        event_sink=lambda events: None,
+        webhook_endpoints=lambda: 0,
+    )
+
+
+def expected_recurring(price: Any) -> dict[str, Any]:
+    """The recurring block Stripe returns for a catalog price (Terraform creates it from the
+    same fields: infra/modules/stripe-catalog)."""
+    recurring = price.recurring
+    return {
+        "interval": recurring.interval,
+        "interval_count": recurring.interval_count or 1,
+        "usage_type": recurring.usage_type or "licensed",
+        "meter": f"mtr_{recurring.meter}" if recurring.meter else None,
+        "trial_period_days": None,
+    }
+
+
+def expected_restrictions(promo: Any) -> dict[str, Any]:
+    return {
+        "first_time_transaction": bool(promo.first_time_transaction),
+        "minimum_amount": None,
+        "minimum_amount_currency": None,
+    }
+
+
+def changed_catalog(tmp_path: Path) -> Path:
+    """The real catalog with every field the seed could drop set to a non-default value."""
+    data = json.loads(catalog_module.CATALOG_PATH.read_text())
+    data["prices"]["pro_yearly"]["recurring"] = {"interval": "month", "interval_count": 3}
+    for key in data["prices"]["pro_yearly"]["metered_prices"]:
+        data["prices"][key]["recurring"]["interval"] = "month"
+        data["prices"][key]["recurring"]["interval_count"] = 3
+    data["promotion_codes"]["WELCOME20"] |= {"first_time_transaction": True, "max_redemptions": 50}
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["catalog", "every-field-changed"])
+def test_the_seed_keeps_every_price_and_code_field_of_the_catalog(
+    tmp_path: Path, changed: bool
+) -> None:
+    path = changed_catalog(tmp_path) if changed else catalog_module.CATALOG_PATH
+    catalog = catalog_module.load(path)
+    data = seeded_state(path).data
+    for key, price in catalog.prices.items():
+        seeded = data.prices[seeding.price_id(key)]
+        assert seeded["recurring"] == expected_recurring(price), key
+        assert seeded["billing_scheme"] == ("tiered" if price.tiers else "per_unit"), key
+    if changed:
+        assert data.prices[seeding.price_id("pro_yearly")]["recurring"]["interval_count"] == 3
+    codes = {promo["code"]: promo for promo in data.promotion_codes.values()}
+    for code, promo in catalog.promotion_codes.items():
+        assert codes[code]["restrictions"] == expected_restrictions(promo), code
+        assert codes[code]["max_redemptions"] == promo.max_redemptions, code
+        assert codes[code]["promotion"]["coupon"] == promo.coupon, code
+    if changed:
+        assert codes["WELCOME20"]["restrictions"]["first_time_transaction"] is True
+
+
 @pytest.mark.parametrize("path", [catalog_module.CATALOG_PATH])
 def test_the_catalog_file_is_what_the_cli_reports(
     path: Path, capsys: pytest.CaptureFixture[str]
