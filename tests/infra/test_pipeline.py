@@ -11,7 +11,10 @@ creates, one grant per account, and as no other account of the project.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.infra import INFRA, load_tf, tf_files
 
@@ -118,6 +121,70 @@ def test_the_planner_can_read_but_not_change_and_reaches_no_secret() -> None:
             assert mentions == 0, path
     main = (BOOTSTRAP / "main.tf").read_text()
     assert main.count("google_service_account.planner.member") == 1
+
+
+# Anything that may name the planner account: the resource, its email, its account id.
+PLANNER = re.compile(r"planner", re.IGNORECASE)
+
+
+def iam_entries_naming_the_planner() -> list[tuple[str, str, str, Any]]:
+    """(file, resource type, name, role) of every IAM grant anywhere in infra/ (bootstrap and
+    modules included) whose member, members, policy or binding names the planner, however it is
+    written (``.member``, ``"serviceAccount:${...email}"``, a literal address, a policy
+    document), a ``for_each`` over a role map expanded into one entry per role."""
+    found = []
+    for path in tf_files():
+        parsed = load_tf(path)
+        for entry in [*parsed.get("resource", []), *parsed.get("data", [])]:
+            for rtype, named in entry.items():
+                rtype = rtype.strip('"')
+                if "_iam_" not in rtype and rtype != "google_iam_policy":
+                    continue
+                for name, body in named.items():
+                    if name.startswith("__") or not isinstance(body, dict):
+                        continue
+                    who = {k: v for k, v in body.items() if k not in ("description", "title")}
+                    if not PLANNER.search(str(who)):
+                        continue
+                    role = str(body.get("role", body.get("binding", body.get("policy_data"))))
+                    if role == "${each.key}" and body.get("for_each") == "${local.planner_roles}":
+                        for key in bootstrap_locals()["planner_roles"]:
+                            found.append((path.name, rtype, name.strip('"'), key.strip('"')))
+                    else:
+                        found.append((path.name, rtype, name.strip('"'), role.strip('"')))
+    return found
+
+
+def test_every_grant_to_the_planner_is_one_of_its_allowed_roles() -> None:
+    # However a grant is written, and wherever in infra/: the planner holds exactly the roles
+    # planner_roles lists, through the one grant that iterates over them.
+    grants = iam_entries_naming_the_planner()
+    assert grants == [
+        ("main.tf", "google_project_iam_member", "planner", "roles/browser"),
+        ("main.tf", "google_project_iam_member", "planner", "roles/logging.logWriter"),
+    ]
+
+
+def test_the_planner_check_finds_a_grant_written_another_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = tmp_path / "extra.tf"
+    extra.write_text(
+        'resource "google_project_iam_member" "x" {\n'
+        "  project = var.project_id\n"
+        '  role    = "roles/secretmanager.secretAccessor"\n'
+        '  member  = "serviceAccount:${google_service_account.planner.email}"\n'
+        "}\n"
+        'resource "google_storage_bucket_iam_binding" "y" {\n'
+        "  bucket  = var.state_bucket\n"
+        '  role    = "roles/storage.objectViewer"\n'
+        '  members = ["serviceAccount:billing-planner@demo.iam.gserviceaccount.com"]\n'
+        "}\n"
+    )
+    files = [*tf_files(), extra]
+    monkeypatch.setattr(f"{__name__}.tf_files", lambda: files)
+    roles = {role for _, _, _, role in iam_entries_naming_the_planner()}
+    assert {"roles/secretmanager.secretAccessor", "roles/storage.objectViewer"} <= roles
 
 
 def test_the_check_flags_a_planner_that_could_read_a_secret() -> None:
