@@ -107,6 +107,13 @@ resource "stripe_price" "price" {
 
   lifecycle {
     create_before_destroy = true
+
+    # Each mode must talk to its own Stripe: the prices Stripe returns say which mode they live
+    # in, and one in the other mode stops the apply here, before any function is given it.
+    postcondition {
+      condition     = self.livemode == (var.stripe.mode == "live")
+      error_message = "The Stripe key is not a ${var.stripe.mode} mode key: the price was created in the other mode."
+    }
   }
 }
 
@@ -220,13 +227,5 @@ resource "google_secret_manager_secret_version" "stripe_webhook" {
 
   lifecycle {
     create_before_destroy = true
-  }
-}
-
-# Each mode must talk to its own Stripe: the objects Stripe returns say which mode they live in.
-check "stripe_mode" {
-  assert {
-    condition     = alltrue([for price in stripe_price.price : price.livemode == (var.stripe.mode == "live")])
-    error_message = "The Stripe key is not a ${var.stripe.mode} mode key: the prices were created in the other mode."
   }
 }

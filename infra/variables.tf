@@ -53,7 +53,7 @@ variable "settings" {
     log_level                        = optional(string)
     checkout_success_url             = optional(string)
     checkout_cancel_url              = optional(string)
-    portal_return_url                = optional(string)
+    portal_return_url                = string
   })
 
   validation {

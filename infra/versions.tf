@@ -4,9 +4,11 @@ terraform {
   required_version = ">= 1.11"
 
   required_providers {
+    # 6.24: refreshing a secret version no longer reads its value (secretmanager.versions.access,
+    # which the deployer does not hold); older releases fail the deploy's plan with a 403.
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0, < 8.0"
+      version = ">= 6.24, < 8.0"
     }
     # Stripe's official provider; its schema extract (infra/schema/stripe-provider-schema.json)
     # is taken from this exact tag, so move both together (scripts/stripe-provider-schema).

@@ -240,6 +240,9 @@ resource "google_cloudbuild_trigger" "deploy" {
   description     = "Tests, then terraform plan and apply of infra/ in ${var.mode} mode, as ${google_service_account.deployer.account_id}."
   filename        = "cloudbuild.yaml"
   service_account = google_service_account.deployer.id
+  # Off until the first apply is done (docs/deploy.md, step 7): committing the mode's settings
+  # would deploy before the secrets hold values otherwise.
+  disabled = !var.deploys_enabled
   substitutions = {
     _MODE               = var.mode
     _TF_STATE_BUCKET    = var.state_bucket

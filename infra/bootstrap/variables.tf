@@ -55,3 +55,9 @@ variable "live_release_tags" {
   type        = string
   default     = "^v[0-9]+\\.[0-9]+\\.[0-9]+$"
 }
+
+variable "deploys_enabled" {
+  description = "Whether pushes (test mode) or release tags (live mode) deploy. Off until the first apply of infra/ is done by hand (docs/deploy.md, step 7): a push before it would start a deploy against secrets with no value yet."
+  type        = bool
+  default     = false
+}

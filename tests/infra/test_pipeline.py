@@ -98,6 +98,14 @@ def test_only_pushes_to_main_or_release_tags_deploy_as_the_deployer() -> None:
     assert push["branch"] == '${var.mode == "test" ? "^main$" : null}'
     assert push["tag"] == '${var.mode == "live" ? var.live_release_tags : null}'
     assert deploy["approval_config"][0]["approval_required"] == '${var.mode == "live"}'
+    # Off until the first apply by hand is done (docs/deploy.md, step 7).
+    assert deploy["disabled"] == "${!var.deploys_enabled}"
+    [variables] = [
+        entry['"deploys_enabled"']
+        for entry in load_tf(BOOTSTRAP / "variables.tf")["variable"]
+        if '"deploys_enabled"' in entry
+    ]
+    assert variables["default"] is False
     # Every trigger is one of these two.
     assert set(triggers()) == {"deploy", "pull_request"}
 

@@ -108,6 +108,23 @@ def test_the_webhook_url_is_the_webhook_functions_address(planned: Evaluation) -
     )
 
 
+def test_a_price_in_the_other_mode_stops_the_apply() -> None:
+    # A postcondition fails the apply; a check block would only warn.
+    price = resources()[("stripe_price", "price")]
+    [postcondition] = price["lifecycle"][0]["postcondition"]
+    assert postcondition["condition"] == '${self.livemode == (var.stripe.mode == "live")}'
+    for path in sorted(INFRA.glob("*.tf")):
+        assert "check" not in load_tf(path), path
+
+
+def test_the_portal_return_url_is_required(tmp_path: Path) -> None:
+    # The portal configuration (stripe.tf) has no default return URL to fall back on.
+    settings = {k: v for k, v in BASE_VARS["settings"].items() if k != "portal_return_url"}
+    result = evaluate(tmp_path, real_manifest(), {**BASE_VARS, "settings": settings})
+    assert not result.ok
+    assert "portal_return_url" in result.error
+
+
 def test_the_signing_secret_goes_straight_into_secret_manager() -> None:
     version = resources()[("google_secret_manager_secret_version", "stripe_webhook")]
     assert version["secret"] == (
