@@ -19,6 +19,7 @@ locals {
     ALLOWED_PRICE_IDS                = join(",", local.offered_price_ids)
     METERED_PRICE_IDS                = length(local.metered_price_ids) == 0 ? null : join(",", [for plan, metered in local.metered_price_ids : "${plan}=${join("+", metered)}"])
     PORTAL_CONFIGURATION_ID          = local.portal_configuration_id
+    STRIPE_MODE                      = var.stripe.mode
     TRIAL_DAYS                       = var.settings.trial_days == null ? null : tostring(var.settings.trial_days)
     REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
     ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -87,6 +87,11 @@ class CheckoutPages:
 class BillingSettings(EnvSettings):
     stripe_secret_key: StripeKey = Field(
         description="sk_test_/sk_live_/rk_ key; from Secret Manager in the cloud."
+    )
+    stripe_mode: Literal["test", "live"] | None = Field(
+        default=None,
+        description="The Stripe mode this deployment is (Terraform sets it from stripe.mode); "
+        "a STRIPE_SECRET_KEY of the other mode is refused at start.",
     )
     stripe_api_base: str | None = Field(
         default=None,
@@ -284,6 +289,13 @@ class BillingSettings(EnvSettings):
             url = getattr(self, name)
             if self.deployed and url and not url.startswith("https://"):
                 raise ValueError(f"{name.upper()} must be an https:// URL in a deployed function")
+        # A key added by hand to Secret Manager could be the other mode's: a live key in the
+        # test deployment (real charges from test traffic) or the reverse.
+        if self.stripe_mode is not None and self.stripe_key_is_live != (self.stripe_mode == "live"):
+            key_mode = "live" if self.stripe_key_is_live else "test"
+            raise ValueError(
+                f"STRIPE_SECRET_KEY is a {key_mode} mode key but STRIPE_MODE is {self.stripe_mode}"
+            )
         if self.stripe_api_base and self.stripe_key_is_live:
             raise ValueError(
                 "STRIPE_API_BASE points at a stand-in but STRIPE_SECRET_KEY is a live key"

@@ -220,6 +220,7 @@ def test_unset_optional_settings_are_not_passed(real: Evaluation) -> None:
         f"price_stub_{key}" for key in real.outputs["offered_prices"]
     )
     assert env["PORTAL_CONFIGURATION_ID"] == "bpc_stub"
+    assert env["STRIPE_MODE"] == "test"  # the key Secret Manager holds must agree at start
     assert env["GOOGLE_CLOUD_PROJECT"] == "demo-billing"
     assert env["NOTIFICATIONS_TOPIC"] == billing_defaults().notifications_topic
     assert "TRIAL_DAYS" not in env

@@ -84,6 +84,28 @@ def test_deployed_functions_refuse_the_auth_emulator(env: pytest.MonkeyPatch) ->
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("mode", "key", "refused"),
+    [
+        ("test", "sk_live_abc", "STRIPE_SECRET_KEY is a live mode key but STRIPE_MODE is test"),
+        ("test", "rk_live_abc", "STRIPE_SECRET_KEY is a live mode key but STRIPE_MODE is test"),
+        ("live", "sk_test_abc", "STRIPE_SECRET_KEY is a test mode key but STRIPE_MODE is live"),
+        ("live", "rk_live_abc", None),
+        ("test", "sk_test_abc", None),
+    ],
+)
+def test_a_key_of_the_other_stripe_mode_is_refused(
+    env: pytest.MonkeyPatch, mode: str, key: str, refused: str | None
+) -> None:
+    env.setenv("STRIPE_MODE", mode)
+    env.setenv("STRIPE_SECRET_KEY", key)
+    if refused is None:
+        assert load_settings().stripe_mode == mode
+    else:
+        with pytest.raises(ConfigError, match=refused):
+            load_settings()
+
+
 def test_live_key_cannot_point_at_a_stand_in(env: pytest.MonkeyPatch) -> None:
     env.setenv("STRIPE_SECRET_KEY", "sk_live_abc")
     env.setenv("STRIPE_API_BASE", "http://127.0.0.1:12111")
