@@ -10,12 +10,18 @@ written after it, by the webhook (Stripe's events are what change access):
   merge, as this does.
 - **Small**: Firebase refuses custom claims over 1,000 bytes (serialized JSON). When the
   features do not fit, the claim drops them and says ``"features": null`` (read the
-  document); when even that does not fit beside the app's claims, nothing is written and
-  an error is logged (retrying could not help).
-- **Ordered by the document's ticket**: the claim is written from the entitlement document as
-  it is *now*, and afterwards the document's version is read again; if a newer sync wrote
-  in between, the claim is written again from the newer document. The last claim written is
-  therefore always the latest document's, whatever order syncs finish in.
+  document); when even that does not fit beside the app's claims, the ``billing`` claim is
+  removed (a token never says more than the user has: an older plan left in place would
+  keep granting it) and an error is logged (retrying could not help).
+- **Ordered by the document's ticket**: the claim carries the document's ``version``, and a
+  claim is never replaced by one from an older document (a late sync finding a newer claim
+  writes nothing). The claim is written from the entitlement document as it is *now*, and
+  afterwards the document's version is read again; if a newer sync wrote in between, the
+  claim is written again from the newer document. The last claim written is therefore
+  always the latest document's, whatever order syncs finish in. One window remains: a
+  cleared claim (access ended) carries no version, so a late sync of an older, active
+  document can write it back until its own look after the write finds the newer document
+  and clears it again (milliseconds, or until Stripe redelivers if the instance dies there).
 - **Cleared** when access ends: the ``billing`` key is removed (no plan, no features).
 
 A client sees a claim change only in a token minted after it: Firebase ID tokens last an
@@ -51,13 +57,32 @@ def claim_of(
     """The ``billing`` claim for an entitlement document; None when it grants no access."""
     if not entitlement or not entitlement.get("active"):
         return None
-    return {
+    claim = {
         "plan": entitlement.get("product_id"),
         "price": entitlement.get("price_id"),
         "active": True,
         "features": list(entitlement.get("features") or []) if with_features else None,
         "valid_until": entitlement.get("valid_until"),
     }
+    if entitlement.get("version") is not None:
+        claim["version"] = entitlement.get("version")
+    return claim
+
+
+def _version_of(claims: Mapping[str, Any] | None) -> int:
+    """The document version a user's ``billing`` claim was written from (0: none)."""
+    claim = (claims or {}).get(CLAIM)
+    return int(claim.get("version") or 0) if isinstance(claim, Mapping) else 0
+
+
+def _content(claims: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The claims as a token reader sees them: the version alone changing is no change (most
+    events leave the plan as it was; rewriting the claim for each would cost an Auth write)."""
+    out = dict(claims or {})
+    claim = out.get(CLAIM)
+    if isinstance(claim, Mapping):
+        out[CLAIM] = {k: v for k, v in claim.items() if k != "version"}
+    return out
 
 
 def _size(claims: Mapping[str, Any]) -> int:
@@ -99,14 +124,27 @@ def publish(
         existing = users.custom_claims(uid)
         if existing is None:
             return "no_user"
+        if _version_of(existing) > version:
+            # A newer document's claim is already there: this sync is late. Never go back;
+            # the look below finds the newer document and writes from it if it must.
+            if read_document()[1] == version:
+                return outcome
+            continue
+        if document is not None and version and document.get("version") is None:
+            document = {**document, "version": version}
         claims = merged(existing, document)
         if claims is None:
             log.error(
-                "the billing claim does not fit beside the user's other claims (1,000 bytes)",
+                "the billing claim does not fit beside the user's other claims (1,000 bytes):"
+                " the billing claim is removed; gate on entitlements/{uid}",
                 extra={"uid": uid},
             )
+            if CLAIM in existing and not users.set_custom_claims(
+                uid, {k: v for k, v in existing.items() if k != CLAIM}
+            ):
+                return "no_user"
             return "too_large"
-        if claims != existing:
+        if _content(claims) != _content(existing):
             if not users.set_custom_claims(uid, claims):
                 return "no_user"
             outcome = "written"

@@ -96,12 +96,12 @@ def test_an_unchanged_claim_is_not_written_again() -> None:
     assert len(users.writes) == 1
 
 
-def test_a_newer_sync_during_the_write_is_written_after_it() -> None:
+def test_a_newer_sync_during_the_write_is_never_overwritten_by_the_older_one() -> None:
     """The older webhook read the document; then a newer sync wrote the document and its
-    claim; then the older webhook's (stale) claim landed. The older one sees the newer
-    version afterwards and writes again: the claim ends at the newest document."""
-    documents = {"current": (ACTIVE, 1)}
-    downgraded = {**ACTIVE, "product_id": "prod_basic", "features": ["reports"]}
+    claim before the older one's claim write. The older one finds a newer claim and writes
+    nothing: the claim never goes back, and ends at the newest document."""
+    documents = {"current": ({**ACTIVE, "version": 1}, 1)}
+    downgraded = {**ACTIVE, "product_id": "prod_basic", "features": ["reports"], "version": 2}
     users = FakeUsers({"u1": {}})
 
     def newer_sync_lands() -> None:
@@ -110,9 +110,28 @@ def test_a_newer_sync_during_the_write_is_written_after_it() -> None:
         users.claims["u1"] = {"billing": id_token.claim_of(downgraded)}
 
     users.on_lookup = newer_sync_lands
-    assert id_token.publish(users, "u1", lambda: documents["current"]) == "written"
-    assert users.writes[0]["billing"]["plan"] == "prod_pro", "the stale write did happen"
+    id_token.publish(users, "u1", lambda: documents["current"])
+    assert [w["billing"]["plan"] for w in users.writes] == [], "no stale write"
     assert users.claims["u1"]["billing"] == id_token.claim_of(downgraded)
+
+
+def test_a_late_sync_of_an_older_document_never_takes_the_claim_back() -> None:
+    """Pro (version 6) is in the token; a late sync of version 5 (Basic) must not write."""
+    pro = {**ACTIVE, "version": 6}
+    basic = {**ACTIVE, "product_id": "prod_basic", "price_id": "price_basic", "version": 5}
+    users = FakeUsers({"u1": {"role": "admin", "billing": id_token.claim_of(pro)}})
+    assert id_token.publish(users, "u1", lambda: (pro, 6), known=(basic, 5)) == "unchanged"
+    assert users.writes == []
+    assert users.claims["u1"]["billing"]["plan"] == "prod_pro"
+
+
+def test_a_claim_that_no_longer_fits_removes_the_old_plans_claim() -> None:
+    """The user had a Pro claim; the new document's claim cannot fit beside the app's claims:
+    the old claim must not stay and keep granting Pro."""
+    crowded = {"profile": "x" * 930}
+    users = FakeUsers({"u1": crowded | {"billing": {"plan": "prod_pro", "active": True}}})
+    assert id_token.publish(users, "u1", lambda: ({**ACTIVE, "version": 2}, 2)) == "too_large"
+    assert users.claims["u1"] == crowded
 
 
 def test_a_document_that_keeps_changing_is_retried_by_the_sender() -> None:
@@ -132,7 +151,7 @@ def test_the_document_a_sync_just_wrote_spares_the_first_read() -> None:
 
     assert id_token.publish(users, "u1", read, known=(ACTIVE, 1)) == "written"
     assert len(reads) == 1  # only the look after the write: is the document still version 1?
-    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of(ACTIVE)
+    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of({**ACTIVE, "version": 1})
 
 
 def test_a_newer_document_than_the_known_one_is_still_written_last() -> None:
@@ -141,7 +160,7 @@ def test_a_newer_document_than_the_known_one_is_still_written_last() -> None:
     users = FakeUsers({"u1": {}})
     newer = ACTIVE | {"features": ["reports", "exports"]}
     assert id_token.publish(users, "u1", lambda: (newer, 2), known=(ACTIVE, 1)) == "written"
-    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of(newer)
+    assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of({**newer, "version": 2})
     assert len(users.writes) == 2
 
 
