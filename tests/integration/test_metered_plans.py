@@ -12,7 +12,7 @@ from google.cloud import firestore
 
 from tests.support.billing_flows import PRICE, subscribe, update_invoices, with_stripe_calls
 from tests.support.stack_fixtures import StandIn, User
-from tests.support.webhooks import wait_for_entitlement
+from tests.support.webhooks import wait_for_entitlement, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +37,17 @@ def test_subscribing_changing_plan_and_cancelling_keep_the_metered_item_right(
     assert doc["limits"]["api_calls"] == {"included": 1000, "overage": True}
 
     customer = user.customer()
-    standin.sdk.v1.billing.meter_events.create(
+    event = standin.sdk.v1.billing.meter_events.create(
         {
             "event_name": "api_calls",
             "identifier": f"u-{uuid.uuid4().hex}",
             "payload": {"stripe_customer_id": customer, "value": "1500"},
         }
     )
+    # Usage up to a change is billed for [period start, change): an event in the same second
+    # as the change is not in it. Change once Stripe's clock is past the event's second (on a
+    # loaded machine both fell in one second once).
+    wait_until(lambda: standin.now() > event.timestamp or None, "the clock past the usage")
     preview = user.ok("preview-plan-change", {"subscription_id": sub_id, "price_id": PRO})
     assert preview["amount_due_now"] > 0
     result, calls = with_stripe_calls(

@@ -45,7 +45,11 @@ def test_many_users_signing_up_and_subscribing_at_once(
     journeys = _journeys(api, stack, 24)
     run_all(journeys, sign_up_and_subscribe)
     statuses = _statuses(journeys)
-    assert set(statuses) <= {200, 409}, statuses  # 409 only as in_progress (checked per call)
+    # 409 only as in_progress, 503 only with Retry-After (both checked per call and retried):
+    # with test mode's rate limits on, 24 sign-ups at once may meet a 429 that the SDK does not
+    # retry (a rate limit is not retried by it), answered 503 upstream_unavailable. Each still
+    # ends with its four answers 200 and one customer and subscription.
+    assert set(statuses) <= {200, 409, 503}, statuses
     assert statuses[200] == 24 * 4
     assert_one_customer_and_subscription_each(standin, journeys)
 
