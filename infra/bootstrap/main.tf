@@ -291,3 +291,14 @@ resource "google_cloudbuild_trigger" "pull_request" {
 
   depends_on = [google_project_iam_member.planner]
 }
+
+# The bootstrap's state belongs to one project and mode too, and is told apart from the
+# deployment's: init it against the other mode's bucket, or against infra/'s state, and the plan
+# is refused naming both (modules/state-identity).
+module "state_identity" {
+  source = "../modules/state-identity"
+
+  configuration = "bootstrap"
+  project_id    = var.project_id
+  mode          = var.mode
+}

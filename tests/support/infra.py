@@ -190,7 +190,7 @@ def evaluate(
     """
     infra = workdir / "infra"
     infra.mkdir(parents=True)
-    for name in ("variables.tf", "plan.tf"):
+    for name in ("variables.tf", "plan.tf", "state.tf"):
         shutil.copy(INFRA / name, infra / name)
     shutil.copytree(INFRA / "modules", infra / "modules")
     (workdir / "functions").symlink_to(REPO / "functions")
