@@ -89,6 +89,9 @@ EXPANDABLE: dict[str, frozenset[str]] = {
 INCLUDABLE: dict[str, frozenset[str]] = {
     "invoice": frozenset({"confirmation_secret", "payments"}),
     "coupon": frozenset({"applies_to"}),
+    # "This field is not included by default. To include it in the response, expand the
+    # tiers field." (https://docs.stripe.com/api/prices/object#price_object-tiers)
+    "price": frozenset({"tiers"}),
 }
 
 
@@ -160,6 +163,8 @@ class Expander:
         data = self._state.data
         if field == "applies_to":
             return {"products": list(data.coupon_applies_to.get(str(owner["id"]), []))}
+        if field == "tiers":
+            return price_tiers(data.price_tiers.get(str(owner["id"])))
         pi_id = data.invoice_pi.get(str(owner.get("id")))
         pi = data.payment_intents.get(pi_id) if pi_id else None
         if field == "confirmation_secret":
@@ -173,6 +178,28 @@ class Expander:
                 payments.append(objects.invoice_payment(owner, pi["id"], status, self._state.now()))
             return objects.list_object(payments, f"/v1/invoice_payments?invoice={owner['id']}")
         return None
+
+
+def price_tiers(stored: list[JSONDict] | None) -> list[JSONDict] | None:
+    """A price's tiers as Stripe shows them (null for a per-unit price): every amount both
+    as an integer and as a decimal string
+    (https://docs.stripe.com/api/prices/object#price_object-tiers)."""
+    if not stored:
+        return None
+    return [
+        {
+            "flat_amount": tier.get("flat_amount"),
+            "flat_amount_decimal": None
+            if tier.get("flat_amount") is None
+            else str(tier["flat_amount"]),
+            "unit_amount": tier.get("unit_amount"),
+            "unit_amount_decimal": None
+            if tier.get("unit_amount") is None
+            else str(tier["unit_amount"]),
+            "up_to": tier.get("up_to"),
+        }
+        for tier in stored
+    ]
 
 
 def _cannot_expand(path: str) -> Exception:

@@ -31,6 +31,17 @@ def test_anyone_reads_the_offered_plans_from_stripes_catalog(stack: StackInfo) -
         "priority_support",
     }
     assert "price_legacy_monthly" not in plans, "a catalog price the app does not sell"
+    # Use beyond the quota, shown before paying: the catalog's Basic includes 1,000 API calls,
+    # then 2 cents each (its metered price's graduated tiers, read with expand[]=tiers).
+    [usage] = basic["metered"]
+    assert usage["price_id"] == "price_basic_api_calls_monthly"
+    assert (usage["meter"], usage["meter_name"]) == ("api_calls", "API calls")
+    assert (usage["included"], usage["unit_amount_decimal"], usage["per_units"]) == (1000, "2", 1)
+    assert (yearly["metered"][0]["included"], yearly["metered"][0]["unit_amount_decimal"]) == (
+        10000,
+        "1",
+    )
+    assert body["stale"] is False
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     cache = response.headers["Cache-Control"]
     assert cache.startswith("public, max-age=")
@@ -52,26 +63,39 @@ def test_stripe_is_read_once_per_cache_period(
         before = len(standin.requests(method="GET", path_prefix="/v1/prices"))
         first, second = _get(url).json(), _get(url).json()
         after = len(standin.requests(method="GET", path_prefix="/v1/prices"))
-    assert after - before == 3, "one read per offered price, once"
+    assert after - before == 6, "one read per offered price and its metered price, once"
     assert first["fetched_at"] == second["fetched_at"]
     with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "0"}) as url:
         before = len(standin.requests(method="GET", path_prefix="/v1/prices"))
         answers = [_get(url) for _ in range(2)]
         after = len(standin.requests(method="GET", path_prefix="/v1/prices"))
-    assert after - before == 6, "no cache: every answer is Stripe's catalog as it is now"
+    assert after - before == 12, "no cache: every answer is Stripe's catalog as it is now"
     assert all(a.headers["Cache-Control"] == "public, max-age=0" for a in answers)
 
 
-def test_stripe_down_is_503_and_not_cached(
+def test_stripe_down_serves_the_last_good_copy_and_503_only_without_one(
     running_stack: Stack, faults: StandIn, stack: StackInfo
 ) -> None:
-    faults.fault(method="GET", path_prefix="/v1/prices", kind="error", status=500, times=20)
-    with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "300"}) as url:
+    faults.fault(method="GET", path_prefix="/v1/prices", kind="error", status=500, times=50)
+    # PRICING_CACHE_SECONDS=0: every request reads Stripe, so the outage is met each time.
+    with extra_function(running_stack, "list_plans", {"PRICING_CACHE_SECONDS": "0"}) as url:
         response = _get(url)
-        assert response.status_code == 503
+        assert response.status_code == 503, "an instance that never read the catalog"
         assert response.headers["Cache-Control"] == "no-store"
         faults.clear_faults()
-        assert _get(url).status_code == 200
+        good = _get(url)
+        assert good.status_code == 200
+        assert good.json()["stale"] is False
+        faults.fault(method="GET", path_prefix="/v1/prices", kind="error", status=500, times=50)
+        stale = _get(url)
+        assert stale.status_code == 200, stale.text
+        body = stale.json()
+        assert (body["stale"], body["fetched_at"]) == (True, good.json()["fetched_at"])
+        assert body["plans"] == good.json()["plans"]
+        assert body["age"] >= 0
+        # Kept by browsers no longer than until Stripe is tried again.
+        assert 0 <= body["max_age"] <= 15
+        assert stale.headers["Cache-Control"] == f"public, max-age={body['max_age']}"
 
 
 def test_a_browser_that_sends_its_token_passes_the_preflight(stack: StackInfo) -> None:

@@ -9,6 +9,7 @@ module's offered prices (evaluated offline) are the same offered lookup keys.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,21 @@ def test_every_catalog_price_is_seeded_as_declared(client: stripe.StripeClient) 
         assert price.recurring is not None
         assert found.recurring.interval == price.recurring.interval, key
         assert found.active is True
+
+
+def test_a_tiered_prices_tiers_come_only_when_expanded(client: stripe.StripeClient) -> None:
+    """Stripe leaves ``tiers`` out unless ``expand[]=tiers`` asks for them
+    (https://docs.stripe.com/api/prices/object#price_object-tiers): list-plans asks."""
+    price_id = seeding.price_id("basic_api_calls_monthly")
+    assert "tiers" not in client.v1.prices.retrieve(price_id)
+    found = client.v1.prices.retrieve(price_id, {"expand": ["tiers"]})
+    assert [(t.up_to, t.unit_amount, t.unit_amount_decimal) for t in found.tiers or []] == [
+        (1000, 0, Decimal("0")),
+        (None, 2, Decimal("2")),
+    ]
+    assert found.tiers_mode == "graduated"
+    plain = client.v1.prices.retrieve(seeding.price_id("basic_monthly"), {"expand": ["tiers"]})
+    assert plain.tiers is None
 
 
 def test_products_carry_exactly_the_catalogs_features(

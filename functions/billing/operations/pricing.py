@@ -10,6 +10,19 @@ answers ``Cache-Control: public, max-age=<what is left of that>``, so a change i
 shows within PRICING_CACHE_SECONDS of being made, browser caches included. Stripe is read at
 most once per instance per period: a pricing page under load costs Stripe nothing more.
 
+Stripe down or slow (core.refreshing): one request at a time re-reads the catalog, without
+holding a lock during the read, while the others get the copy already held; when the read
+fails, the last good copy (up to STALE_LIMIT_SECONDS old) is answered with ``stale: true``
+and its ``age``, and Stripe is tried again after RETRY_AFTER_FAILURE_SECONDS. Only an
+instance that never read the catalog answers 503.
+
+Usage beyond a plan's quota: each plan lists the metered prices that come with it
+(METERED_PRICE_IDS), read from Stripe with their tiers, so a page can say "1,000 API calls
+included, then $0.02 per call" before anyone pays. A metered price's ``tiers`` are in Stripe's
+answer only when asked for with ``expand[]=tiers``
+(https://docs.stripe.com/api/prices/object#price_object-tiers), and its meter's names come
+from the meter (https://docs.stripe.com/api/billing/meter/object).
+
 A price that is archived (``active: false``), not recurring, or whose product is archived
 is left out, with a warning in the log: the allowlist names it, but Stripe would refuse to
 sell it.
@@ -18,11 +31,10 @@ sell it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -33,6 +45,7 @@ from billing.context import Context, RequestModel, ResponseModel
 from billing.stripe_api import raw
 from billing.translate import is_resource_missing
 from core import parallel
+from core.refreshing import RefreshingCache
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +59,34 @@ class PlanFeature(ResponseModel):
     name: str
 
 
+class MeteredTier(ResponseModel):
+    up_to: int | None = Field(description="The last unit of this tier; null: every unit beyond.")
+    unit_amount_decimal: str = Field(
+        description="Per unit, in the currency's smallest unit (may have decimals: 0.5)."
+    )
+    flat_amount: int = Field(description="Charged once when usage reaches this tier (cents).")
+
+
+class MeteredPrice(ResponseModel):
+    """Usage billed in arrears, after the period, on top of the plan's price."""
+
+    price_id: str
+    meter: str = Field(description="The meter's event_name: what usage is reported under.")
+    meter_name: str = Field(description="The meter's display name, e.g. 'API calls'.")
+    currency: str
+    included: int = Field(description="Units per period at no charge (leading free tiers).")
+    unit_amount_decimal: str = Field(
+        description="What each unit beyond `included` costs, per `per_units` units, in the "
+        "currency's smallest unit (may have decimals)."
+    )
+    per_units: int = Field(
+        description="The units `unit_amount_decimal` is for (Stripe's transform_quantity)."
+    )
+    tiers: list[MeteredTier] = Field(
+        description="Stripe's graduated tiers as they are; empty for a per-unit price."
+    )
+
+
 class Plan(ResponseModel):
     price_id: str
     product_id: str
@@ -56,23 +97,32 @@ class Plan(ResponseModel):
     interval: str = Field(description="day, week, month or year.")
     interval_count: int
     features: list[PlanFeature]
+    metered: list[MeteredPrice] = Field(
+        description="The usage prices that come with the plan (charged beyond its quota)."
+    )
 
 
 class PlanList(ResponseModel):
     plans: list[Plan] = Field(description="In the order of ALLOWED_PRICE_IDS.")
     fetched_at: int = Field(description="When these were read from Stripe (Unix seconds).")
+    age: int = Field(description="Seconds since these were read from Stripe.")
+    stale: bool = Field(
+        description="True when Stripe could not be read just now and this is the last good "
+        "copy (`age` says how old); a page may say prices are being refreshed."
+    )
     max_age: int = Field(description="Seconds until this answer may be stale.")
 
 
-@dataclass(frozen=True)
-class _Cached:
-    plans: list[Plan]
-    fetched_at: float
-    expires_at: float
+# A catalog older than this is not served even when Stripe is down (503 instead): prices a
+# day old are still what a visitor would most likely pay; older ones may mislead.
+STALE_LIMIT_SECONDS = 86_400
+# After a failed read, Stripe is not asked again for this long (the stale copy is answered,
+# and browsers may keep it as long).
+RETRY_AFTER_FAILURE_SECONDS = 15
 
-
-_cache: dict[tuple[str, ...], _Cached] = {}
-_lock = threading.Lock()
+_cache: RefreshingCache[tuple[str, ...], list[Plan]] = RefreshingCache(
+    stale_limit=STALE_LIMIT_SECONDS, retry_after_failure=RETRY_AFTER_FAILURE_SECONDS
+)
 
 
 def _all[T](calls: list[Callable[[], T]]) -> list[T]:
@@ -93,9 +143,11 @@ def _features(client: stripe.StripeClient, product_id: str) -> list[PlanFeature]
     ]
 
 
-def _price(client: stripe.StripeClient, price_id: str) -> Mapping[str, Any] | None:
+def _price(
+    client: stripe.StripeClient, price_id: str, expand: tuple[str, ...] = ("product",)
+) -> Mapping[str, Any] | None:
     try:
-        return raw.get(client, f"/v1/prices/{price_id}", expand=["product"])
+        return raw.get(client, f"/v1/prices/{price_id}", expand=list(expand))
     except stripe.InvalidRequestError as exc:
         if not is_resource_missing(exc):
             raise
@@ -113,12 +165,71 @@ def _sellable(price: Mapping[str, Any] | None) -> bool:
     return ok
 
 
-def read_plans(client: stripe.StripeClient, price_ids: list[str]) -> list[Plan]:
-    """The offered prices as Stripe has them now: the prices at once, then each product's
-    features at once."""
-    prices = [
-        price for price in _all([partial(_price, client, p) for p in price_ids]) if _sellable(price)
+def _free(tier: Mapping[str, Any]) -> bool:
+    return Decimal(tier.get("unit_amount_decimal") or tier.get("unit_amount") or 0) == 0 and not (
+        tier.get("flat_amount") or 0
+    )
+
+
+def metered_price(
+    price: Mapping[str, Any], meters: Mapping[str, Mapping[str, Any]]
+) -> MeteredPrice:
+    """A metered price as a page shows it: the units included (the leading free tiers of a
+    graduated price) and what each unit beyond costs."""
+    tiers = [
+        MeteredTier(
+            up_to=tier.get("up_to"),
+            unit_amount_decimal=str(
+                tier.get("unit_amount_decimal") or tier.get("unit_amount") or 0
+            ),
+            flat_amount=int(tier.get("flat_amount") or 0),
+        )
+        for tier in price.get("tiers") or []
     ]
+    included, beyond = 0, str(price.get("unit_amount_decimal") or price.get("unit_amount") or 0)
+    raw_tiers = list(price.get("tiers") or [])
+    for tier, shown in zip(raw_tiers, tiers, strict=True):
+        if not _free(tier) or shown.up_to is None:
+            beyond = shown.unit_amount_decimal
+            break
+        included = shown.up_to
+    meter = meters.get(str(price["recurring"].get("meter")), {})
+    transform = price.get("transform_quantity") or {}
+    return MeteredPrice(
+        price_id=price["id"],
+        meter=str(meter.get("event_name") or price["recurring"].get("meter")),
+        meter_name=str(meter.get("display_name") or meter.get("event_name") or "units"),
+        currency=price["currency"],
+        included=included,
+        unit_amount_decimal=beyond,
+        per_units=int(transform.get("divide_by") or 1),
+        tiers=tiers,
+    )
+
+
+def _meters(client: stripe.StripeClient) -> dict[str, Mapping[str, Any]]:
+    return {meter["id"]: meter for meter in raw.get_all(client, "/v1/billing/meters", limit=100)}
+
+
+def read_plans(
+    client: stripe.StripeClient,
+    price_ids: list[str],
+    metered_ids: Mapping[str, list[str]] | None = None,
+) -> list[Plan]:
+    """The offered prices as Stripe has them now: the prices, their metered prices and the
+    meters at once, then each product's features at once."""
+    metered_ids = metered_ids or {}
+    usage_ids = sorted({m for p in price_ids for m in metered_ids.get(p, [])})
+    calls: list[Callable[[], Any]] = [partial(_price, client, p) for p in price_ids]
+    calls += [partial(_price, client, m, ("tiers",)) for m in usage_ids]
+    if usage_ids:
+        calls.append(partial(_meters, client))
+    answers = _all(calls)
+    usage_prices = dict(
+        zip(usage_ids, answers[len(price_ids) : len(price_ids) + len(usage_ids)], strict=True)
+    )
+    meters: dict[str, Mapping[str, Any]] = answers[-1] if usage_ids else {}
+    prices = [price for price in answers[: len(price_ids)] if _sellable(price)]
     product_ids = sorted({price["product"]["id"] for price in prices if price is not None})
     features = dict(
         zip(
@@ -142,6 +253,11 @@ def read_plans(client: stripe.StripeClient, price_ids: list[str]) -> list[Plan]:
                 interval=price["recurring"]["interval"],
                 interval_count=price["recurring"]["interval_count"],
                 features=features[product["id"]],
+                metered=[
+                    metered_price(found, meters)
+                    for m in metered_ids.get(price["id"], [])
+                    if (found := usage_prices[m]) is not None
+                ],
             )
         )
     return plans
@@ -151,18 +267,20 @@ def list_plans(ctx: Context, body: PricingRequest) -> PlanList:
     """The plans the app sells, with amounts and features from Stripe (public, cacheable)."""
     settings = ctx.runtime.settings
     key = tuple(settings.allowed_price_ids)
+    metered = settings.metered_price_ids
+    held = _cache.get(
+        (*key, repr(sorted(metered.items()))),
+        lambda: read_plans(ctx.runtime.stripe, list(key), metered),
+        settings.pricing_cache_seconds,
+    )
     now = time.time()
-    cached = _cache.get(key)
-    if cached is None or cached.expires_at <= now:
-        with _lock:
-            cached = _cache.get(key)
-            if cached is None or cached.expires_at <= now:
-                plans = read_plans(ctx.runtime.stripe, list(key))
-                now = time.time()
-                cached = _Cached(plans, now, now + settings.pricing_cache_seconds)
-                _cache[key] = cached
+    # Fresh: browsers may keep it for what is left of its period. Stale: until Stripe is tried
+    # again after a failure, or not at all while another request is refreshing it.
+    until = held.retry_at if held.stale else held.expires_at
     return PlanList(
-        plans=cached.plans,
-        fetched_at=int(cached.fetched_at),
-        max_age=max(0, int(cached.expires_at - now)),
+        plans=held.value,
+        fetched_at=int(held.fetched_at),
+        age=max(0, int(now - held.fetched_at)),
+        stale=held.stale,
+        max_age=max(0, int(until - now)),
     )

@@ -590,6 +590,64 @@ export interface components {
              */
             overage: boolean;
         };
+        /**
+         * MeteredPrice
+         * @description Usage billed in arrears, after the period, on top of the plan's price.
+         */
+        MeteredPrice: {
+            /** Price Id */
+            price_id: string;
+            /**
+             * Meter
+             * @description The meter's event_name: what usage is reported under.
+             */
+            meter: string;
+            /**
+             * Meter Name
+             * @description The meter's display name, e.g. 'API calls'.
+             */
+            meter_name: string;
+            /** Currency */
+            currency: string;
+            /**
+             * Included
+             * @description Units per period at no charge (leading free tiers).
+             */
+            included: number;
+            /**
+             * Unit Amount Decimal
+             * @description What each unit beyond `included` costs, per `per_units` units, in the currency's smallest unit (may have decimals).
+             */
+            unit_amount_decimal: string;
+            /**
+             * Per Units
+             * @description The units `unit_amount_decimal` is for (Stripe's transform_quantity).
+             */
+            per_units: number;
+            /**
+             * Tiers
+             * @description Stripe's graduated tiers as they are; empty for a per-unit price.
+             */
+            tiers: components["schemas"]["MeteredTier"][];
+        };
+        /** MeteredTier */
+        MeteredTier: {
+            /**
+             * Up To
+             * @description The last unit of this tier; null: every unit beyond.
+             */
+            up_to: number | null;
+            /**
+             * Unit Amount Decimal
+             * @description Per unit, in the currency's smallest unit (may have decimals: 0.5).
+             */
+            unit_amount_decimal: string;
+            /**
+             * Flat Amount
+             * @description Charged once when usage reaches this tier (cents).
+             */
+            flat_amount: number;
+        };
         /** NextInvoice */
         NextInvoice: {
             /**
@@ -649,6 +707,11 @@ export interface components {
             interval_count: number;
             /** Features */
             features: components["schemas"]["PlanFeature"][];
+            /**
+             * Metered
+             * @description The usage prices that come with the plan (charged beyond its quota).
+             */
+            metered: components["schemas"]["MeteredPrice"][];
         };
         /** PlanChangePreview */
         PlanChangePreview: {
@@ -710,6 +773,16 @@ export interface components {
              * @description When these were read from Stripe (Unix seconds).
              */
             fetched_at: number;
+            /**
+             * Age
+             * @description Seconds since these were read from Stripe.
+             */
+            age: number;
+            /**
+             * Stale
+             * @description True when Stripe could not be read just now and this is the last good copy (`age` says how old); a page may say prices are being refreshed.
+             */
+            stale: boolean;
             /**
              * Max Age
              * @description Seconds until this answer may be stale.
