@@ -66,6 +66,9 @@ def running_stack() -> Iterator[Stack]:
         use_standin=not mode.AGAINST_STRIPE,
         base_port=int(base_port) if base_port else None,
         web=True,  # the browser tests (tests/browser) drive the example app
+        # A deadline, not a wait: on a loaded 2-core machine (CI, a reviewer running the suite
+        # beside other work) two dozen processes importing at once can take minutes to answer.
+        start_timeout=float(os.environ.get("STACK_START_TIMEOUT", "300")),
     )
     with stack:
         yield stack
