@@ -165,7 +165,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
     FunctionDef(
         "record_usage",
         "event",
-        "billing.http.pubsub_push:record_usage",
+        "billing.usage.metering:record_usage",
         settings=("usage_topic",),
         topic="usage_topic",
     ),
@@ -221,8 +221,9 @@ def build(fn: FunctionDef) -> Callable[[Any], Any]:
         from billing.http.stripe_webhook import StripeWebhookEndpoint
 
         return StripeWebhookEndpoint(fn.name, target)
-    handler: Callable[[Any], Any] = target  # an event handler is its own entry point
-    return handler
+    from app.pubsub_push import answering
+
+    return answering(target)
 
 
 _handlers: dict[str, Callable[[Any], Any]] = {}

@@ -13,7 +13,6 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``stripe_webhook``: the Stripe webhook's policy: raw body, signature, Stripe's answers.
     - ``job``: the scheduled jobs' policy (Cloud Scheduler only).
     - ``public_read``: a public read's policy: GET, no sign-in, cacheable (list-plans).
-    - ``pubsub_push``: the usage topic's push policy: acknowledge, or have Pub/Sub redeliver.
     - ``body``: request bodies read with bounded memory and time.
 - ``operations/``: what the registry's browser and job functions do; no HTTP.
     - ``customers``: create_customer, one Stripe customer per user.

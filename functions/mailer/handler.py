@@ -4,50 +4,32 @@ What the push gets back is what Pub/Sub does next:
 - returns normally (2xx): acknowledged. The mail was sent, was sent before, or can never be
   sent (not JSON, not the contract, unknown type or version, no address); the last is logged
   as one ERROR line naming why, and never retried.
-- raises :class:`Redeliver` (non-2xx): delivered again after the subscription's backoff, and
-  after its maximum attempts moved to the dead-letter topic. SMTP or Firestore failed, or
-  another delivery of the same notification is sending it right now.
+- raises :class:`core.pubsub_push.Redeliver` (non-2xx): delivered again after the
+  subscription's backoff, and after its maximum attempts moved to the dead-letter topic.
+  SMTP or Firestore failed, or another delivery of the same notification is sending it now.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from google.api_core.exceptions import GoogleAPIError
-from werkzeug.exceptions import HTTPException
 
-from core import call_counts, firestore, logs
+from core import call_counts, firestore, logs, pubsub_push
+from core.pubsub_push import Redeliver, Unprocessable
 from mailer import contract
 from mailer.compose import Brand, Composer, recipient
 from mailer.config import MailSettings, load_settings
-from mailer.contract import Unsendable
 from mailer.once import Claims, FirestoreClaims, State
 from mailer.smtp import Sender, SendFailed, SmtpSender
 
 log = logging.getLogger("mailer")
-
-
-class Redeliver(HTTPException):
-    """Not acknowledged: Pub/Sub delivers the message again later.
-
-    An HTTP error rather than a crash, because the reason is already logged in one line; a
-    crash would add functions-framework's own traceback line for an expected condition.
-    """
-
-    code = 503
-
-    def __init__(self, description: str, code: int = 503) -> None:
-        super().__init__(description)
-        self.code = code
 
 
 class Outcome(Enum):
@@ -55,44 +37,6 @@ class Outcome(Enum):
     ALREADY_SENT = "already_sent"
     UNSENDABLE = "unsendable"
     SENT_UNRECORDED = "sent_unrecorded"
-
-
-@dataclass(frozen=True)
-class PubSubMessage:
-    message_id: str
-    data: bytes
-    attributes: Mapping[str, str]
-
-
-def pubsub_message(data: Any) -> PubSubMessage:
-    """The Pub/Sub message inside a messagePublished event's data."""
-    message = data.get("message") if isinstance(data, Mapping) else None
-    if not isinstance(message, Mapping):
-        raise Unsendable("not_pubsub", "the event carries no Pub/Sub message")
-    attributes = message.get("attributes") or {}
-    message_id = str(message.get("messageId") or message.get("message_id") or "")
-    try:
-        payload = base64.b64decode(message.get("data") or "", validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise Unsendable("not_base64", "the message data is not base64") from None
-    if not isinstance(attributes, Mapping):
-        attributes = {}
-    return PubSubMessage(message_id, payload, {str(k): str(v) for k, v in attributes.items()})
-
-
-def _check_attributes(attributes: Mapping[str, str], notification: contract.Notification) -> None:
-    # The publisher repeats these as attributes; a disagreement is a publisher bug, and which
-    # of the two is right cannot be known here.
-    expected = {
-        "version": str(notification.version),
-        "type": notification.type,
-        "notification_id": notification.notification_id,
-    }
-    for key, value in expected.items():
-        if key in attributes and attributes[key] != value:
-            raise Unsendable(
-                "attribute_mismatch", f"the message attribute {key!r} disagrees with its data"
-            )
 
 
 class Mailer:
@@ -137,11 +81,11 @@ class Mailer:
 
     def _handle(self, event_data: Any) -> Outcome:
         try:
-            message = pubsub_message(event_data)
+            message = pubsub_push.message_of(event_data)
             logs.bind(pubsub_message_id=message.message_id)
             version = message.attributes.get("version")
             if version is not None and version != str(contract.VERSION):
-                raise Unsendable(
+                raise Unprocessable(
                     "unknown_version", f"version {version[:20]!r} is not one this function reads"
                 )
             notification = contract.parse(message.data)
@@ -150,13 +94,20 @@ class Mailer:
                 notification_type=notification.type,
                 uid=notification.uid,
             )
-            _check_attributes(message.attributes, notification)
+            pubsub_push.check_attributes(
+                message.attributes,
+                {
+                    "version": str(notification.version),
+                    "type": notification.type,
+                    "notification_id": notification.notification_id,
+                },
+            )
             to = recipient(notification)
-        except Unsendable as error:
+        except Unprocessable as error:
             return self._unsendable(error)
         return self._send_once(notification, to)
 
-    def _unsendable(self, error: Unsendable) -> Outcome:
+    def _unsendable(self, error: Unprocessable) -> Outcome:
         log.error(
             "notification not sent and not retried: %s", error, extra={"reason": error.reason}
         )
@@ -179,7 +130,7 @@ class Mailer:
             return Outcome.ALREADY_SENT
         if claim.state is State.IN_FLIGHT:
             log.warning("another delivery is sending this notification: retry later")
-            raise Redeliver("being sent by another delivery", code=409)
+            raise Redeliver("being sent by another delivery", status=409)
         call_counts.count(call_counts.SMTP)
         try:
             self.sender.send(mail, self.composer.brand.address, to)

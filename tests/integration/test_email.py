@@ -23,10 +23,11 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
+from core.pubsub_push import Redeliver
 from devstack import procs
 from devstack.stack import Stack, StackInfo, dead_letter_topic, push_subscription
 from mailer.compose import Brand, Composer, message_id
-from mailer.handler import Mailer, Outcome, Redeliver
+from mailer.handler import Mailer, Outcome
 from mailer.once import COLLECTION, SENDING, SENT, FirestoreClaims, State
 from mailer.smtp import SmtpSender
 from tests.conftest import mail_settings
@@ -287,7 +288,7 @@ def deliver_concurrently(mailer: Mailer, document: dict[str, Any], n: int) -> li
         try:
             results[index] = mailer.handle(event_data(document))
         except Redeliver as error:
-            results[index] = error.code
+            results[index] = error.status
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for thread in threads:
@@ -371,5 +372,5 @@ def test_firestore_unreachable_means_no_mail_and_a_retry(
     mailer = Mailer(Composer(Brand.from_settings(config)), claims, SmtpSender(config))
     with pytest.raises(Redeliver) as raised:
         mailer.handle(event_data(fresh()))
-    assert raised.value.code == 503
+    assert raised.value.status == 503
     assert relay.recorder.messages() == []

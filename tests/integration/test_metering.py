@@ -17,8 +17,9 @@ from google.cloud import firestore
 from billing.state.customers import CustomerStore
 from billing.state.metered_usage import COLLECTION, FirestoreLedger
 from billing.usage.contract import UsageMessage
-from billing.usage.metering import Metering, Outcome, RetryLater
+from billing.usage.metering import Metering, Outcome
 from billing_usage import UsageReporter
+from core.pubsub_push import Redeliver
 from devstack.stack import StackInfo
 from tests.support.stack import wait_for
 from tests.support.stack_fixtures import StandIn, User
@@ -120,7 +121,7 @@ def test_a_delivery_killed_after_stripe_took_the_event_is_not_counted_twice(
     # What a killed delivery leaves: its claim (recording, lease running), the event in Stripe.
     claim = metering.ledger.claim(message.id, message.digest(), datetime.now(UTC), {})
     metering._send(message, customer, claim)
-    with pytest.raises(RetryLater):  # the lease still runs: the redelivery waits
+    with pytest.raises(Redeliver):  # the lease still runs: the redelivery waits
         metering.handle(_push(usage))
     later = Metering(
         metering.ledger,
@@ -175,7 +176,7 @@ def test_stripe_failing_means_a_retry_and_the_retry_records_it_once(
     meter = _meter(faults)
     usage = _usage(user, meter, value=4)
     faults.fault(method="POST", path_prefix="/v1/billing/meter_events", kind="error", status=500)
-    with pytest.raises(RetryLater):
+    with pytest.raises(Redeliver):
         metering.handle(_push(usage))
     faults.clear_faults()
     assert metering.handle(_push(usage)) is Outcome.RECORDED

@@ -3,9 +3,9 @@
 What the push gets back is what Pub/Sub does next:
 - returns (2xx): acknowledged. The usage was recorded now or before, or kept (``held``) or
   refused by the rules below, each logged once with its reason.
-- raises :class:`RetryLater` (non-2xx, through billing.http.pubsub_push): delivered again
-  after the subscription's backoff, and after its maximum attempts moved to the dead-letter
-  topic (where an alert fires). Stripe or Firestore failed, or another delivery of the same
+- raises :class:`core.pubsub_push.Redeliver` (non-2xx): delivered again after the
+  subscription's backoff, and after its maximum attempts moved to the dead-letter topic
+  (where an alert fires). Stripe or Firestore failed, or another delivery of the same
   usage is recording it right now.
 
 The rules for usage that cannot be billed (none is dropped silently):
@@ -30,12 +30,9 @@ for a wrong customer would be lost without an answer, so v1 stays until the meas
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -46,8 +43,9 @@ from billing import runtime
 from billing.state import metered_usage as ledger
 from billing.state.metered_usage import Claim, FirestoreLedger, Ledger, State
 from billing.usage import contract
-from billing.usage.contract import Refused, UsageMessage
-from core import call_counts, logs
+from billing.usage.contract import UsageMessage
+from core import call_counts, logs, pubsub_push
+from core.pubsub_push import Redeliver, Unprocessable
 
 if TYPE_CHECKING:
     import stripe
@@ -62,46 +60,12 @@ DUPLICATE_MESSAGE = "An event already exists with identifier"
 LINKED_CACHE = 10_000  # subjects whose customer an instance remembers
 
 
-class RetryLater(Exception):
-    """Not acknowledged: Pub/Sub delivers the message again later (reason already logged).
-
-    ``status`` is the push's answer (billing.http.pubsub_push): 409 while another delivery
-    holds the usage, 503 when Stripe or Firestore failed.
-    """
-
-    def __init__(self, description: str, status: int = 503) -> None:
-        super().__init__(description)
-        self.status = status
-
-
 class Outcome(Enum):
     RECORDED = "recorded"
     ALREADY_DONE = "already_done"
     HELD = "held"
     REFUSED = "refused"
     RECORDED_UNMARKED = "recorded_unmarked"
-
-
-@dataclass(frozen=True)
-class PubSubMessage:
-    message_id: str
-    data: bytes
-    attributes: Mapping[str, str]
-
-
-def pubsub_message(data: Any) -> PubSubMessage:
-    message = data.get("message") if isinstance(data, Mapping) else None
-    if not isinstance(message, Mapping):
-        raise Refused("not_pubsub", "the event carries no Pub/Sub message")
-    attributes = message.get("attributes") or {}
-    message_id = str(message.get("messageId") or message.get("message_id") or "")
-    try:
-        payload = base64.b64decode(message.get("data") or "", validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise Refused("not_base64", "the message data is not base64") from None
-    if not isinstance(attributes, Mapping):
-        attributes = {}
-    return PubSubMessage(message_id, payload, {str(k): str(v) for k, v in attributes.items()})
 
 
 class Metering:
@@ -148,14 +112,12 @@ class Metering:
 
     def _handle(self, event_data: Any) -> Outcome:
         try:
-            message = pubsub_message(event_data)
+            message = pubsub_push.message_of(event_data)
             logs.bind(pubsub_message_id=message.message_id)
             usage = contract.parse(message.data)
             logs.bind(usage_id=usage.id, meter=usage.meter, subject=usage.subject)
-            for key in ("id", "meter"):
-                if key in message.attributes and message.attributes[key] != getattr(usage, key):
-                    raise Refused("attribute_mismatch", f"the attribute {key!r} disagrees")
-        except Refused as error:
+            pubsub_push.check_attributes(message.attributes, {"id": usage.id, "meter": usage.meter})
+        except Unprocessable as error:
             log.error("usage refused, not retried: %s", error, extra={"reason": error.reason})
             return Outcome.REFUSED
         return self._record_once(usage)
@@ -172,7 +134,7 @@ class Metering:
             claim = self.ledger.claim(usage.id, usage.digest(), self.clock(), details)
         except GoogleAPIError as error:
             log.error("cannot claim the usage in Firestore: %s", type(error).__name__)
-            raise RetryLater("Firestore unavailable") from None
+            raise Redeliver("Firestore unavailable") from None
         if claim.state is State.DONE:
             return Outcome.ALREADY_DONE
         if claim.state is State.CONFLICT:
@@ -183,7 +145,7 @@ class Metering:
             return Outcome.REFUSED
         if claim.state is State.IN_FLIGHT:
             log.warning("another delivery is recording this usage: retry later")
-            raise RetryLater("being recorded by another delivery", status=409)
+            raise Redeliver("being recorded by another delivery", status=409)
         return self._record(usage, claim)
 
     def _customer_of(self, subject: str) -> str | None:
@@ -203,7 +165,7 @@ class Metering:
             customer_id = self._customer_of(usage.subject)
         except GoogleAPIError as error:
             self._release(claim, f"customer lookup: {type(error).__name__}")
-            raise RetryLater("Firestore unavailable") from None
+            raise Redeliver("Firestore unavailable") from None
         if customer_id is None:
             log.warning("usage held: the subject has no Stripe customer", extra={"reason": "held"})
             return self._finish(claim, ledger.HELD, {"reason": "no_customer"}, Outcome.HELD)
@@ -245,7 +207,7 @@ class Metering:
         except stripe.StripeError as error:
             log.error("Stripe did not take the meter event: %s", type(error).__name__)
             self._release(claim, f"stripe: {type(error).__name__}")
-            raise RetryLater("Stripe unavailable") from None
+            raise Redeliver("Stripe unavailable") from None
         return Outcome.RECORDED, {"customer_id": customer_id}
 
     def _finish(
@@ -257,7 +219,7 @@ class Metering:
         except GoogleAPIError as error:
             if outcome is not Outcome.RECORDED:
                 self._release(claim, f"finish: {type(error).__name__}")
-                raise RetryLater("Firestore unavailable") from None
+                raise Redeliver("Firestore unavailable") from None
             # In Stripe already: acknowledging is right. A redelivery after the lease would
             # send it again, and Stripe refuses the repeat within its 24 hours.
             log.error("recorded, but not marked in the ledger: %s", type(error).__name__)
@@ -286,6 +248,6 @@ def current() -> Metering:
 
 
 def record_usage(cloud_event: Any) -> None:
-    """One usage message in, at most one meter event out (wrapped by billing.http)."""
+    """Entry point (``app.registry``): one usage message in, at most one meter event out."""
     with logs.context(function="record-usage", event_id=str(cloud_event["id"])):
         current().handle(cloud_event.data)
