@@ -17,7 +17,7 @@ resource "google_project_iam_member" "firestore" {
 resource "google_pubsub_topic_iam_member" "publisher" {
   for_each = { for name, fn in local.functions : name => fn if fn.publishes }
 
-  topic  = google_pubsub_topic.notifications.id
+  topic  = module.notifications.topic_id
   role   = "roles/pubsub.publisher"
   member = local.runtime_accounts[each.key].member
 }

@@ -35,12 +35,12 @@ output "service_accounts" {
 
 output "notifications_topic" {
   description = "The topic the webhook publishes notifications to."
-  value       = google_pubsub_topic.notifications.name
+  value       = module.notifications.topic_name
 }
 
 output "dead_letter_subscription" {
   description = "Where undeliverable notifications wait (pull them to inspect or replay)."
-  value       = google_pubsub_subscription.dead_letter.name
+  value       = module.notifications.dead_letter_subscription
 }
 
 output "http_timeout_seconds" {
