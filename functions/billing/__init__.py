@@ -39,7 +39,8 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
 - ``usage/``: metered usage, from the usage topic to Stripe's meters.
     - ``contract``: the usage message (schemas/usage.v1.json) as the function reads it.
     - ``metering``: each usage recorded in Stripe as one meter event, exactly once.
-    - ``quotas``: the read side of quotas: the period, the limits, the counts.
+    - ``periods``: the period a subject's usage counts in, its limits and counts (one file with
+      the helper's billing_usage.periods).
     - ``drift``: quota counts against Stripe's meter summaries (reconcile --usage-drift).
     - ``plans``: each plan's quotas from the catalog, and the free plan's.
 - ``runtime``: the one place that builds clients, lazily, once per instance.

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.usage import plans, quotas
+from billing.usage import periods, plans
 from core import call_counts
 from core.firestore import doc_id, firestore_retry
 
@@ -54,12 +54,12 @@ def get_usage(ctx: Context, body: UsageRequest) -> UsageResponse:
     timeout = ctx.runtime.settings.firestore_timeout_seconds
     bounded: dict[str, Any] = {"timeout": timeout, "retry": firestore_retry(timeout)}
     call_counts.count(call_counts.FIRESTORE, 2)
-    entitlement = db.document(f"{quotas.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
-    plan = quotas.plan_of(
+    entitlement = db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
+    plan = periods.plan_of(
         entitlement.to_dict() if entitlement.exists else None, plans.free_limits(), time.time()
     )
-    counts = db.document(quotas.period_path(subject, plan.period.start)).get(**bounded)
-    used = quotas.used_in(counts.to_dict() if counts.exists else None)
+    counts = db.document(periods.period_path(subject, plan.period.start)).get(**bounded)
+    used = periods.used_in(counts.to_dict() if counts.exists else None)
     return UsageResponse(
         plan="free" if plan.free else "subscription",
         features=plans.free_features() if plan.free else None,

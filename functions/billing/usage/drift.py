@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from billing.usage import quotas
+from billing.usage import periods
 from core import call_counts
 from core.firestore import doc_id, firestore_retry
 
@@ -56,10 +56,10 @@ def subject_drift(
     bounded: dict[str, Any] = {"timeout": timeout, "retry": firestore_retry(timeout)}
     now = time.time() if now is None else now
     call_counts.count(call_counts.FIRESTORE, 2)
-    entitlement = db.document(f"{quotas.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
-    plan = quotas.plan_of(entitlement.to_dict() if entitlement.exists else None, {}, now)
-    counts = db.document(quotas.period_path(subject, plan.period.start)).get(**bounded)
-    used = quotas.used_in(counts.to_dict() if counts.exists else None)
+    entitlement = db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
+    plan = periods.plan_of(entitlement.to_dict() if entitlement.exists else None, {}, now)
+    counts = db.document(periods.period_path(subject, plan.period.start)).get(**bounded)
+    used = periods.used_in(counts.to_dict() if counts.exists else None)
     start = plan.period.start - plan.period.start % 60
     end = min(plan.period.end, int(now) + 60)
     end += -end % 60

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from billing import catalog
-from billing.usage.quotas import Limit
+from billing.usage.periods import Limit
 
 
 def free_limits() -> dict[str, Limit]:

@@ -10,7 +10,7 @@ import pytest
 
 from billing import catalog
 from billing.usage import plans
-from billing.usage.quotas import Limit
+from billing.usage.periods import Limit
 
 CATALOG: dict[str, Any] = {
     "features": {"reports": {"name": "Reports"}, "api_access": {"name": "API access"}},
