@@ -35,11 +35,11 @@ resource "google_cloudfunctions2_function" "function" {
     runtime           = "python312"
     entry_point       = each.value.entry_point
     service_account   = local.build_account.id
-    docker_repository = google_artifact_registry_repository.functions.id
+    docker_repository = local.image_repository
 
     source {
       storage_source {
-        bucket = google_storage_bucket.source.name
+        bucket = local.source_bucket
         object = google_storage_bucket_object.source.name
       }
     }
@@ -77,13 +77,9 @@ resource "google_cloudfunctions2_function" "function" {
     }
   }
 
-  # A build whose account cannot write its image fails the deploy: the grants come first (the
-  # secrets' grants are infra/bootstrap's, applied before any deploy).
-  depends_on = [
-    google_project_iam_member.build_logs,
-    google_project_iam_member.build_sources,
-    google_artifact_registry_repository_iam_member.build_images,
-  ]
+  # The build account's grants (image repository, sources, logs) and the secrets' are
+  # infra/bootstrap's, applied before any deploy: a build whose account cannot write its image
+  # fails the deploy.
 }
 
 # Browsers and Stripe call these without a Google identity (each function authenticates its

@@ -50,5 +50,5 @@ output "http_timeout_seconds" {
 
 output "source_object" {
   description = "The deployed source archive (its name carries the archive's SHA-256)."
-  value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
+  value       = "gs://${local.source_bucket}/${google_storage_bucket_object.source.name}"
 }

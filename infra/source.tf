@@ -15,98 +15,61 @@ data "archive_file" "source" {
   }
 }
 
-resource "google_storage_bucket" "source" {
-  #checkov:skip=CKV_GCP_62:Access logs of a bucket that only holds build inputs add cost and no insight; Cloud Audit Logs record who changed it.
-  name                        = "${var.project_id}-${var.name}-source"
-  location                    = var.region
-  uniform_bucket_level_access = true
-  public_access_prevention    = "enforced"
-  force_destroy               = true # holds nothing but rebuildable archives
-
-  versioning {
-    enabled = true
-  }
-
-  lifecycle_rule {
-    condition {
-      days_since_noncurrent_time = 30
-    }
-    action {
-      type = "Delete"
-    }
-  }
-
-  depends_on = [google_project_service.apis]
+# The bucket the archive is uploaded to, and the repository the builds write the functions'
+# images to, are made by infra/bootstrap (an owner): the deployer may write objects in that
+# bucket and read that repository, and holds no storage or Artifact Registry role on the
+# project, so it can change no bucket's or repository's IAM (the state bucket's included). Named
+# here exactly as the bootstrap names them (tests/infra/test_pipeline.py compares the two).
+locals {
+  source_bucket    = "${var.project_id}-${var.name}-source"
+  image_repository = "projects/${var.project_id}/locations/${var.region}/repositories/${var.name}-functions"
 }
 
 # The object's name carries the archive's hash: a code change is a new object, which changes
 # every function's build source and so redeploys them; an unchanged tree deploys nothing.
 resource "google_storage_bucket_object" "source" {
   name         = "functions-${data.archive_file.source.output_sha256}.zip"
-  bucket       = google_storage_bucket.source.name
+  bucket       = local.source_bucket
   source       = data.archive_file.source.output_path
   content_type = "application/zip"
 }
 
-# Where the builds put the functions' images, with old images cleaned up (the default
-# gcf-artifacts repository keeps every build forever).
-resource "google_artifact_registry_repository" "functions" {
-  #checkov:skip=CKV_GCP_84:Images built from this repository's public source need no customer-managed key; Google-managed encryption applies.
-  location      = var.region
-  repository_id = "${var.name}-functions"
-  format        = "DOCKER"
-  description   = "Images Cloud Build makes of the billing functions."
+# The build account's roles (its logs, its image repository, the function-source buckets) are
+# granted by infra/bootstrap, which makes that account: the deployer grants no storage role.
 
-  cleanup_policies {
-    id     = "keep-recent"
-    action = "KEEP"
-    most_recent_versions {
-      keep_count = 5
-    }
+# A deployment made before the bootstrap owned these: forget them here without destroying them
+# (the bootstrap imports them: docs/deploy.md, "Upgrading a deployment"). No-ops otherwise.
+removed {
+  from = google_storage_bucket.source
+  lifecycle {
+    destroy = false
   }
+}
 
-  cleanup_policies {
-    id     = "delete-old"
-    action = "DELETE"
-    condition {
-      tag_state  = "ANY"
-      older_than = "2592000s" # 30 days
-    }
+removed {
+  from = google_artifact_registry_repository.functions
+  lifecycle {
+    destroy = false
   }
-
-  depends_on = [google_project_service.apis]
 }
 
-# Builds run as their own account (infra/bootstrap's) instead of the project's default compute
-# account (which new projects no longer give build rights, and which would otherwise be shared
-# with everything).
-resource "google_project_iam_member" "build_logs" {
-  project = var.project_id
-  role    = "roles/logging.logWriter"
-  member  = local.build_account.member
+removed {
+  from = google_artifact_registry_repository_iam_member.build_images
+  lifecycle {
+    destroy = false
+  }
 }
 
-resource "google_artifact_registry_repository_iam_member" "build_images" {
-  location   = google_artifact_registry_repository.functions.location
-  repository = google_artifact_registry_repository.functions.name
-  role       = "roles/artifactregistry.writer"
-  member     = local.build_account.member
+removed {
+  from = google_project_iam_member.build_logs
+  lifecycle {
+    destroy = false
+  }
 }
 
-# Cloud Functions copies the archive into its own gcf-v2-sources-*/gcf-v2-uploads-* buckets,
-# which exist only after the first deploy, so the build's storage access is limited by name.
-resource "google_project_iam_member" "build_sources" {
-  project = var.project_id
-  role    = "roles/storage.objectAdmin"
-  member  = local.build_account.member
-
-  condition {
-    title       = "function-sources-only"
-    description = "Only the buckets holding function sources."
-    expression = join(" || ", [
-      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")",
-      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-\")",
-      "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}\")",
-    ])
+removed {
+  from = google_project_iam_member.build_sources
+  lifecycle {
+    destroy = false
   }
 }

@@ -9,7 +9,7 @@ variable "project_id" {
 }
 
 variable "region" {
-  description = "Region of the functions, the source bucket, the build repository and the scheduler jobs."
+  description = "Region of the functions and the scheduler jobs; the source bucket and the build repository infra/bootstrap makes are in it too (give the bootstrap the same region)."
   type        = string
   default     = "europe-west1"
 
@@ -20,7 +20,7 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Short prefix of the service accounts, topics, buckets and repository this creates (not of the functions, whose names come from the registry)."
+  description = "Short prefix of the topics and alerts this creates and of the accounts, secrets, source bucket and image repository infra/bootstrap makes (give the bootstrap the same name); not of the functions, whose names come from the registry."
   type        = string
   default     = "billing"
 

@@ -14,31 +14,62 @@ locals {
   # The only roles infra/*.tf grants on the project (google_project_iam_member). The deployer may
   # grant these and nothing else; tests/infra/test_pipeline.py keeps the two lists equal.
   # (firebaseauth.admin: the webhook and reconcile write users' custom claims; infra/iam.tf.)
+  # No storage role: the build account's source-bucket grant is made below, by the owner, so the
+  # deployer can never grant a storage role (to itself or anyone) on the project.
   grantable_roles = [
     "roles/datastore.user",
     "roles/firebaseauth.admin",
-    "roles/logging.logWriter",
-    "roles/storage.objectAdmin",
   ]
 
   # What `terraform apply` of infra/ needs on the project, role by role, and why. None lets the
   # deployer change its own roles: projectIamAdmin is limited by a condition to the roles above.
   # No secret role on the project: it may only add versions of the webhook signing secret. No IAM role on the project either:
   # it acts as the deployment's own accounts only, granted on each of them below.
+  # No storage, Artifact Registry, Pub/Sub admin or Cloud Run admin role either: each of those
+  # could change the IAM of every bucket (the state's), repository, topic or service of the
+  # project. The bucket and the image repository are made below and granted on by name; the
+  # two IAM changes infra/ must make on resources it creates itself (who invokes a function,
+  # who publishes to or forwards from a topic) are custom roles holding exactly those
+  # permissions (below), because neither Cloud Run nor Pub/Sub lets an IAM condition name the
+  # resource (docs/deploy.md, step 4, says what each can and cannot do).
   deployer_roles = {
     "roles/browser"                              = "reads the project (data.google_project)"
     "roles/serviceusage.serviceUsageAdmin"       = "enables the APIs the resources use (google_project_service)"
     "roles/cloudfunctions.developer"             = "creates and updates the functions (not their IAM)"
-    "roles/run.admin"                            = "grants run.invoker on the functions' Cloud Run services (public ones to allUsers, private ones to their invoker)"
-    "roles/pubsub.admin"                         = "the notifications topics, their subscriptions and publisher/subscriber grants"
+    "roles/pubsub.editor"                        = "creates and updates the topics and their subscriptions (not their IAM)"
     "roles/datastore.owner"                      = "creates the (default) Firestore database and its TTL fields"
     "roles/firebaserules.admin"                  = "deploys firestore.rules"
     "roles/cloudscheduler.admin"                 = "the job functions' schedules"
     "roles/monitoring.alertPolicyEditor"         = "the dead-letter alert"
     "roles/monitoring.notificationChannelEditor" = "the alert's email channels"
-    "roles/storage.admin"                        = "creates the source bucket and uploads the archive"
-    "roles/artifactregistry.admin"               = "the functions' image repository and the build account's writer grant"
     "roles/logging.logWriter"                    = "writes this build's logs (a user-specified build account needs it)"
+  }
+
+  # The IAM changes infra/ makes on resources it creates, as custom roles of exactly those
+  # permissions (granted on the project: Cloud Run and Pub/Sub are not among the services whose
+  # resource names an IAM condition can test, cloud.google.com/iam/docs/conditions-resource-attributes,
+  # so no condition can limit them to this deployment's names).
+  deployer_custom_roles = {
+    invoker_grants = {
+      role_id     = "${var.name}FunctionInvokerGrants"
+      title       = "Billing functions' invoker grants"
+      description = "Reads and sets who may invoke a Cloud Run service (infra/functions.tf: public functions to allUsers, private ones to their own invoker). Cannot deploy, change or delete a service."
+      permissions = [
+        "run.services.getIamPolicy",
+        "run.services.setIamPolicy",
+      ]
+    }
+    pubsub_grants = {
+      role_id     = "${var.name}PubsubGrants"
+      title       = "Billing topics' and subscriptions' grants"
+      description = "Reads and sets who may publish to a topic or consume a subscription (infra/iam.tf, usage.tf, modules/pubsub-push). Cannot touch schemas' or snapshots' IAM."
+      permissions = [
+        "pubsub.subscriptions.getIamPolicy",
+        "pubsub.subscriptions.setIamPolicy",
+        "pubsub.topics.getIamPolicy",
+        "pubsub.topics.setIamPolicy",
+      ]
+    }
   }
 
   # A pull-request build runs code nobody has reviewed yet: it may read the project's metadata
@@ -208,11 +239,132 @@ resource "google_project_iam_member" "planner" {
   member  = google_service_account.planner.member
 }
 
-# The deployer keeps the state (objects in the state bucket); the planner gets no grant here.
+resource "google_project_iam_custom_role" "deployer" {
+  for_each = local.deployer_custom_roles
+
+  role_id     = each.value.role_id
+  title       = each.value.title
+  description = each.value.description
+  permissions = each.value.permissions
+}
+
+resource "google_project_iam_member" "deployer_custom" {
+  for_each = local.deployer_custom_roles
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.deployer[each.key].id
+  member  = google_service_account.deployer.member
+}
+
+# The deployer keeps the deployment's state: objects in the state bucket, nothing more
+# (objectUser: read, write, list and delete objects; no IAM, no ACL, no bucket setting). The
+# bootstrap's own state is in another bucket (var.bootstrap_state_bucket) that it gets nothing
+# on: it can neither read nor rewrite the record of its own roles. The planner gets no grant.
 resource "google_storage_bucket_iam_member" "deployer_state" {
   bucket = var.state_bucket
-  role   = "roles/storage.objectAdmin"
+  role   = "roles/storage.objectUser"
   member = google_service_account.deployer.member
+}
+
+# The functions' source archives: made here, so the deployer needs no storage role on the
+# project (infra/source.tf uploads into it by this name; it may only write objects in it).
+resource "google_storage_bucket" "source" {
+  #checkov:skip=CKV_GCP_62:Access logs of a bucket that only holds build inputs add cost and no insight; Cloud Audit Logs record who changed it.
+  name                        = "${var.project_id}-${var.name}-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true # holds nothing but rebuildable archives
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+resource "google_storage_bucket_iam_member" "deployer_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.deployer.member
+}
+
+# Where the builds put the functions' images, with old images cleaned up (the default
+# gcf-artifacts repository keeps every build forever). Made here, so the deployer needs no
+# Artifact Registry role on the project; it may read this repository, the build account write it.
+resource "google_artifact_registry_repository" "functions" {
+  #checkov:skip=CKV_GCP_84:Images built from this repository's public source need no customer-managed key; Google-managed encryption applies.
+  location      = var.region
+  repository_id = "${var.name}-functions"
+  format        = "DOCKER"
+  description   = "Images Cloud Build makes of the billing functions."
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "2592000s" # 30 days
+    }
+  }
+}
+
+resource "google_artifact_registry_repository_iam_member" "deployer_images" {
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.deployer.member
+}
+
+# The functions' builds run as their own account (made above) instead of the project's default
+# compute account (which new projects no longer give build rights, and which would otherwise be
+# shared with everything): its logs, its images, and the buckets holding function sources.
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.build.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_images" {
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+# Cloud Functions copies the archive into its own gcf-v2-sources-*/gcf-v2-uploads-* buckets,
+# which exist only after the first deploy, so the build's storage access is limited by name
+# (Cloud Storage is one of the services whose resource names a condition can test).
+resource "google_project_iam_member" "build_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.build.member
+
+  condition {
+    title       = "function-sources-only"
+    description = "Only the buckets holding function sources."
+    expression = join(" || ", [
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")",
+      "resource.name.startsWith(\"projects/_/buckets/gcf-v2-uploads-\")",
+      "resource.name == \"projects/_/buckets/${google_storage_bucket.source.name}\"",
+      "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.source.name}/\")",
+    ])
+  }
 }
 
 # The Stripe key Terraform manages this mode's Stripe with. The value is added by hand
@@ -263,7 +415,7 @@ resource "google_cloudbuild_trigger" "deploy" {
     approval_required = var.mode == "live"
   }
 
-  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_grants, google_service_account_iam_member.deployer_acts_as, google_secret_manager_secret_iam_member.deployer_webhook_secret]
+  depends_on = [google_project_iam_member.deployer, google_project_iam_member.deployer_custom, google_project_iam_member.deployer_grants, google_service_account_iam_member.deployer_acts_as, google_secret_manager_secret_iam_member.deployer_webhook_secret, google_storage_bucket_iam_member.deployer_source, google_artifact_registry_repository_iam_member.build_images]
 }
 
 # Pull requests (forks included) are tested and planned in the test project only, as the planner:

@@ -36,8 +36,20 @@ variable "mode" {
 }
 
 variable "state_bucket" {
-  description = "The versioned bucket holding the Terraform state (made in docs/deploy.md, step 2)."
+  description = "The versioned bucket holding the deployment's Terraform state (infra/, prefix billing/MODE; made in docs/deploy.md, step 2). The deployer reads and writes its objects."
   type        = string
+}
+
+variable "bootstrap_state_bucket" {
+  description = "The bucket holding this configuration's own state (made in docs/deploy.md, step 2): another bucket than state_bucket, on which the deployer is granted nothing."
+  type        = string
+
+  validation {
+    # The deployer may write every object of state_bucket: the record of its own roles must not
+    # be one of them.
+    condition     = var.bootstrap_state_bucket != var.state_bucket
+    error_message = "bootstrap_state_bucket must be another bucket than state_bucket: the deployer can write every object in state_bucket, so it could rewrite the bootstrap's record of its own roles."
+  }
 }
 
 variable "repository" {

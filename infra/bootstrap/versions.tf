@@ -1,7 +1,8 @@
 # The pipeline's own accounts and triggers, applied once per project by a project owner (never by
 # the pipeline: an account that could change these could grant itself anything). Its state is
-# kept beside the deployment's, under its own prefix:
-#   terraform init -backend-config=bucket=STATE_BUCKET -backend-config=prefix=bootstrap
+# kept in a bucket of its own, which the deployer cannot read or write (variables.tf,
+# bootstrap_state_bucket):
+#   terraform init -backend-config=bucket=BOOTSTRAP_STATE_BUCKET -backend-config=prefix=bootstrap
 terraform {
   required_version = ">= 1.11"
 

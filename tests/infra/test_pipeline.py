@@ -11,12 +11,14 @@ creates, one grant per account, and as no other account of the project.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.infra import INFRA, load_tf, tf_files
+from tests.support import docs as markdown
+from tests.support.infra import INFRA, REPO, load_tf, run_terraform, tf_files
 
 BOOTSTRAP = INFRA / "bootstrap"
 
@@ -232,15 +234,25 @@ SECRET_IAM_RESOURCES = (
 )
 
 
+CUSTOM_FOR_EACH = "${google_project_iam_custom_role.deployer[each.key].id}"
+
+
 def custom_role_permissions() -> dict[str, set[str]]:
-    """``${google_project_iam_custom_role.NAME.id}`` -> its permissions, for every custom role."""
-    return {
-        f"${{google_project_iam_custom_role.{name}.id}}": {
-            permission.strip('"') for permission in body["permissions"]
-        }
-        for (rtype, name), body in bootstrap_resources().items()
-        if rtype == "google_project_iam_custom_role"
-    }
+    """``${google_project_iam_custom_role.NAME.id}`` -> its permissions, for every custom role;
+    the ones made by a for_each over ``deployer_custom_roles`` as ``custom:KEY``."""
+    found = {}
+    for (rtype, name), body in bootstrap_resources().items():
+        if rtype != "google_project_iam_custom_role":
+            continue
+        if body.get("for_each") == "${local.deployer_custom_roles}":
+            assert body["permissions"] == "${each.value.permissions}"
+            for key, role in bootstrap_locals()["deployer_custom_roles"].items():
+                found[f"custom:{key}"] = {p.strip('"') for p in role["permissions"]}
+        else:
+            found[f"${{google_project_iam_custom_role.{name}.id}}"] = {
+                permission.strip('"') for permission in body["permissions"]
+            }
+    return found
 
 
 def deployer_role_grants() -> list[tuple[str, str, dict[str, Any]]]:
@@ -251,6 +263,10 @@ def deployer_role_grants() -> list[tuple[str, str, dict[str, Any]]]:
         if role == "${each.key}":
             assert body["for_each"] == "${local.deployer_roles}"
             found += [(rtype, key.strip('"'), body) for key in bootstrap_locals()["deployer_roles"]]
+        elif role == CUSTOM_FOR_EACH:
+            assert body["for_each"] == "${local.deployer_custom_roles}"
+            keys = bootstrap_locals()["deployer_custom_roles"]
+            found += [(rtype, f"custom:{key}", body) for key in keys]
         else:
             found.append((rtype, role.strip('"'), body))
     return found
@@ -264,7 +280,9 @@ def test_no_deployer_role_can_change_a_secrets_iam_or_read_a_functions_secret() 
             secret_permissions = {p for p in customs[role] if p.startswith("secretmanager.")}
             assert "secretmanager.secrets.setIamPolicy" not in secret_permissions, (rtype, role)
             assert secret_permissions <= DEPLOYER_SECRET_PERMISSIONS, (rtype, role)
-            assert rtype == "google_secret_manager_secret_iam_member", (rtype, role)
+            # A custom role with a secret permission is granted on that secret only.
+            if secret_permissions:
+                assert rtype == "google_secret_manager_secret_iam_member", (rtype, role)
         elif rtype in PROJECT_GRANTS:
             # A predefined project role that could set a secret's IAM or read a value.
             assert not re.search(
@@ -274,7 +292,9 @@ def test_no_deployer_role_can_change_a_secrets_iam_or_read_a_functions_secret() 
             secret_grants.append((body["secret_id"], role))
     # On a secret, exactly: the webhook signing secret's versions, and the Stripe key Terraform
     # manages Stripe with (read, so the deploy build can pass it to the stripe provider).
-    [writer] = [role for role, permissions in customs.items() if permissions]
+    [writer] = [
+        role for role, permissions in customs.items() if "secretmanager" in str(permissions)
+    ]
     assert sorted(secret_grants) == sorted([
         ('${google_secret_manager_secret.secret["STRIPE_WEBHOOK_SECRETS"].id}', writer),
         ("${google_secret_manager_secret.stripe_terraform_key.id}", "roles/secretmanager.secretAccessor"),
@@ -330,7 +350,12 @@ def test_only_the_deployer_reads_the_stripe_key_and_the_state() -> None:
         if rtype in ("google_secret_manager_secret_iam_member", "google_storage_bucket_iam_member")
         and body["member"] != "${google_service_account.function[each.value.function].member}"
     )
-    assert accessors == ["deployer_state", "deployer_stripe_key", "deployer_webhook_secret"]
+    assert accessors == [
+        "deployer_source",
+        "deployer_state",
+        "deployer_stripe_key",
+        "deployer_webhook_secret",
+    ]
     for (rtype, name), body in grants.items():
         if name in accessors:
             assert body["member"] == "${google_service_account.deployer.member}", (rtype, name)
@@ -406,3 +431,195 @@ def test_the_accounts_are_made_by_the_bootstrap_and_named_as_infra_uses_them() -
         assert source.resolve() == (INFRA / "modules" / "account-ids").resolve(), path
         assert module["name"] == "${var.name}"
         assert "public = fn.public" in module["functions"]
+
+
+# What the deployer holds on the project, exactly. Admin roles of storage, Artifact Registry,
+# Pub/Sub or Cloud Run would each let it change the IAM of every bucket (the states'), image
+# repository, topic or service of the project; none of them may come back.
+DEPLOYER_PROJECT_ROLES = {
+    "roles/browser",
+    "roles/serviceusage.serviceUsageAdmin",
+    "roles/cloudfunctions.developer",
+    "roles/pubsub.editor",
+    "roles/datastore.owner",
+    "roles/firebaserules.admin",
+    "roles/cloudscheduler.admin",
+    "roles/monitoring.alertPolicyEditor",
+    "roles/monitoring.notificationChannelEditor",
+    "roles/logging.logWriter",
+}
+# Predefined roles that change IAM on resources of a kind infra/ manages (or on everything).
+BROAD = re.compile(
+    r"^roles/(owner|editor|viewer|storage\.|artifactregistry\.|run\.|pubsub\.admin|"
+    r"cloudfunctions\.admin|iam\.securityAdmin|secretmanager\.)"
+)
+# The only IAM changes a deployer role may make on the project (each a custom role of exactly
+# those permissions, unconditioned because neither Cloud Run nor Pub/Sub lets a condition test
+# a resource's name).
+ALLOWED_SET_IAM = {
+    "run.services.setIamPolicy",
+    "pubsub.topics.setIamPolicy",
+    "pubsub.subscriptions.setIamPolicy",
+}
+
+
+def deployer_project_grants() -> list[tuple[str, str]]:
+    """(role, condition expression or "") of every project-level grant to the deployer."""
+    return [
+        (role, str(body.get("condition", [{}])[0].get("expression", "")))
+        for rtype, role, body in deployer_role_grants()
+        if rtype in PROJECT_GRANTS
+    ]
+
+
+def test_the_deployer_holds_no_admin_role_over_buckets_repositories_topics_or_services() -> None:
+    grants = deployer_project_grants()
+    predefined = {role for role, _ in grants if role.startswith("roles/")}
+    assert predefined - {"roles/resourcemanager.projectIamAdmin"} == DEPLOYER_PROJECT_ROLES
+    for role in predefined:
+        assert not BROAD.search(role) or role == "roles/pubsub.editor", role
+    customs = custom_role_permissions()
+    for role, _ in grants:
+        if role.startswith("custom:"):
+            permissions = customs[role]
+            set_iam = {p for p in permissions if p.endswith(".setIamPolicy")}
+            assert set_iam <= ALLOWED_SET_IAM, (role, set_iam)
+            # Nothing but reading and setting those resources' IAM: no deploy, no delete.
+            assert all(p.endswith(("IamPolicy",)) for p in permissions), (role, permissions)
+            assert not any(p.startswith(("storage.", "artifactregistry.")) for p in permissions)
+    assert {p for role, _ in grants if role.startswith("custom:") for p in customs[role]} >= (
+        ALLOWED_SET_IAM
+    )
+
+
+def test_the_deployer_writes_only_the_source_bucket_and_reads_only_the_image_repository() -> None:
+    grants = bootstrap_resources()
+    bucket_grants = {
+        name: body
+        for (rtype, name), body in grants.items()
+        if rtype.startswith("google_storage_bucket_iam")
+        and body.get("member") == "${google_service_account.deployer.member}"
+    }
+    assert {name: body["bucket"] for name, body in bucket_grants.items()} == {
+        "deployer_state": "${var.state_bucket}",
+        "deployer_source": "${google_storage_bucket.source.name}",
+    }
+    # objectUser: objects only; no IAM, ACL or bucket setting (objectAdmin could set object ACLs).
+    assert {body["role"] for body in bucket_grants.values()} == {'"roles/storage.objectUser"'}
+    repository = grants[("google_artifact_registry_repository_iam_member", "deployer_images")]
+    assert repository["role"] == '"roles/artifactregistry.reader"'
+    assert repository["repository"] == "${google_artifact_registry_repository.functions.name}"
+    # The build account's grants are the bootstrap's too: infra/ grants no storage role.
+    build_sources = grants[("google_project_iam_member", "build_sources")]
+    assert build_sources["member"] == "${google_service_account.build.member}"
+    assert "gcf-v2-sources-" in build_sources["condition"][0]["expression"]
+    assert not [role for role in bootstrap_locals()["grantable_roles"] if "storage" in role]
+
+
+def test_no_deployer_grant_covers_the_bootstrap_state() -> None:
+    # The bootstrap's state is in its own bucket, named only in its own variable.
+    for (rtype, name), body in bootstrap_resources().items():
+        assert "bootstrap_state_bucket" not in str(body), (rtype, name)
+    # The deployer reaches objects only through the two bucket grants above (neither is the
+    # bootstrap's bucket: the variable's validation refuses the same name), through no project
+    # role (which would cover every bucket, the bootstrap's included) and through no role it
+    # may grant itself.
+    for role, _ in deployer_project_grants():
+        if role.startswith("custom:"):
+            assert not any(p.startswith("storage.") for p in custom_role_permissions()[role])
+        else:
+            assert not re.search(r"storage|roles/(owner|editor|viewer)$", role), role
+    for role in bootstrap_locals()["grantable_roles"]:
+        assert not re.search(r"storage|roles/(owner|editor|viewer)", role), role
+
+
+def test_the_bootstrap_refuses_one_bucket_for_both_states(tmp_path: Path) -> None:
+    # bootstrap/variables.tf evaluated by Terraform (no provider needed for variables).
+    shutil.copy(BOOTSTRAP / "variables.tf", tmp_path / "variables.tf")
+    common = [
+        "-var=project_id=my-billing-test",
+        "-var=mode=test",
+        "-var=repository=projects/p/locations/r/connections/c/repositories/billing",
+    ]
+    init = run_terraform("init", "-input=false", "-no-color", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    same = run_terraform(
+        "plan", "-input=false", "-no-color", *common,
+        "-var=state_bucket=my-billing-test-tfstate",
+        "-var=bootstrap_state_bucket=my-billing-test-tfstate", cwd=tmp_path,
+    )  # fmt: skip
+    message = " ".join((same.stderr + same.stdout).split())
+    assert same.returncode == 1, message
+    assert "bootstrap_state_bucket must be another bucket than state_bucket" in message
+    apart = run_terraform(
+        "plan", "-input=false", "-no-color", *common,
+        "-var=state_bucket=my-billing-test-tfstate",
+        "-var=bootstrap_state_bucket=my-billing-test-tfstate-bootstrap", cwd=tmp_path,
+    )  # fmt: skip
+    assert apart.returncode == 0, apart.stderr
+
+
+def test_infra_uses_the_bucket_and_repository_the_bootstrap_makes() -> None:
+    grants = bootstrap_resources()
+    bucket = grants[("google_storage_bucket", "source")]
+    repository = grants[("google_artifact_registry_repository", "functions")]
+    [infra_names] = [
+        entry
+        for entry in load_tf(INFRA / "source.tf").get("locals", [])
+        if "source_bucket" in entry
+    ]
+    assert infra_names["source_bucket"] == bucket["name"]
+    assert repository["location"] == "${var.region}"
+    assert infra_names["image_repository"] == (
+        '"projects/${var.project_id}/locations/${var.region}/repositories/'
+        + repository["repository_id"].strip('"')
+        + '"'
+    )
+    # infra/ (applied by the deployer) makes neither, and grants nothing on them.
+    for path in tf_files():
+        if path.parent == BOOTSTRAP:
+            continue
+        for entry in load_tf(path).get("resource", []):
+            for rtype in entry:
+                assert not rtype.strip('"').startswith(
+                    ("google_storage_bucket_iam", "google_artifact_registry")
+                ), (path, rtype)
+                assert rtype.strip('"') != "google_storage_bucket", (path, rtype)
+
+
+def bootstrap_commands() -> list[str]:
+    """Every `terraform -chdir=infra/bootstrap apply|import` in docs/deploy.md, continuation
+    lines joined and a ``VARS="..."`` of the same block expanded."""
+    commands = []
+    for block in markdown.blocks(REPO / "docs" / "deploy.md"):
+        code = block.code.replace("\\\n", " ")
+        variables = dict(re.findall(r'^(\w+)="([^"]*)"$', code, flags=re.MULTILINE))
+        for line in code.splitlines():
+            if re.match(r"terraform -chdir=infra/bootstrap (apply|import)\b", line):
+                for name, value in variables.items():
+                    line = line.replace(f"${name}", value)
+                commands.append(line)
+    return commands
+
+
+def test_the_deploy_guide_gives_the_bootstrap_every_variable_it_needs() -> None:
+    declared: dict[str, Any] = {}
+    for entry in load_tf(BOOTSTRAP / "variables.tf")["variable"]:
+        declared |= {name.strip('"'): body for name, body in entry.items()}
+    required = {name for name, body in declared.items() if "default" not in body}
+    assert "bootstrap_state_bucket" in required
+    commands = bootstrap_commands()
+    assert len(commands) >= 4, commands
+    for command in commands:
+        given = set(re.findall(r"-var=(\w+)=", command))
+        assert given <= set(declared), command
+        assert required <= given, (sorted(required - given), command)
+        # The bootstrap's state in its own bucket, never the deployment's.
+        assert "-var=bootstrap_state_bucket=$PROJECT-tfstate-bootstrap" in command, command
+    inits = [
+        block.code
+        for block in markdown.blocks(REPO / "docs" / "deploy.md")
+        if "terraform -chdir=infra/bootstrap init" in block.code
+    ]
+    for code in inits:
+        assert "-backend-config=bucket=$PROJECT-tfstate-bootstrap " in code, code
