@@ -483,6 +483,14 @@ def web_app_settings(web_url: str, *, env_dir: Path = REPO_ROOT) -> dict[str, st
     }
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it (as a person types it there)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def web_config(info: StackInfo, function_environ: Mapping[str, str]) -> dict[str, Any]:
     """The web app's /config.json for this stack (docs/frontend.md describes each field)."""
     return {
@@ -493,6 +501,9 @@ def web_config(info: StackInfo, function_environ: Mapping[str, str]) -> dict[str
         "emulators": {
             "auth": f"http://{info.auth_emulator_host}",
             "firestore": info.firestore_emulator_host,
+            # The emulator sends no mail: the verification link lands in its log, which the
+            # app's verify page names (`.devstack/logs/auth.log` for `make run`).
+            "authLog": _shown_path(info.log_file("auth")),
         },
         "stripePublishableKey": None,
         "productName": function_environ.get("PRODUCT_NAME"),

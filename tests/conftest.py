@@ -12,7 +12,8 @@ pytest.register_assert_rewrite("tests.support")
 
 # The local stack's fixtures (one stack per session), shared by tests/integration and
 # tests/reliability.
-pytest_plugins = ["tests.support.stack_fixtures"]
+# pytester: a test that runs pytest on a test it writes (the browser artifacts' self-test).
+pytest_plugins = ["tests.support.stack_fixtures", "pytester"]
 
 from billing.config import BillingSettings  # noqa: E402  (after register_assert_rewrite)
 from mailer.config import MailSettings  # noqa: E402

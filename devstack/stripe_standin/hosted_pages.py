@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, redirect, request
 
+from devstack.stripe_standin import metered_billing
 from devstack.stripe_standin.api_errors import StripeAPIError
 from devstack.stripe_standin.resources import checkout
 from devstack.stripe_standin.routing import ApiContext
@@ -75,17 +76,48 @@ def hosted_blueprint(standin: Standin) -> Blueprint:
         state.base_url = request.host_url.rstrip("/")
         return ApiContext(state, AUTOMATIC, state.base_url, standin.expander)
 
+    def usage_terms(price: dict[str, Any]) -> str:
+        """A metered price's terms, as the customer reads them before paying: the units its
+        graduated tiers include free, then the price of each unit beyond (the stand-in's
+        wording; Stripe's Checkout lists usage-based line items with their tiers)."""
+        meter = state.data.meters.meters.get(str(price["recurring"].get("meter") or ""))
+        name = html.escape(str(meter["display_name"])) if meter else "units"
+        one = name.removesuffix("s")
+        tiers = state.data.price_tiers.get(price["id"]) or []
+        included = 0
+        beyond = price.get("unit_amount") or 0
+        for tier in tiers:
+            if tier["unit_amount"] or tier["up_to"] is None:
+                beyond = tier["unit_amount"] or 0
+                break
+            included = int(tier["up_to"])
+        each = f"{beyond / 100:,.2f} {str(price['currency']).upper()}"
+        interval = html.escape(str(price["recurring"].get("interval", "")))
+        start = f"{included:,} {name} included per {interval}, then " if included else ""
+        return f"{start}{each} per {one} over the quota, billed at the end of each {interval}"
+
     def describe(session_id: str) -> str:
         lines = []
         for line in state.data.checkout_lines.get(session_id, []):
             price = state.data.prices[line["price"]]
             product = state.data.products[price["product"]]
             recurring = price.get("recurring") or {}
+            if metered_billing.is_metered(price):
+                lines.append(f'<span data-testid="usage">Usage: {usage_terms(price)}</span>')
+                continue
             lines.append(
                 f"{html.escape(product['name'])}: {_money(price['unit_amount'], price['currency'])}"
                 f" per {html.escape(str(recurring.get('interval', '')))}"
             )
         return "<br>".join(lines)
+
+    def headline(session_id: str) -> str:
+        names = [
+            state.data.products[state.data.prices[line["price"]]["product"]]["name"]
+            for line in state.data.checkout_lines.get(session_id, [])
+            if not metered_billing.is_metered(state.data.prices[line["price"]])
+        ]
+        return html.escape(" and ".join(dict.fromkeys(names)))
 
     def checkout_form(session: dict[str, Any], error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
         session_id = session["id"]
@@ -93,11 +125,12 @@ def hosted_blueprint(standin: Standin) -> Blueprint:
         back = session.get("cancel_url")
         back_link = f'<p><a href="{html.escape(back)}">&larr; Back</a></p>' if back else ""
         body = (
-            f"{back_link}<h1>Subscribe</h1><p>{describe(session_id)}</p>"
+            f'{back_link}<p data-testid="business"><strong>'
+            f"{html.escape(standin.config.business_name)}</strong></p>"
+            f"<h1>Subscribe to {headline(session_id)}</h1><p>{describe(session_id)}</p>"
             f'<p class="amount" data-testid="amount">'
             f"{_money(session.get('amount_total'), session.get('currency'))}</p>"
-            f"<p><small>Pay to {html.escape(session['customer'])} (Stripe stand-in, test mode)"
-            f"</small></p>{problem}"
+            f"<p><small>Stripe stand-in, test mode: no card is charged.</small></p>{problem}"
             f'<form method="post" action="/_standin/checkout/sessions/{session_id}/pay">'
             '<label for="card">Card number</label>'
             '<input id="card" name="card_number" inputmode="numeric" autocomplete="cc-number"'

@@ -42,3 +42,7 @@ class StandinConfig:
     # (infra/stripe.tf). False starts as a fresh Stripe account does: with none, so portal
     # sessions are refused (resources/billing_portal.py).
     portal_configuration: bool = True
+    # The account's public business name, which Stripe's Checkout page shows at its top
+    # ("You can change a Checkout page's name by modifying the Public business name field in
+    # public settings": https://stripe.com/docs/payments/checkout/customization).
+    business_name: str = "Acme Cloud"

@@ -152,14 +152,22 @@ def portal_blueprint(standin: Standin) -> Blueprint:
         parts.append("</section>")
         return "".join(parts)
 
-    def card_section(session_id: str, customer: JSONDict) -> str:
-        default = customer["invoice_settings"]["default_payment_method"]
-        pm = state.data.payment_methods.get(default) if default else None
-        if pm is not None:
-            card = pm["card"]
-            shown = (
+    def card_section(session_id: str, customer: JSONDict, subs: list[JSONDict]) -> str:
+        # The card a subscription is charged with: its own default_payment_method first, else
+        # the customer's invoice_settings default (https://docs.stripe.com/api/subscriptions/
+        # object#subscription_object-default_payment_method). Checkout sets the subscription's.
+        defaults = [sub.get("default_payment_method") for sub in subs]
+        defaults.append(customer["invoice_settings"]["default_payment_method"])
+        cards = [
+            state.data.payment_methods[pm_id]["card"]
+            for pm_id in dict.fromkeys(d for d in defaults if d)
+            if pm_id in state.data.payment_methods
+        ]
+        if cards:
+            shown = "".join(
                 f'<p data-testid="card">{html.escape(card["brand"].title())} '
                 f"&bull;&bull;&bull;&bull; {html.escape(card['last4'])}</p>"
+                for card in cards
             )
         else:
             shown = '<p data-testid="card">No card saved.</p>'
@@ -209,7 +217,7 @@ def portal_blueprint(standin: Standin) -> Blueprint:
         if not subs:
             parts.append("<p>No current plan.</p>")
         if allowed["payment_method_update"]["enabled"]:
-            parts.append(card_section(session["id"], customer))
+            parts.append(card_section(session["id"], customer, subs))
         if allowed["invoice_history"]["enabled"]:
             parts.append(invoice_section(customer["id"]))
         return _page("Billing portal", "".join(parts), status)

@@ -67,6 +67,28 @@ def test_a_completed_session_creates_a_paid_subscription_for_that_customer(
     assert _complete(standin_server, session.id).status_code == 400
 
 
+def test_the_page_names_the_business_and_the_usage_price_before_paying(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """The hosted page a person pays on: the account's business name (not the customer's id),
+    the plan, and what usage beyond the quota costs (the plan's metered price, a line item)."""
+    customer = client.v1.customers.create({"email": email})
+    session = _session(
+        client,
+        customer.id,
+        line_items=[{"price": PRO, "quantity": 1}, {"price": "price_pro_api_calls_monthly"}],
+    )
+    page = requests.get(str(session.url), timeout=10).text
+    assert customer.id not in page
+    assert '<p data-testid="business"><strong>Acme Cloud</strong></p>' in page
+    assert "<h1>Subscribe to Pro</h1>" in page
+    assert (
+        '<span data-testid="usage">Usage: 10,000 API calls included per month, then 0.01 USD '
+        "per API call over the quota, billed at the end of each month</span>"
+    ) in page
+    assert session.amount_total == 2900, "usage is billed after the period, not now"
+
+
 def test_a_declined_card_leaves_the_session_open_for_another_card(
     client: stripe.StripeClient, email: str, standin_server: StandinServer
 ) -> None:

@@ -14,7 +14,7 @@ import stripe
 from stripe.params import SubscriptionCreateParams
 
 from devstack.stripe_standin.seeding import PORTAL_CONFIGURATION
-from tests.standin.conftest import StandinServer, active_subscription
+from tests.standin.conftest import StandinServer, active_subscription, save_card
 
 BASIC, PRO, PRO_YEARLY = "price_basic_monthly", "price_pro_monthly", "price_pro_yearly"
 
@@ -108,6 +108,32 @@ def test_cancel_at_period_end_and_renew_send_subscription_updated(
     assert renewed.status_code == 200
     assert client.v1.subscriptions.retrieve(sub.id).cancel_at_period_end is False
     assert len(_events_since(client, marker, "customer.subscription.updated")) == 2
+
+
+def test_the_card_shown_is_the_one_the_subscription_is_charged_with(
+    client: stripe.StripeClient, email: str
+) -> None:
+    """As after Checkout: the card is the subscription's own default_payment_method, and the
+    customer has no invoice_settings default; the page shows that card, not "No card saved"."""
+    customer = client.v1.customers.create({"email": email})
+    card = save_card(client, customer.id, "pm_card_mastercard")
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": BASIC}],
+            "default_payment_method": card.id,
+            "payment_behavior": "allow_incomplete",
+        }
+    )
+    assert sub.status == "active"
+    settings = client.v1.customers.retrieve(customer.id).invoice_settings
+    assert settings is not None
+    assert settings.default_payment_method is None
+    page = requests.get(_portal(client, customer.id), timeout=10).text
+    assert "No card saved" not in page
+    assert re.findall(r'data-testid="card">([^<]+)<', page) == [
+        "Mastercard &bull;&bull;&bull;&bull; 4444"
+    ]
 
 
 def test_switching_plan_uses_the_configurations_prices_and_proration(

@@ -8,12 +8,11 @@ import {
 } from "firebase/auth";
 import { doc, onSnapshot } from "firebase/firestore";
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { BillingError, createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
+import { createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
-import { money, when } from "./format";
-import { PaymentForm, stripeFor } from "./elements";
-import { paymentPath, startSubscription, type Started } from "./subscribe";
+import { describe, intervalLabel, money, renewal, when } from "./format";
+import { Pricing } from "./Pricing";
 import { UsageCard } from "./Usage";
 
 type Plan = Schemas["Plan"];
@@ -34,16 +33,11 @@ interface Entitlement {
   version?: number;
 }
 
-type Page = "pricing" | "account";
+type Page = "pricing" | "account" | "signin";
 
 function pageFromPath(): Page {
-  return window.location.pathname.startsWith("/account") ? "account" : "pricing";
-}
-
-function describe(error: unknown): string {
-  if (error instanceof BillingError) return error.message;
-  if (error instanceof Error) return error.message.replace(/^Firebase: /, "");
-  return String(error);
+  const path = window.location.pathname;
+  return path.startsWith("/account") ? "account" : path.startsWith("/signin") ? "signin" : "pricing";
 }
 
 export function App({ config, firebase }: { config: AppConfig; firebase: Firebase }) {
@@ -69,11 +63,20 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
   );
 
   const go = (next: Page) => {
-    window.history.pushState(null, "", next === "account" ? "/account" : "/pricing");
+    window.history.pushState(null, "", `/${next}`);
     setPage(next);
     setError(null);
     setNotice(null);
   };
+  const verified = Boolean(user?.emailVerified);
+  // Signed in (and verified) on the sign-in page: on to the plans.
+  const shown: Page = page === "signin" && verified ? "pricing" : page;
+  useEffect(() => {
+    if (shown !== page) {
+      window.history.replaceState(null, "", `/${shown}`);
+      setPage(shown);
+    }
+  }, [shown, page]);
 
   /** Runs a user action; a failure shows the function's own message. */
   const run = useCallback(async (action: () => Promise<void>) => {
@@ -93,6 +96,11 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
         <nav>
           <a href="/pricing" onClick={(e) => (e.preventDefault(), go("pricing"))}>Pricing</a>
           {user && <a href="/account" onClick={(e) => (e.preventDefault(), go("account"))}>Account</a>}
+          {user === null && (
+            <a href="/signin" onClick={(e) => (e.preventDefault(), go("signin"))}>
+              Sign in
+            </a>
+          )}
           {user && (
             <button className="link" onClick={() => void signOut(firebase.auth)}>
               Sign out ({user.email})
@@ -102,12 +110,22 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
       </header>
       {error && <div role="alert" className="error">{error}</div>}
       {notice && <div role="status" className="notice">{notice}</div>}
-      {!user ? (
+      {shown === "pricing" ? (
+        // Public: prices before an account; Subscribe asks for sign-in first.
+        <Pricing
+          billing={billing}
+          run={run}
+          config={config}
+          canSubscribe={verified}
+          onSignInNeeded={(plan) => {
+            go("signin");
+            setNotice(`Sign in or create an account to subscribe to ${plan.product_name}.`);
+          }}
+        />
+      ) : !user ? (
         <SignIn firebase={firebase} run={run} />
       ) : !user.emailVerified ? (
-        <VerifyEmail user={user} run={run} />
-      ) : page === "pricing" ? (
-        <Pricing billing={billing} run={run} config={config} />
+        <VerifyEmail user={user} run={run} authLog={config.emulators?.auth ? (config.emulators.authLog ?? ".devstack/logs/auth.log") : null} />
       ) : (
         <Account user={user} billing={billing} firebase={firebase} run={run} setNotice={setNotice} />
       )}
@@ -149,14 +167,19 @@ function SignIn({ firebase, run }: { firebase: Firebase; run: Run }) {
   );
 }
 
-function VerifyEmail({ user, run }: { user: User; run: Run }) {
+function VerifyEmail({ user, run, authLog }: { user: User; run: Run; authLog: string | null }) {
   return (
     <div className="card">
       <h1>Verify your email</h1>
       <p>
-        We sent a link to {user.email}. Receipts go to this address, so billing needs it verified. Locally, the
-        Auth emulator prints the link in its log.
+        We sent a link to {user.email}. Receipts go to this address, so billing needs it verified.
       </p>
+      {authLog && (
+        <p data-testid="local-link">
+          Running locally: the Auth emulator sends no mail; it writes the link to <code>{authLog}</code>. Open it
+          there, then come back here.
+        </p>
+      )}
       <div className="row">
         <button
           onClick={() =>
@@ -175,71 +198,6 @@ function VerifyEmail({ user, run }: { user: User; run: Run }) {
         </button>
       </div>
     </div>
-  );
-}
-
-function Pricing({ billing, run, config }: { billing: BillingClient; run: Run; config: AppConfig }) {
-  const [plans, setPlans] = useState<Plan[] | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [paying, setPaying] = useState<(Extract<Started, { kind: "elements" }> & { currency: string }) | null>(null);
-  // Stripe's Payment Element where a publishable key is configured; the hosted Checkout page
-  // otherwise (the local stack). docs/frontend.md.
-  const path = paymentPath(config);
-  useEffect(() => {
-    void run(async () => setPlans(unwrap(await billing.GET("/list-plans")).plans));
-  }, [billing, run]);
-
-  const subscribe = (plan: Plan) =>
-    run(async () => {
-      setBusy(plan.price_id);
-      try {
-        const started = await startSubscription(billing, path, plan.price_id);
-        if (started.kind === "hosted") window.location.assign(started.url);
-        else if (started.kind === "done") window.location.assign("/account?checkout=done");
-        else setPaying({ ...started, currency: plan.currency });
-      } finally {
-        setBusy(null);
-      }
-    });
-
-  if (paying && config.stripePublishableKey) {
-    return (
-      <section>
-        <h1>Payment</h1>
-        {paying.amountDue !== null && <p>Due now: {money(paying.amountDue, paying.currency)}</p>}
-        <PaymentForm
-          stripe={stripeFor(config.stripePublishableKey)}
-          clientSecret={paying.clientSecret}
-          intent={paying.intent}
-          returnUrl={`${window.location.origin}/account?checkout=done`}
-        />
-      </section>
-    );
-  }
-  if (!plans) return <p>Loading plans…</p>;
-  return (
-    <section>
-      <h1>Pricing</h1>
-      <div className="plans">
-        {plans.map((plan) => (
-          <div className="card plan" key={plan.price_id} data-price={plan.price_id}>
-            <h2>{plan.product_name}</h2>
-            <p className="amount">
-              {money(plan.unit_amount, plan.currency)} / {plan.interval_count > 1 ? `${plan.interval_count} ` : ""}
-              {plan.interval}
-            </p>
-            <ul>
-              {plan.features.map((feature) => (
-                <li key={feature.lookup_key}>{feature.name}</li>
-              ))}
-            </ul>
-            <button disabled={busy !== null} onClick={() => void subscribe(plan)}>
-              Subscribe to {plan.product_name} ({plan.interval}ly)
-            </button>
-          </div>
-        ))}
-      </div>
-    </section>
   );
 }
 
@@ -351,16 +309,15 @@ function Account({
         {entitlement ? (
           <dl>
             <dt>Plan</dt>
-            <dd data-testid="plan">{plan ? `${plan.product_name} (${plan.interval}ly)` : (entitlement.price_id ?? "none")}</dd>
+            <dd data-testid="plan">
+              {plan ? `${plan.product_name} (${intervalLabel(plan.interval, plan.interval_count)})` : (entitlement.price_id ?? "none")}
+            </dd>
             <dt>Status</dt>
             <dd data-testid="status">{entitlement.status}</dd>
             <dt>Features</dt>
             <dd data-testid="features">{entitlement.features.join(", ") || "none"}</dd>
-            <dt>{entitlement.cancel_at_period_end ? "Ends" : "Renews"}</dt>
-            <dd data-testid="renewal">
-              {entitlement.cancel_at_period_end ? "Cancels at period end, " : ""}
-              {when(entitlement.current_period_end)}
-            </dd>
+            <dt>{renewal(entitlement).label}</dt>
+            <dd data-testid="renewal">{renewal(entitlement).text}</dd>
           </dl>
         ) : (
           <p>
@@ -381,7 +338,7 @@ function Account({
               .filter((p) => p.price_id !== entitlement.price_id)
               .map((p) => (
                 <button key={p.price_id} data-price={p.price_id} onClick={() => void previewChange(p.price_id)}>
-                  Switch to {p.product_name} ({p.interval}ly)
+                  Switch to {p.product_name} ({intervalLabel(p.interval, p.interval_count)})
                 </button>
               ))}
           </div>
@@ -474,7 +431,7 @@ function CustomerTools({ portal }: { portal: () => Promise<void> }): ReactNode {
   return (
     <div className="card">
       <h2>Billing portal</h2>
-      <p>Update your card, switch plans or cancel on Stripe's page.</p>
+      <p>Update your card, see past invoices or cancel on Stripe&apos;s page. Plans with usage are changed above.</p>
       <button onClick={() => void portal()}>Open the billing portal</button>
     </div>
   );

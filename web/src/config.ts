@@ -7,7 +7,7 @@ export interface AppConfig {
   /** The Firebase web app's settings (Firebase console > Project settings > Your apps). */
   firebase: { apiKey: string; projectId: string; authDomain?: string; appId?: string };
   /** Local only: where the Auth and Firestore emulators listen. Absent when deployed. */
-  emulators?: { auth?: string; firestore?: string };
+  emulators?: { auth?: string; firestore?: string; authLog?: string };
   /** Stripe test or live publishable key; without one the app uses Stripe's hosted pages. */
   stripePublishableKey?: string | null;
   productName?: string;

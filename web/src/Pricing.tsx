@@ -1,0 +1,190 @@
+/**
+ * The pricing page: public (a visitor sees prices before having an account; list-plans needs
+ * no token), read from list-plans so no amount is hard-coded here. Subscribing asks for a
+ * signed-in, verified user first.
+ *
+ * list-plans can fail (Stripe down on a cold instance: 503); the page then says so and offers
+ * to try again, and tries again by itself after a back-off when the error is one worth
+ * retrying; it never stays on "Loading plans…". When the functions answer their last good copy
+ * during an outage (`stale`), the page says how old the prices are.
+ */
+import { useCallback, useEffect, useState } from "react";
+import { BillingError, unwrap, type BillingClient, type Schemas } from "./client";
+import type { AppConfig } from "./config";
+import { PaymentForm, stripeFor } from "./elements";
+import { describe, intervalLabel, intervalUnit, money, overageText } from "./format";
+import { paymentPath, startSubscription, type Started } from "./subscribe";
+
+type Plan = Schemas["Plan"];
+
+export type PlansState =
+  | { kind: "loading" }
+  | { kind: "ready"; plans: Plan[]; stale: boolean; age: number }
+  | { kind: "error"; message: string; retryable: boolean; attempt: number };
+
+/** One read of list-plans, as the state the page shows. */
+export async function fetchPlans(billing: BillingClient, attempt = 0): Promise<PlansState> {
+  try {
+    const list = unwrap(await billing.GET("/list-plans"));
+    return { kind: "ready", plans: list.plans, stale: list.stale, age: list.age };
+  } catch (caught) {
+    // A network failure (TypeError from fetch) is worth retrying as much as a 503.
+    const retryable = caught instanceof BillingError ? caught.retryable : true;
+    return { kind: "error", message: describe(caught), retryable, attempt };
+  }
+}
+
+/** Seconds before trying again by itself: 2, 4, 8, ... up to 30. */
+export function retryDelay(attempt: number): number {
+  return Math.min(30, 2 * 2 ** attempt);
+}
+
+function ago(seconds: number): string {
+  if (seconds < 120) return `${seconds} seconds`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} minutes`;
+  return `${Math.round(seconds / 3600)} hours`;
+}
+
+export function PlanCard({
+  plan,
+  busy,
+  onSubscribe,
+}: {
+  plan: Plan;
+  busy: boolean;
+  onSubscribe: (plan: Plan) => void;
+}) {
+  return (
+    <div className="card plan" data-price={plan.price_id}>
+      <h2>{plan.product_name}</h2>
+      <p className="amount">
+        {money(plan.unit_amount, plan.currency)} / {intervalUnit(plan.interval, plan.interval_count)}
+      </p>
+      {plan.metered.map((usage) => (
+        <p className="overage" key={usage.price_id} data-testid="overage">
+          {overageText(usage)}
+        </p>
+      ))}
+      <ul>
+        {plan.features.map((feature) => (
+          <li key={feature.lookup_key}>{feature.name}</li>
+        ))}
+      </ul>
+      <button disabled={busy} onClick={() => onSubscribe(plan)}>
+        Subscribe to {plan.product_name} ({intervalLabel(plan.interval, plan.interval_count)})
+      </button>
+    </div>
+  );
+}
+
+/** What the page shows for each state of the read (no hooks: rendered as is by the tests). */
+export function PlansView({
+  state,
+  busy,
+  onRetry,
+  onSubscribe,
+}: {
+  state: PlansState;
+  busy: boolean;
+  onRetry: () => void;
+  onSubscribe: (plan: Plan) => void;
+}) {
+  if (state.kind === "loading") return <p role="status">Loading plans…</p>;
+  if (state.kind === "error") {
+    return (
+      <div className="error" role="alert" data-testid="plans-error">
+        <p>The plans could not be loaded: {state.message}</p>
+        {state.retryable && <p>Trying again in {retryDelay(state.attempt)} seconds.</p>}
+        <button onClick={onRetry}>Try again</button>
+      </div>
+    );
+  }
+  return (
+    <>
+      {state.stale && (
+        <p role="status" data-testid="plans-stale">
+          Prices as of {ago(state.age)} ago: the billing service could not refresh them just now.
+        </p>
+      )}
+      <div className="plans">
+        {state.plans.map((plan) => (
+          <PlanCard key={plan.price_id} plan={plan} busy={busy} onSubscribe={onSubscribe} />
+        ))}
+      </div>
+    </>
+  );
+}
+
+export function Pricing({
+  billing,
+  run,
+  config,
+  canSubscribe,
+  onSignInNeeded,
+}: {
+  billing: BillingClient;
+  run: (action: () => Promise<void>) => Promise<void>;
+  config: AppConfig;
+  /** A signed-in user with a verified email; otherwise Subscribe asks for that first. */
+  canSubscribe: boolean;
+  onSignInNeeded: (plan: Plan) => void;
+}) {
+  const [state, setState] = useState<PlansState>({ kind: "loading" });
+  const [busy, setBusy] = useState<string | null>(null);
+  const [paying, setPaying] = useState<(Extract<Started, { kind: "elements" }> & { currency: string }) | null>(null);
+  // Stripe's Payment Element where a publishable key is configured; the hosted Checkout page
+  // otherwise (the local stack). docs/frontend.md.
+  const path = paymentPath(config);
+
+  const load = useCallback(
+    async (attempt = 0) => {
+      setState((shown) => (shown.kind === "ready" ? shown : { kind: "loading" }));
+      setState(await fetchPlans(billing, attempt));
+    },
+    [billing],
+  );
+  useEffect(() => {
+    void load();
+  }, [load]);
+  useEffect(() => {
+    if (state.kind !== "error" || !state.retryable) return;
+    const timer = setTimeout(() => void load(state.attempt + 1), retryDelay(state.attempt) * 1000);
+    return () => clearTimeout(timer);
+  }, [state, load]);
+
+  const subscribe = (plan: Plan) => {
+    if (!canSubscribe) return onSignInNeeded(plan);
+    void run(async () => {
+      setBusy(plan.price_id);
+      try {
+        const started = await startSubscription(billing, path, plan.price_id);
+        if (started.kind === "hosted") window.location.assign(started.url);
+        else if (started.kind === "done") window.location.assign("/account?checkout=done");
+        else setPaying({ ...started, currency: plan.currency });
+      } finally {
+        setBusy(null);
+      }
+    });
+  };
+
+  if (paying && config.stripePublishableKey) {
+    return (
+      <section>
+        <h1>Payment</h1>
+        {paying.amountDue !== null && <p>Due now: {money(paying.amountDue, paying.currency)}</p>}
+        <PaymentForm
+          stripe={stripeFor(config.stripePublishableKey)}
+          clientSecret={paying.clientSecret}
+          intent={paying.intent}
+          returnUrl={`${window.location.origin}/account?checkout=done`}
+        />
+      </section>
+    );
+  }
+  return (
+    <section>
+      <h1>Pricing</h1>
+      <PlansView state={state} busy={busy !== null} onRetry={() => void load()} onSubscribe={subscribe} />
+    </section>
+  );
+}
