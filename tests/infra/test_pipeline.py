@@ -623,3 +623,38 @@ def test_the_deploy_guide_gives_the_bootstrap_every_variable_it_needs() -> None:
     ]
     for code in inits:
         assert "-backend-config=bucket=$PROJECT-tfstate-bootstrap " in code, code
+
+
+def test_the_deploy_guides_table_of_the_deployers_rights_is_the_bootstraps() -> None:
+    text = (REPO / "docs" / "deploy.md").read_text()
+    start = text.index("### What the deployer can and cannot do")
+    rows = [
+        line.split(" | ")
+        for line in text[start : text.index("\n## ", start)].splitlines()
+        if line.startswith("| ") and not line.startswith("| what apply does")
+    ]
+    held = " ".join(row[1] for row in rows)
+    # Every role the table says the deployer holds, it holds (and the reverse, for the roles
+    # the table is about).
+    named = set(re.findall(r"`(roles/[\w.]+)`", held))
+    resource_roles = {
+        body["role"].strip('"')
+        for (rtype, _), body in bootstrap_resources().items()
+        if rtype.endswith("_iam_member")
+        and body.get("member") == "${google_service_account.deployer.member}"
+        and rtype.startswith(("google_storage_bucket", "google_artifact_registry"))
+    }
+    assert named <= DEPLOYER_PROJECT_ROLES | resource_roles, named
+    assert resource_roles <= named
+    # Each custom role: its name and exactly its permissions.
+    customs = bootstrap_locals()["deployer_custom_roles"]
+    for role in customs.values():
+        role_id = role["role_id"].strip('"').replace("${var.name}", "billing")
+        [row] = [row for row in rows if f"`{role_id}`" in row[1]]
+        permissions = {p.strip('"') for p in role["permissions"]}
+        written = set()  # `run.services.getIamPolicy`/`setIamPolicy` names two permissions
+        for match in re.finditer(r"`([\w.]+)\.(\w+)`((?:/`\w+`)*)", row[1]):
+            prefix, verb, more = match.groups()
+            written.add(f"{prefix}.{verb}")
+            written |= {f"{prefix}.{extra}" for extra in re.findall(r"`(\w+)`", more)}
+        assert written == permissions, (role_id, written, permissions)
