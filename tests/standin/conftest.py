@@ -28,7 +28,8 @@ class StandinServer:
     server: BaseWSGIServer
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = requests.request(method, f"{self.url}{path}", json=body, timeout=10)
+        # A clock advance runs every renewal due: on a loaded machine that takes a while.
+        response = requests.request(method, f"{self.url}{path}", json=body, timeout=PATIENCE_S)
         response.raise_for_status()
         return response.json()
 
