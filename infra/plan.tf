@@ -24,6 +24,7 @@ locals {
     REQUIRE_VERIFIED_EMAIL           = var.settings.require_verified_email == null ? null : tostring(var.settings.require_verified_email)
     ACCESS_STATUSES                  = var.settings.access_statuses == null ? null : join(",", var.settings.access_statuses)
     PAST_DUE_GRACE_DAYS              = var.settings.past_due_grace_days == null ? null : tostring(var.settings.past_due_grace_days)
+    DOWNGRADE_POLICY                 = var.settings.downgrade_policy
     MAX_BODY_BYTES                   = var.settings.max_body_bytes == null ? null : tostring(var.settings.max_body_bytes)
     MAX_WEBHOOK_BODY_BYTES           = var.settings.max_webhook_body_bytes == null ? null : tostring(var.settings.max_webhook_body_bytes)
     STRIPE_WEBHOOK_TOLERANCE_SECONDS = var.settings.stripe_webhook_tolerance_seconds == null ? null : tostring(var.settings.stripe_webhook_tolerance_seconds)

@@ -47,6 +47,7 @@ variable "settings" {
     require_verified_email           = optional(bool)
     access_statuses                  = optional(list(string))
     past_due_grace_days              = optional(number)
+    downgrade_policy                 = optional(string)
     max_body_bytes                   = optional(number)
     max_webhook_body_bytes           = optional(number)
     stripe_webhook_tolerance_seconds = optional(number)
@@ -71,6 +72,10 @@ variable "settings" {
       url == null || can(regex("^https://[^\\s]+$", coalesce(url, "https://x")))
     ])
     error_message = "settings.checkout_success_url, checkout_cancel_url and portal_return_url are https URLs of the app."
+  }
+  validation {
+    condition     = var.settings.downgrade_policy == null || contains(["immediately", "period_end"], coalesce(var.settings.downgrade_policy, "immediately"))
+    error_message = "settings.downgrade_policy is immediately or period_end."
   }
   validation {
     condition     = var.settings.trial_days == null || (coalesce(var.settings.trial_days, 0) >= 0 && coalesce(var.settings.trial_days, 0) <= 730)

@@ -61,6 +61,7 @@ EXPANDABLE: dict[str, frozenset[str]] = {
         }
     ),
     "subscription_item": frozenset({"discounts"}),
+    "subscription_schedule": frozenset({"customer", "subscription", "test_clock", "application"}),
     "invoice": frozenset(
         {
             "customer",

@@ -15,6 +15,7 @@ from devstack.stripe_standin import (
     metered_billing,
     objects,
     pending_updates,
+    schedules,
 )
 from devstack.stripe_standin.api_errors import DOCS, StripeAPIError, card_error, invalid_request
 from devstack.stripe_standin.api_errors import resource_missing as missing
@@ -509,6 +510,7 @@ def cancel_subscription(state: State, sub: JSONDict, origin: Origin, *, at: int)
     if not sub["cancellation_details"]["reason"]:
         sub["cancellation_details"]["reason"] = "cancellation_requested"
     sub["pending_setup_intent"] = None
+    schedules.abort_for(state, sub, origin)
     state.emit("customer.subscription.deleted", sub, origin)
 
 
@@ -766,6 +768,9 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
             bill_final_usage(state, sub, when, AUTOMATIC)
             cancel_subscription(state, sub, AUTOMATIC, at=when)
         else:
+            # A schedule's phase starting at this renewal: its plan is what the renewal bills.
+            schedules.enter_licensed(state, sub, when)
             bill_new_period(state, sub, when, AUTOMATIC)
+            schedules.after_renewal(state, sub, when, AUTOMATIC)
     state.clock.advance_to(target)
     return performed

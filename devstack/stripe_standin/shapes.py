@@ -177,7 +177,7 @@ OBJECTS = (
     "entitlements.active_entitlement", "entitlements.active_entitlement_summary",
     "entitlements.feature", "event", "invoice", "invoice_payment", "line_item",
     "payment_intent", "payment_method", "plan", "price", "product", "product_feature",
-    "promotion_code", "setup_intent", "subscription", "subscription_item",
+    "promotion_code", "setup_intent", "subscription", "subscription_item", "subscription_schedule",
     "test_helpers.test_clock",
 )  # fmt: skip
 

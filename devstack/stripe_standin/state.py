@@ -32,6 +32,7 @@ PREFIXES: dict[str, tuple[str, str]] = {
     "seti": ("setup_intents", "setup_intent"),
     "pi": ("payment_intents", "payment_intent"),
     "sub": ("subscriptions", "subscription"),
+    "sub_sched": ("subscription_schedules", "subscription_schedule"),
     "in": ("invoices", "invoice"),
     "evt": ("events", "event"),
     "feat": ("features", "entitlements.feature"),
@@ -100,6 +101,7 @@ class Data:
     setup_intents: dict[str, JSONDict] = field(default_factory=dict)
     payment_intents: dict[str, JSONDict] = field(default_factory=dict)
     subscriptions: dict[str, JSONDict] = field(default_factory=dict)
+    subscription_schedules: dict[str, JSONDict] = field(default_factory=dict)
     invoices: dict[str, JSONDict] = field(default_factory=dict)
     events: dict[str, JSONDict] = field(default_factory=dict)
     features: dict[str, JSONDict] = field(default_factory=dict)

@@ -28,6 +28,7 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``_cards``: owning a saved card and making it the default.
     - ``_one_subscription``: a customer never has two subscriptions that could both be paid.
     - ``_plan_items``: a plan's subscription items, its licensed and metered prices together.
+    - ``_schedules``: downgrades at period end (DOWNGRADE_POLICY) with subscription schedules.
     - ``_promotions``: promotion codes found and checked before Stripe applies them.
     - ``_views``: frontend-friendly views of Stripe objects.
 - ``entitlements/``: Stripe event -> sync -> entitlement document -> notification.

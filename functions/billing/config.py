@@ -154,6 +154,14 @@ class BillingSettings(EnvSettings):
         le=730,
         description="Free trial of a customer's first subscription, in days (0: none).",
     )
+    downgrade_policy: Literal["immediately", "period_end"] = Field(
+        default="immediately",
+        description="When a downgrade (a plan whose yearly amount, its price times its periods "
+        "a year, is lower) takes effect: `immediately`, the unused time credited to the "
+        "customer's balance; `period_end`, the current plan runs to its period end and the new "
+        "one starts then (a Stripe subscription schedule), nothing charged or credited. Equal "
+        "amounts and upgrades always change at once.",
+    )
     portal_configuration_id: str | None = Field(
         default=None,
         pattern=r"^bpc_[A-Za-z0-9_]+$",

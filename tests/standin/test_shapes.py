@@ -378,6 +378,44 @@ def _meters(w: World) -> None:
     )
 
 
+def _schedules(w: World) -> list[str]:
+    """A downgrade scheduled at period end (applied when time passes), one released at once,
+    and one whose subscription ends without paying (the schedule is aborted)."""
+    raw = w.raw
+    made = []
+    for name in ("scheduled", "released"):
+        sub = w.subscribe(w.customer(name), PRO)
+        schedule = raw.post("/v1/subscription_schedules", {"from_subscription": sub.id})
+        phase = schedule["phases"][0]
+        w.rendered.append(schedule)
+        w.rendered.append(
+            raw.post(
+                f"/v1/subscription_schedules/{schedule['id']}",
+                {
+                    "end_behavior": "release",
+                    "phases[0][start_date]": str(phase["start_date"]),
+                    "phases[0][end_date]": str(phase["end_date"]),
+                    "phases[0][items][0][price]": PRO,
+                    "phases[0][items][0][quantity]": "1",
+                    "phases[1][items][0][price]": BASIC,
+                    "phases[1][items][0][quantity]": "1",
+                    "phases[1][duration][interval]": "month",
+                    "phases[1][proration_behavior]": "none",
+                },
+            )
+        )
+        made.append(schedule["id"])
+    w.rendered.append(raw.post(f"/v1/subscription_schedules/{made[1]}/release", {}))
+    trial = w.subscribe(
+        w.client.v1.customers.create({"email": f"abort-{w.tag}@example.com"}).id,
+        BASIC,
+        trial_period_days=1,
+        trial_settings={"end_behavior": {"missing_payment_method": "cancel"}},
+    )
+    made.append(raw.post("/v1/subscription_schedules", {"from_subscription": trial.id})["id"])
+    return made
+
+
 @pytest.fixture(scope="module")
 def world(own_server: StandinServer) -> World:
     w = World(own_server, own_server.client(), Raw(own_server))
@@ -386,7 +424,9 @@ def world(own_server: StandinServer) -> World:
     _promotions(w)
     _entitlements(w)
     _meters(w)
+    scheduled = _schedules(w)
     _time_passes(w, _plan_changes(w))
+    w.rendered += [w.raw.get(f"/v1/subscription_schedules/{s}") for s in scheduled]
     w.rendered.append(w.raw.get("/v1/test_helpers/test_clocks/clock_standin"))
     w.rendered += _every(w, "/v1/events")
     return w

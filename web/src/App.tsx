@@ -30,6 +30,9 @@ interface Entitlement {
   cancel_at_period_end: boolean;
   valid_until: number | null;
   features: string[];
+  /** A downgrade waiting for the period end (DOWNGRADE_POLICY=period_end). */
+  pending_price_id?: string | null;
+  pending_from?: number | null;
   version?: number;
 }
 
@@ -267,6 +270,7 @@ function Account({
   const params = new URLSearchParams(window.location.search);
   const subscription = entitlement?.subscription_id ?? null;
   const plan = plans.find((p) => p.price_id === entitlement?.price_id);
+  const pending = plans.find((p) => p.price_id === entitlement?.pending_price_id);
 
   const previewChange = (priceId: string) =>
     run(async () => {
@@ -284,7 +288,19 @@ function Account({
         }),
       );
       setPreview(null);
-      setNotice(result.message ?? `Plan changed; ${money(result.amount_due, shown.currency)} charged now.`);
+      setNotice(
+        result.status === "scheduled"
+          ? `Your plan changes on ${when(result.effective_at ?? null)}; nothing is charged now.`
+          : (result.message ?? `Plan changed; ${money(result.amount_due, shown.currency)} charged now.`),
+      );
+    });
+  // Re-selecting the current plan drops a downgrade waiting for the period end.
+  const keepPlan = (priceId: string) =>
+    run(async () => {
+      if (!subscription) return;
+      unwrap(await billing.POST("/change-plan", { body: { subscription_id: subscription, price_id: priceId } }));
+      setPreview(null);
+      setNotice("Your plan stays as it is.");
     });
   const setCancel = (cancel: boolean) =>
     run(async () => {
@@ -318,6 +334,14 @@ function Account({
             <dd data-testid="features">{entitlement.features.join(", ") || "none"}</dd>
             <dt>{renewal(entitlement).label}</dt>
             <dd data-testid="renewal">{renewal(entitlement).text}</dd>
+            {entitlement.pending_price_id && (
+              <>
+                <dt>Next plan</dt>
+                <dd data-testid="pending-plan">
+                  {pending ? pending.product_name : entitlement.pending_price_id} from {when(entitlement.pending_from ?? null)}
+                </dd>
+              </>
+            )}
           </dl>
         ) : (
           <p>
@@ -335,21 +359,35 @@ function Account({
           <h2>Change plan</h2>
           <div className="row">
             {plans
-              .filter((p) => p.price_id !== entitlement.price_id)
-              .map((p) => (
-                <button key={p.price_id} data-price={p.price_id} onClick={() => void previewChange(p.price_id)}>
-                  Switch to {p.product_name} ({intervalLabel(p.interval, p.interval_count)})
-                </button>
-              ))}
+              .filter((p) => p.price_id !== entitlement.price_id || entitlement.pending_price_id)
+              .map((p) =>
+                p.price_id === entitlement.price_id ? (
+                  <button key={p.price_id} data-price={p.price_id} onClick={() => void keepPlan(p.price_id)}>
+                    Keep {p.product_name} ({intervalLabel(p.interval, p.interval_count)})
+                  </button>
+                ) : (
+                  <button key={p.price_id} data-price={p.price_id} onClick={() => void previewChange(p.price_id)}>
+                    Switch to {p.product_name} ({intervalLabel(p.interval, p.interval_count)})
+                  </button>
+                ),
+              )}
           </div>
           {preview && (
             <div className="preview" data-testid="preview">
+              {preview.takes_effect === "period_end" ? (
+                <p>
+                  Due now: <strong data-testid="preview-amount">{money(0, preview.currency)}</strong>. The new plan
+                  starts on {when(preview.effective_at)}; its first invoice{" "}
+                  {money(preview.next_invoice.total, preview.currency)}.
+                </p>
+              ) : (
               <p>
                 Due now: <strong data-testid="preview-amount">{money(preview.amount_due_now, preview.currency)}</strong>{" "}
                 ({money(preview.charge, preview.currency)} for the new plan less {money(preview.credit, preview.currency)}{" "}
                 unused time). Next invoice {money(preview.next_invoice.total, preview.currency)} on{" "}
                 {when(preview.next_invoice.date)}.
               </p>
+              )}
               <div className="row">
                 <button onClick={() => void confirmChange(preview)}>Confirm change</button>
                 <button className="link" onClick={() => setPreview(null)}>

@@ -15,6 +15,7 @@ from devstack.stripe_standin.resources import (
     payment_methods,
     promotion_codes,
     setup_intents,
+    subscription_schedules,
     subscriptions,
     test_clocks,
 )
@@ -26,6 +27,7 @@ ROUTES: list[Route] = [
     *payment_methods.ROUTES,
     *setup_intents.ROUTES,
     *subscriptions.ROUTES,
+    *subscription_schedules.ROUTES,
     *invoices.ROUTES,
     *payment_intents.ROUTES,
     *events.ROUTES,

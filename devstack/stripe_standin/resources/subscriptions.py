@@ -21,6 +21,7 @@ from devstack.stripe_standin import (
     metered_billing,
     objects,
     periods,
+    schedules,
     subscription_updates,
 )
 from devstack.stripe_standin.api_errors import (
@@ -358,6 +359,16 @@ def update(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
             raise invalid_request(
                 "A canceled subscription can only update its cancellation_details and metadata."
             )
+    if sub["schedule"] is not None:
+        if "cancel_at_period_end" in params:
+            raise schedules.managed_cancel_refusal(sub["schedule"])
+        if "items" in params:
+            raise invalid_request(
+                "The Stripe stand-in does not implement changing the items of a subscription "
+                f"a schedule manages (`{sub['schedule']}`): release the schedule first.",
+                param="items",
+                code="parameter_unsupported_by_standin",
+            )
     if "items" in params:
         if state.invoice_limits and params.get("proration_behavior") == "always_invoice":
             # Before anything changes: the change would invoice at once (contention.py).
@@ -407,6 +418,12 @@ def cancel(ctx: ApiContext, path: dict[str, str], params: JSONDict) -> JSONDict:
     if sub["status"] in ("canceled", "incomplete_expired"):
         # Stripe treats a canceled subscription as deleted for this call.
         raise resource_missing("subscription", sub["id"])
+    if sub["schedule"] is not None:
+        raise invalid_request(
+            "The Stripe stand-in does not implement canceling a subscription a schedule "
+            f"manages (`{sub['schedule']}`): release the schedule first.",
+            code="parameter_unsupported_by_standin",
+        )
     details = params.get("cancellation_details") or {}
     for field in ("comment", "feedback"):
         if field in details:

@@ -69,7 +69,11 @@ INVOICE_EVENTS = frozenset(
     {"invoice.paid", "invoice.payment_failed", "invoice.payment_action_required"}
 )
 ENTITLEMENT_EVENTS = frozenset({"entitlements.active_entitlement_summary.updated"})
-RELEVANT = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | ENTITLEMENT_EVENTS
+# A downgrade scheduled for the period end (DOWNGRADE_POLICY=period_end) changes the schedule's
+# phases only, not the subscription: its pending plan arrives with this event alone. Made,
+# released or at a phase change, the subscription changes too (customer.subscription.updated).
+SCHEDULE_EVENTS = frozenset({"subscription_schedule.updated"})
+RELEVANT = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | ENTITLEMENT_EVENTS | SCHEDULE_EVENTS
 
 
 class InProgress(UpstreamUnavailable):

@@ -71,9 +71,38 @@ class Entitlement:
     # period they count in, {"start", "end"}; the free plan's limits when not active.
     limits: dict[str, dict[str, Any]] = field(default_factory=dict)
     usage_period: dict[str, int] | None = None
+    # A plan change scheduled for later (DOWNGRADE_POLICY=period_end): the plan that starts
+    # then, and when. Until then everything above is the current plan's.
+    pending_price_id: str | None = None
+    pending_from: int | None = None
 
     def document(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def scheduled_change(sub: Raw) -> tuple[str, int] | None:
+    """(price, start) of the plan a subscription schedule starts after the current phase, or
+    None. ``sub["schedule"]`` must be expanded (an id alone says nothing of the phases).
+
+    The next phase is the one starting where the schedule's ``current_phase`` ends (Stripe
+    moves ``current_phase`` when a phase begins), so the answer follows Stripe's clock, never
+    ours; a schedule in its last phase (the change already made) has nothing pending. Its plan
+    is the phase's licensed item: the one with a ``quantity`` (Stripe omits it for a metered
+    price, ``SubscriptionSchedule.Phase.Item.quantity?`` in Stripe's published types)."""
+    schedule = sub.get("schedule")
+    if not isinstance(schedule, Mapping) or schedule.get("status") != "active":
+        return None
+    current = schedule.get("current_phase")
+    if not isinstance(current, Mapping):
+        return None
+    for phase in schedule.get("phases") or []:
+        if phase.get("start_date") != current.get("end_date"):
+            continue
+        plans = [item["price"] for item in phase.get("items") or [] if "quantity" in item]
+        price = plans[0] if plans else None
+        price_id = price.get("id") if isinstance(price, Mapping) else price
+        return (price_id, int(phase["start_date"])) if isinstance(price_id, str) else None
+    return None
 
 
 def _current(subs: Sequence[Raw]) -> Raw | None:
@@ -133,6 +162,9 @@ def evaluate(
             valid_until = period_end
     price = items[0]["price"] if items else None
     product = price["product"] if price else None
+    pending = scheduled_change(sub) if status in statuses.LIVE else None
+    if pending is not None and price is not None and pending[0] == price["id"]:
+        pending = None
     if active and not feature_keys and _just_paid(sub, now):
         # Entitlements lag the payment: rather than active with no features (which the summary
         # event would correct moments later), the plan's features as the catalog attaches them
@@ -157,6 +189,8 @@ def evaluate(
         features=sorted(set(feature_keys)) if active else plans.free_features(),
         limits=plans.subscription_limits(items) if active else _free_limits(),
         usage_period=_usage_period(items, period_end) if active else None,
+        pending_price_id=pending[0] if pending else None,
+        pending_from=pending[1] if pending else None,
     )
 
 
@@ -201,7 +235,8 @@ def read(ctx: Context, uid: str, customer_id: str) -> Entitlement:
                 customer=customer_id,
                 status="all",
                 limit=100,
-                expand=["data.latest_invoice"],
+                # The schedule's phases say which plan starts at the period end, if any.
+                expand=["data.latest_invoice", "data.schedule"],
             )
             keys = [entitlement["lookup_key"] for entitlement in entitlements.result()]
     except stripe.InvalidRequestError as exc:
@@ -246,6 +281,8 @@ def already_says(
     document or one about another subscription included, is a difference: refresh."""
     if document is None or document.get("subscription_id") != sub["id"]:
         return False
+    if sub.get("schedule") is not None and not isinstance(sub["schedule"], Mapping):
+        return False  # a schedule's phases unread: what starts at the period end is unknown
     features = document.get("features")
     if not isinstance(features, list):
         return False

@@ -8,6 +8,7 @@ import stripe
 from pydantic import Field
 
 from billing.context import ResponseModel
+from billing.entitlements.sync import scheduled_change
 from billing.stripe_api.raw import Json, id_of
 
 
@@ -48,6 +49,12 @@ class SubscriptionView(ResponseModel):
     trial_end: int | None
     latest_invoice: InvoiceSummary | None
     default_payment_method: PaymentMethodSummary | None
+    pending_price_id: str | None = Field(
+        default=None,
+        description="A downgrade scheduled for the period end (DOWNGRADE_POLICY=period_end): "
+        "the plan that starts at pending_from.",
+    )
+    pending_from: int | None = Field(default=None, description="Unix time; see pending_price_id.")
 
 
 # Expansions that make one subscriptions.retrieve/update answer everything the view needs.
@@ -56,6 +63,7 @@ SUBSCRIPTION_EXPAND = [
     "default_payment_method",
     "customer.invoice_settings.default_payment_method",
     "items.data.price.product",
+    "schedule",  # its phases: a downgrade waiting for the period end
 ]
 
 
@@ -132,6 +140,7 @@ def subscription_view(sub: stripe.Subscription | Json) -> SubscriptionView:
     plans = [
         i for i in items if ((i["price"].get("recurring") or {}).get("usage_type")) != "metered"
     ]
+    pending = scheduled_change(data)
     return SubscriptionView(
         subscription_id=data["id"],
         status=data["status"],
@@ -142,4 +151,6 @@ def subscription_view(sub: stripe.Subscription | Json) -> SubscriptionView:
         trial_end=data.get("trial_end"),
         latest_invoice=invoice_summary(data.get("latest_invoice")),
         default_payment_method=payment_method_summary(_charged_payment_method(data)),
+        pending_price_id=pending[0] if pending else None,
+        pending_from=pending[1] if pending else None,
     )

@@ -33,6 +33,7 @@ from pydantic import Field
 from stripe.params import InvoiceCreatePreviewParams, SubscriptionUpdateParams
 
 from billing.context import Context, RequestModel, ResponseModel
+from billing.entitlements import sync
 from billing.errors import (
     CHANGE_PENDING,
     INVALID_FIELD,
@@ -42,6 +43,7 @@ from billing.errors import (
     BadRequest,
     Conflict,
 )
+from billing.operations import _schedules
 from billing.operations._ownership import (
     PriceId,
     SubscriptionId,
@@ -118,13 +120,19 @@ class PlanChangePreview(ResponseModel):
     )
     next_invoice: NextInvoice
     discount: DiscountSummary | None
+    takes_effect: Literal["now", "period_end"] = Field(
+        description="period_end: a downgrade under DOWNGRADE_POLICY=period_end; nothing is "
+        "charged or credited now, the new plan starts at effective_at."
+    )
+    effective_at: int = Field(description="When the new plan starts (unix).")
 
 
 class ChangePlanResponse(ResponseModel):
-    status: Literal["changed", "requires_action", "payment_failed"] = Field(
-        description="changed; requires_action: confirm client_secret with Stripe.js (3-D "
-        "Secure); payment_failed: the card was declined, confirm client_secret with another "
-        "card. Until then the plan stays as it was."
+    status: Literal["changed", "scheduled", "requires_action", "payment_failed"] = Field(
+        description="changed; scheduled: a downgrade that starts at effective_at, the period "
+        "end (DOWNGRADE_POLICY=period_end), nothing charged now; requires_action: confirm "
+        "client_secret with Stripe.js (3-D Secure); payment_failed: the card was declined, "
+        "confirm client_secret with another card. Until then the plan stays as it was."
     )
     subscription: SubscriptionView
     invoice_id: str | None = Field(description="The invoice of the prorated difference.")
@@ -132,6 +140,9 @@ class ChangePlanResponse(ResponseModel):
     client_secret: str | None
     message: str | None = Field(description="Why the payment did not go through; safe to show.")
     pending_until: int | None = Field(description="When an unpaid change is dropped (unix).")
+    effective_at: int | None = Field(
+        default=None, description="When a scheduled change starts (unix)."
+    )
 
 
 def _owned(ctx: Context, customer: str, subscription_id: str) -> stripe.Subscription:
@@ -151,6 +162,14 @@ def _pending_price(sub: stripe.Subscription) -> str | None:
         return None
     plans = [item for item in pending.subscription_items if not is_metered(item)]
     return plans[0].price.id if plans else None
+
+
+def _waits_for_period_end(ctx: Context, item: stripe.SubscriptionItem, price_id: str) -> bool:
+    """DOWNGRADE_POLICY decides: a downgrade waits for the period end under period_end."""
+    if ctx.runtime.settings.downgrade_policy != "period_end":
+        return False  # no Stripe read for the default policy
+    new = ctx.runtime.stripe.v1.prices.retrieve(price_id)
+    return _schedules.at_period_end(ctx.runtime.settings, item.price, new)
 
 
 def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionItem:
@@ -211,6 +230,7 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
     item = _changeable(sub, body.price_id)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     client = ctx.runtime.stripe
+    later = _waits_for_period_end(ctx, item, body.price_id)
 
     def preview(behavior: Literal["always_invoice", "none"]) -> stripe.Invoice:
         params: InvoiceCreatePreviewParams = {
@@ -230,6 +250,29 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
                 raise promotion_refused(exc) from exc
             raise
 
+    if later:
+        # Nothing now; the renewal at the period end bills the new plan: Stripe's preview of
+        # that invoice with the new items and no proration is what it will charge.
+        renewal = preview("none")
+        return PlanChangePreview(
+            subscription_id=sub.id,
+            current_price_id=item.price.id,
+            price_id=body.price_id,
+            currency=renewal.currency,
+            proration_date=stripe_now(ctx, sub),
+            amount_due_now=0,
+            credit=0,
+            charge=0,
+            total_now=0,
+            next_invoice=NextInvoice(
+                date=item.current_period_end,
+                total=renewal.total,
+                discount_amount=sum(d.amount for d in renewal.total_discount_amounts or []),
+            ),
+            discount=promotion.summary() if promotion else None,
+            takes_effect="period_end",
+            effective_at=item.current_period_end,
+        )
     now, renewal = preview("always_invoice"), preview("none")
     details = now.parent.subscription_details if now.parent else None
     # Optional in Stripe's types: omitted, not null, when nothing was prorated.
@@ -255,6 +298,8 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
             discount_amount=sum(d.amount for d in renewal.total_discount_amounts or []),
         ),
         discount=promotion.summary() if promotion else None,
+        takes_effect="now",
+        effective_at=at if at is not None else now.created,
     )
 
 
@@ -359,6 +404,22 @@ def _key(sub: stripe.Subscription, body: ChangePlanRequest, promotion: Promotion
     )
 
 
+def _changed(ctx: Context, subscription_id: str) -> ChangePlanResponse:
+    """The subscription as it is now, nothing charged."""
+    sub = ctx.runtime.stripe.v1.subscriptions.retrieve(
+        subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+    )
+    return ChangePlanResponse(
+        status="changed",
+        subscription=subscription_view(sub),
+        invoice_id=None,
+        amount_due=0,
+        client_secret=None,
+        message=None,
+        pending_until=None,
+    )
+
+
 def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     """Switch the caller's subscription to another plan, billing the prorated difference now."""
     require_offered(ctx, body.price_id)
@@ -368,9 +429,39 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
         _check_proration_date(body.proration_date, stripe_now(ctx, sub))
     if sub.status == "active" and _pending_price(sub) == body.price_id:
         return _pending_answer(ctx, sub)  # asked again while the first one waits for payment
+    client = ctx.runtime.stripe
+    scheduled = sync.scheduled_change(sub.to_dict())
+    plans = licensed_items(sub)
+    if scheduled is not None and len(plans) == 1 and plans[0].price.id == body.price_id:
+        # Re-selecting the current plan while a downgrade waits: the downgrade is dropped.
+        _schedules.release(client, sub)
+        log.info("scheduled downgrade canceled", extra={"subscription_id": sub.id})
+        return _changed(ctx, sub.id)
     item = _changeable(sub, body.price_id)
     _check_in_period(body.proration_date, item)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
+    if _waits_for_period_end(ctx, item, body.price_id):
+        if promotion is not None:
+            raise BadRequest(
+                "promotion_code: a downgrade at the period end charges nothing now; enter the "
+                "code when a charge is made.",
+                code=INVALID_FIELD,
+                field="promotion_code",
+            )
+        new_items = [body.price_id, *ctx.runtime.settings.metered_price_ids.get(body.price_id, [])]
+        change_items(ctx.runtime.settings, sub, item, body.price_id)  # 409 on mismatched items
+        _schedules.schedule_change(client, sub, new_items)
+        log.info(
+            "downgrade scheduled at period end",
+            extra={"subscription_id": sub.id, "price_id": body.price_id},
+        )
+        answer = _changed(ctx, sub.id)
+        return answer.model_copy(
+            update={"status": "scheduled", "effective_at": item.current_period_end}
+        )
+    # Anything else changes now: a schedule still attached (a downgrade waiting, or its last
+    # phase running) is released first, as Stripe manages a scheduled subscription's items.
+    _schedules.release(client, sub)
     params: SubscriptionUpdateParams = {
         "items": change_items(ctx.runtime.settings, sub, item, body.price_id),  # type: ignore[typeddict-item]
         "proration_behavior": "always_invoice",

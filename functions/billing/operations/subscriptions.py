@@ -14,6 +14,7 @@ from stripe.params import SubscriptionCreateParams
 from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import sync
 from billing.errors import SUBSCRIPTION_ENDED, SUBSCRIPTION_NOT_STARTED, Conflict
+from billing.operations import _schedules
 from billing.operations._one_subscription import (
     Opened,
     abandon,
@@ -244,6 +245,12 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
         )
     if sub.cancel_at_period_end == body.cancel_at_period_end:
         return subscription_view(sub)
+    # A schedule (a downgrade waiting for the period end) manages the cancellation: Stripe
+    # refuses a direct change of it ("The subscription is managed by the subscription schedule
+    # ..., and updating any cancelation behavior directly is not allowed", quoted in
+    # laravel/cashier-stripe#1748). Released first: a subscription ending at its period end
+    # has no next plan to switch to.
+    _schedules.release(ctx.runtime.stripe, sub)
     try:
         updated = ctx.runtime.stripe.v1.subscriptions.update(
             sub.id,

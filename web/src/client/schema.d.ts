@@ -380,10 +380,10 @@ export interface components {
         ChangePlanResponse: {
             /**
              * Status
-             * @description changed; requires_action: confirm client_secret with Stripe.js (3-D Secure); payment_failed: the card was declined, confirm client_secret with another card. Until then the plan stays as it was.
+             * @description changed; scheduled: a downgrade that starts at effective_at, the period end (DOWNGRADE_POLICY=period_end), nothing charged now; requires_action: confirm client_secret with Stripe.js (3-D Secure); payment_failed: the card was declined, confirm client_secret with another card. Until then the plan stays as it was.
              * @enum {string}
              */
-            status: "changed" | "requires_action" | "payment_failed";
+            status: "changed" | "scheduled" | "requires_action" | "payment_failed";
             subscription: components["schemas"]["SubscriptionView"];
             /**
              * Invoice Id
@@ -404,6 +404,12 @@ export interface components {
              * @description When an unpaid change is dropped (unix).
              */
             pending_until: number | null;
+            /**
+             * Effective At
+             * @description When a scheduled change starts (unix).
+             * @default null
+             */
+            effective_at: number | null;
         };
         /** CheckoutResponse */
         CheckoutResponse: {
@@ -750,6 +756,17 @@ export interface components {
             total_now: number;
             next_invoice: components["schemas"]["NextInvoice"];
             discount: components["schemas"]["DiscountSummary"] | null;
+            /**
+             * Takes Effect
+             * @description period_end: a downgrade under DOWNGRADE_POLICY=period_end; nothing is charged or credited now, the new plan starts at effective_at.
+             * @enum {string}
+             */
+            takes_effect: "now" | "period_end";
+            /**
+             * Effective At
+             * @description When the new plan starts (unix).
+             */
+            effective_at: number;
         };
         /** PlanFeature */
         PlanFeature: {
@@ -866,6 +883,18 @@ export interface components {
             trial_end: number | null;
             latest_invoice: components["schemas"]["InvoiceSummary"] | null;
             default_payment_method: components["schemas"]["PaymentMethodSummary"] | null;
+            /**
+             * Pending Price Id
+             * @description A downgrade scheduled for the period end (DOWNGRADE_POLICY=period_end): the plan that starts at pending_from.
+             * @default null
+             */
+            pending_price_id: string | null;
+            /**
+             * Pending From
+             * @description Unix time; see pending_price_id.
+             * @default null
+             */
+            pending_from: number | null;
         };
         /** UpdatePaymentMethodResponse */
         UpdatePaymentMethodResponse: {

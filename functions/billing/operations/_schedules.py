@@ -1,0 +1,127 @@
+"""Downgrades at period end (``DOWNGRADE_POLICY=period_end``) with Stripe subscription schedules.
+
+What a downgrade is: a price whose normalized yearly amount (its amount times its periods a
+year) is lower than the current plan's, at the same billing interval. An equal amount, an
+upgrade and a change of interval (Stripe restarts the period at once for those anyway:
+https://docs.stripe.com/billing/subscriptions/upgrade-downgrade) change at once.
+
+How it is scheduled, as Stripe documents a downgrade at period end: a schedule made
+``from_subscription`` (its one phase is the subscription as it is, until the period ends:
+https://docs.stripe.com/api/subscription_schedules/create), then its phases set to [that phase,
+the new plan] with ``end_behavior=release``, so the subscription continues on the new plan
+once the schedule ends (https://docs.stripe.com/billing/subscriptions/subscription-schedules;
+the steps: https://stackoverflow.com/questions/16820212). The new phase lasts one billing
+interval (``duration``); the plan then runs on unscheduled. A second downgrade replaces the
+pending phase; an upgrade, re-selecting the current plan and a cancellation release the
+schedule first: "Releases the subscription schedule immediately, which will stop scheduling
+of its phases, but leave any existing subscription in place"
+(https://docs.stripe.com/api/subscription_schedules/release), and Stripe refuses a direct change
+of a scheduled subscription's cancellation ("The subscription is managed by the subscription
+schedule ..., and updating any cancelation behavior directly is not allowed", quoted in
+laravel/cashier-stripe#1748).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import stripe
+from stripe.params import SubscriptionScheduleUpdateParams
+
+from billing.config import BillingSettings
+from billing.operations._plan_items import is_metered
+
+PERIODS_A_YEAR = {
+    "day": Fraction(365),
+    "week": Fraction(52),
+    "month": Fraction(12),
+    "year": Fraction(1),
+}
+
+
+def yearly_amount(unit_amount: int, interval: str, interval_count: int) -> Fraction:
+    """The price's amount over a year: ``unit_amount`` times its periods a year."""
+    return unit_amount * PERIODS_A_YEAR[interval] / interval_count
+
+
+def is_downgrade(current: stripe.Price, new: stripe.Price) -> bool:
+    """A cheaper plan at the same billing interval and currency (see the module)."""
+    a, b = current.recurring, new.recurring
+    if a is None or b is None or current.currency != new.currency:
+        return False
+    if (a.interval, a.interval_count) != (b.interval, b.interval_count):
+        return False  # an interval switch: Stripe bills the new interval from the change
+    if current.unit_amount is None or new.unit_amount is None:
+        return False
+    return yearly_amount(new.unit_amount, b.interval, b.interval_count) < yearly_amount(
+        current.unit_amount, a.interval, a.interval_count
+    )
+
+
+def at_period_end(settings: BillingSettings, current: stripe.Price, new: stripe.Price) -> bool:
+    """The policy decision: does this change wait for the period end?"""
+    return settings.downgrade_policy == "period_end" and is_downgrade(current, new)
+
+
+def attached(sub: stripe.Subscription) -> str | None:
+    """The id of the live schedule managing ``sub``, if any."""
+    schedule = sub.schedule
+    if schedule is None:
+        return None
+    if isinstance(schedule, str):
+        return schedule
+    return schedule.id if schedule.status in ("not_started", "active") else None
+
+
+def release(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
+    """Stop scheduling: the subscription stays on its current plan."""
+    schedule_id = attached(sub)
+    if schedule_id is not None:
+        client.v1.subscription_schedules.release(schedule_id)
+
+
+def _phase_items(items: list[tuple[str, int | None]]) -> Any:
+    return [{"price": p, **({} if q is None else {"quantity": q})} for p, q in items]
+
+
+def schedule_change(
+    client: stripe.StripeClient, sub: stripe.Subscription, new_items: list[str]
+) -> stripe.SubscriptionSchedule:
+    """Phases [the plan until the period ends, ``new_items`` from then on, one interval],
+    ``end_behavior=release``; a pending phase from an earlier downgrade is replaced."""
+    schedule_id = attached(sub)
+    if schedule_id is None:
+        schedule = client.v1.subscription_schedules.create({"from_subscription": sub.id})
+    else:
+        schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+    current = schedule.current_phase
+    assert current is not None  # an active schedule always has one
+    now_items = [
+        (item.price.id, None if is_metered(item) else item.quantity or 1) for item in sub.items.data
+    ]
+    licensed = next(item for item in sub.items.data if not is_metered(item))
+    recurring = licensed.price.recurring
+    assert recurring is not None
+    params: SubscriptionScheduleUpdateParams = {
+        "end_behavior": "release",
+        "phases": [
+            {
+                "start_date": current.start_date,
+                "end_date": current.end_date,
+                "items": _phase_items(now_items),
+            },
+            {
+                # The plan first (one seat), then its metered prices (no quantity).
+                "items": _phase_items(
+                    [(p, 1 if i == 0 else None) for i, p in enumerate(new_items)]
+                ),
+                "duration": {
+                    "interval": recurring.interval,
+                    "interval_count": recurring.interval_count,
+                },
+                "proration_behavior": "none",
+            },
+        ],
+    }
+    return client.v1.subscription_schedules.update(schedule.id, params)
