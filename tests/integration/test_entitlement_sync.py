@@ -201,3 +201,47 @@ def test_a_ticket_taken_meanwhile_is_read_and_the_write_still_lands_in_order(
     ticket = tickets.get().to_dict()
     assert ticket is not None
     assert ticket["applied_ticket"] == older.version
+
+
+def test_a_ticket_taken_with_the_events_claim_orders_the_sync_as_its_own_take_would(
+    ctx: Context, db: firestore.Client
+) -> None:
+    # The webhook commits the sync's ticket with the event's claim (Inbox.claim), and the
+    # sync then takes none of its own. That ticket must order the sync exactly as one the
+    # sync took: a newer sync that writes while this one reads Stripe wins, and this older
+    # read is dropped. (A sync that took a fresh ticket after its read would write over it.)
+    from billing.entitlements.events import Inbox
+
+    uid = f"claimed-{uuid.uuid4().hex[:8]}"
+    claim = Inbox(ctx).claim({"id": f"evt_tkt{uuid.uuid4().hex[:12]}", "type": "x"}, uid)
+    assert claim is not None
+    assert claim.ticket is not None
+    tickets = db.collection("entitlement_syncs").document(uid).get()
+    assert tickets.update_time == claim.ticket  # taken in the claim's commit
+
+    def read_while_a_newer_sync_writes(_: Context, u: str, __: str) -> Entitlement:
+        newer = sync(ctx, u, "cus_tkt", reader=lambda _, v, __: _state(v, "canceled"))
+        assert newer.written
+        return _state(u, "active")  # what Stripe said before the cancellation
+
+    older = sync(ctx, uid, "cus_tkt", reader=read_while_a_newer_sync_writes, taken=claim.ticket)
+    assert older.written is False
+    stored = db.collection("entitlements").document(uid).get().to_dict()
+    assert stored is not None
+    assert (stored["status"], stored["active"]) == ("canceled", False)
+
+
+def test_a_refused_claim_takes_no_ticket(ctx: Context, db: firestore.Client) -> None:
+    # The claim and the ticket are one commit, refused as a whole: a duplicate delivery
+    # leaves the user's ticket document as it was.
+    from billing.entitlements.events import Inbox
+
+    uid = f"dup-{uuid.uuid4().hex[:8]}"
+    event = {"id": f"evt_dup{uuid.uuid4().hex[:12]}", "type": "x"}
+    first = Inbox(ctx).claim(event, uid)
+    assert first is not None
+    inbox = Inbox(ctx)
+    inbox.update(first, {"status": "done"})
+    assert inbox.claim(event, uid) is None  # done: a duplicate
+    tickets = db.collection("entitlement_syncs").document(uid).get()
+    assert tickets.update_time == first.ticket

@@ -7,6 +7,9 @@ This module gets a verified event and decides its effect:
 2. Claim the event in ``stripe_events/{event_id}`` (the inbox) with a lease. A delivery that
    finds it done answers "duplicate"; one that finds another delivery working waits a little,
    then answers 503 so Stripe comes back; a lease left by a crashed delivery is taken over.
+   The claim is committed together with the sync's ticket (one round trip, both or neither):
+   the ticket is taken before Stripe is read, as the sync's ordering requires, and a
+   duplicate takes none.
 3. Sync the customer's entitlement from Stripe (:mod:`billing.entitlements.sync`) and build the
    notification the event calls for; record it in the claimed document (the outbox). An event
    with nothing to tell is marked done in that same write.
@@ -96,6 +99,9 @@ class Claim:
     ref: Any  # the event's DocumentReference
     data: dict[str, Any]
     version: Any  # update_time of our last write: the compare-and-set token
+    # The sync ticket committed with a fresh claim (its update time); None after a takeover
+    # or any later write: the sync then takes its own.
+    ticket: Any = None
 
 
 class Inbox:
@@ -128,10 +134,15 @@ class Inbox:
             "received_at": now,
             "expire_at": now + KEEP,
         }
+        # The claim (created only if no delivery made it before: the inbox's dedupe) and the
+        # sync's ticket in one commit; refused as a whole when the claim exists.
+        batch = self._db.batch()
+        batch.create(ref, fresh)
+        sync.take_ticket(batch, self._db, uid)
         call_counts.count(call_counts.FIRESTORE)
         try:
-            result = ref.create(fresh, **self._kw())
-            self.held = Claim(ref, fresh, result.update_time)
+            claimed, ticket = batch.commit(**self._kw())
+            self.held = Claim(ref, fresh, claimed.update_time, ticket.update_time)
             return self.held
         except (AlreadyExists, Conflict):
             pass
@@ -237,7 +248,7 @@ def _apply(
     # is nothing to tell, its publish otherwise.
     done = {"status": "done", "outcome": "processed"}
     if not claim.data["synced"]:
-        synced = sync.sync(ctx, uid, customer_id)
+        synced = sync.sync(ctx, uid, customer_id, taken=claim.ticket)
         state = synced.entitlement
         # Before the sync is recorded: a failed Auth call leaves the event unsynced, so
         # Stripe's next delivery syncs and writes the claim again. What this sync wrote is

@@ -31,6 +31,8 @@ from core import call_counts, parallel
 from core.firestore import doc_id, firestore_retry
 
 if TYPE_CHECKING:
+    from google.cloud import firestore
+
     from billing.config import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -305,15 +307,37 @@ class SyncResult:
 type Reader = Callable[[Context, str, str], Entitlement]
 
 
-def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None) -> SyncResult:
-    """Re-read the customer from Stripe and write ``entitlements/{uid}``, unless a sync that
-    started later has already written. ``reader`` replaces the Stripe read (tests).
+def take_ticket(batch: firestore.WriteBatch, db: firestore.Client, uid: str) -> None:
+    """Adds taking ``uid``'s sync ticket to ``batch``: its write's update time, once committed,
+    is the ticket :func:`sync` takes as ``taken``. The webhook commits it with the event's
+    claim, one round trip for both: the ticket is still taken before Stripe is read, and a
+    claim refused (a duplicate) takes no ticket."""
+    from google.cloud import firestore
 
-    Two Firestore round trips when no other sync of the user runs meanwhile: take the ticket,
-    then write. The write is a compare-and-set on the ticket document's update time as our
-    take left it: while it is unchanged, no other sync took a ticket or wrote since ours, so
-    every ticket applied so far is older than ours and the document need not be read. Any
-    write in between fails that precondition, and only then is the document read to decide."""
+    batch.set(
+        db.collection(SYNCS).document(doc_id(uid)),
+        {"requested_at": firestore.SERVER_TIMESTAMP},
+        merge=True,
+    )
+
+
+def sync(
+    ctx: Context,
+    uid: str,
+    customer_id: str,
+    reader: Reader | None = None,
+    taken: datetime | None = None,
+) -> SyncResult:
+    """Re-read the customer from Stripe and write ``entitlements/{uid}``, unless a sync that
+    started later has already written. ``reader`` replaces the Stripe read (tests); ``taken``
+    is the update time of a ticket the caller took with :func:`take_ticket` just before.
+
+    Two Firestore round trips when no other sync of the user runs meanwhile: take the ticket
+    (none when the caller took it), then write. The write is a compare-and-set on the ticket
+    document's update time as our take left it: while it is unchanged, no other sync took a
+    ticket or wrote since ours, so every ticket applied so far is older than ours and the
+    document need not be read. Any write in between fails that precondition, and only then is
+    the document read to decide."""
     from google.api_core.exceptions import Conflict, FailedPrecondition
     from google.cloud import firestore
 
@@ -322,14 +346,15 @@ def sync(ctx: Context, uid: str, customer_id: str, reader: Reader | None = None)
     timeout = rt.settings.firestore_timeout_seconds
     retry = firestore_retry(timeout)
     ticket_ref = db.collection(SYNCS).document(doc_id(uid))
-    call_counts.count(call_counts.FIRESTORE)
-    taken = ticket_ref.set(
-        {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
-    )
-    ticket = _ticket_ns(taken.update_time)
+    if taken is None:
+        call_counts.count(call_counts.FIRESTORE)
+        taken = ticket_ref.set(
+            {"requested_at": firestore.SERVER_TIMESTAMP}, merge=True, timeout=timeout, retry=retry
+        ).update_time
+    ticket = _ticket_ns(taken)
     entitlement = (reader or read)(ctx, uid, customer_id)
     doc_ref = db.collection(ENTITLEMENTS).document(doc_id(uid))
-    expected = taken.update_time
+    expected = taken
     for attempt in range(_CAS_ATTEMPTS):
         if attempt:
             call_counts.count(call_counts.FIRESTORE)
