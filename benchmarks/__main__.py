@@ -8,8 +8,8 @@ Stripe calls and Firestore round trips per operation; memory of one instance aft
 5,000 requests; webhook events per second with redeliveries mixed in; mails per second (when
 there is an email function). Prints one table and writes it as JSON (``--output``).
 
-``--baseline REF`` also measures the functions as they were at git ``REF`` (cold start and
-latency), side by side in the same run.
+``--baseline REF`` also measures the functions as they were at git ``REF`` (cold start,
+latency and webhook events per second), side by side in the same run.
 """
 
 from __future__ import annotations
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             "stripe_delay": lambda: with_delay(bench, ops, baseline),
             "throughput": lambda: throughputs(bench, ops, scale),
             "webhook_events": lambda: events.webhook_events(
-                bench, ops.subscribed, ops.customers, int(400 * scale) or 40
+                bench, ops.subscribed, ops.customers, int(400 * scale) or 40, baseline
             ),
             "memory": lambda: memory(bench, ops, scale),
             "mails": lambda: events.mails(bench),

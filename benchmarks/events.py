@@ -3,7 +3,8 @@
 Webhook events: one fresh ``stripe-webhook`` instance takes validly signed events about the
 benchmark's users (subscription updates, entitlement summaries and paid invoices, which also
 publish a notification) from 8 concurrent senders, one in five a redelivery of an event
-processed earlier. Every answer must be 200 (processed or duplicate).
+processed earlier. Every answer must be 200 (processed or duplicate). With a baseline, the
+functions at that git ref are measured beside it (A B B A), each side with its own events.
 
 Mails: only when the package has an email function (``send_email`` in the registry): the
 notifications topic gets valid v1 messages and the mails reaching the SMTP sink are counted.
@@ -15,6 +16,7 @@ import base64
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -48,9 +50,9 @@ def signed(event: dict[str, Any], secret: str) -> dict[str, Any]:
     }
 
 
-def webhook_events(bench: Bench, subscribed: list[User], customers: list[User], count: int) -> Any:
-    secret = bench.info.stripe.webhook_secret
-    assert secret is not None
+def _stream(subscribed: list[User], customers: list[User], count: int) -> tuple[list[Any], int]:
+    """``count`` fresh events (new ids) about the benchmark's users, with one in five followed
+    by a redelivery of an event sent earlier; and how many redeliveries."""
     fresh: list[dict[str, Any]] = []
     for n in range(count):
         if n % 4 == 3:
@@ -79,22 +81,60 @@ def webhook_events(bench: Bench, subscribed: list[User], customers: list[User], 
         if n >= DUPLICATE_DISTANCE and n % DUPLICATE_EVERY == 0:
             sent.append(fresh[n - DUPLICATE_DISTANCE])
             duplicates += 1
-    instance = bench.spawn("stripe_webhook")
-    try:
-        wait_port(instance)
-        rows = run_driver(
-            instance.url, [signed(e, secret) for e in sent], clients=SENDERS, count=len(sent)
-        )
-    finally:
-        instance.stop()
-    failed = [status for _, _, status, _ in rows if status != 200]
-    elapsed = max(end for _, end, _, _ in rows) - min(start for start, _, _, _ in rows)
-    return {
-        "events": len(rows),
-        "duplicates": duplicates,
-        "senders": SENDERS,
-        "non_200": len(failed),
-        "per_second": round(len(rows) / elapsed, 1),
+    return sent, duplicates
+
+
+def webhook_events(
+    bench: Bench,
+    subscribed: list[User],
+    customers: list[User],
+    count: int,
+    baseline: Path | None = None,
+) -> Any:
+    """Events per second of one instance, and its CPU per event. With ``baseline`` (the
+    functions at another git ref) both sides are measured in two halves each, in the order
+    A B B A, each half with events of its own (an event is processed once): whichever side
+    runs first meets colder emulator and stand-in paths, and neither may always be it."""
+    secret = bench.info.stripe.webhook_secret
+    assert secret is not None
+    subjects: list[tuple[str, Path | None]] = [("ours", None)]
+    if baseline is not None:
+        subjects.append(("baseline", baseline))
+    passes = [subjects, subjects[::-1]] if baseline is not None else [subjects]
+    per_half = max(count // len(passes), 1)
+    totals: dict[str, dict[str, Any]] = {}
+    for order in passes:
+        for name, source in order:
+            sent, duplicates = _stream(subscribed, customers, per_half)
+            bodies = [signed(e, secret) for e in sent]
+            instance = bench.spawn("stripe_webhook", source=source)
+            try:
+                wait_port(instance)
+                cpu = instance.cpu_seconds()
+                rows = run_driver(instance.url, bodies, clients=SENDERS, count=len(bodies))
+                cpu = instance.cpu_seconds() - cpu
+            finally:
+                instance.stop()
+            elapsed = max(end for _, end, _, _ in rows) - min(start for start, _, _, _ in rows)
+            total = totals.setdefault(
+                name, {"events": 0, "duplicates": 0, "non_200": 0, "seconds": 0.0, "cpu": 0.0}
+            )
+            total["events"] += len(rows)
+            total["duplicates"] += duplicates
+            total["non_200"] += sum(1 for _, _, status, _ in rows if status != 200)
+            total["seconds"] += elapsed
+            total["cpu"] += cpu
+            total.setdefault("halves_per_second", []).append(round(len(rows) / elapsed, 1))
+    return {"senders": SENDERS} | {
+        name: {
+            "events": total["events"],
+            "duplicates": total["duplicates"],
+            "non_200": total["non_200"],
+            "per_second": round(total["events"] / total["seconds"], 1),
+            "halves_per_second": total["halves_per_second"],
+            "cpu_ms_per_event": round(total["cpu"] * 1000 / total["events"], 2),
+        }
+        for name, total in totals.items()
     }
 
 

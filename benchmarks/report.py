@@ -11,6 +11,10 @@ def _ratio(summary: dict[str, float] | None) -> str:
     return f"{summary['median']:.2f}x ({summary['min']:.2f}-{summary['max']:.2f})"
 
 
+def _halves(side: dict[str, Any]) -> str:
+    return "halves " + ", ".join(f"{rate:.1f}" for rate in side["halves_per_second"])
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(section, subject, ours, reference / before)."""
     out: list[tuple[str, str, str, str]] = []
@@ -132,13 +136,31 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     hooks = results.get("webhook_events")
-    if hooks:
+    if hooks and "ours" not in hooks:  # a run before the side-by-side measurement
         out.append(
             (
                 "webhook events/s, one instance",
                 f"{hooks['events']} events, {hooks['duplicates']} redeliveries",
                 f"{hooks['per_second']:.1f}/s",
                 f"{hooks['senders']} senders; non-200: {hooks['non_200']}",
+            )
+        )
+    elif hooks:
+        ours, before = hooks["ours"], hooks.get("baseline")
+        ref = f"{hooks['senders']} senders; non-200: {ours['non_200']}"
+        if before:
+            ref = (
+                f"before: {before['per_second']:.1f}/s ({_halves(before)}), CPU "
+                f"{before['cpu_ms_per_event']:.1f} ms/event, non-200: {before['non_200']}; "
+                f"ratio {ours['per_second'] / before['per_second']:.2f}x; " + ref
+            )
+        out.append(
+            (
+                "webhook events/s, one instance",
+                f"{ours['events']} events, {ours['duplicates']} redeliveries",
+                f"{ours['per_second']:.1f}/s ({_halves(ours)}), CPU "
+                f"{ours['cpu_ms_per_event']:.1f} ms/event",
+                ref,
             )
         )
     mails = results.get("mails")

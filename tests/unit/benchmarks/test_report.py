@@ -29,3 +29,18 @@ def test_writing_replaces_only_the_generated_part() -> None:
     assert markdown(results) in written
     with pytest.raises(ValueError, match="markers"):
         write_into("no markers here", results)
+
+
+def test_webhook_events_are_reported_side_by_side_with_their_ratio() -> None:
+    side = {"events": 240, "duplicates": 32, "non_200": 0, "cpu_ms_per_event": 12.5}
+    results = {
+        "webhook_events": {
+            "senders": 8,
+            "ours": side | {"per_second": 30.0, "halves_per_second": [29.0, 31.0]},
+            "baseline": side | {"per_second": 24.0, "halves_per_second": [23.5, 24.5]},
+        }
+    }
+    table = markdown(results)
+    assert "30.0/s (halves 29.0, 31.0), CPU 12.5 ms/event" in table
+    assert "before: 24.0/s (halves 23.5, 24.5)" in table
+    assert "ratio 1.25x" in table
