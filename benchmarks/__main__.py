@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from benchmarks import calls_per_operation, cold_start, coldstart, events, latency
+from benchmarks import calls_per_operation, cold_start, coldstart, events, latency, single_reads
 from benchmarks.bench_stack import (
     HELLO_SOURCE,
     REPO,
@@ -373,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             "calls_per_operation": lambda: calls_per_operation.measure(
                 bench.info, bench.firestore_wire
             ),
+            "single_reads": lambda: single_reads.measure(
+                bench.info.project_id, bench.info.firestore_emulator_host, int(200 * scale) or 20
+            ),
             "latency": lambda: latencies(bench, ops, count, baseline),
             "stripe_delay": lambda: with_delay(bench, ops, baseline),
             "throughput": lambda: throughputs(bench, ops, scale),
@@ -404,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
 
 SECTIONS = (
     "calls_per_operation",
+    "single_reads",
     "latency",
     "stripe_delay",
     "throughput",

@@ -78,6 +78,20 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"wall {step['wall_ms']:.0f} ms; loads {', '.join(step['loads']) or '-'}",
                 )
             )
+    reads = results.get("single_reads") or {}
+    for label in ("found", "missing") if reads else ():
+        stream, single = reads[label]["batch_stream"], reads[label]["get_document"]
+        out.append(
+            (
+                "one Firestore document read, client CPU (median of rounds)",
+                f"{label} document",
+                f"GetDocument (get_document) {single['cpu_ms']:.2f} ms "
+                f"({single['cpu_ms_min']:.2f}-{single['cpu_ms_max']:.2f})",
+                f"BatchGetDocuments (the library's get) {stream['cpu_ms']:.2f} ms "
+                f"({stream['cpu_ms_min']:.2f}-{stream['cpu_ms_max']:.2f}); ratio "
+                f"{single['cpu_ms'] / stream['cpu_ms']:.2f}x",
+            )
+        )
     for label, entry in results.get("latency", {}).items():
         ours, before = entry["ours"], entry.get("baseline")
         text = (

@@ -23,7 +23,7 @@ from tests.support.firestore_rpcs import counting_client
 from tests.support.stack_fixtures import StandIn, User
 from tests.support.webhooks import event_for, event_record, plain
 
-READ, WRITE = "batch_get_documents", "commit"
+READ, WRITE = "get_document", "commit"  # each read one document: one unary GetDocument
 
 
 class Users:

@@ -38,7 +38,7 @@ from billing.context import Context
 from billing.entitlements import id_token, notifications, sync
 from billing.errors import EVENT_IN_PROGRESS, UpstreamUnavailable
 from core import call_counts
-from core.firestore import firestore_retry
+from core.firestore import firestore_retry, get_document
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Inbox:
         deadline = time.monotonic() + WAIT_FOR_OWNER_S
         while True:
             call_counts.count(call_counts.FIRESTORE)
-            snapshot = ref.get(**self._kw())
+            snapshot = get_document(ref, **self._kw())
             data = snapshot.to_dict() or {}
             if data.get("status") == "done":
                 return None

@@ -40,7 +40,7 @@ from billing.context import Context
 from billing.errors import UpstreamUnavailable
 from billing.identity_toolkit import AuthUsers
 from core import call_counts
-from core.firestore import doc_id, firestore_retry
+from core.firestore import doc_id, firestore_retry, get_document
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def publish_for(ctx: Context, uid: str, known: tuple[Mapping[str, Any], int] | N
 
     def read_document() -> tuple[Mapping[str, Any] | None, int]:
         call_counts.count(call_counts.FIRESTORE)
-        data = ref.get(timeout=timeout, retry=firestore_retry(timeout)).to_dict()
+        data = get_document(ref, timeout=timeout, retry=firestore_retry(timeout)).to_dict()
         return data, int((data or {}).get("version") or 0)
 
     outcome = publish(rt.auth_users, uid, read_document, known)

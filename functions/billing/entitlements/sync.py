@@ -28,7 +28,7 @@ from billing.stripe_api import raw
 from billing.translate import is_resource_missing
 from billing.usage import plans
 from core import call_counts, parallel
-from core.firestore import doc_id, firestore_retry
+from core.firestore import doc_id, firestore_retry, get_document
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -256,10 +256,10 @@ def stored(ctx: Context, uid: str) -> dict[str, Any] | None:
     rt = ctx.runtime
     timeout = rt.settings.firestore_timeout_seconds
     call_counts.count(call_counts.FIRESTORE)
-    snapshot = (
-        rt.firestore.collection(ENTITLEMENTS)
-        .document(doc_id(uid))
-        .get(timeout=timeout, retry=firestore_retry(timeout))
+    snapshot = get_document(
+        rt.firestore.collection(ENTITLEMENTS).document(doc_id(uid)),
+        timeout=timeout,
+        retry=firestore_retry(timeout),
     )
     return snapshot.to_dict() if snapshot.exists else None
 
@@ -358,7 +358,7 @@ def sync(
     for attempt in range(_CAS_ATTEMPTS):
         if attempt:
             call_counts.count(call_counts.FIRESTORE)
-            snapshot = ticket_ref.get(timeout=timeout, retry=retry)
+            snapshot = get_document(ticket_ref, timeout=timeout, retry=retry)
             applied = (snapshot.to_dict() or {}).get("applied_ticket", 0)
             if applied >= ticket:
                 log.info("newer sync already written; this read is dropped", extra={"uid": uid})

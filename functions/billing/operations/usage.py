@@ -16,7 +16,7 @@ from pydantic import Field
 from billing.context import Context, RequestModel, ResponseModel
 from billing.usage import periods, plans
 from core import call_counts
-from core.firestore import doc_id, firestore_retry
+from core.firestore import doc_id, firestore_retry, get_document
 
 
 class UsageRequest(RequestModel):
@@ -54,11 +54,11 @@ def get_usage(ctx: Context, body: UsageRequest) -> UsageResponse:
     timeout = ctx.runtime.settings.firestore_timeout_seconds
     bounded: dict[str, Any] = {"timeout": timeout, "retry": firestore_retry(timeout)}
     call_counts.count(call_counts.FIRESTORE, 2)
-    entitlement = db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
+    entitlement = get_document(db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}"), **bounded)
     plan = periods.plan_of(
         entitlement.to_dict() if entitlement.exists else None, plans.free_limits(), time.time()
     )
-    counts = db.document(periods.period_path(subject, plan.period.start)).get(**bounded)
+    counts = get_document(db.document(periods.period_path(subject, plan.period.start)), **bounded)
     used = periods.used_in(counts.to_dict() if counts.exists else None)
     return UsageResponse(
         plan="free" if plan.free else "subscription",

@@ -33,7 +33,7 @@ from google.api_core.exceptions import AlreadyExists, Conflict, FailedPreconditi
 from google.cloud import firestore
 
 from core import call_counts
-from core.firestore import firestore_retry
+from core.firestore import firestore_retry, get_document
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class CheckoutLocks:
             owner = uuid.uuid4().hex
             held = {"owner": owner, "lease_until": now + LEASE, "expire_at": now + KEEP}
             call_counts.count(call_counts.FIRESTORE)
-            snapshot = ref.get(**self._kw())
+            snapshot = get_document(ref, **self._kw())
             try:
                 if not snapshot.exists:
                     call_counts.count(call_counts.FIRESTORE)

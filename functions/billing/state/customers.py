@@ -23,7 +23,7 @@ from google.api_core.exceptions import AlreadyExists, Conflict, FailedPreconditi
 from google.cloud import firestore
 
 from core import call_counts
-from core.firestore import doc_id, firestore_retry
+from core.firestore import doc_id, firestore_retry, get_document
 
 CUSTOMERS = "billing_customers"
 CUSTOMERS_BY_STRIPE_ID = "billing_customers_by_stripe_id"
@@ -74,7 +74,7 @@ class CustomerStore:
 
     def get(self, uid: str) -> CustomerRecord | None:
         call_counts.count(call_counts.FIRESTORE)
-        snapshot = self._doc(uid).get(timeout=self._timeout, retry=self._retry)
+        snapshot = get_document(self._doc(uid), timeout=self._timeout, retry=self._retry)
         if not snapshot.exists:
             return None
         return _record(uid, snapshot.to_dict() or {}, snapshot.update_time)
@@ -130,10 +130,10 @@ class CustomerStore:
 
     def uid_for(self, customer_id: str) -> str | None:
         call_counts.count(call_counts.FIRESTORE)
-        snapshot = (
-            self._db.collection(CUSTOMERS_BY_STRIPE_ID)
-            .document(customer_id)
-            .get(timeout=self._timeout, retry=self._retry)
+        snapshot = get_document(
+            self._db.collection(CUSTOMERS_BY_STRIPE_ID).document(customer_id),
+            timeout=self._timeout,
+            retry=self._retry,
         )
         return str((snapshot.to_dict() or {})["uid"]) if snapshot.exists else None
 

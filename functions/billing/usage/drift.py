@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from billing.usage import periods
 from core import call_counts
-from core.firestore import doc_id, firestore_retry
+from core.firestore import doc_id, firestore_retry, get_document
 
 if TYPE_CHECKING:
     import stripe
@@ -56,9 +56,9 @@ def subject_drift(
     bounded: dict[str, Any] = {"timeout": timeout, "retry": firestore_retry(timeout)}
     now = time.time() if now is None else now
     call_counts.count(call_counts.FIRESTORE, 2)
-    entitlement = db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}").get(**bounded)
+    entitlement = get_document(db.document(f"{periods.ENTITLEMENTS}/{doc_id(subject)}"), **bounded)
     plan = periods.plan_of(entitlement.to_dict() if entitlement.exists else None, {}, now)
-    counts = db.document(periods.period_path(subject, plan.period.start)).get(**bounded)
+    counts = get_document(db.document(periods.period_path(subject, plan.period.start)), **bounded)
     used = periods.used_in(counts.to_dict() if counts.exists else None)
     start = plan.period.start - plan.period.start % 60
     end = min(plan.period.end, int(now) + 60)
