@@ -182,9 +182,13 @@ class _Doc:
 
 
 def test_a_claim_left_as_it_was_logs_nothing_and_a_written_one_says_so(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from types import SimpleNamespace
+
+    # The document is read by core.firestore.get_document (Firestore's GetDocument RPC):
+    # here the in-memory document is its own snapshot.
+    monkeypatch.setattr(id_token, "get_document", lambda ref, **_: ref.get())
 
     users = FakeUsers({"u1": {}})
     runtime = SimpleNamespace(
