@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from google.cloud import firestore
@@ -50,23 +51,24 @@ def test_two_requests_reading_a_free_lock_at_once_cannot_both_take_it(
 ) -> None:
     # Both read the document before either writes; only the write conditional on what it read
     # may land, so the second sees a live lease and waits (here: gives up at once).
-    from google.cloud.firestore_v1.document import DocumentReference
+    from billing.state import checkout_locks
 
     locks, customer = CheckoutLocks(db, 10), _customer()
     ref = db.collection(CHECKOUT_LOCKS).document(customer)
     ref.set({"owner": "gone", "lease_until": datetime.now(UTC) - timedelta(seconds=1)})
-    real_get = DocumentReference.get
+    from core.firestore import get_document as real_get  # the locks' read (one GetDocument)
+
     taken: list[object] = []
     interleaved = threading.Event()
 
-    def get_then_let_the_other_take_it(self: DocumentReference, *a: object, **kw: object) -> object:
-        snapshot = real_get(self, *a, **kw)  # type: ignore[arg-type]
-        if self.id == customer and not interleaved.is_set():
+    def get_then_let_the_other_take_it(read: Any, **kw: Any) -> Any:
+        snapshot = real_get(read, **kw)
+        if read.id == customer and not interleaved.is_set():
             interleaved.set()
             taken.append(CheckoutLocks(db, 10).acquire(customer, wait_seconds=0))
         return snapshot
 
-    monkeypatch.setattr(DocumentReference, "get", get_then_let_the_other_take_it)
+    monkeypatch.setattr(checkout_locks, "get_document", get_then_let_the_other_take_it)
     with pytest.raises(Busy):
         locks.acquire(customer, wait_seconds=0)
     assert len(taken) == 1

@@ -772,8 +772,6 @@ def test_two_deliveries_cannot_both_take_over_an_abandoned_claim(
     # Both read the abandoned record before either writes: the takeover is conditional on the
     # record being as read (its update_time), so only the first write lands; the second
     # delivery finds a live lease and answers "in progress" instead of running beside it.
-    from google.cloud.firestore_v1.document import DocumentReference
-
     from billing.entitlements import events
 
     event = {"id": f"evt_takeover{random.randrange(10**12)}", "type": "invoice.paid"}
@@ -791,17 +789,18 @@ def test_two_deliveries_cannot_both_take_over_an_abandoned_claim(
 
     first, second = inbox(), inbox()
     claims: list[events.Claim | None] = []
-    real_get = DocumentReference.get
+    from core.firestore import get_document as real_get  # the inbox's read (one GetDocument)
+
     interleaved = threading.Event()
 
-    def get_then_let_the_other_take_over(self: DocumentReference, *a: Any, **kw: Any) -> Any:
-        snapshot = real_get(self, *a, **kw)
-        if self.id == event["id"] and not interleaved.is_set():
+    def get_then_let_the_other_take_over(read: Any, **kw: Any) -> Any:
+        snapshot = real_get(read, **kw)
+        if read.id == event["id"] and not interleaved.is_set():
             interleaved.set()
             claims.append(first.claim(event, "u"))  # reads and takes over meanwhile
         return snapshot
 
-    monkeypatch.setattr(DocumentReference, "get", get_then_let_the_other_take_over)
+    monkeypatch.setattr(events, "get_document", get_then_let_the_other_take_over)
     monkeypatch.setattr(events, "WAIT_FOR_OWNER_S", 1.0)
     with pytest.raises(events.InProgress):
         second.claim(event, "u")
