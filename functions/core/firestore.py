@@ -62,10 +62,11 @@ def get_document(
     (googleapis/python-firestore#316). Its stream costs more CPU on this side than a unary
     call: about a third less per found document read this way, a missing one about the same
     (GetDocument answers NOT_FOUND); ``make bench`` measures both side by side
-    (docs/performance.md, benchmarks/single_reads.py). The snapshot is built as the library builds its own (the fields
-    decoded by its ``_helpers``; no ``read_time``, which GetDocument does not return and
-    nothing here reads); tests/integration/test_single_reads.py compares the two for a found
-    and a missing document, so a library upgrade that changes either fails there.
+    (docs/performance.md, benchmarks/single_reads.py). The snapshot is built as the library
+    builds its own (the fields decoded by its ``_helpers``; no ``read_time``, which
+    GetDocument does not return and nothing here reads); tests/integration/test_single_reads.py
+    compares the two for a found and a missing document, so a library upgrade that changes
+    either fails there.
 
     Not for a read inside a transaction (use the transaction's own get)."""
     from google.api_core.exceptions import NotFound
