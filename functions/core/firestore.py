@@ -60,8 +60,8 @@ def get_document(
     ``DocumentReference.get()`` sends BatchGetDocuments, a streaming RPC, even for a single
     document: the library replaced GetDocument with it to share code with ``get_all``
     (googleapis/python-firestore#316). Its stream costs more CPU on this side than a unary
-    call: about a third less per found document read this way, a missing one about the same
-    (GetDocument answers NOT_FOUND); ``make bench`` measures both side by side
+    call: a found document read this way cost 0.65x and 0.82x in two paired runs, a missing one
+    about the same (GetDocument answers NOT_FOUND); ``make bench`` measures both side by side
     (docs/performance.md, benchmarks/single_reads.py). The snapshot is built as the library
     builds its own (the fields decoded by its ``_helpers``; no ``read_time``, which
     GetDocument does not return and nothing here reads); tests/integration/test_single_reads.py
