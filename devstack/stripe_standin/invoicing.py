@@ -732,45 +732,50 @@ def advance_clock(state: State, seconds: int) -> list[JSONDict]:
         if not due:
             break
         when, object_id, kind = min(due)
-        state.clock.advance_to(when)
-        if kind in ("finalize_and_charge", "retry_payment"):
-            invoice = state.data.invoices[object_id]
-            sub_of = subscription_of_invoice(state, invoice)
-            performed.append(
-                {
-                    "at": when,
-                    "subscription": sub_of["id"] if sub_of else None,
-                    "invoice": object_id,
-                    "action": kind,
-                }
-            )
-            if kind == "finalize_and_charge":
-                collect_renewal(state, invoice, AUTOMATIC)
-            else:
-                retry_payment(state, invoice, AUTOMATIC)
-            continue
-        sub_id = object_id
-        sub = state.data.subscriptions[sub_id]
-        performed.append({"at": when, "subscription": sub_id, "action": kind})
-        if kind == "expire":
-            expire_incomplete(state, sub, AUTOMATIC)
-        elif kind == "trial_will_end":
-            state.data.sub_info[sub_id].trial_will_end_sent = True
-            state.emit("customer.subscription.trial_will_end", sub, AUTOMATIC)
-        elif kind == "expire_pending_update":
-            # The expired update's invoice is voided: "the pending update expires ... and its
-            # invoice is voided" (flexible billing mode; see subscription_updates.expires_at).
-            for invoice_id in pending_updates.expire(state, sub, AUTOMATIC):
-                pending = state.data.invoices.get(invoice_id)
-                if pending is not None and pending["status"] == "open":
-                    void_invoice(state, pending, AUTOMATIC)
-        elif kind == "cancel":
-            bill_final_usage(state, sub, when, AUTOMATIC)
-            cancel_subscription(state, sub, AUTOMATIC, at=when)
-        else:
-            # A schedule's phase starting at this renewal: its plan is what the renewal bills.
-            schedules.enter_licensed(state, sub, when)
-            bill_new_period(state, sub, when, AUTOMATIC)
-            schedules.after_renewal(state, sub, when, AUTOMATIC)
+        with state.clock.held_at(when):
+            _run_due(state, when, object_id, kind, performed)
     state.clock.advance_to(target)
     return performed
+
+
+def _run_due(state: State, when: int, object_id: str, kind: str, performed: list[JSONDict]) -> None:
+    """One scheduled step, run with the clock standing at ``when``."""
+    if kind in ("finalize_and_charge", "retry_payment"):
+        invoice = state.data.invoices[object_id]
+        sub_of = subscription_of_invoice(state, invoice)
+        performed.append(
+            {
+                "at": when,
+                "subscription": sub_of["id"] if sub_of else None,
+                "invoice": object_id,
+                "action": kind,
+            }
+        )
+        if kind == "finalize_and_charge":
+            collect_renewal(state, invoice, AUTOMATIC)
+        else:
+            retry_payment(state, invoice, AUTOMATIC)
+        return
+    sub_id = object_id
+    sub = state.data.subscriptions[sub_id]
+    performed.append({"at": when, "subscription": sub_id, "action": kind})
+    if kind == "expire":
+        expire_incomplete(state, sub, AUTOMATIC)
+    elif kind == "trial_will_end":
+        state.data.sub_info[sub_id].trial_will_end_sent = True
+        state.emit("customer.subscription.trial_will_end", sub, AUTOMATIC)
+    elif kind == "expire_pending_update":
+        # The expired update's invoice is voided: "the pending update expires ... and its
+        # invoice is voided" (flexible billing mode; see subscription_updates.expires_at).
+        for invoice_id in pending_updates.expire(state, sub, AUTOMATIC):
+            pending = state.data.invoices.get(invoice_id)
+            if pending is not None and pending["status"] == "open":
+                void_invoice(state, pending, AUTOMATIC)
+    elif kind == "cancel":
+        bill_final_usage(state, sub, when, AUTOMATIC)
+        cancel_subscription(state, sub, AUTOMATIC, at=when)
+    else:
+        # A schedule's phase starting at this renewal: its plan is what the renewal bills.
+        schedules.enter_licensed(state, sub, when)
+        bill_new_period(state, sub, when, AUTOMATIC)
+        schedules.after_renewal(state, sub, when, AUTOMATIC)

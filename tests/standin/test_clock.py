@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 import requests
 import stripe
 
+from devstack.stripe_standin import clock as clock_module
 from tests.standin.conftest import StandinServer, save_card
 
 DAY = 86_400
@@ -182,3 +186,18 @@ def test_the_control_api_moves_a_running_subscription_through_dunning(
         timeout=10,
     )
     assert ended.status_code == 400
+
+
+def test_a_scheduled_step_reads_its_own_time_however_long_it_takes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A renewal, charge or retry runs with the clock standing at its scheduled second, so a
+    retry "3 days after the attempt" is exactly that even when the machine is busy."""
+    wall = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: wall[0])
+    clock = clock_module.Clock()
+    due = clock.now() + 10 * DAY
+    with clock.held_at(due):
+        wall[0] += 5  # the step takes five wall-clock seconds on a busy machine
+        assert clock.now() == due
+    assert clock.now() == due + 5  # afterwards the clock runs on from there
