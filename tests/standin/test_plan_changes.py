@@ -434,6 +434,7 @@ def test_a_declined_interval_change_keeps_the_old_period_until_paid(
     updated = client.v1.subscriptions.update(sub.id, _change(sub, YEARLY))
     assert updated.pending_update is not None
     anchor = updated.pending_update.billing_cycle_anchor
+    assert anchor is not None
     assert at <= anchor <= _now(standin_server)
     old = sub.items.data[0]
     assert updated.items.data[0].current_period_end == old.current_period_end
