@@ -6,7 +6,13 @@ source fails.
 - Expired: ONE caller (the leader) reads the source; the lock is held only to decide who
   leads, never during the read, so a slow source blocks no one. Everyone else meanwhile gets
   the expired copy at once (stale-while-revalidate); only a caller with no copy at all waits
-  for the leader's answer (or its error).
+  for the leader's answer (or its error). A leader that holds a copy waits for the source at
+  most ``refresh_wait`` seconds, then is answered that copy (marked stale) while the read
+  goes on in a thread of its own and lands in the cache for the next caller: a hanging source
+  never holds a page for the source's own timeouts (minutes with retries).
+- ``stale`` means the source could not be read just now (it failed since the copy was read,
+  or it is slower than ``refresh_wait``); a copy answered while another caller's refresh is
+  simply under way is not stale (a page would tell its visitor of an outage that is none).
 - The read fails: the leader's callers get the last good copy, marked stale, up to
   ``stale_limit`` seconds after it was read (stale-if-error, RFC 5861 section 4:
   https://www.rfc-editor.org/rfc/rfc5861#section-4); the source is not tried again for
@@ -16,6 +22,7 @@ source fails.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -31,8 +38,8 @@ class Copy[V]:
     value: V
     fetched_at: float
     expires_at: float
-    stale: bool = False  # served past expires_at (a refresh failed or is under way)
-    retry_at: float = 0.0  # after a failed refresh: not before then
+    stale: bool = False  # the source could not be read just now (failed, or too slow)
+    retry_at: float = 0.0  # after a failed refresh: not before then (0: none failed since)
 
 
 class RefreshingCache[K: Hashable, V]:
@@ -41,10 +48,12 @@ class RefreshingCache[K: Hashable, V]:
         *,
         stale_limit: float,
         retry_after_failure: float,
+        refresh_wait: float = 3.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stale_limit = stale_limit
         self.retry_after_failure = retry_after_failure
+        self.refresh_wait = refresh_wait
         self._clock = clock
         self._lock = threading.Lock()
         self._copies: dict[K, Copy[V]] = {}
@@ -67,9 +76,46 @@ class RefreshingCache[K: Hashable, V]:
                 flight = self._flights[key] = Future()
         if not leader:
             if usable is not None:
-                return replace(usable, stale=True)  # a refresh is under way: no waiting
+                # A refresh is under way: no waiting; stale only if the last one failed.
+                return replace(usable, stale=usable.retry_at > 0)
             return flight.result()  # nothing to serve: wait for the leader (not the lock)
-        return self._refresh(key, fetch, ttl, usable, flight)
+        if usable is None:
+            return self._refresh(key, fetch, ttl, usable, flight)  # nothing else to answer
+        # The read runs in a thread of its own (with this caller's context: log fields, call
+        # counts) so that this caller waits for it at most refresh_wait seconds.
+        reader = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._refresh_quietly, key, fetch, ttl, usable, flight),
+            name=f"refresh-{key}",
+            daemon=True,
+        )
+        reader.start()
+        try:
+            return flight.result(timeout=self.refresh_wait)
+        except TimeoutError:
+            log.warning(
+                "refresh slower than %ss; serving the copy held",
+                self.refresh_wait,
+                extra={"cache_key": str(key)},
+            )
+            return replace(usable, stale=True)
+        except Exception:  # noqa: BLE001 - the refresh logged it; serve the copy held
+            with self._lock:  # the failed refresh recorded when to try again
+                held = self._copies.get(key)
+            return replace(held or usable, stale=True)
+
+    def _refresh_quietly(
+        self,
+        key: K,
+        fetch: Callable[[], V],
+        ttl: float,
+        usable: Copy[V],
+        flight: Future[Copy[V]],
+    ) -> None:
+        try:
+            self._refresh(key, fetch, ttl, usable, flight)
+        except BaseException:  # noqa: BLE001 - recorded in the flight; the thread just ends
+            return
 
     def _refresh(
         self,

@@ -13,8 +13,11 @@ most once per instance per period: a pricing page under load costs Stripe nothin
 Stripe down or slow (core.refreshing): one request at a time re-reads the catalog, without
 holding a lock during the read, while the others get the copy already held; when the read
 fails, the last good copy (up to STALE_LIMIT_SECONDS old) is answered with ``stale: true``
-and its ``age``, and Stripe is tried again after RETRY_AFTER_FAILURE_SECONDS. Only an
-instance that never read the catalog answers 503.
+and its ``age``, and Stripe is tried again after RETRY_AFTER_FAILURE_SECONDS. The request
+that re-reads waits for Stripe at most REFRESH_WAIT_SECONDS when a copy is held, then is
+answered that copy (``stale: true``) while the read finishes behind it: a hanging Stripe
+(minutes with the client's retries) never holds a pricing page. Only an instance that never
+read the catalog answers 503 (or waits for Stripe, within the function's timeout).
 
 Usage beyond a plan's quota: each plan lists the metered prices that come with it
 (METERED_PRICE_IDS), read from Stripe with their tiers, so a page can say "1,000 API calls
@@ -107,8 +110,9 @@ class PlanList(ResponseModel):
     fetched_at: int = Field(description="When these were read from Stripe (Unix seconds).")
     age: int = Field(description="Seconds since these were read from Stripe.")
     stale: bool = Field(
-        description="True when Stripe could not be read just now and this is the last good "
-        "copy (`age` says how old); a page may say prices are being refreshed."
+        description="True when Stripe could not be read just now (it failed, or is slower "
+        "than a few seconds) and this is the last good copy (`age` says how old); a page may "
+        "say prices are being refreshed."
     )
     max_age: int = Field(description="Seconds until this answer may be stale.")
 
@@ -119,9 +123,14 @@ STALE_LIMIT_SECONDS = 86_400
 # After a failed read, Stripe is not asked again for this long (the stale copy is answered,
 # and browsers may keep it as long).
 RETRY_AFTER_FAILURE_SECONDS = 15
+# With a copy held, the request that re-reads Stripe waits this long at most before it is
+# answered that copy (the read goes on and serves the next request).
+REFRESH_WAIT_SECONDS = 5
 
 _cache: RefreshingCache[tuple[str, ...], list[Plan]] = RefreshingCache(
-    stale_limit=STALE_LIMIT_SECONDS, retry_after_failure=RETRY_AFTER_FAILURE_SECONDS
+    stale_limit=STALE_LIMIT_SECONDS,
+    retry_after_failure=RETRY_AFTER_FAILURE_SECONDS,
+    refresh_wait=REFRESH_WAIT_SECONDS,
 )
 
 

@@ -41,8 +41,10 @@ class Source:
         return f"catalog-{self.reads}"
 
 
-def _cache(clock: Clock) -> RefreshingCache[str, str]:
-    return RefreshingCache(stale_limit=3600, retry_after_failure=15, clock=clock)
+def _cache(clock: Clock, refresh_wait: float = DEADLINE) -> RefreshingCache[str, str]:
+    return RefreshingCache(
+        stale_limit=3600, retry_after_failure=15, refresh_wait=refresh_wait, clock=clock
+    )
 
 
 def test_a_fresh_copy_is_not_read_again() -> None:
@@ -114,13 +116,64 @@ def test_the_lock_is_not_held_during_the_read_and_readers_get_the_held_copy() ->
         leader = pool.submit(cache.get, "k", slow, 300)
         assert reading.wait(DEADLINE)
         # While Stripe is slow: another reader is answered at once, from the held copy, and
-        # does not start a second read.
+        # does not start a second read. Not stale: nothing failed, a refresh is under way (a
+        # page would otherwise tell its visitor of an outage that is none).
         other = cache.get("k", lambda: pytest.fail("a second read while one is under way"), 300)
-        assert (other.value, other.stale) == ("old", True)
+        assert (other.value, other.stale) == ("old", False)
         release.set()
         assert leader.result(DEADLINE).value == "new"
     assert lock_free_during_read == [True]
     assert cache.get("k", lambda: "unused", ttl=300).value == "new"
+
+
+def test_a_hanging_source_holds_the_refreshing_caller_no_longer_than_refresh_wait() -> None:
+    clock = Clock()
+    cache = _cache(clock, refresh_wait=0.05)
+    cache.get("k", lambda: "old", ttl=300)
+    clock.now += 301
+    release = threading.Event()
+
+    def hanging() -> str:
+        assert release.wait(DEADLINE)
+        return "new"
+
+    with ThreadPoolExecutor(1) as pool:
+        # The caller that leads the refresh is answered the held copy while the source hangs
+        # (stale: the source could not be read just now), not after the source's timeouts.
+        leader = pool.submit(cache.get, "k", hanging, 300)
+        served = leader.result(DEADLINE / 2)  # the source hangs for DEADLINE
+        assert (served.value, served.stale) == ("old", True)
+        # The read goes on: no second one starts, and its answer is the next caller's.
+        assert cache.get("k", lambda: pytest.fail("a second read"), 300).value == "old"
+        release.set()
+        for reader in [t for t in threading.enumerate() if t.name == "refresh-k"]:
+            reader.join(DEADLINE)  # gone already if it finished
+    fresh = cache.get("k", lambda: pytest.fail("read again"), 300)
+    assert (fresh.value, fresh.stale) == ("new", False)
+
+
+def test_after_a_failure_a_copy_served_during_the_next_refresh_is_stale() -> None:
+    clock, source = Clock(), Source()
+    cache = _cache(clock)
+    cache.get("k", source, ttl=300)
+    clock.now += 301
+    source.failing = stripe.APIConnectionError("Stripe is down")
+    assert cache.get("k", source, ttl=300).stale
+    clock.now += 15  # the back-off is over: the next caller refreshes, slowly
+    reading, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        reading.set()
+        assert release.wait(DEADLINE)
+        return "new"
+
+    with ThreadPoolExecutor(1) as pool:
+        leader = pool.submit(cache.get, "k", slow, 300)
+        assert reading.wait(DEADLINE)
+        other = cache.get("k", lambda: pytest.fail("a second read"), 300)
+        assert (other.value, other.stale) == ("catalog-1", True), "Stripe failed last time"
+        release.set()
+        assert leader.result(DEADLINE).value == "new"
 
 
 def test_a_cold_cache_reads_once_for_everyone_waiting() -> None:

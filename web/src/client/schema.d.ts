@@ -797,7 +797,7 @@ export interface components {
             age: number;
             /**
              * Stale
-             * @description True when Stripe could not be read just now and this is the last good copy (`age` says how old); a page may say prices are being refreshed.
+             * @description True when Stripe could not be read just now (it failed, or is slower than a few seconds) and this is the last good copy (`age` says how old); a page may say prices are being refreshed.
              */
             stale: boolean;
             /**
