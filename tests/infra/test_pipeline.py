@@ -137,11 +137,10 @@ def test_the_planner_can_read_but_not_change_and_reaches_no_secret() -> None:
 PLANNER = re.compile(r"planner", re.IGNORECASE)
 
 
-def iam_entries_naming_the_planner() -> list[tuple[str, str, str, Any]]:
-    """(file, resource type, name, role) of every IAM grant anywhere in infra/ (bootstrap and
-    modules included) whose member, members, policy or binding names the planner, however it is
-    written (``.member``, ``"serviceAccount:${...email}"``, a literal address, a policy
-    document), a ``for_each`` over a role map expanded into one entry per role."""
+def iam_grants() -> list[tuple[Path, str, str, dict[str, Any]]]:
+    """(file, resource type, name, body) of every IAM grant anywhere in infra/ (bootstrap and
+    modules included): ``*_iam_member``, ``*_iam_binding``, ``*_iam_policy`` resources and
+    ``google_iam_policy`` documents. Custom role definitions are not grants."""
     found = []
     for path in tf_files():
         parsed = load_tf(path)
@@ -150,19 +149,104 @@ def iam_entries_naming_the_planner() -> list[tuple[str, str, str, Any]]:
                 rtype = rtype.strip('"')
                 if "_iam_" not in rtype and rtype != "google_iam_policy":
                     continue
+                if rtype.endswith("_iam_custom_role"):
+                    continue
                 for name, body in named.items():
                     if name.startswith("__") or not isinstance(body, dict):
                         continue
-                    who = {k: v for k, v in body.items() if k not in ("description", "title")}
-                    if not PLANNER.search(str(who)):
-                        continue
-                    role = str(body.get("role", body.get("binding", body.get("policy_data"))))
-                    if role == "${each.key}" and body.get("for_each") == "${local.planner_roles}":
-                        for key in bootstrap_locals()["planner_roles"]:
-                            found.append((path.name, rtype, name.strip('"'), key.strip('"')))
-                    else:
-                        found.append((path.name, rtype, name.strip('"'), role.strip('"')))
+                    found.append((path, rtype, name.strip('"'), body))
     return found
+
+
+def names(account: re.Pattern[str], body: dict[str, Any]) -> bool:
+    """Whether a grant's member, members, policy or binding (anything but its description)
+    names ``account``, however written."""
+    who = {k: v for k, v in body.items() if k not in ("description", "title")}
+    return bool(account.search(str(who)))
+
+
+def iam_entries_naming_the_planner() -> list[tuple[str, str, str, Any]]:
+    """(file, resource type, name, role) of every IAM grant anywhere in infra/ (bootstrap and
+    modules included) whose member, members, policy or binding names the planner, however it is
+    written (``.member``, ``"serviceAccount:${...email}"``, a literal address, a policy
+    document), a ``for_each`` over a role map expanded into one entry per role."""
+    found = []
+    for path, rtype, name, body in iam_grants():
+        if not names(PLANNER, body):
+            continue
+        role = str(body.get("role", body.get("binding", body.get("policy_data"))))
+        if role == "${each.key}" and body.get("for_each") == "${local.planner_roles}":
+            for key in bootstrap_locals()["planner_roles"]:
+                found.append((path.name, rtype, name, key.strip('"')))
+        else:
+            found.append((path.name, rtype, name, role.strip('"')))
+    return found
+
+
+# Anything that may name the deployer account: the resource, its email, its account id.
+DEPLOYER = re.compile(r"deployer", re.IGNORECASE)
+DEPLOYER_MEMBER = "${google_service_account.deployer.member}"
+
+
+def grants_naming_the_deployer_another_way() -> list[tuple[str, str, str]]:
+    """(file, resource type, name) of every IAM grant anywhere in infra/ that names the deployer
+    other than as one bootstrap ``member = google_service_account.deployer.member``: the only
+    form the checks of the deployer's rights below read (``grants_to``)."""
+    return [
+        (str(path.relative_to(INFRA)), rtype, name)
+        for path, rtype, name, body in iam_grants()
+        if names(DEPLOYER, body)
+        and not (path.parent == BOOTSTRAP and body.get("member") == DEPLOYER_MEMBER)
+    ]
+
+
+def test_every_grant_to_the_deployer_is_one_the_checks_read() -> None:
+    # A grant written with the account's email, a literal address, a members list or a policy
+    # document would escape every check of the deployer's roles (no admin role, nothing on the
+    # bootstrap's bucket, no secret): project-wide storage.admin given as
+    # "serviceAccount:${google_service_account.deployer.email}" passed them all.
+    assert grants_naming_the_deployer_another_way() == []
+    assert len(grants_to("deployer")) == 9  # the bootstrap's grants to it (tested below)
+
+
+def test_the_deployer_check_finds_a_grant_written_another_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = BOOTSTRAP / "review_extra_grants.tf"
+    body = (
+        'resource "google_project_iam_member" "x" {\n'
+        "  project = var.project_id\n"
+        '  role    = "roles/storage.admin"\n'
+        '  member  = "serviceAccount:${google_service_account.deployer.email}"\n'
+        "}\n"
+        'resource "google_storage_bucket_iam_binding" "y" {\n'
+        '  bucket  = "${var.project_id}-tfstate-bootstrap"\n'
+        '  role    = "roles/storage.objectAdmin"\n'
+        "  members = [google_service_account.deployer.member]\n"
+        "}\n"
+        'data "google_iam_policy" "z" {\n'
+        "  binding {\n"
+        '    role    = "roles/secretmanager.secretAccessor"\n'
+        '    members = ["serviceAccount:billing-deployer@demo.iam.gserviceaccount.com"]\n'
+        "  }\n"
+        "}\n"
+    )
+    copy = tmp_path / "extra.tf"
+    copy.write_text(body)
+    # Read as if it were in infra/bootstrap (where the canonical form is allowed).
+    original = load_tf
+    real = original(copy)
+    files = [*tf_files(), extra]
+    monkeypatch.setattr(f"{__name__}.tf_files", lambda: files)
+    monkeypatch.setattr(
+        f"{__name__}.load_tf", lambda path: real if path == extra else original(path)
+    )
+    found = [entry for entry in grants_naming_the_deployer_another_way() if "review_" in entry[0]]
+    assert found == [
+        ("bootstrap/review_extra_grants.tf", "google_project_iam_member", "x"),
+        ("bootstrap/review_extra_grants.tf", "google_storage_bucket_iam_binding", "y"),
+        ("bootstrap/review_extra_grants.tf", "google_iam_policy", "z"),
+    ]
 
 
 def test_every_grant_to_the_planner_is_one_of_its_allowed_roles() -> None:

@@ -124,6 +124,21 @@ def test_the_deploy_guide_quotes_the_refusal_as_terraform_gives_it(test_state: P
     assert " ".join(text.split()) in message, message
 
 
+def test_a_refresh_only_plan_only_warns_as_the_guide_says(test_state: Path) -> None:
+    # The guide (step 2) says where the check does not hold: a refresh-only run reports the
+    # mismatch as a warning and goes on. Pinned so the guide changes when Terraform does.
+    done = run_terraform(
+        "plan", "-refresh-only", "-input=false", "-no-color", "-lock=false",
+        *tfvars("deployment", "my-billing-live", "live"), cwd=test_state,
+    )  # fmt: skip
+    message = one_line(done)
+    assert done.returncode == 0, message
+    assert "Warning: Resource postcondition failed" in message, message
+    guide = " ".join(DEPLOY.read_text().split())
+    assert "a `-refresh-only` plan or apply reports it as a warning and goes on" in guide
+    assert "a `-target` that leaves `module.state_identity` out skips it" in guide
+
+
 def test_the_identity_cannot_be_destroyed(test_state: Path) -> None:
     done = run_terraform(
         "plan", "-destroy", "-input=false", "-no-color", "-lock=false",

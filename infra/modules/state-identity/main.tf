@@ -2,8 +2,10 @@
 # never changed after. Every later plan compares it with the tfvars: pointing the live tfvars at
 # the test state (a wrong -backend-config bucket or prefix at `terraform init`), or the test tfvars
 # at the live state, or infra/ at the bootstrap's state, fails the plan naming both, before
-# anything is read from or written to either project. Without it, such a plan would show every
-# resource of the other project replaced by this one's: one careless `apply -auto-approve` away.
+# anything is written to either project (the plan's refresh has read the state's resources by
+# then). Without it, such a plan would show every resource of the other project replaced by this
+# one's: one careless `apply -auto-approve` away. Its limits: a `-target` plan that leaves this
+# resource out skips the check, and a `-refresh-only` plan only warns (docs/deploy.md, step 2).
 locals {
   identity = "${var.configuration} of ${var.project_id} in Stripe ${var.mode} mode"
 }
