@@ -76,6 +76,7 @@ _RETRIEVE_PATHS = {
     "setup_intent": "/v1/setup_intents/",
     "payment_method": "/v1/payment_methods/",
     "checkout.session": "/v1/checkout/sessions/",
+    "subscription_schedule": "/v1/subscription_schedules/",
 }
 
 

@@ -35,6 +35,18 @@ Events, as Stripe's event types name them: ``subscription_schedule.created``, ``
 set or cleared, its items at a phase change). ``.aborted`` ("canceled due to the underlying
 subscription being canceled because of delinquency") when dunning cancels the subscription.
 
+Discounts: a phase carries the discounts it applies (``phases[].discounts``; the stand-in
+implements naming the subscription's own discounts by id, ``{"discount": "di_..."}``, which keeps
+a repeating coupon's remaining duration). A schedule made from a subscription lists the
+subscription's discounts on its first phase; a phase that starts applies its own list, so a
+discount not re-listed on a later phase ends there: updating a schedule replaces its phases
+whole, and "any discount not re-listed on the rebuilt phases was silently lost"
+(https://github.com/bitwarden/server/pull/8278; the same bug and fix in
+https://github.com/useautumn/autumn/pull/742: "Stripe subscription discounts (coupons) were being
+lost during scheduled subscription switches ... did not set the discounts parameter on
+subscription schedule phases"). Changing the current phase's discounts (Stripe applies them to
+the subscription at once) is not implemented and refused by name.
+
 A subscription on a schedule refuses a direct change of its cancellation: "The subscription is
 managed by the subscription schedule `sub_sched_...`, and updating any cancelation behavior
 directly is not allowed. Please update the schedule instead." (Stripe's answer quoted in
@@ -92,7 +104,14 @@ def _phase_item(price: JSONDict, quantity: int | None) -> JSONDict:
     return item
 
 
-def _phase(currency: str, items: list[JSONDict], start: int, end: int, proration: str) -> JSONDict:
+def _phase(
+    currency: str,
+    items: list[JSONDict],
+    start: int,
+    end: int,
+    proration: str,
+    discounts: list[str],
+) -> JSONDict:
     return {
         "add_invoice_items": [],
         "application_fee_percent": None,
@@ -102,7 +121,7 @@ def _phase(currency: str, items: list[JSONDict], start: int, end: int, proration
         "currency": currency,
         "default_payment_method": None,
         "description": None,
-        "discounts": [],
+        "discounts": [{"coupon": None, "discount": di, "promotion_code": None} for di in discounts],
         "end_date": end,
         "invoice_settings": None,
         "items": items,
@@ -180,7 +199,7 @@ def create_from_subscription(state: State, sub: JSONDict, origin: Origin) -> JSO
         )
         for item in sub["items"]["data"]
     ]
-    phase = _phase(sub["currency"], items, start, end, "create_prorations")
+    phase = _phase(sub["currency"], items, start, end, "create_prorations", list(sub["discounts"]))
     schedule = _schedule(ids.new_id("sub_sched"), sub, phase, now)
     state.data.subscription_schedules[schedule["id"]] = schedule
     state.emit("subscription_schedule.created", schedule, origin)
@@ -291,6 +310,8 @@ def _phases(
 ) -> list[JSONDict]:
     now = state.now()
     current = schedule["current_phase"]
+    # The phase running now (past phases stay listed until an update omits them).
+    running = next(p for p in schedule["phases"] if p["start_date"] == current["start_date"])
     _, period_end = _period(sub)
     phases: list[JSONDict] = []
     for index, entry in enumerate(entries):
@@ -312,7 +333,7 @@ def _phases(
                 )
             start = previous_end
         items = _phase_items(state, sub, entry.get("items"), where)
-        if index == 0 and not _same_items(items, schedule["phases"][0]["items"]):
+        if index == 0 and not _same_items(items, running["items"]):
             raise _unimplemented(
                 "changing the current phase's items (a change before the period ends)",
                 f"{where}[items]",
@@ -348,8 +369,35 @@ def _phases(
         if index > 0 and _interval(price_of_phase) != _interval(_licensed_price(sub)):
             raise _unimplemented("a phase that changes the billing interval", f"{where}[items]")
         proration = entry.get("proration_behavior", "create_prorations")
-        phases.append(_phase(sub["currency"], items, start, end, proration))
+        discounts = _phase_discounts(sub, entry.get("discounts"), where)
+        if index == 0 and discounts != _discount_ids(running):
+            raise _unimplemented(
+                "changing the current phase's discounts (Stripe applies them to the "
+                "subscription at once; list the phase's discounts as the schedule has them)",
+                f"{where}[discounts]",
+            )
+        phases.append(_phase(sub["currency"], items, start, end, proration, discounts))
     return phases
+
+
+def _discount_ids(phase: JSONDict) -> list[str]:
+    return sorted(str(d["discount"]) for d in phase["discounts"] if d.get("discount"))
+
+
+def _phase_discounts(sub: JSONDict, entries: Any, where: str) -> list[str]:
+    """A phase's discounts: the subscription's own, by id (see the module)."""
+    if entries in (None, ""):
+        return []
+    ids: list[str] = []
+    for index, entry in enumerate(entries):
+        param = f"{where}[discounts][{index}]"
+        if set(entry) != {"discount"} or entry["discount"] not in sub["discounts"]:
+            raise _unimplemented(
+                f"{param} other than one of the subscription's discounts by id",
+                param,
+            )
+        ids.append(str(entry["discount"]))
+    return sorted(ids)
 
 
 def _interval(price: JSONDict) -> tuple[str, int]:
@@ -411,6 +459,9 @@ def enter_licensed(state: State, sub: JSONDict, boundary: int) -> None:
     if phase is None:
         return
     _swap(state, sub, phase, metered=False, at=boundary)
+    # The phase's discounts are what its invoices get: one not re-listed ends here.
+    listed = set(_discount_ids(phase))
+    sub["discounts"] = [di for di in sub["discounts"] if di in listed]
 
 
 def after_renewal(state: State, sub: JSONDict, boundary: int, origin: Origin) -> None:

@@ -14,6 +14,7 @@ import pytest
 import requests
 import stripe
 
+from billing.operations._schedules import release, schedule_change
 from devstack.stripe_standin import StandinConfig
 from tests.standin.conftest import StandinServer, active_subscription, serving
 from tests.support.stack import PATIENCE_S
@@ -236,3 +237,94 @@ def test_the_current_phase_keeps_its_start_and_ends_at_the_period_end(
             ]},
         )  # fmt: skip
     assert mid_period.value.code == "parameter_unsupported_by_standin"
+
+
+def test_a_phase_gets_only_the_discounts_listed_on_it_and_the_product_lists_the_lasting_code(
+    client: stripe.StripeClient, email: str, standin_server: StandinServer
+) -> None:
+    """An update replaces the phases whole: a discount not re-listed on the new plan's phase ends
+    at its start (schedules.py cites where), so a downgrade made without it would bill the
+    customer's lasting 10 % code away. The product's schedule_change lists it on both phases."""
+    team10 = {"discounts": [{"promotion_code": "promo_team10"}]}
+    sub = active_subscription(client, email, PRO, **team10)
+    (discount,) = sub.discounts
+    schedule = client.v1.subscription_schedules.create({"from_subscription": sub.id})
+    assert [d.discount for d in schedule.phases[0].discounts] == [discount]
+    phase = schedule.phases[0]
+    with pytest.raises(stripe.InvalidRequestError) as dropped_now:
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            {"phases": [{"start_date": phase.start_date, "end_date": phase.end_date,
+                         "items": [{"price": PRO, "quantity": 1}]}]},
+        )  # fmt: skip
+    assert (dropped_now.value.code, dropped_now.value.param) == (
+        "parameter_unsupported_by_standin", "phases[0][discounts]",
+    )  # fmt: skip
+    # Not re-listed on the next phase: Basic is billed in full and the code is gone.
+    client.v1.subscription_schedules.update(
+        schedule.id,
+        {"phases": [  # type: ignore[arg-type]
+            {"start_date": phase.start_date, "end_date": phase.end_date,
+             "items": [{"price": PRO, "quantity": 1}], "discounts": [{"discount": discount}]},
+            {"items": [{"price": BASIC, "quantity": 1}], "duration": {"interval": "month"}},
+        ]},
+    )  # fmt: skip
+    # The product's own call, on a second customer with the same code.
+    other = active_subscription(client, f"2{email}", PRO, **team10)
+    scheduled = schedule_change(client, other, [BASIC])
+    assert [[d.discount for d in p.discounts] for p in scheduled.phases] == [
+        list(other.discounts), list(other.discounts),
+    ]  # fmt: skip
+    now = int(standin_server.control("GET", "/_standin/clock")["now"])
+    standin_server.advance(sub.items.data[0].current_period_end - now + HOUR + 60)
+    lost = client.v1.subscriptions.retrieve(sub.id, {"expand": ["latest_invoice"]})
+    kept = client.v1.subscriptions.retrieve(other.id, {"expand": ["latest_invoice"]})
+    for renewed in (lost, kept):
+        assert renewed.items.data[0].price.id == BASIC
+        assert isinstance(renewed.latest_invoice, stripe.Invoice)
+        assert renewed.latest_invoice.billing_reason == "subscription_cycle"
+    assert isinstance(lost.latest_invoice, stripe.Invoice)
+    assert isinstance(kept.latest_invoice, stripe.Invoice)
+    assert (lost.discounts, lost.latest_invoice.amount_paid) == ([], 999)
+    assert kept.discounts == other.discounts
+    assert kept.latest_invoice.amount_paid == 999 - 100  # 10 % of 9.99, rounded
+
+
+def _read(client: stripe.StripeClient, sub_id: str) -> stripe.Subscription:
+    """The subscription as change-plan reads it (its schedule expanded)."""
+    return client.v1.subscriptions.retrieve(sub_id, {"expand": ["schedule"]})
+
+
+def test_the_product_releases_a_schedule_that_ended_since_it_read_the_subscription(
+    client: stripe.StripeClient, email: str
+) -> None:
+    """Keep in one tab (or a release in the Dashboard) between another request's read and its
+    release: Stripe refuses releasing a released schedule; the product takes it as done."""
+    sub = active_subscription(client, email, PRO)
+    schedule = schedule_change(client, sub, [BASIC])
+    stale = _read(client, sub.id)
+    client.v1.subscription_schedules.release(schedule.id)
+    release(client, stale)  # no error: what was asked is done
+    assert _read(client, sub.id).schedule is None
+
+
+def test_the_product_downgrades_again_when_the_schedule_it_read_has_ended_or_was_made_since(
+    client: stripe.StripeClient, email: str
+) -> None:
+    sub = active_subscription(client, email, PRO)
+    # Read with a schedule that was released since: a new one is made, no crash.
+    first = schedule_change(client, sub, [BASIC])
+    stale = _read(client, sub.id)
+    client.v1.subscription_schedules.release(first.id)
+    second = schedule_change(client, stale, [BASIC])
+    assert second.id != first.id
+    assert _read(client, sub.id).schedule is not None
+    # Two tabs: both read the subscription without a schedule, the first makes one; the
+    # second uses it (Stripe refuses a second schedule for one subscription).
+    client.v1.subscription_schedules.release(second.id)
+    tab_a, tab_b = _read(client, sub.id), _read(client, sub.id)
+    made = schedule_change(client, tab_a, [BASIC])
+    again = schedule_change(client, tab_b, [BASIC])
+    assert again.id == made.id
+    assert [[i.price for i in p.items] for p in again.phases] == [[PRO], [BASIC]]
+    assert _read(client, sub.id).schedule is not None

@@ -31,6 +31,7 @@ _UPDATE = Supports(
     "phases[].end_date",
     "phases[].duration.interval",
     "phases[].duration.interval_count",
+    "phases[].discounts[].discount",
     # At a period end there is nothing to prorate; both values are accepted as Stripe does.
     "phases[].proration_behavior=none|create_prorations",
 )

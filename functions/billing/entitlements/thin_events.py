@@ -38,6 +38,13 @@ _EVENT_ID = re.compile(r"^evt_[A-Za-z0-9_]{1,255}$")
 _READ = {
     "subscription": ("/v1/subscriptions/", re.compile(r"^sub_[A-Za-z0-9]{1,255}$")),
     "invoice": ("/v1/invoices/", re.compile(r"^in_[A-Za-z0-9]{1,255}$")),
+    # subscription_schedule.updated carries a scheduled downgrade (DOWNGRADE_POLICY=period_end)
+    # that no subscription event announces; without reading it a thin destination never
+    # shows the pending plan.
+    "subscription_schedule": (
+        "/v1/subscription_schedules/",
+        re.compile(r"^sub_sched_[A-Za-z0-9]{1,255}$"),
+    ),
 }
 
 

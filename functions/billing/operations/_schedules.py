@@ -19,6 +19,13 @@ of its phases, but leave any existing subscription in place"
 of a scheduled subscription's cancellation ("The subscription is managed by the subscription
 schedule ..., and updating any cancelation behavior directly is not allowed", quoted in
 laravel/cashier-stripe#1748).
+
+Discounts: an update replaces the phases whole, so a phase carries only the discounts listed
+on it: "any discount not re-listed on the rebuilt phases was silently lost"
+(https://github.com/bitwarden/server/pull/8278, https://github.com/useautumn/autumn/pull/742).
+The current phase keeps the discounts the schedule lists on it, and the new plan's phase lists
+the subscription's live discounts by id ({"discount": "di_..."}), so a customer's lasting code
+carries on to the cheaper plan with its remaining duration, as an immediate change keeps it.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from stripe.params import SubscriptionScheduleUpdateParams
 from billing.config import BillingSettings
 from billing.operations._plan_items import is_metered
 
+_LIVE = ("not_started", "active")  # the statuses a schedule can be released or updated in
 PERIODS_A_YEAR = {
     "day": Fraction(365),
     "week": Fraction(52),
@@ -71,18 +79,83 @@ def attached(sub: stripe.Subscription) -> str | None:
         return None
     if isinstance(schedule, str):
         return schedule
-    return schedule.id if schedule.status in ("not_started", "active") else None
+    return schedule.id if schedule.status in _LIVE else None
+
+
+def _live(schedule: stripe.SubscriptionSchedule) -> bool:
+    return schedule.status in _LIVE and schedule.current_phase is not None
 
 
 def release(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
-    """Stop scheduling: the subscription stays on its current plan."""
+    """Stop scheduling: the subscription stays on its current plan.
+
+    ``sub`` was read a moment ago: the schedule may have ended since (the customer's other
+    tab kept the plan, someone released it in the Dashboard, its last phase ended). Stripe
+    then refuses the release ("A schedule can only be released if its status is not_started
+    or active"); what was asked is done, so that is not an error."""
     schedule_id = attached(sub)
-    if schedule_id is not None:
+    if schedule_id is None:
+        return
+    try:
         client.v1.subscription_schedules.release(schedule_id)
+    except stripe.InvalidRequestError:
+        if client.v1.subscription_schedules.retrieve(schedule_id).status in _LIVE:
+            raise
 
 
 def _phase_items(items: list[tuple[str, int | None]]) -> Any:
     return [{"price": p, **({} if q is None else {"quantity": q})} for p, q in items]
+
+
+def _discounts(entries: Any) -> list[Any]:
+    """Phase discount params naming each discount by id (a coupon or code if that is all):
+    ``entries`` are a subscription's discounts (ids or objects) or a phase's."""
+    named: list[Any] = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            named.append({"discount": entry})
+        elif getattr(entry, "object", None) == "discount":
+            named.append({"discount": entry.id})
+        elif (discount := getattr(entry, "discount", None)) is not None:
+            named.append({"discount": discount if isinstance(discount, str) else discount.id})
+        elif (coupon := getattr(entry, "coupon", None)) is not None:
+            named.append({"coupon": coupon if isinstance(coupon, str) else coupon.id})
+        elif (code := getattr(entry, "promotion_code", None)) is not None:
+            named.append({"promotion_code": code if isinstance(code, str) else code.id})
+    return named
+
+
+def _with_discounts(phase: dict[str, Any], entries: Any) -> dict[str, Any]:
+    named = _discounts(entries)
+    return {**phase, "discounts": named} if named else phase
+
+
+def _schedule_of(
+    client: stripe.StripeClient, sub: stripe.Subscription
+) -> stripe.SubscriptionSchedule:
+    """The live schedule managing ``sub``, made from it if it has none.
+
+    ``sub`` was read a moment ago, and the schedule it names may have ended since, or one
+    may have been made since (the customer's other tab downgrading at the same moment:
+    Stripe refuses a second "You cannot migrate a subscription that is already attached to
+    a schedule"). Either way the subscription is read again and its schedule as it is now
+    used, so both tabs end with the one schedule and the phases of the last one to write."""
+    schedule_id = attached(sub)
+    if schedule_id is not None:
+        schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+        if _live(schedule):
+            return schedule
+    try:
+        return client.v1.subscription_schedules.create({"from_subscription": sub.id})
+    except stripe.InvalidRequestError:
+        now = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["schedule"]})
+        schedule_id = attached(now)
+        if schedule_id is None:
+            raise
+        schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+        if not _live(schedule):
+            raise
+        return schedule
 
 
 def schedule_change(
@@ -90,38 +163,41 @@ def schedule_change(
 ) -> stripe.SubscriptionSchedule:
     """Phases [the plan until the period ends, ``new_items`` from then on, one interval],
     ``end_behavior=release``; a pending phase from an earlier downgrade is replaced."""
-    schedule_id = attached(sub)
-    if schedule_id is None:
-        schedule = client.v1.subscription_schedules.create({"from_subscription": sub.id})
-    else:
-        schedule = client.v1.subscription_schedules.retrieve(schedule_id)
+    schedule = _schedule_of(client, sub)
     current = schedule.current_phase
-    assert current is not None  # an active schedule always has one
+    assert current is not None  # _schedule_of answers a live schedule, which always has one
     now_items = [
         (item.price.id, None if is_metered(item) else item.quantity or 1) for item in sub.items.data
     ]
     licensed = next(item for item in sub.items.data if not is_metered(item))
     recurring = licensed.price.recurring
     assert recurring is not None
+    running = next((p for p in schedule.phases if p.start_date == current.start_date), None)
     params: SubscriptionScheduleUpdateParams = {
         "end_behavior": "release",
         "phases": [
-            {
-                "start_date": current.start_date,
-                "end_date": current.end_date,
-                "items": _phase_items(now_items),
-            },
-            {
-                # The plan first (one seat), then its metered prices (no quantity).
-                "items": _phase_items(
-                    [(p, 1 if i == 0 else None) for i, p in enumerate(new_items)]
-                ),
-                "duration": {
-                    "interval": recurring.interval,
-                    "interval_count": recurring.interval_count,
+            _with_discounts(
+                {
+                    "start_date": current.start_date,
+                    "end_date": current.end_date,
+                    "items": _phase_items(now_items),
                 },
-                "proration_behavior": "none",
-            },
+                running.discounts if running is not None else None,
+            ),  # type: ignore[list-item]
+            _with_discounts(
+                {
+                    # The plan first (one seat), then its metered prices (no quantity).
+                    "items": _phase_items(
+                        [(p, 1 if i == 0 else None) for i, p in enumerate(new_items)]
+                    ),
+                    "duration": {
+                        "interval": recurring.interval,
+                        "interval_count": recurring.interval_count,
+                    },
+                    "proration_behavior": "none",
+                },
+                sub.discounts,
+            ),  # type: ignore[list-item]
         ],
     }
     return client.v1.subscription_schedules.update(schedule.id, params)
