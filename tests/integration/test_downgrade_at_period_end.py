@@ -133,3 +133,19 @@ def test_cancelling_while_a_downgrade_waits_releases_it_then_cancels_at_period_e
     wait_for_entitlement(
         db, user.uid, price_id=PRO, cancel_at_period_end=True, pending_price_id=None
     )
+
+
+def test_a_subscription_that_ends_at_its_period_end_is_not_downgraded_into_continuing(
+    user: User, standin: StandIn, urls: dict[str, str]
+) -> None:
+    """A schedule carries the subscription's cancellation: a Basic phase after the period end
+    with end_behavior=release would keep a canceled subscription going and charge it. The
+    customer is told to resume first; nothing is scheduled."""
+    sub_id = _pro(user, standin)
+    user.ok("handle-subscription", {"subscription_id": sub_id, "cancel_at_period_end": True})
+    for url in (urls["preview"], urls["change"]):
+        response = user.post(url, {"subscription_id": sub_id, "price_id": BASIC})
+        assert response.status_code == 409, response.text
+        assert "resume it first" in response.json()["error"]["message"]
+    sub = standin.sdk.v1.subscriptions.retrieve(sub_id)
+    assert (sub.schedule, sub.cancel_at_period_end) == (None, True)

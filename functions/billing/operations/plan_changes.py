@@ -164,12 +164,26 @@ def _pending_price(sub: stripe.Subscription) -> str | None:
     return plans[0].price.id if plans else None
 
 
-def _waits_for_period_end(ctx: Context, item: stripe.SubscriptionItem, price_id: str) -> bool:
-    """DOWNGRADE_POLICY decides: a downgrade waits for the period end under period_end."""
+def _waits_for_period_end(
+    ctx: Context, sub: stripe.Subscription, item: stripe.SubscriptionItem, price_id: str
+) -> bool:
+    """DOWNGRADE_POLICY decides: a downgrade waits for the period end under period_end.
+
+    Not for a subscription that ends then: a schedule manages the subscription's
+    cancellation (Stripe sets and clears ``cancel_at`` from its phases, and a release clears
+    it: YumaInaura/YumaInaura#2955), so a plan phase after the period end with
+    ``end_behavior=release`` would keep the canceled subscription going and charge it."""
     if ctx.runtime.settings.downgrade_policy != "period_end":
         return False  # no Stripe read for the default policy
     new = ctx.runtime.stripe.v1.prices.retrieve(price_id)
-    return _schedules.at_period_end(ctx.runtime.settings, item.price, new)
+    if not _schedules.at_period_end(ctx.runtime.settings, item.price, new):
+        return False
+    if sub.cancel_at_period_end or sub.cancel_at is not None:
+        raise Conflict(
+            "This subscription ends at its period end: resume it first to choose the plan "
+            "it continues on."
+        )
+    return True
 
 
 def _changeable(sub: stripe.Subscription, price_id: str) -> stripe.SubscriptionItem:
@@ -230,7 +244,7 @@ def preview_plan_change(ctx: Context, body: PreviewPlanChangeRequest) -> PlanCha
     item = _changeable(sub, body.price_id)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     client = ctx.runtime.stripe
-    later = _waits_for_period_end(ctx, item, body.price_id)
+    later = _waits_for_period_end(ctx, sub, item, body.price_id)
 
     def preview(behavior: Literal["always_invoice", "none"]) -> stripe.Invoice:
         params: InvoiceCreatePreviewParams = {
@@ -440,7 +454,7 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     item = _changeable(sub, body.price_id)
     _check_in_period(body.proration_date, item)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
-    if _waits_for_period_end(ctx, item, body.price_id):
+    if _waits_for_period_end(ctx, sub, item, body.price_id):
         if promotion is not None:
             raise BadRequest(
                 "promotion_code: a downgrade at the period end charges nothing now; enter the "
