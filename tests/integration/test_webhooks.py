@@ -394,6 +394,27 @@ def test_unknown_customers_and_irrelevant_types_are_acknowledged(
     assert event_record(db, stranger["id"]) is None
 
 
+def test_a_released_schedule_syncs_its_customer(
+    user: User, paused: StandIn, db: firestore.Client, webhook: tuple[str, str]
+) -> None:
+    """Keeping the plan (or a release in the Dashboard) ends a waiting downgrade: the release
+    alone must sync the customer, since Stripe's docs do not promise a subscription event."""
+    created = subscribe(user, paused)
+    sub = _sub_object(paused, created["subscription_id"])
+    released = {
+        "id": "sub_sched_released1",
+        "object": "subscription_schedule",
+        "customer": sub["customer"],
+        "status": "released",
+        "subscription": None,
+        "released_subscription": sub["id"],
+    }
+    event = event_for("subscription_schedule.released", released)
+    response = signed_post(webhook[0], event, webhook[1])
+    assert (response.status_code, response.json()["outcome"]) == (200, "processed")
+    assert _active(db, user.uid) is not None
+
+
 def test_a_body_that_is_not_an_event_is_400(webhook: tuple[str, str]) -> None:
     response = signed_post(webhook[0], {"hello": "world"}, webhook[1])
     assert response.status_code == 400

@@ -73,9 +73,12 @@ INVOICE_EVENTS = frozenset(
 )
 ENTITLEMENT_EVENTS = frozenset({"entitlements.active_entitlement_summary.updated"})
 # A downgrade scheduled for the period end (DOWNGRADE_POLICY=period_end) changes the schedule's
-# phases only, not the subscription: its pending plan arrives with this event alone. Made,
-# released or at a phase change, the subscription changes too (customer.subscription.updated).
-SCHEDULE_EVENTS = frozenset({"subscription_schedule.updated"})
+# phases only, not the subscription: its pending plan arrives with this event alone. Made or at
+# a phase change, the subscription changes too (customer.subscription.updated). Released (the
+# user kept the plan, or someone released it in the Dashboard), Stripe's docs do not say that
+# the subscription's update event follows, so the release itself is subscribed to: without it
+# "Next plan" could show until the renewal's sync.
+SCHEDULE_EVENTS = frozenset({"subscription_schedule.updated", "subscription_schedule.released"})
 RELEVANT = SUBSCRIPTION_EVENTS | INVOICE_EVENTS | ENTITLEMENT_EVENTS | SCHEDULE_EVENTS
 
 
