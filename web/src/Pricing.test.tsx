@@ -76,6 +76,33 @@ describe("the pricing page's read of list-plans", () => {
     expect(html).toContain("Try again</button>");
   });
 
+  it("gives up on a list-plans that does not answer, says so and retries, never a lasting 'Loading plans…'", async () => {
+    const hanging = createBillingClient({
+      functions: "http://functions.test",
+      getIdToken: async () => null,
+      // Answers nothing, ever; only the page's own deadline ends the wait.
+      fetch: (input) =>
+        new Promise<Response>((_resolve, reject) => {
+          const signal = (input as Request).signal;
+          signal.addEventListener("abort", () => reject(signal.reason));
+        }),
+    });
+    const state = await fetchPlans(hanging, 1, 20);
+    expect(state).toEqual({
+      kind: "error",
+      message: "the billing service did not answer within 0 seconds.",
+      retryable: true,
+      attempt: 1,
+    });
+  });
+
+  it("retries a function's timeout (504) or a gateway's 502 as it does a 503", async () => {
+    for (const status of [502, 504]) {
+      const state = await fetchPlans(answering(status, "upstream request timeout"));
+      expect(state).toMatchObject({ kind: "error", retryable: true });
+    }
+  });
+
   it("says how old the prices are when the functions answer their last good copy", async () => {
     const state = await fetchPlans(
       answering(200, { plans: [basic], fetched_at: 1_800_000_000, age: 600, stale: true, max_age: 15 }),

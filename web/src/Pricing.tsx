@@ -22,15 +22,34 @@ export type PlansState =
   | { kind: "ready"; plans: Plan[]; stale: boolean; age: number }
   | { kind: "error"; message: string; retryable: boolean; attempt: number };
 
+/**
+ * How long the page waits for list-plans. An instance with no copy of the catalog waits for
+ * Stripe, which can take the function's whole timeout (minutes) when Stripe hangs; the page
+ * gives up sooner, says so and tries again.
+ */
+export const PLANS_TIMEOUT_MS = 30_000;
+
 /** One read of list-plans, as the state the page shows. */
-export async function fetchPlans(billing: BillingClient, attempt = 0): Promise<PlansState> {
+export async function fetchPlans(
+  billing: BillingClient,
+  attempt = 0,
+  timeoutMs = PLANS_TIMEOUT_MS,
+): Promise<PlansState> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const list = unwrap(await billing.GET("/list-plans"));
+    const list = unwrap(await billing.GET("/list-plans", { signal: abort.signal }));
     return { kind: "ready", plans: list.plans, stale: list.stale, age: list.age };
   } catch (caught) {
+    if (abort.signal.aborted) {
+      const seconds = Math.round(timeoutMs / 1000);
+      return { kind: "error", message: `the billing service did not answer within ${seconds} seconds.`, retryable: true, attempt };
+    }
     // A network failure (TypeError from fetch) is worth retrying as much as a 503.
     const retryable = caught instanceof BillingError ? caught.retryable : true;
     return { kind: "error", message: describe(caught), retryable, attempt };
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -42,9 +42,12 @@ export class BillingError extends Error {
     this.name = "BillingError";
   }
 
-  /** 503 and 429 are worth trying again; everything else needs a change first. */
+  /**
+   * 503 and 429 are worth trying again, and so are 502 and 504: a function that ran out of
+   * time or a gateway in front of it (no JSON body); everything else needs a change first.
+   */
   get retryable(): boolean {
-    return this.status === 503 || this.status === 429;
+    return [429, 502, 503, 504].includes(this.status);
   }
 }
 
