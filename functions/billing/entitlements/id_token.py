@@ -116,11 +116,23 @@ def publish(
     version (its sync ticket; 0 when there is none); ``known`` is the document and version a
     sync has just written, which spares the first read (the read after the claim is written
     still finds any newer one). Returns what happened, for the logs: ``written``,
-    ``unchanged``, ``no_user`` or ``too_large``."""
+    ``unchanged``, ``no_user`` or ``too_large``.
+
+    A claim whose content is unchanged keeps the version it was written from (an Auth write
+    per event would cost more than it tells), so the claim's version can lag the document's:
+    Pro written from version 5, the document now Pro at version 7. A late sync of version 6
+    (Basic) then sees an older claim. It must not write Basic, even for the moment until the
+    look after the write puts Pro back: a token minted in between would carry the older plan.
+    So a claim is only ever written from a document read just before (``known`` spares the
+    read when nothing is to be written, which is most events)."""
     outcome = "unchanged"
+    source: tuple[Mapping[str, Any] | None, int] | None = known
+    read_now = False
     for _ in range(_WRITE_ATTEMPTS):
-        document, version = known or read_document()
-        known = None
+        if source is None:
+            source, read_now = read_document(), True
+        document, version = source
+        source = None
         existing = users.custom_claims(uid)
         if existing is None:
             return "no_user"
@@ -145,6 +157,11 @@ def publish(
                 return "no_user"
             return "too_large"
         if _content(claims) != _content(existing):
+            if not read_now:
+                latest = read_document()
+                if latest[1] != version:  # the sync's copy is no longer the newest
+                    source, read_now = latest, True
+                    continue
             if not users.set_custom_claims(uid, claims):
                 return "no_user"
             outcome = "written"

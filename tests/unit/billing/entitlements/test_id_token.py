@@ -150,18 +150,37 @@ def test_the_document_a_sync_just_wrote_spares_the_first_read() -> None:
         return ACTIVE, 1
 
     assert id_token.publish(users, "u1", read, known=(ACTIVE, 1)) == "written"
-    assert len(reads) == 1  # only the look after the write: is the document still version 1?
+    # A write is made from a document read just before it (the known copy could be a late
+    # sync's), then the look after it: is the document still version 1?
+    assert len(reads) == 2
     assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of({**ACTIVE, "version": 1})
+    reads.clear()
+    assert id_token.publish(users, "u1", read, known=(ACTIVE, 1)) == "unchanged"
+    assert len(reads) == 1  # nothing to write (most events): only the look after
 
 
 def test_a_newer_document_than_the_known_one_is_still_written_last() -> None:
     # The sync wrote version 1 (known); a newer sync wrote version 2 before the claim did:
-    # the look after the write finds it, and the claim is written again from version 2.
+    # the look before the write finds it, and the claim is written once, from version 2.
     users = FakeUsers({"u1": {}})
     newer = ACTIVE | {"features": ["reports", "exports"]}
     assert id_token.publish(users, "u1", lambda: (newer, 2), known=(ACTIVE, 1)) == "written"
     assert users.claims["u1"][id_token.CLAIM] == id_token.claim_of({**newer, "version": 2})
-    assert len(users.writes) == 2
+    assert len(users.writes) == 1
+
+
+def test_a_late_sync_never_writes_an_older_plan_over_an_unchanged_claims_older_version() -> None:
+    """Review 17, finding 5: Pro was written from version 5; the document became Pro at 7 (the
+    claim's content unchanged, so not rewritten: it still says 5); a late sync of version 6
+    (Basic) arrives. It must write nothing, not even for a moment: a token minted then would
+    carry Basic."""
+    pro5 = {**ACTIVE, "version": 5}
+    pro7 = {**ACTIVE, "version": 7}
+    basic6 = {**ACTIVE, "product_id": "prod_basic", "price_id": "price_basic", "version": 6}
+    users = FakeUsers({"u1": {"billing": id_token.claim_of(pro5)}})
+    assert id_token.publish(users, "u1", lambda: (pro7, 7), known=(basic6, 6)) == "unchanged"
+    assert users.writes == []
+    assert users.claims["u1"]["billing"]["plan"] == "prod_pro"
 
 
 class _Doc:
