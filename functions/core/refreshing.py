@@ -16,8 +16,10 @@ source fails.
 - The read fails: the leader's callers get the last good copy, marked stale, up to
   ``stale_limit`` seconds after it was read (stale-if-error, RFC 5861 section 4:
   https://www.rfc-editor.org/rfc/rfc5861#section-4); the source is not tried again for
-  ``retry_after_failure`` seconds, so an outage is not hammered by every page view. With no
-  copy, or one older than ``stale_limit``, the error is raised.
+  ``retry_after_failure`` seconds, so an instance holding a copy does not hammer an outage
+  with every page view. With no copy, or one older than ``stale_limit``, the error is raised:
+  an instance without a copy (a cold one) asks the source on each request, and its callers
+  get the error (list-plans: 503 with Retry-After, which the app waits out).
 """
 
 from __future__ import annotations
