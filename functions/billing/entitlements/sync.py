@@ -201,7 +201,9 @@ def _just_paid(sub: Raw, now: int) -> bool:
     if not isinstance(invoice, Mapping) or invoice.get("status") != "paid":
         return False
     paid_at = (invoice.get("status_transitions") or {}).get("paid_at")
-    return isinstance(paid_at, int) and 0 <= now - paid_at <= ENTITLEMENT_LAG_SECONDS
+    # Stripe's time, not this instance's: a paid_at ahead of the wall clock (clock skew, or a
+    # customer on a test clock moved ahead) is just paid too, never "long ago".
+    return isinstance(paid_at, int) and now - paid_at <= ENTITLEMENT_LAG_SECONDS
 
 
 def _usage_period(items: Sequence[Raw], end: int | None) -> dict[str, int] | None:

@@ -150,3 +150,12 @@ def test_features_lagging_a_fresh_payment_are_the_plans_not_none(
     # Long after the payment an empty list is Stripe's answer, not a lag.
     old = evaluate("u", "cus_1", [_just_paid(3600)], [], settings, NOW)
     assert (old.active, old.features) == (True, [])
+
+
+def test_a_payment_stamped_ahead_of_this_instances_clock_is_just_paid(
+    settings: BillingSettings,
+) -> None:
+    """paid_at is Stripe's time (a test clock moved ahead, or skew): ahead of the wall clock it
+    is a fresh payment, never read as long ago (an integration run found features [] here)."""
+    ahead = evaluate("u", "cus_1", [_just_paid(-40 * 86_400)], [], settings, NOW)
+    assert (ahead.active, ahead.features) == (True, ["api_access", "priority_support", "reports"])
