@@ -92,6 +92,15 @@ class Runtime:
                     self._cache[name] = build()
         return cast(T, self._cache[name])
 
+    def held(self, name: str, build: Callable[[], T]) -> T:
+        """An object this runtime keeps for its lifetime, built on first use: state that
+        belongs to one configuration, such as a cache of what its Stripe account answered
+        (list-plans' catalog). Held here rather than in a module global, it is never served
+        to another runtime in the same process (a test that builds two apps against two
+        stand-ins whose catalogs use the same price ids, or settings reloaded into a new
+        runtime). ``name`` must not be a client's name."""
+        return self._get(f"held:{name}", build)
+
     @property
     def stripe(self) -> stripe.StripeClient:
         return self._get("stripe", lambda: build_stripe(self.settings))

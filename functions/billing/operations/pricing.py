@@ -127,11 +127,19 @@ RETRY_AFTER_FAILURE_SECONDS = 15
 # answered that copy (the read goes on and serves the next request).
 REFRESH_WAIT_SECONDS = 5
 
-_cache: RefreshingCache[tuple[str, ...], list[Plan]] = RefreshingCache(
-    stale_limit=STALE_LIMIT_SECONDS,
-    retry_after_failure=RETRY_AFTER_FAILURE_SECONDS,
-    refresh_wait=REFRESH_WAIT_SECONDS,
-)
+
+def new_cache() -> RefreshingCache[tuple[str, ...], list[Plan]]:
+    """The catalog's cache for ONE runtime (``Runtime.held``), not one per process: what it
+    holds is what one Stripe account (one key, one API base) answered for one configuration's
+    price ids. A module global keyed by price ids alone served one runtime's copy to another
+    in the same process: two apps built by a test against two stand-ins, whose catalogs use
+    the same ids (price_basic_monthly) with different amounts, or a key switched from test to
+    live mode. Deployed, each instance has one runtime, so nothing changes there."""
+    return RefreshingCache(
+        stale_limit=STALE_LIMIT_SECONDS,
+        retry_after_failure=RETRY_AFTER_FAILURE_SECONDS,
+        refresh_wait=REFRESH_WAIT_SECONDS,
+    )
 
 
 def _all[T](calls: list[Callable[[], T]]) -> list[T]:
@@ -277,7 +285,8 @@ def list_plans(ctx: Context, body: PricingRequest) -> PlanList:
     settings = ctx.runtime.settings
     key = tuple(settings.allowed_price_ids)
     metered = settings.metered_price_ids
-    held = _cache.get(
+    cache = ctx.runtime.held("list-plans", new_cache)
+    held = cache.get(
         (*key, repr(sorted(metered.items()))),
         lambda: read_plans(ctx.runtime.stripe, list(key), metered),
         settings.pricing_cache_seconds,

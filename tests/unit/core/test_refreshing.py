@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import stripe
 
 from billing.operations import pricing
+from billing.runtime import Runtime
 from core.refreshing import RefreshingCache
 
 # A thread waits on an event with a deadline this generous: a loaded machine never needs it,
@@ -200,11 +201,18 @@ def test_a_cold_cache_reads_once_for_everyone_waiting() -> None:
 # --- list-plans on top of it ---------------------------------------------------------------
 
 
+def _runtime(stripe_client: object, price_ids: list[str]) -> Runtime:
+    settings = SimpleNamespace(
+        allowed_price_ids=price_ids, metered_price_ids={}, pricing_cache_seconds=300
+    )
+    return Runtime(cast(Any, settings), stripe_client=cast(Any, stripe_client))
+
+
 def test_list_plans_answers_the_last_good_copy_marked_stale_when_stripe_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock()
-    monkeypatch.setattr(pricing, "_cache", _cache(clock))
+    monkeypatch.setattr(pricing, "new_cache", lambda: _cache(clock))
     monkeypatch.setattr("billing.operations.pricing.time.time", clock)
     plans: list[Any] = []
     outcome: list[BaseException | None] = [None]
@@ -215,10 +223,7 @@ def test_list_plans_answers_the_last_good_copy_marked_stale_when_stripe_fails(
         return plans
 
     monkeypatch.setattr(pricing, "read_plans", read_plans)
-    settings = SimpleNamespace(
-        allowed_price_ids=["price_a"], metered_price_ids={}, pricing_cache_seconds=300
-    )
-    ctx: Any = SimpleNamespace(runtime=SimpleNamespace(settings=settings, stripe=None))
+    ctx: Any = SimpleNamespace(runtime=_runtime(object(), ["price_a"]))
     fresh = pricing.list_plans(ctx, pricing.PricingRequest())
     assert (fresh.stale, fresh.age, fresh.max_age) == (False, 0, 300)
     clock.now += 600
@@ -226,3 +231,41 @@ def test_list_plans_answers_the_last_good_copy_marked_stale_when_stripe_fails(
     stale = pricing.list_plans(ctx, pricing.PricingRequest())
     assert (stale.stale, stale.age, stale.fetched_at) == (True, 600, fresh.fetched_at)
     assert stale.max_age == 15, "browsers keep it until Stripe is tried again"
+
+
+def test_each_runtime_has_its_own_catalog_copy_even_with_the_same_price_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two apps in one process (a test building two against two stand-ins, or a key switched
+    to another account or mode) offer the same price ids with different amounts: each is
+    answered its own Stripe's catalog, never the copy the other runtime read."""
+
+    def read_plans(client: Any, price_ids: list[str], metered: object) -> list[pricing.Plan]:
+        return [
+            pricing.Plan(
+                price_id=price,
+                product_id="prod_basic",
+                product_name="Basic",
+                product_description=None,
+                unit_amount=client.amount,
+                currency="usd",
+                interval="month",
+                interval_count=1,
+                features=[],
+                metered=[],
+            )
+            for price in price_ids
+        ]
+
+    def amounts(ctx: Any) -> list[int | None]:
+        return [
+            plan.unit_amount for plan in pricing.list_plans(ctx, pricing.PricingRequest()).plans
+        ]
+
+    monkeypatch.setattr(pricing, "read_plans", read_plans)
+    first = SimpleNamespace(runtime=_runtime(SimpleNamespace(amount=999), ["price_basic"]))
+    second = SimpleNamespace(runtime=_runtime(SimpleNamespace(amount=1500), ["price_basic"]))
+    assert amounts(first) == [999]
+    assert amounts(second) == [1500], "not the copy the first runtime read"
+    # Each keeps its own copy for the period: the first is still answered its own.
+    assert amounts(first) == [999]
