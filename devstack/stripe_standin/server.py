@@ -64,7 +64,7 @@ log = logging.getLogger("devstack.stripe_standin")
 
 JSONDict = dict[str, Any]
 
-DISCONNECT = "stripe_standin.disconnect"
+DISCONNECT = "stripe_standin.disconnect"  # read by serving.KeepAliveRequestHandler too
 
 
 class Standin:

@@ -16,12 +16,15 @@ exactly where it left off, and whatever the app does not read is discarded with 
 from __future__ import annotations
 
 import io
+import logging
 from typing import TYPE_CHECKING
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("devstack.stripe_standin.serving")
 
 # An idle connection is closed after this long (a waiting thread per open connection).
 IDLE_TIMEOUT_SECONDS = 60
@@ -30,6 +33,36 @@ IDLE_TIMEOUT_SECONDS = 60
 class KeepAliveRequestHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_SECONDS
+
+    # Set once a request line has arrived, cleared after its response: a drop while it is set
+    # cost a client its answer.
+    _mid_request = False
+
+    def parse_request(self) -> bool:
+        self._mid_request = True
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self._mid_request = False
+
+    def connection_dropped(
+        self, error: BaseException, environ: WSGIEnvironment | None = None
+    ) -> None:
+        """werkzeug ends a request silently on a socket error, or on a ``ConnectionError`` or
+        ``TimeoutError`` raised inside the app, and sends nothing. werkzeug then closes the
+        connection (it closes every one); a kept connection must be closed here too, or the
+        client waits for an answer that never comes until the idle timeout closes it a minute
+        later (``RemoteDisconnected`` after 60 s). An idle kept connection timing out is normal;
+        a drop during a request is logged with the request and the error, so a client's lost
+        answer has a cause."""
+        self.close_connection = True
+        if environ is not None and environ.get("stripe_standin.disconnect"):
+            log.info("dropped %r by a fault rule", self.requestline)
+        elif self._mid_request:
+            log.warning("dropped %r without an answer: %r", self.requestline, error)
+        else:
+            log.debug("idle connection closed: %r", error)
 
     def _reusable(self) -> bool:
         return (

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import http.client
+import logging
+import threading
+import time
 import urllib.parse
 
 import pytest
+from werkzeug.serving import make_server
 
+from devstack.stripe_standin.serving import KeepAliveRequestHandler
 from tests.standin.conftest import StandinServer
+from tests.support.stack import PATIENCE_S
 
 AUTH = {"Authorization": "Bearer sk_test_standin"}
 FORM = {**AUTH, "Content-Type": "application/x-www-form-urlencoded"}
@@ -53,3 +59,41 @@ def test_a_client_that_asks_to_close_is_answered_and_closed(
     assert response.status == 200
     assert response.getheader("Connection") == "close"
     assert connection.sock is None  # http.client closed it, as the server said it would
+
+
+def test_a_request_dropped_without_an_answer_is_logged_with_its_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """werkzeug ends a request silently when the app raises a ``TimeoutError`` (or a socket
+    error): the client reads no answer at all. A kept connection is closed then, so the client
+    learns it at once (not after the minute the idle timeout waits: before, this call hung
+    until then), and the stand-in names the request and the cause, so a test that meets
+    ``RemoteDisconnected`` shows why in its captured log."""
+
+    def app(environ: object, start_response: object) -> list[bytes]:
+        raise TimeoutError("an upstream wait ran out")
+
+    class Patient(KeepAliveRequestHandler):
+        timeout = 10 * PATIENCE_S  # an idle close can never be what the client meets here
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Patient)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=PATIENCE_S)
+        with caplog.at_level(logging.DEBUG, logger="devstack.stripe_standin.serving"):
+            with pytest.raises(http.client.RemoteDisconnected):
+                _call(connection, "POST", "/v1/customers", "email=a%40example.com", FORM)
+            connection.close()
+            # The warning is written by the server's thread just before it closes the socket.
+            deadline = time.monotonic() + PATIENCE_S
+            while not [r for r in caplog.records if r.levelno >= logging.WARNING]:
+                assert time.monotonic() < deadline, "no warning for the dropped request"
+                time.sleep(0.05)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "POST /v1/customers HTTP/1.1" in warning.getMessage()
+    assert "an upstream wait ran out" in warning.getMessage()
