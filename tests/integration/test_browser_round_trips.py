@@ -7,10 +7,7 @@ document. The webhook's counts are in test_webhook_round_trips.py."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from billing.auth import Caller
 from billing.config import BillingSettings
@@ -26,16 +23,6 @@ from tests.support.firestore_rpcs import counting_client
 from tests.support.stack_fixtures import StandIn, User
 
 GET, WRITE = "get_document", "commit"
-
-
-@pytest.fixture
-def paused(standin: StandIn) -> Iterator[StandIn]:
-    """The stack's own deliveries held, so only the test's calls touch this user's documents."""
-    standin.post("/_standin/webhooks/pause")
-    try:
-        yield standin
-    finally:
-        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
 
 
 def _as(user: User, stack: StackInfo, standin: StandIn) -> tuple[Context, list[str]]:

@@ -4,7 +4,6 @@ ends, and always from the newest entitlement document."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,16 +38,6 @@ def webhook(stack: StackInfo) -> tuple[str, str]:
     assert stack.stripe.webhook_url is not None
     assert stack.stripe.webhook_secret is not None
     return stack.stripe.webhook_url, stack.stripe.webhook_secret
-
-
-@pytest.fixture
-def paused(standin: StandIn) -> Iterator[StandIn]:
-    """The stand-in holds its webhook deliveries until the test resumes them."""
-    standin.post("/_standin/webhooks/pause")
-    try:
-        yield standin
-    finally:
-        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
 
 
 @pytest.fixture

@@ -7,10 +7,8 @@ each tested where it is defined)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-import pytest
 
 from billing.config import BillingSettings
 from billing.context import Context
@@ -53,16 +51,6 @@ class Published:
 
     def result(self, timeout: float | None = None) -> str:
         return "1"
-
-
-@pytest.fixture
-def paused(standin: StandIn) -> Iterator[StandIn]:
-    """The stack's own deliveries held, so only the test's call touches this user's documents."""
-    standin.post("/_standin/webhooks/pause")
-    try:
-        yield standin
-    finally:
-        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
 
 
 def _counted(stack: StackInfo, standin: StandIn) -> tuple[Context, list[str], Users, Published]:

@@ -6,7 +6,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -47,16 +47,6 @@ def webhook(stack: StackInfo) -> tuple[str, str]:
     assert stack.stripe.webhook_url is not None
     assert stack.stripe.webhook_secret is not None
     return stack.stripe.webhook_url, stack.stripe.webhook_secret
-
-
-@pytest.fixture
-def paused(standin: StandIn) -> Iterator[StandIn]:
-    """The stand-in holds its webhook deliveries until the test resumes them."""
-    standin.post("/_standin/webhooks/pause")
-    try:
-        yield standin
-    finally:
-        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
 
 
 def _sub_object(standin: StandIn, subscription_id: str) -> dict[str, Any]:

@@ -226,6 +226,17 @@ def faults(standin: StandIn) -> Iterator[StandIn]:
     standin.clear_faults()
 
 
+@pytest.fixture
+def paused(standin: StandIn) -> Iterator[StandIn]:
+    """The stand-in holds its webhook deliveries until the test ends (then sends them as they
+    came), so only the test's own calls touch its user's documents meanwhile."""
+    standin.post("/_standin/webhooks/pause")
+    try:
+        yield standin
+    finally:
+        standin.post("/_standin/webhooks/resume", {"order": "as_is"})
+
+
 @pytest.fixture(scope="session")
 def db(stack: StackInfo) -> firestore.Client:
     os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_emulator_host
