@@ -60,7 +60,7 @@ from typing import Any
 from devstack.stripe_standin import ids, metered_billing, objects
 from devstack.stripe_standin.api_errors import StripeAPIError, invalid_request
 from devstack.stripe_standin.periods import next_period_end
-from devstack.stripe_standin.state import JSONDict, Origin, State, snapshot
+from devstack.stripe_standin.state import JSONDict, Origin, State, check_item_price, snapshot
 
 _LIVE = ("not_started", "active")
 
@@ -245,15 +245,7 @@ def _phase_items(state: State, sub: JSONDict, entries: Any, where: str) -> list[
         price = state.data.prices.get(entry["price"])
         if price is None:
             raise invalid_request(f"No such price: '{entry['price']}'", param=f"{param}[price]")
-        if not price["active"] or price["type"] != "recurring":
-            raise invalid_request(
-                "The price specified is inactive or not recurring.", param=f"{param}[price]"
-            )
-        if price["currency"] != sub["currency"]:
-            raise invalid_request(
-                "All prices on a subscription must have the same currency.",
-                param=f"{param}[price]",
-            )
+        check_item_price(sub, price, f"{param}[price]")
         metered = metered_billing.is_metered(price)
         if metered and "quantity" in entry:
             raise invalid_request(

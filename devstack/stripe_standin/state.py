@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.stripe_standin import ids, objects
-from devstack.stripe_standin.api_errors import resource_missing
+from devstack.stripe_standin.api_errors import invalid_request, resource_missing
 from devstack.stripe_standin.clock import Clock
 from devstack.stripe_standin.dunning import DunningSettings
 from devstack.stripe_standin.meters import MeterBook
@@ -234,6 +234,17 @@ def get_param_object(
     if found is None:
         raise resource_missing(kind, object_id, param=param)
     return found
+
+
+def check_item_price(sub: JSONDict, price: JSONDict, param: str) -> None:
+    """A price a subscription's item may take (an item change here, a schedule's phase there):
+    active, recurring, and in the subscription's currency, as Stripe refuses otherwise."""
+    if not price["active"] or price["type"] != "recurring":
+        raise invalid_request("The price specified is inactive or not recurring.", param=param)
+    if price["currency"] != sub["currency"]:
+        raise invalid_request(
+            "All prices on a subscription must have the same currency.", param=param
+        )
 
 
 def snapshot(obj: JSONDict) -> JSONDict:

@@ -43,6 +43,7 @@ from devstack.stripe_standin.state import (
     Origin,
     PendingChange,
     State,
+    check_item_price,
     get_param_object,
     snapshot,
 )
@@ -104,15 +105,7 @@ def _new_prices(
         if "price" not in entry:
             continue
         price = get_param_object(state, "prices", "price", entry["price"], f"{where}[price]")
-        if not price["active"] or price["type"] != "recurring":
-            raise invalid_request(
-                "The price specified is inactive or not recurring.", param=f"{where}[price]"
-            )
-        if price["currency"] != sub["currency"]:
-            raise invalid_request(
-                "All prices on a subscription must have the same currency.",
-                param=f"{where}[price]",
-            )
+        check_item_price(sub, price, f"{where}[price]")
         if item["price"]["recurring"]["usage_type"] != price["recurring"]["usage_type"]:
             raise invalid_request(
                 "A subscription item's price cannot change between licensed and metered usage.",
