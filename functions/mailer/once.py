@@ -14,22 +14,20 @@ a single small write right after the relay's answer, so the window is one Firest
 wide; the Message-ID stays the same, so the receiving side can still tell the repeat.
 
 Each document has ``expire_at`` for a Firestore TTL policy to delete it once Pub/Sub can no
-longer redeliver the message.
+longer redeliver the message. The claim's rules are :mod:`core.leased_claims` (shared with the
+metering ledger); this module names the statuses and what the mailer reads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from google.api_core import retry
-from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
 
-from core import call_counts
+from core.leased_claims import LeasedClaims, Outcome, Statuses
 
 COLLECTION = "sent_emails"
 SENDING, SENT, FAILED = "sending", "sent", "failed"
@@ -39,6 +37,9 @@ class State(enum.Enum):
     OWNED = "owned"  # this delivery sends
     SENT = "sent"  # already sent: acknowledge
     IN_FLIGHT = "in_flight"  # another delivery holds a live lease: retry later
+
+
+_STATES = {Outcome.OWNED: State.OWNED, Outcome.DONE: State.SENT, Outcome.IN_FLIGHT: State.IN_FLIGHT}
 
 
 @dataclass(frozen=True)
@@ -66,82 +67,23 @@ class FirestoreClaims:
     def __init__(
         self, db: firestore.Client, *, lease: timedelta, keep: timedelta, timeout: float
     ) -> None:
-        self._db = db
-        self._lease = lease
-        self._keep = keep
-        self._timeout = timeout
         # Each call, retries included, is bounded: a Pub/Sub push waits for the answer.
-        self._retry = retry.Retry(
-            predicate=retry.if_transient_error,
-            initial=0.1,
-            maximum=1.0,
-            multiplier=2.0,
+        self._claims = LeasedClaims(
+            db,
+            COLLECTION,
+            Statuses(working=SENDING, done=frozenset({SENT}), failed=FAILED),
+            lease=lease,
+            keep=keep,
             timeout=timeout,
         )
 
-    def _ref(self, notification_id: str) -> firestore.DocumentReference:
-        return self._db.collection(COLLECTION).document(doc_id(notification_id))
-
     def claim(self, notification_id: str, now: datetime, details: dict[str, Any]) -> Claim:
-        ref = self._ref(notification_id)
-        lease_until = now + self._lease
-        claimed = {
-            "status": SENDING,
-            "lease_until": lease_until,
-            "claimed_at": now,
-            "attempts": 1,
-            "expire_at": now + self._keep,
-            **details,
-        }
-        call_counts.count(call_counts.FIRESTORE)
-        try:
-            result = ref.create(claimed, timeout=self._timeout, retry=self._retry)
-            return Claim(State.OWNED, notification_id, result.update_time, lease_until)
-        except (AlreadyExists, Conflict):
-            pass
-        call_counts.count(call_counts.FIRESTORE)
-        snapshot = ref.get(timeout=self._timeout, retry=self._retry)
-        if not snapshot.exists:  # deleted by TTL in between: a later delivery claims afresh
-            return Claim(State.IN_FLIGHT, notification_id)
-        data = snapshot.to_dict() or {}
-        if data.get("status") == SENT:
-            return Claim(State.SENT, notification_id)
-        held_until = data.get("lease_until")
-        if data.get("status") == SENDING and held_until is not None and held_until > now:
-            return Claim(State.IN_FLIGHT, notification_id, lease_until=held_until)
-        # Lapsed or released: take it over, unless another delivery does so first.
-        call_counts.count(call_counts.FIRESTORE)
-        try:
-            result = ref.update(
-                {
-                    "status": SENDING,
-                    "lease_until": lease_until,
-                    "claimed_at": now,
-                    "attempts": firestore.Increment(1),
-                },
-                option=self._db.write_option(last_update_time=snapshot.update_time),
-                timeout=self._timeout,
-                retry=self._retry,
-            )
-        except (FailedPrecondition, Conflict):
-            return Claim(State.IN_FLIGHT, notification_id)
-        return Claim(State.OWNED, notification_id, result.update_time, lease_until)
+        taken = self._claims.claim(doc_id(notification_id), now, details)
+        return Claim(_STATES[taken.outcome], notification_id, taken.version, taken.lease_until)
 
     def mark_sent(self, claim: Claim, now: datetime) -> None:
-        call_counts.count(call_counts.FIRESTORE)
-        self._ref(claim.notification_id).update(
-            {"status": SENT, "sent_at": now, "expire_at": now + self._keep},
-            timeout=self._timeout,
-            retry=self._retry,
-        )
+        self._claims.finish(doc_id(claim.notification_id), SENT, now, {"sent_at": now})
 
     def release(self, claim: Claim, now: datetime, error: str) -> None:
         """Lets the next delivery send at once; a no-op if the claim was taken over since."""
-        call_counts.count(call_counts.FIRESTORE)
-        with contextlib.suppress(FailedPrecondition, Conflict):
-            self._ref(claim.notification_id).update(
-                {"status": FAILED, "lease_until": now, "last_error": error[:300]},
-                option=self._db.write_option(last_update_time=claim.version),
-                timeout=self._timeout,
-                retry=self._retry,
-            )
+        self._claims.release(doc_id(claim.notification_id), claim.version, now, error)

@@ -16,21 +16,21 @@ again, which Stripe refuses as a repeat: the function takes that refusal as "rec
 Each document keeps ``digest`` (subject, meter, value, timestamp): a second report under one id
 with different contents is a publisher bug, refused and logged, never recorded over the first.
 ``expire_at`` lets a Firestore TTL policy delete documents once Pub/Sub can no longer redeliver
-(its retention is at most 31 days) and reconcile has compared the period.
+(its retention is at most 31 days) and reconcile has compared the period. The claim's rules
+are :mod:`core.leased_claims` (shared with the email function's send-once); this module names
+the statuses, the digest check and what metering reads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
 from google.cloud import firestore
 
-from core.firestore import firestore_retry
+from core.leased_claims import LeasedClaims, Outcome, Statuses
 
 COLLECTION = "metered_usage"
 RECORDING, RECORDED, HELD, REFUSED, FAILED = "recording", "recorded", "held", "refused", "failed"
@@ -42,6 +42,14 @@ class State(enum.Enum):
     DONE = "done"  # recorded, held or refused before: acknowledge
     IN_FLIGHT = "in_flight"  # another delivery holds a live lease: retry later
     CONFLICT = "conflict"  # the id was used for different usage
+
+
+_STATES = {
+    Outcome.OWNED: State.OWNED,
+    Outcome.DONE: State.DONE,
+    Outcome.IN_FLIGHT: State.IN_FLIGHT,
+    Outcome.CONFLICT: State.CONFLICT,
+}
 
 
 @dataclass(frozen=True)
@@ -64,72 +72,24 @@ class FirestoreLedger:
     def __init__(
         self, db: firestore.Client, *, lease: timedelta, keep: timedelta, timeout: float
     ) -> None:
-        self._db = db
-        self._lease = lease
-        self._keep = keep
-        self._timeout = timeout
-        self._retry = firestore_retry(timeout)
+        self._claims = LeasedClaims(
+            db,
+            COLLECTION,
+            Statuses(working=RECORDING, done=FINAL, failed=FAILED),
+            lease=lease,
+            keep=keep,
+            timeout=timeout,
+        )
 
-    def _ref(self, usage_id: str) -> firestore.DocumentReference:
-        # The contract's id pattern is a valid Firestore document id as it is.
-        return self._db.collection(COLLECTION).document(usage_id)
+    # The contract's id pattern is a valid Firestore document id as it is.
 
     def claim(self, usage_id: str, digest: str, now: datetime, details: dict[str, Any]) -> Claim:
-        ref = self._ref(usage_id)
-        claimed = {
-            "status": RECORDING,
-            "digest": digest,
-            "lease_until": now + self._lease,
-            "claimed_at": now,
-            "attempts": 1,
-            "expire_at": now + self._keep,
-            **details,
-        }
-        try:
-            result = ref.create(claimed, timeout=self._timeout, retry=self._retry)
-            return Claim(State.OWNED, usage_id, result.update_time)
-        except (AlreadyExists, Conflict):
-            pass
-        snapshot = ref.get(timeout=self._timeout, retry=self._retry)
-        if not snapshot.exists:  # deleted by TTL in between: a later delivery claims afresh
-            return Claim(State.IN_FLIGHT, usage_id)
-        data = snapshot.to_dict() or {}
-        if data.get("digest") != digest:
-            return Claim(State.CONFLICT, usage_id, status=data.get("status"))
-        if data.get("status") in FINAL:
-            return Claim(State.DONE, usage_id, status=data.get("status"))
-        held_until = data.get("lease_until")
-        if data.get("status") == RECORDING and held_until is not None and held_until > now:
-            return Claim(State.IN_FLIGHT, usage_id)
-        try:
-            result = ref.update(
-                {
-                    "status": RECORDING,
-                    "lease_until": now + self._lease,
-                    "claimed_at": now,
-                    "attempts": firestore.Increment(1),
-                },
-                option=self._db.write_option(last_update_time=snapshot.update_time),
-                timeout=self._timeout,
-                retry=self._retry,
-            )
-        except (FailedPrecondition, Conflict):
-            return Claim(State.IN_FLIGHT, usage_id)
-        return Claim(State.OWNED, usage_id, result.update_time)
+        taken = self._claims.claim(usage_id, now, details, same={"digest": digest})
+        return Claim(_STATES[taken.outcome], usage_id, taken.version, taken.status)
 
     def finish(self, claim: Claim, status: str, now: datetime, details: dict[str, Any]) -> None:
-        self._ref(claim.usage_id).update(
-            {"status": status, "finished_at": now, "expire_at": now + self._keep, **details},
-            timeout=self._timeout,
-            retry=self._retry,
-        )
+        self._claims.finish(claim.usage_id, status, now, {"finished_at": now, **details})
 
     def release(self, claim: Claim, now: datetime, error: str) -> None:
         """Lets the next delivery record it at once; a no-op if the claim was taken over since."""
-        with contextlib.suppress(FailedPrecondition, Conflict):
-            self._ref(claim.usage_id).update(
-                {"status": FAILED, "lease_until": now, "last_error": error[:300]},
-                option=self._db.write_option(last_update_time=claim.version),
-                timeout=self._timeout,
-                retry=self._retry,
-            )
+        self._claims.release(claim.usage_id, claim.version, now, error)

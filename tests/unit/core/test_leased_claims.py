@@ -1,0 +1,251 @@
+"""core.leased_claims: the claim-with-a-lease rules metering and the mailer share.
+
+Against an in-memory Firestore with Firestore's semantics for what the module uses: ``create``
+refuses an existing document, ``update`` refuses a missing one and one whose update time is not
+the precondition's, every write gets a new update time. Both callers' rules against the real
+emulator are tests/integration/test_email.py and tests/integration/test_metering.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.cloud import firestore
+
+from core import call_counts
+from core.leased_claims import LeasedClaims, Outcome, Statuses
+
+LEASE = timedelta(seconds=60)
+KEEP = timedelta(days=30)
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+STATUSES = Statuses(working="working", done=frozenset({"done", "skipped"}))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    update_time: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    exists: bool
+    data: dict[str, Any] | None
+    update_time: int | None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        return None if self.data is None else dict(self.data)
+
+
+@dataclass(frozen=True)
+class LastUpdate:
+    last_update_time: Any
+
+
+class FakeDb:
+    """One collection's documents: path -> (fields, update time). ``before`` runs a hook once
+    before the named operation (``get`` or ``update``), to interleave another claimant."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
+        self._times = itertools.count(1)
+        self.before: dict[str, Callable[[], None]] = {}
+
+    def collection(self, name: str) -> FakeCollection:
+        return FakeCollection(self, name)
+
+    @staticmethod
+    def write_option(*, last_update_time: Any) -> LastUpdate:
+        return LastUpdate(last_update_time)
+
+    def fields(self, key: str) -> dict[str, Any]:
+        return self.docs[f"claims/{key}"][0]
+
+    def hook(self, operation: str) -> None:
+        hook = self.before.pop(operation, None)
+        if hook is not None:
+            hook()
+
+
+class FakeCollection:
+    def __init__(self, db: FakeDb, name: str) -> None:
+        self._db, self._name = db, name
+
+    def document(self, key: str) -> FakeRef:
+        return FakeRef(self._db, f"{self._name}/{key}")
+
+
+class FakeRef:
+    def __init__(self, db: FakeDb, path: str) -> None:
+        self._db, self._path = db, path
+
+    def create(self, data: dict[str, Any], *, timeout: float, retry: Any) -> WriteResult:
+        if self._path in self._db.docs:
+            raise AlreadyExists(self._path)
+        return self._write(dict(data))
+
+    def get(self, *, timeout: float, retry: Any) -> Snapshot:
+        self._db.hook("get")
+        if self._path not in self._db.docs:
+            return Snapshot(False, None, None)
+        data, version = self._db.docs[self._path]
+        return Snapshot(True, dict(data), version)
+
+    def update(
+        self,
+        changes: dict[str, Any],
+        *,
+        option: LastUpdate | None = None,
+        timeout: float,
+        retry: Any,
+    ) -> WriteResult:
+        self._db.hook("update")
+        if self._path not in self._db.docs:
+            raise NotFound(self._path)
+        data, version = self._db.docs[self._path]
+        if option is not None and option.last_update_time != version:
+            raise FailedPrecondition(f"{self._path} was updated since {option.last_update_time}")
+        data = dict(data)
+        for field, value in changes.items():
+            if isinstance(value, firestore.Increment):
+                data[field] = data.get(field, 0) + value.value
+            else:
+                data[field] = value
+        return self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> WriteResult:
+        version = next(self._db._times)
+        self._db.docs[self._path] = (data, version)
+        return WriteResult(version)
+
+
+@pytest.fixture
+def db() -> FakeDb:
+    return FakeDb()
+
+
+def claims_on(db: FakeDb) -> LeasedClaims:
+    return LeasedClaims(db, "claims", STATUSES, lease=LEASE, keep=KEEP, timeout=5)  # type: ignore[arg-type]
+
+
+def test_a_new_claim_is_owned_and_written_with_its_lease_and_details(db: FakeDb) -> None:
+    taken = claims_on(db).claim("k", T0, {"kind": "mail"}, same={"digest": "d1"})
+    assert taken.outcome is Outcome.OWNED
+    assert taken.lease_until == T0 + LEASE
+    assert db.fields("k") == {
+        "status": "working",
+        "lease_until": T0 + LEASE,
+        "claimed_at": T0,
+        "attempts": 1,
+        "expire_at": T0 + KEEP,
+        "kind": "mail",
+        "digest": "d1",
+    }
+
+
+def test_a_live_claim_is_in_flight_and_taken_over_only_once_its_lease_has_passed(
+    db: FakeDb,
+) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {})
+    almost = T0 + LEASE - timedelta(microseconds=1)
+    during = claims.claim("k", almost, {})
+    assert (during.outcome, during.lease_until) == (Outcome.IN_FLIGHT, T0 + LEASE)
+    assert db.fields("k")["attempts"] == 1  # looking took nothing
+    after = claims.claim("k", T0 + LEASE, {})
+    assert after.outcome is Outcome.OWNED
+    assert after.lease_until == T0 + LEASE + LEASE
+    assert (db.fields("k")["attempts"], db.fields("k")["claimed_at"]) == (2, T0 + LEASE)
+
+
+def test_two_claimants_of_a_lapsed_claim_one_wins_by_the_update_time_precondition(
+    db: FakeDb,
+) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {})  # its delivery died
+    later = T0 + timedelta(hours=1)
+    second: list[Any] = []
+    # Both read the lapsed claim; the second takes it over between the first's read and write.
+    db.before["update"] = lambda: second.append(claims.claim("k", later, {}))
+    first = claims.claim("k", later, {})
+    assert [second[0].outcome, first.outcome] == [Outcome.OWNED, Outcome.IN_FLIGHT]
+    assert db.fields("k")["attempts"] == 2  # taken over once
+
+
+def test_a_done_claim_is_never_taken_again(db: FakeDb) -> None:
+    claims = claims_on(db)
+    taken = claims.claim("k", T0, {})
+    claims.finish("k", "skipped", T0, {"finished_at": T0})
+    for when in (T0, T0 + LEASE, T0 + KEEP):
+        again = claims.claim("k", when, {})
+        assert (again.outcome, again.status) == (Outcome.DONE, "skipped")
+    claims.release("k", taken.version, T0, "a late release")  # the done mark stands
+    assert claims.claim("k", T0 + LEASE, {}).outcome is Outcome.DONE
+    assert db.fields("k")["attempts"] == 1
+    assert db.fields("k")["expire_at"] == T0 + KEEP
+
+
+def test_a_released_claim_is_taken_at_once_and_a_stale_release_changes_nothing(
+    db: FakeDb,
+) -> None:
+    claims = claims_on(db)
+    first = claims.claim("k", T0, {})
+    claims.release("k", first.version, T0 + timedelta(seconds=5), "x" * 400)
+    assert db.fields("k")["status"] == "failed"
+    assert db.fields("k")["last_error"] == "x" * 300
+    # Released: free at once, even to a claimant whose clock is behind the release's.
+    second = claims.claim("k", T0 + timedelta(seconds=1), {})
+    assert second.outcome is Outcome.OWNED
+    claims.release("k", first.version, T0 + timedelta(seconds=2), "stale")  # taken over since
+    assert db.fields("k")["status"] == "working"
+    assert claims.claim("k", T0 + timedelta(seconds=3), {}).outcome is Outcome.IN_FLIGHT
+
+
+def test_the_same_id_for_other_work_is_a_conflict_whatever_its_status(db: FakeDb) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {}, same={"digest": "d1"})
+    other = claims.claim("k", T0 + LEASE, {}, same={"digest": "d2"})  # lapsed, but not its own
+    assert (other.outcome, other.status) == (Outcome.CONFLICT, "working")
+    assert db.fields("k")["attempts"] == 1
+    claims.finish("k", "done", T0, {})
+    done = claims.claim("k", T0 + LEASE, {}, same={"digest": "d2"})
+    assert (done.outcome, done.status) == (Outcome.CONFLICT, "done")
+    assert claims.claim("k", T0 + LEASE, {}, same={"digest": "d1"}).outcome is Outcome.DONE
+
+
+def test_a_claim_deleted_between_the_create_and_the_read_is_in_flight(db: FakeDb) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {})
+    db.before["get"] = lambda: db.docs.clear()  # a TTL deletion
+    assert claims.claim("k", T0 + LEASE, {}).outcome is Outcome.IN_FLIGHT
+    assert claims.claim("k", T0 + LEASE, {}).outcome is Outcome.OWNED  # the next one claims
+
+
+def test_each_round_trip_is_counted(db: FakeDb) -> None:
+    claims = claims_on(db)
+    with call_counts.measure() as fresh:
+        taken = claims.claim("k", T0, {})
+    with call_counts.measure() as in_flight:
+        claims.claim("k", T0, {})
+    with call_counts.measure() as takeover:
+        claims.claim("k", T0 + LEASE, {})
+    with call_counts.measure() as ends:
+        claims.release("k", taken.version, T0, "stale")
+        claims.finish("k", "done", T0, {})
+    assert [c[call_counts.FIRESTORE] for c in (fresh, in_flight, takeover, ends)] == [1, 2, 3, 2]
+
+
+def test_names_that_would_blur_the_states_are_refused(db: FakeDb) -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        Statuses(working="done", done=frozenset({"done"}))
+    with pytest.raises(ValueError, match="overlap"):
+        Statuses(working="working", done=frozenset({"failed"}))
+    with pytest.raises(ValueError, match="not a done status"):
+        claims_on(db).finish("k", "working", T0, {})
+    with pytest.raises(ValueError, match="positive"):
+        LeasedClaims(db, "c", STATUSES, lease=timedelta(0), keep=KEEP, timeout=5)  # type: ignore[arg-type]
