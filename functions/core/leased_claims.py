@@ -127,18 +127,11 @@ class LeasedClaims:
         same = same or {}
         ref = self._ref(key)
         lease_until = now + self._lease
+        held = {"status": self._statuses.working, "lease_until": lease_until, "claimed_at": now}
         call_counts.count(call_counts.FIRESTORE)
         try:
             created = ref.create(
-                {
-                    "status": self._statuses.working,
-                    "lease_until": lease_until,
-                    "claimed_at": now,
-                    "attempts": 1,
-                    "expire_at": now + self._keep,
-                    **details,
-                    **same,
-                },
+                {**held, "attempts": 1, "expire_at": now + self._keep, **details, **same},
                 **self._kw(),
             )
             return Taken(Outcome.OWNED, created.update_time, lease_until)
@@ -160,12 +153,7 @@ class LeasedClaims:
         call_counts.count(call_counts.FIRESTORE)
         try:
             taken = ref.update(
-                {
-                    "status": self._statuses.working,
-                    "lease_until": lease_until,
-                    "claimed_at": now,
-                    "attempts": firestore.Increment(1),
-                },
+                {**held, "attempts": firestore.Increment(1)},
                 option=self._db.write_option(last_update_time=snapshot.update_time),
                 **self._kw(),
             )

@@ -32,6 +32,8 @@ from core.leased_claims import LeasedClaims, Outcome, Statuses
 COLLECTION = "sent_emails"
 SENDING, SENT, FAILED = "sending", "sent", "failed"
 
+_STATUSES = Statuses(working=SENDING, done=frozenset({SENT}), failed=FAILED)
+
 
 class State(enum.Enum):
     OWNED = "owned"  # this delivery sends
@@ -69,12 +71,7 @@ class FirestoreClaims:
     ) -> None:
         # Each call, retries included, is bounded: a Pub/Sub push waits for the answer.
         self._claims = LeasedClaims(
-            db,
-            COLLECTION,
-            Statuses(working=SENDING, done=frozenset({SENT}), failed=FAILED),
-            lease=lease,
-            keep=keep,
-            timeout=timeout,
+            db, COLLECTION, _STATUSES, lease=lease, keep=keep, timeout=timeout
         )
 
     def claim(self, notification_id: str, now: datetime, details: dict[str, Any]) -> Claim:

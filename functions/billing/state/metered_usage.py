@@ -36,6 +36,8 @@ COLLECTION = "metered_usage"
 RECORDING, RECORDED, HELD, REFUSED, FAILED = "recording", "recorded", "held", "refused", "failed"
 FINAL = frozenset({RECORDED, HELD, REFUSED})
 
+_STATUSES = Statuses(working=RECORDING, done=FINAL, failed=FAILED)
+
 
 class State(enum.Enum):
     OWNED = "owned"  # this delivery records it
@@ -73,12 +75,7 @@ class FirestoreLedger:
         self, db: firestore.Client, *, lease: timedelta, keep: timedelta, timeout: float
     ) -> None:
         self._claims = LeasedClaims(
-            db,
-            COLLECTION,
-            Statuses(working=RECORDING, done=FINAL, failed=FAILED),
-            lease=lease,
-            keep=keep,
-            timeout=timeout,
+            db, COLLECTION, _STATUSES, lease=lease, keep=keep, timeout=timeout
         )
 
     # The contract's id pattern is a valid Firestore document id as it is.
