@@ -126,9 +126,11 @@ class Visitor:
         self.auth = auth
         self.email = new_email()
 
-    def sign_up(self, *, on_the_form: bool = False) -> None:
+    def sign_up(self, *, on_the_form: bool = False, lands_on: str | None = "Pricing") -> None:
         """Creates an account and verifies it; ``on_the_form``: the sign-in form is already
-        open (the app asked for it), else the visitor opens it from the header."""
+        open (the app asked for it), else the visitor opens it from the header.
+        ``lands_on``: the heading shown once verified (None: the caller waits for what
+        follows, such as Checkout for a plan chosen before signing in)."""
         page = self.page
         if not on_the_form:
             page.goto(self.web)
@@ -149,7 +151,8 @@ class Visitor:
         mail.goto(link)
         mail.close()
         page.get_by_role("button", name="I have verified my email").click()
-        page.get_by_role("heading", name="Pricing").wait_for()
+        if lands_on is not None:
+            page.get_by_role("heading", name=lands_on).wait_for()
 
     def pay_on_checkout(self, card: str) -> None:
         page = self.page

@@ -43,15 +43,22 @@ def test_subscribe_through_checkout_with_3ds_and_access_turns_on_without_a_reloa
     icon = page.request.get(f"{visitor.web}/favicon.svg")
     assert icon.ok, "the app has a favicon"
     assert "svg" in icon.headers["content-type"]
+    # The plan and the promotion code chosen signed out go through sign-up and verification
+    # (which reloads the page) in the sign-in page's URL, and on to Checkout without
+    # choosing again (web/src/afterSignIn.ts).
+    page.get_by_label("Promotion code").fill("WELCOME20")
     page.get_by_role("button", name="Subscribe to Basic (monthly)").click()
     page.get_by_role("heading", name="Sign in").wait_for()
     expect(page.get_by_role("status")).to_have_text(
         "Sign in or create an account to subscribe to Basic."
     )
-    visitor.sign_up(on_the_form=True)
-
-    _subscribe(visitor, "Basic (monthly)")
-    expect(page.get_by_test_id("amount")).to_have_text("9.99 USD")
+    assert page.url.endswith("/signin?plan=price_basic_monthly&promotion_code=WELCOME20")
+    visitor.sign_up(on_the_form=True, lands_on=None)
+    page.wait_for_url(re.compile(r"/_standin/checkout/sessions/cs_"))
+    # Basic's $9.99 less WELCOME20's 20 % off the first invoice.
+    expect(page.get_by_role("heading", name="Subscribe to Basic")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Basic: 9.99 USD")
+    expect(page.get_by_test_id("amount")).to_have_text("7.99 USD")
     standin.post("/_standin/webhooks/pause")  # so the account page is seen before the webhook
     try:
         visitor.pay_on_checkout(THREE_D_SECURE)
@@ -144,6 +151,21 @@ def test_a_declined_card_shows_the_decline_and_leaves_no_subscription(
         params={"customer": customer.id, "status": "all"}
     )
     assert subscriptions.data == []
+
+    # A sign-in link names a plan the app does not sell, or a page elsewhere: refused in words,
+    # no Checkout started, the visitor stays in the app (web/src/afterSignIn.ts).
+    page.goto(f"{visitor.web}/signin?plan=price_not_sold")
+    expect(page.get_by_role("alert")).to_have_text(
+        "The plan you chose (price_not_sold) is not offered any more; choose one below."
+    )
+    expect(page).to_have_url(f"{visitor.web}/pricing")
+    page.goto(f"{visitor.web}/signin?next=https%3A%2F%2Fevil.example%2Faccount")
+    expect(page.get_by_role("alert")).to_contain_text(
+        'The link asks to open "https://evil.example/account" after sign-in'
+    )
+    expect(page).to_have_url(f"{visitor.web}/pricing")
+    sessions = standin.sdk.v1.checkout.sessions.list(params={"customer": customer.id})
+    assert len(sessions.data) == 1, "only the declined one: the refused links started none"
 
 
 def test_a_second_user_sees_none_of_the_first_users_data(

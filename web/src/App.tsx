@@ -8,6 +8,7 @@ import {
 } from "firebase/auth";
 import { doc, onSnapshot } from "firebase/firestore";
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { readAfterSignIn, signInPath, type AfterSignIn } from "./afterSignIn";
 import { createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
@@ -48,6 +49,14 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
   const [page, setPage] = useState<Page>(pageFromPath);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // Where sign-in leads (the sign-in page's URL carries it through a sign-up's reload).
+  const [after, setAfter] = useState<AfterSignIn>(() =>
+    pageFromPath() === "signin" ? readAfterSignIn(window.location.search) : { kind: "pricing" },
+  );
+  // A link whose plan or next page is refused says so at once, on the sign-in page.
+  useEffect(() => {
+    if (after.kind === "refused") setError(after.message);
+  }, [after]);
 
   useEffect(() => onAuthStateChanged(firebase.auth, setUser), [firebase.auth]);
   useEffect(() => {
@@ -65,17 +74,21 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
     [config.functions, firebase.auth],
   );
 
-  const go = (next: Page) => {
-    window.history.pushState(null, "", `/${next}`);
+  const go = (next: Page, path: string = `/${next}`) => {
+    window.history.pushState(null, "", path);
     setPage(next);
+    setAfter(next === "signin" ? readAfterSignIn(new URL(path, window.location.origin).search) : { kind: "pricing" });
     setError(null);
     setNotice(null);
   };
   const verified = Boolean(user?.emailVerified);
-  // Signed in (and verified) on the sign-in page: on to the plans.
-  const shown: Page = page === "signin" && verified ? "pricing" : page;
+  // Signed in (and verified) on the sign-in page: on to the page the link named, else to the
+  // plans (which go on to pay for a plan chosen before signing in).
+  const shown: Page = page === "signin" && verified ? (after.kind === "page" && after.path === "/account" ? "account" : "pricing") : page;
   useEffect(() => {
     if (shown !== page) {
+      // Replaced, not pushed: Back from Checkout returns to the plans, not to the sign-in
+      // link, which would start paying again.
       window.history.replaceState(null, "", `/${shown}`);
       setPage(shown);
     }
@@ -120,15 +133,17 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
           run={run}
           config={config}
           canSubscribe={verified}
-          onSignInNeeded={(plan) => {
-            go("signin");
+          onSignInNeeded={(plan, promotionCode) => {
+            go("signin", signInPath({ priceId: plan.price_id, promotionCode }));
             setNotice(`Sign in or create an account to subscribe to ${plan.product_name}.`);
           }}
+          chosen={after.kind === "plan" ? after.chosen : null}
+          onChosenHandled={() => setAfter({ kind: "pricing" })}
         />
       ) : !user ? (
         <SignIn firebase={firebase} run={run} />
       ) : !user.emailVerified ? (
-        <VerifyEmail user={user} run={run} authLog={config.emulators?.auth ? (config.emulators.authLog ?? ".devstack/logs/auth.log") : null} />
+        <VerifyEmail user={user} run={run} choseAPlan={after.kind === "plan"} authLog={config.emulators?.auth ? (config.emulators.authLog ?? ".devstack/logs/auth.log") : null} />
       ) : (
         <Account user={user} billing={billing} firebase={firebase} run={run} setNotice={setNotice} />
       )}
@@ -170,12 +185,23 @@ function SignIn({ firebase, run }: { firebase: Firebase; run: Run }) {
   );
 }
 
-function VerifyEmail({ user, run, authLog }: { user: User; run: Run; authLog: string | null }) {
+function VerifyEmail({
+  user,
+  run,
+  choseAPlan,
+  authLog,
+}: {
+  user: User;
+  run: Run;
+  choseAPlan: boolean;
+  authLog: string | null;
+}) {
   return (
     <div className="card">
       <h1>Verify your email</h1>
       <p>
         We sent a link to {user.email}. Receipts go to this address, so billing needs it verified.
+        {choseAPlan && " Then you go on to pay for the plan you chose."}
       </p>
       {authLog && (
         <p data-testid="local-link">

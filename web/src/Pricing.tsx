@@ -7,8 +7,13 @@
  * to try again, and tries again by itself after a back-off when the error is one worth
  * retrying; it never stays on "Loading plans…". When the functions answer their last good copy
  * during an outage (`stale`), the page says how old the prices are.
+ *
+ * A visitor who picks a plan signed out is sent to sign in with the plan (and the promotion
+ * code typed) in the URL (afterSignIn.ts); once signed in, this page is handed that choice
+ * and, when list-plans offers it, goes on to pay for it without another click.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { checkPromotionCode, offeredPlan, type ChosenPlan } from "./afterSignIn";
 import { BillingError, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import { PaymentForm, stripeFor } from "./elements";
@@ -140,15 +145,24 @@ export function Pricing({
   config,
   canSubscribe,
   onSignInNeeded,
+  chosen = null,
+  onChosenHandled,
 }: {
   billing: BillingClient;
   run: (action: () => Promise<void>) => Promise<void>;
   config: AppConfig;
   /** A signed-in user with a verified email; otherwise Subscribe asks for that first. */
   canSubscribe: boolean;
-  onSignInNeeded: (plan: Plan) => void;
+  onSignInNeeded: (plan: Plan, promotionCode: string | null) => void;
+  /** The plan picked before signing in: subscribed to once the plans are read. */
+  chosen?: ChosenPlan | null;
+  onChosenHandled?: () => void;
 }) {
   const [state, setState] = useState<PlansState>({ kind: "loading" });
+  const [code, setCode] = useState(chosen?.promotionCode ?? "");
+  const [continuing, setContinuing] = useState<string | null>(null);
+  // Once per choice, even where React runs an effect twice (StrictMode).
+  const handled = useRef<ChosenPlan | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [paying, setPaying] = useState<(Extract<Started, { kind: "elements" }> & { currency: string }) | null>(null);
   // Stripe's Payment Element where a publishable key is configured; the hosted Checkout page
@@ -171,20 +185,44 @@ export function Pricing({
     return () => clearTimeout(timer);
   }, [state, load]);
 
-  const subscribe = (plan: Plan) => {
-    if (!canSubscribe) return onSignInNeeded(plan);
+  const subscribe = (plan: Plan, typed: string) => {
+    const checked = checkPromotionCode(typed);
+    if ("message" in checked) {
+      return void run(async () => {
+        throw new Error(checked.message);
+      });
+    }
+    if (!canSubscribe) return onSignInNeeded(plan, checked.code);
     void run(async () => {
       setBusy(plan.price_id);
       try {
-        const started = await startSubscription(billing, path, plan.price_id);
+        const started = await startSubscription(billing, path, plan.price_id, checked.code);
         if (started.kind === "hosted") window.location.assign(started.url);
         else if (started.kind === "done") window.location.assign("/account?checkout=done");
         else setPaying({ ...started, currency: plan.currency });
       } finally {
         setBusy(null);
+        setContinuing(null);
       }
     });
   };
+
+  // Back from sign-in with a plan chosen before it: on to paying, if the plan is offered.
+  useEffect(() => {
+    if (!chosen || !canSubscribe || state.kind !== "ready" || handled.current === chosen) return;
+    handled.current = chosen;
+    onChosenHandled?.();
+    const found = offeredPlan(chosen, state.plans);
+    if ("message" in found) {
+      void run(async () => {
+        throw new Error(found.message);
+      });
+      return;
+    }
+    setContinuing(`${found.plan.product_name} (${intervalLabel(found.plan.interval, found.plan.interval_count)})`);
+    subscribe(found.plan, chosen.promotionCode ?? "");
+    // subscribe and run are read as they are now; `handled` makes this once per choice.
+  }, [chosen, canSubscribe, state]);
 
   if (paying && config.stripePublishableKey) {
     return (
@@ -203,7 +241,21 @@ export function Pricing({
   return (
     <section>
       <h1>Pricing</h1>
-      <PlansView state={state} busy={busy !== null} onRetry={() => void load()} onSubscribe={subscribe} />
+      {continuing && (
+        <p role="status" data-testid="continuing">
+          Going on to pay for {continuing}…
+        </p>
+      )}
+      <label className="promotion">
+        Promotion code (optional)
+        <input name="promotion_code" value={code} onChange={(e) => setCode(e.target.value)} autoComplete="off" />
+      </label>
+      <PlansView
+        state={state}
+        busy={busy !== null}
+        onRetry={() => void load()}
+        onSubscribe={(plan) => subscribe(plan, code)}
+      />
     </section>
   );
 }

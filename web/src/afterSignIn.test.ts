@@ -1,0 +1,103 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import {
+  NEXT_PAGES,
+  PRICE_ID,
+  PROMOTION_CODE,
+  checkPromotionCode,
+  offeredPlan,
+  readAfterSignIn,
+  signInPath,
+} from "./afterSignIn";
+import type { Schemas } from "./client";
+
+const basic = { price_id: "price_basic_monthly", product_name: "Basic" } as Schemas["Plan"];
+const pro = { price_id: "price_pro_monthly", product_name: "Pro" } as Schemas["Plan"];
+
+describe("the plan carried through sign-in", () => {
+  it("survives the trip: the sign-in link reads back as the plan and code chosen", () => {
+    const path = signInPath({ priceId: "price_pro_monthly", promotionCode: "WELCOME20" });
+    expect(path).toBe("/signin?plan=price_pro_monthly&promotion_code=WELCOME20");
+    expect(readAfterSignIn(new URL(path, "https://app.test").search)).toEqual({
+      kind: "plan",
+      chosen: { priceId: "price_pro_monthly", promotionCode: "WELCOME20" },
+    });
+    expect(readAfterSignIn(signInPath({ priceId: "price_basic_monthly", promotionCode: null }).split("?")[1]!)).toEqual({
+      kind: "plan",
+      chosen: { priceId: "price_basic_monthly", promotionCode: null },
+    });
+  });
+
+  it("goes on only to a plan list-plans offers: an unknown one is refused, saying so", () => {
+    expect(offeredPlan({ priceId: "price_pro_monthly", promotionCode: null }, [basic, pro])).toEqual({ plan: pro });
+    expect(offeredPlan({ priceId: "price_gone", promotionCode: null }, [basic, pro])).toEqual({
+      message: "The plan you chose (price_gone) is not offered any more; choose one below.",
+    });
+    expect(offeredPlan({ priceId: "price_basic_monthly", promotionCode: null }, [])).toHaveProperty("message");
+  });
+
+  it("refuses a plan that is not a price id (a URL, a script), with a message naming it", () => {
+    for (const plan of ["https://evil.example/pay", "javascript:alert(1)", "prod_basic", "price_", "", "price_a b"]) {
+      const read = readAfterSignIn(`?plan=${encodeURIComponent(plan)}`);
+      expect(read).toEqual({
+        kind: "refused",
+        message: `The link names a plan ${JSON.stringify(plan)} that is not one of ours; choose a plan below.`,
+      });
+    }
+  });
+
+  it("refuses a malformed promotion code instead of paying without the discount", () => {
+    const read = readAfterSignIn("?plan=price_basic_monthly&promotion_code=%3Cscript%3E");
+    expect(read.kind).toBe("refused");
+    expect(read).toHaveProperty("message", expect.stringContaining('The promotion code "<script>" cannot be right'));
+    expect(checkPromotionCode("  TEAM10 ")).toEqual({ code: "TEAM10" });
+    expect(checkPromotionCode("")).toEqual({ code: null });
+    expect(checkPromotionCode("x".repeat(65))).toHaveProperty("message");
+  });
+
+  it("cuts a long value short in the message", () => {
+    const read = readAfterSignIn(`?next=${"/a".repeat(100)}`);
+    expect(read.kind).toBe("refused");
+    expect(read).toHaveProperty("message", expect.stringContaining("…"));
+    expect((read as { message: string }).message.length).toBeLessThan(220);
+  });
+});
+
+describe("the page after sign-in (next)", () => {
+  it("is one of the app's own pages, by path", () => {
+    expect(readAfterSignIn("?next=/account")).toEqual({ kind: "page", path: "/account" });
+    expect(readAfterSignIn("?next=/pricing")).toEqual({ kind: "page", path: "/pricing" });
+    expect(readAfterSignIn("")).toEqual({ kind: "pricing" });
+  });
+
+  it("never a URL: a foreign address (or one that only looks like a path) is refused, saying so", () => {
+    for (const next of [
+      "https://evil.example/account",
+      "//evil.example/account",
+      "/\\evil.example",
+      "javascript:alert(1)",
+      "/account@evil.example",
+      "/account?x=1",
+      "/signin",
+      "https://app.test/account",
+    ]) {
+      expect(readAfterSignIn(`?next=${encodeURIComponent(next)}`)).toEqual({
+        kind: "refused",
+        message: `The link asks to open ${JSON.stringify(next)} after sign-in; only this app's own pages (${NEXT_PAGES.join(", ")}) can follow sign-in.`,
+      });
+    }
+  });
+});
+
+describe("the patterns", () => {
+  it("are the functions' own (openapi.yaml), so the app refuses nothing they accept", () => {
+    const contract = readFileSync(new URL("../../openapi.yaml", import.meta.url), "utf8");
+    const after = (field: string) => {
+      const patterns = [...contract.matchAll(new RegExp(`\\n( +)${field}:\\n(?:\\1 .*\\n)*?\\1 +pattern: (.*)`, "g"))].map((m) => m[2]);
+      expect(patterns.length, field).toBeGreaterThan(0);
+      return new Set(patterns);
+    };
+    expect(after("price_id")).toEqual(new Set([PRICE_ID.source]));
+    expect(after("promotion_code")).toEqual(new Set([PROMOTION_CODE.source.replace("{1,64}", "+")]));
+  });
+});
