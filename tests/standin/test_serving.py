@@ -74,7 +74,7 @@ def test_a_request_dropped_without_an_answer_is_logged_with_its_cause(
         raise TimeoutError("an upstream wait ran out")
 
     class Patient(KeepAliveRequestHandler):
-        timeout = 10 * PATIENCE_S  # an idle close can never be what the client meets here
+        timeout = int(10 * PATIENCE_S)  # an idle close can never be what the client meets here
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Patient)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
