@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -40,8 +41,18 @@ def shared_session(pool_size: int = POOL_SIZE) -> requests.Session:
     a TLS connection per thread that ever called Stripe, each opened at a cost. One session
     shares one connection pool (urllib3's pools are thread-safe). The thing a session does that
     is not thread-safe is updating its cookie jar, and Stripe's API needs no cookies: none are
-    kept."""
+    kept.
+
+    The session reads the process environment on every call only when a proxy is configured
+    there (``HTTPS_PROXY`` and the like, read once here: an instance's environment does not
+    change). Without one (a Cloud Function's default), requests' ``trust_env`` would look up
+    proxies and ``~/.netrc`` again on each call (about a tenth of a Stripe call's client CPU,
+    measured in docs/performance.md) and could only do harm: a ``~/.netrc`` entry for the API's
+    host would replace the secret key's ``Authorization`` header with its own credentials.
+    Stripe's CA bundle is passed per call by stripe-python, so ``REQUESTS_CA_BUNDLE`` was never
+    consulted either way."""
     session = requests.Session()
+    session.trust_env = bool(urllib.request.getproxies())
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
     session.mount("https://", adapter)

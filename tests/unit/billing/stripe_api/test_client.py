@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import SecretStr
 
 from billing.config import BillingSettings
 from billing.stripe_api.client import build
@@ -22,9 +25,13 @@ class Recorder:
 
     def __init__(self) -> None:
         self.ports: list[str] = []
+        self.authorizations: list[str] = []
+        self.hosts: list[str] = []
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         self.ports.append(str(environ["REMOTE_PORT"]))
+        self.authorizations.append(str(environ.get("HTTP_AUTHORIZATION")))
+        self.hosts.append(str(environ.get("HTTP_HOST")))
         body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -63,3 +70,48 @@ def test_request_threads_share_one_kept_connection(
         worker.join(30)
     assert len(app.ports) == 6
     assert len(set(app.ports)) == 1
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.lower() in PROXY_VARIABLES:
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_a_netrc_entry_for_the_api_host_does_not_replace_the_secret_key(
+    recorder: tuple[Recorder, str],
+    settings: BillingSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # requests' trust_env would send these credentials instead of the key (Basic auth from
+    # ~/.netrc replaces the Authorization header); without a proxy the session reads no
+    # environment, so the key is what Stripe sees.
+    app, url = recorder
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    key = "sk_test_" + "k" * 24
+    client = build(
+        settings.model_copy(update={"stripe_api_base": url, "stripe_secret_key": SecretStr(key)})
+    )
+    assert client.v1.customers.retrieve("cus_1").id == "cus_1"
+    assert app.authorizations == [f"Bearer {key}"]
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_a_proxy_in_the_environment_is_still_used(
+    recorder: tuple[Recorder, str], settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployment behind an egress proxy: the API's host is unreachable but through it.
+    app, url = recorder
+    monkeypatch.setenv("HTTP_PROXY", url)
+    client = build(settings.model_copy(update={"stripe_api_base": "http://stripe.invalid"}))
+    assert client.v1.customers.retrieve("cus_1").id == "cus_1"
+    assert app.hosts == ["stripe.invalid"]
