@@ -11,8 +11,8 @@ gunicorn's threaded worker, locally and on Cloud Run alike):
   closing one; a silent client makes each wait.
 - A body that arrives slowly blocks its thread in ``recv`` with no timeout at all.
 
-So a body is read with a deadline (a timer that shuts the socket's read side, which wakes a
-blocked ``recv``), only up to the limit, and a body the function did not read to its end is
+So a body is read with a deadline (when it passes, the socket's read side is shut, which
+wakes a blocked ``recv``), only up to the limit, and a body the function did not read to its end is
 *abandoned*: the request's stream is replaced by an empty one (functions-framework then reads
 nothing) and the read side of the connection is shut, so gunicorn sees the end of the input
 at once and closes the connection instead of draining it.
@@ -21,9 +21,13 @@ at once and closes the connection instead of draining it.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import io
+import itertools
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 import flask
 
@@ -47,6 +51,70 @@ def _stop_reading(sock: socket.socket | None) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RD)
+
+
+class _Deadline:
+    __slots__ = ("action", "cancelled")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.cancelled = False
+
+
+class Watchdog:
+    """Runs an action when its deadline passes unless cancelled first: one daemon thread per
+    instance for every request's body deadline.
+
+    A ``threading.Timer`` per request started an OS thread for each body and woke it again
+    to cancel it; that was most of the body read's CPU (docs/performance.md). Here arming a
+    deadline is a heap push, and cancelling it a flag: the thread skips cancelled deadlines
+    when it wakes, and it is woken early only for a deadline sooner than the one it sleeps
+    towards."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._wake_at = float("inf")  # what the thread sleeps towards (inf: no deadline)
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, action: Callable[[], None]) -> _Deadline:
+        deadline = _Deadline(action)
+        at = time.monotonic() + seconds
+        with self._cond:
+            heapq.heappush(self._heap, (at, next(self._order), deadline))
+            if self._thread is None:  # per process: started after gunicorn forks its worker
+                self._thread = threading.Thread(
+                    target=self._run, name="billing-body-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif at < self._wake_at:
+                self._cond.notify()
+        return deadline
+
+    @staticmethod
+    def cancel(deadline: _Deadline) -> None:
+        deadline.cancelled = True
+
+    def _run(self) -> None:
+        while True:
+            due: list[_Deadline] = []
+            with self._cond:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].cancelled or self._heap[0][0] <= now):
+                    _, _, deadline = heapq.heappop(self._heap)
+                    if not deadline.cancelled:
+                        due.append(deadline)
+                if not due:
+                    self._wake_at = self._heap[0][0] if self._heap else float("inf")
+                    self._cond.wait(None if not self._heap else self._wake_at - now)
+                    self._wake_at = 0.0  # awake: any new deadline is seen on the next pass
+            for deadline in due:
+                with contextlib.suppress(Exception):  # one failed action must not stop the rest
+                    deadline.action()
+
+
+_watchdog = Watchdog()
 
 
 def has_body(request: flask.Request) -> bool:
@@ -84,9 +152,7 @@ def read_body(request: flask.Request, limit: int, *, timeout: float) -> bytes:
         expired.set()
         _stop_reading(sock)
 
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
+    timer = _watchdog.arm(timeout, expire)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -102,7 +168,7 @@ def read_body(request: flask.Request, limit: int, *, timeout: float) -> bytes:
     else:
         broken = declared is not None and size < declared
     finally:
-        timer.cancel()
+        _watchdog.cancel(timer)
     if broken and expired.is_set():
         raise RequestTimeout(f"The request body did not arrive within {timeout:g} seconds.")
     if size > limit:  # a chunked body, whose length nobody declared

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import socket
+import threading
 
 import flask
 import pytest
 
 from billing.errors import BadRequest, PayloadTooLarge
-from billing.http.body import abandon_unread, read_body
+from billing.http import body
+from billing.http.body import Watchdog, abandon_unread, read_body
 
 LIMIT = 64
 
@@ -70,3 +73,43 @@ def test_an_unread_body_is_abandoned_whatever_the_answer() -> None:
     abandon_unread(request)  # say a 405, answered before anyone read the body
     assert request.get_data() == b""
     assert source.tell() == 0
+
+
+def test_the_watchdog_runs_a_deadline_that_passes_and_never_a_cancelled_one() -> None:
+    watchdog = Watchdog()
+    fired: list[str] = []
+    done = threading.Event()
+    far = watchdog.arm(600, lambda: fired.append("far"))
+    cancelled = watchdog.arm(0.05, lambda: fired.append("cancelled"))
+    # Armed after a later one: the thread, asleep until the far deadline, must be woken.
+
+    def sooner() -> None:
+        fired.append("sooner")
+        done.set()
+
+    watchdog.arm(0.1, sooner)
+    watchdog.cancel(cancelled)
+    assert done.wait(30), "a deadline that passed did not run in time"
+    assert fired == ["sooner"]
+    watchdog.cancel(far)
+
+
+def test_a_body_read_in_time_leaves_its_connection_open() -> None:
+    server_end, client_end = socket.socketpair()
+    try:
+        before = threading.active_count()
+        for _ in range(20):
+            request = _request(b'{"a": 1}', **{"gunicorn.socket": server_end})
+            assert read_body(request, LIMIT, timeout=0.05) == b'{"a": 1}'
+        # One watchdog thread at most, however many bodies are read (a thread per body before).
+        assert threading.active_count() <= before + 1
+        passed = threading.Event()
+        body._watchdog.arm(0.1, passed.set)  # due after every deadline of the reads above
+        assert passed.wait(30)
+        # Had a deadline of a body read in time run, it would have shut this read side.
+        client_end.sendall(b"next request")
+        server_end.settimeout(30)
+        assert server_end.recv(64) == b"next request"
+    finally:
+        server_end.close()
+        client_end.close()
