@@ -31,13 +31,15 @@ carries on to the cheaper plan with its remaining duration, as an immediate chan
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
-from stripe.params import SubscriptionScheduleUpdateParams
 
 from billing.config import BillingSettings
 from billing.operations._plan_items import is_metered
+
+if TYPE_CHECKING:
+    from stripe.params import SubscriptionScheduleUpdateParams
 
 _LIVE = ("not_started", "active")  # the statuses a schedule can be released or updated in
 PERIODS_A_YEAR = {

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import stripe
 from pydantic import Field, StringConstraints
-from stripe.params import CustomerCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import EMAIL_REQUIRED, EMAIL_UNVERIFIED, BadRequest
 from billing.state.customers import CustomerRecord
+
+if TYPE_CHECKING:
+    from stripe.params import CustomerCreateParams
 
 log = logging.getLogger(__name__)
 

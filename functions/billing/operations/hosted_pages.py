@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import stripe
 from pydantic import Field
-from stripe.params.checkout import SessionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import Conflict, NotConfigured
@@ -31,6 +30,7 @@ from billing.operations._promotions import DiscountSummary, Promotion, Promotion
 
 if TYPE_CHECKING:
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionCreateParams
+    from stripe.params.checkout import SessionCreateParams
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import stripe
 from pydantic import Field
-from stripe.params import InvoiceListParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import NOT_PAYABLE, Conflict, NotFound
@@ -23,6 +22,9 @@ from billing.operations._ownership import (
 from billing.statuses import ENDED
 from billing.translate import card_error
 from core.parallel import Background
+
+if TYPE_CHECKING:
+    from stripe.params import InvoiceListParams
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import stripe
 from pydantic import Field
-from stripe.params import SetupIntentCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.operations._cards import make_default, own_payment_method
 from billing.operations._ownership import PaymentMethodId, customer_id, id_of, owned
 from billing.operations._views import PaymentMethodSummary, payment_method_summary
+
+if TYPE_CHECKING:
+    from stripe.params import SetupIntentCreateParams
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import stripe
 from pydantic import Field
-from stripe.params import InvoiceCreatePreviewParams, SubscriptionUpdateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import sync
@@ -64,6 +63,9 @@ from billing.operations._promotions import (
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ENDED
 from billing.translate import decline
+
+if TYPE_CHECKING:
+    from stripe.params import InvoiceCreatePreviewParams, SubscriptionUpdateParams
 
 log = logging.getLogger(__name__)
 

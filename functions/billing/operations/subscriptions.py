@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import stripe
 from pydantic import Field
-from stripe.params import SubscriptionCreateParams
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.entitlements import sync
@@ -47,6 +46,9 @@ from billing.statuses import ABANDONED, ENDED, LIVE
 from billing.stripe_api import raw
 from billing.stripe_api.client import replayed
 from core import parallel
+
+if TYPE_CHECKING:
+    from stripe.params import SubscriptionCreateParams
 
 log = logging.getLogger(__name__)
 
