@@ -156,7 +156,7 @@ def test_a_declined_card_shows_the_decline_and_leaves_no_subscription(
     # no Checkout started, the visitor stays in the app (web/src/afterSignIn.ts).
     page.goto(f"{visitor.web}/signin?plan=price_not_sold")
     expect(page.get_by_role("alert")).to_have_text(
-        "The plan you chose (price_not_sold) is not offered any more; choose one below."
+        'The plan "price_not_sold" is not one we offer now; choose one below.'
     )
     expect(page).to_have_url(f"{visitor.web}/pricing")
     page.goto(f"{visitor.web}/signin?next=https%3A%2F%2Fevil.example%2Faccount")
@@ -164,8 +164,20 @@ def test_a_declined_card_shows_the_decline_and_leaves_no_subscription(
         'The link asks to open "https://evil.example/account" after sign-in'
     )
     expect(page).to_have_url(f"{visitor.web}/pricing")
+    # A link naming a plan we do sell, opened signed in but not chosen in this tab (a mail, a
+    # forged link): shown, and paid for only on a click; going on by itself would start a
+    # Checkout (and end the one open) for whoever opens it.
+    page.goto(f"{visitor.web}/signin?plan=price_basic_monthly&promotion_code=WELCOME20")
+    expect(page.get_by_test_id("link-asks")).to_contain_text(
+        "The link you opened asks to subscribe you to Basic (monthly) with the promotion code "
+        "WELCOME20. Continue only if you meant to."
+    )
+    expect(page).to_have_url(f"{visitor.web}/pricing")
     sessions = standin.sdk.v1.checkout.sessions.list(params={"customer": customer.id})
-    assert len(sessions.data) == 1, "only the declined one: the refused links started none"
+    assert len(sessions.data) == 1, "only the declined one: the links started none"
+    page.get_by_role("button", name="Continue to payment").click()
+    page.wait_for_url(re.compile(r"/_standin/checkout/sessions/cs_"))
+    expect(page.get_by_test_id("amount")).to_have_text("7.99 USD")
 
 
 def test_a_second_user_sees_none_of_the_first_users_data(

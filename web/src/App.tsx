@@ -8,7 +8,7 @@ import {
 } from "firebase/auth";
 import { doc, onSnapshot } from "firebase/firestore";
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { readAfterSignIn, signInPath, type AfterSignIn } from "./afterSignIn";
+import { readAfterSignIn, rememberChoice, signInPath, type AfterSignIn } from "./afterSignIn";
 import { createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
@@ -134,6 +134,8 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
           config={config}
           canSubscribe={verified}
           onSignInNeeded={(plan, promotionCode) => {
+            // This tab chose it: once signed in, it goes on to pay without another click.
+            rememberChoice({ priceId: plan.price_id, promotionCode });
             go("signin", signInPath({ priceId: plan.price_id, promotionCode }));
             setNotice(`Sign in or create an account to subscribe to ${plan.product_name}.`);
           }}

@@ -10,10 +10,11 @@
  *
  * A visitor who picks a plan signed out is sent to sign in with the plan (and the promotion
  * code typed) in the URL (afterSignIn.ts); once signed in, this page is handed that choice
- * and, when list-plans offers it, goes on to pay for it without another click.
+ * and, when list-plans offers it, goes on to pay for it without another click. A plan link
+ * this tab did not make (a mail, a forged link) is only offered, with a button to continue.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
-import { checkPromotionCode, offeredPlan, type ChosenPlan } from "./afterSignIn";
+import { checkPromotionCode, choseHere, linkAsks, offeredPlan, type ChosenPlan } from "./afterSignIn";
 import { BillingError, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import { PaymentForm, stripeFor } from "./elements";
@@ -161,6 +162,8 @@ export function Pricing({
   const [state, setState] = useState<PlansState>({ kind: "loading" });
   const [code, setCode] = useState(chosen?.promotionCode ?? "");
   const [continuing, setContinuing] = useState<string | null>(null);
+  // A plan link not chosen in this tab: shown, paid for only when the visitor clicks.
+  const [asked, setAsked] = useState<{ plan: Plan; promotionCode: string | null; text: string } | null>(null);
   // Once per choice, even where React runs an effect twice (StrictMode).
   const handled = useRef<ChosenPlan | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -219,7 +222,12 @@ export function Pricing({
       });
       return;
     }
-    setContinuing(`${found.plan.product_name} (${intervalLabel(found.plan.interval, found.plan.interval_count)})`);
+    const label = intervalLabel(found.plan.interval, found.plan.interval_count);
+    if (!choseHere(chosen)) {
+      setAsked({ plan: found.plan, promotionCode: chosen.promotionCode, text: linkAsks(found.plan, label, chosen.promotionCode) });
+      return;
+    }
+    setContinuing(`${found.plan.product_name} (${label})`);
     subscribe(found.plan, chosen.promotionCode ?? "");
     // subscribe and run are read as they are now; `handled` makes this once per choice.
   }, [chosen, canSubscribe, state]);
@@ -245,6 +253,25 @@ export function Pricing({
         <p role="status" data-testid="continuing">
           Going on to pay for {continuing}…
         </p>
+      )}
+      {asked && (
+        <div className="card" data-testid="link-asks">
+          <p>{asked.text}</p>
+          <div className="row">
+            <button
+              disabled={busy !== null}
+              onClick={() => {
+                setAsked(null);
+                subscribe(asked.plan, asked.promotionCode ?? "");
+              }}
+            >
+              Continue to payment
+            </button>
+            <button className="link" onClick={() => setAsked(null)}>
+              Choose another plan
+            </button>
+          </div>
+        </div>
       )}
       <label className="promotion">
         Promotion code (optional)

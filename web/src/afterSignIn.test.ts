@@ -5,8 +5,11 @@ import {
   PRICE_ID,
   PROMOTION_CODE,
   checkPromotionCode,
+  choseHere,
+  linkAsks,
   offeredPlan,
   readAfterSignIn,
+  rememberChoice,
   signInPath,
 } from "./afterSignIn";
 import type { Schemas } from "./client";
@@ -31,7 +34,7 @@ describe("the plan carried through sign-in", () => {
   it("goes on only to a plan list-plans offers: an unknown one is refused, saying so", () => {
     expect(offeredPlan({ priceId: "price_pro_monthly", promotionCode: null }, [basic, pro])).toEqual({ plan: pro });
     expect(offeredPlan({ priceId: "price_gone", promotionCode: null }, [basic, pro])).toEqual({
-      message: "The plan you chose (price_gone) is not offered any more; choose one below.",
+      message: 'The plan "price_gone" is not one we offer now; choose one below.',
     });
     expect(offeredPlan({ priceId: "price_basic_monthly", promotionCode: null }, [])).toHaveProperty("message");
   });
@@ -41,7 +44,7 @@ describe("the plan carried through sign-in", () => {
       const read = readAfterSignIn(`?plan=${encodeURIComponent(plan)}`);
       expect(read).toEqual({
         kind: "refused",
-        message: `The link names a plan ${JSON.stringify(plan)} that is not one of ours; choose a plan below.`,
+        message: `The link names a plan "${plan.replace(" ", "%20")}" that is not one of ours; choose a plan below.`,
       });
     }
   });
@@ -49,7 +52,7 @@ describe("the plan carried through sign-in", () => {
   it("refuses a malformed promotion code instead of paying without the discount", () => {
     const read = readAfterSignIn("?plan=price_basic_monthly&promotion_code=%3Cscript%3E");
     expect(read.kind).toBe("refused");
-    expect(read).toHaveProperty("message", expect.stringContaining('The promotion code "<script>" cannot be right'));
+    expect(read).toHaveProperty("message", expect.stringContaining('The promotion code "%3Cscript%3E" cannot be right'));
     expect(checkPromotionCode("  TEAM10 ")).toEqual({ code: "TEAM10" });
     expect(checkPromotionCode("")).toEqual({ code: null });
     expect(checkPromotionCode("x".repeat(65))).toHaveProperty("message");
@@ -83,9 +86,57 @@ describe("the page after sign-in (next)", () => {
     ]) {
       expect(readAfterSignIn(`?next=${encodeURIComponent(next)}`)).toEqual({
         kind: "refused",
-        message: `The link asks to open ${JSON.stringify(next)} after sign-in; only this app's own pages (${NEXT_PAGES.join(", ")}) can follow sign-in.`,
+        message: `The link asks to open "${next}" after sign-in; only this app's own pages (${NEXT_PAGES.join(", ")}) can follow sign-in.`,
       });
     }
+  });
+});
+
+describe("what a refusal shows", () => {
+  it("shows a link's value percent-encoded, never as the author's prose or a look-alike", () => {
+    const scam = readAfterSignIn(`?next=${encodeURIComponent("Your account is locked. Call +1 800 555 0100 now")}`);
+    expect(scam).toHaveProperty("message", expect.stringContaining('"Your%20account%20is%20locked.%20Call%20+1%20800'));
+    expect(scam).toHaveProperty("message", expect.not.stringContaining("account is locked"));
+    // A Cyrillic a, a right-to-left override, a quote, a newline: none shown as itself.
+    const lookAlike = readAfterSignIn(`?next=${encodeURIComponent("/\u0430ccount\u202e\"\n")}`);
+    expect(lookAlike).toHaveProperty("message", expect.stringContaining('"/%D0%B0ccount%E2%80%AE%22%0A"'));
+    // A lone surrogate (typed; a URL's query never decodes to one) is shown, not thrown on.
+    expect(checkPromotionCode("A\ud800")).toHaveProperty("message", expect.stringContaining('"A%EF%BF%BD"'));
+  });
+});
+
+describe("going on to pay once signed in", () => {
+  const memory = () => {
+    const held = new Map<string, string>();
+    return {
+      getItem: (key: string) => held.get(key) ?? null,
+      setItem: (key: string, value: string) => void held.set(key, value),
+      removeItem: (key: string) => void held.delete(key),
+    };
+  };
+  const chosen = { priceId: "price_basic_monthly", promotionCode: "WELCOME20" };
+
+  it("goes on by itself only for the choice this tab made, once", () => {
+    const tab = memory();
+    rememberChoice(chosen, tab);
+    expect(choseHere({ ...chosen, promotionCode: null }, tab)).toBe(false); // another code
+    rememberChoice(chosen, tab);
+    expect(choseHere({ ...chosen, priceId: "price_pro_monthly" }, tab)).toBe(false); // another plan
+    rememberChoice(chosen, tab);
+    expect(choseHere(chosen, tab)).toBe(true);
+    expect(choseHere(chosen, tab)).toBe(false); // spent: opening the link again asks
+  });
+
+  it("asks for a click for a link from anywhere else (or with no storage), saying what it asks", () => {
+    expect(choseHere(chosen, memory())).toBe(false);
+    expect(choseHere(chosen, null)).toBe(false);
+    const broken = { getItem: () => { throw new Error("SecurityError"); }, setItem: () => { throw new Error("QuotaExceeded"); }, removeItem: () => undefined };
+    rememberChoice(chosen, broken);
+    expect(choseHere(chosen, broken)).toBe(false);
+    expect(choseHere(chosen)).toBe(false); // no window here: not this tab's choice
+    expect(linkAsks(basic, "monthly", "WELCOME20")).toBe(
+      "The link you opened asks to subscribe you to Basic (monthly) with the promotion code WELCOME20. Continue only if you meant to.",
+    );
   });
 });
 

@@ -44,9 +44,28 @@ export type AfterSignIn =
   | { kind: "page"; path: NextPage }
   | { kind: "refused"; message: string };
 
-/** A value from the URL, quoted and cut short, for a message. */
+/** Characters a link's value is shown with as they are; any other (a space, a quote, a letter
+ * from another script that looks like a Latin one, a control or direction mark) is shown
+ * percent-encoded, as in a URL. */
+const SHOWN_AS_IS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%\\]$/;
+
+function percentEncoded(char: string): string {
+  try {
+    return encodeURIComponent(char);
+  } catch {
+    return "%EF%BF%BD"; // a lone surrogate: encodeURIComponent refuses it
+  }
+}
+
+/**
+ * A value from the URL, for a message: quoted, percent-encoded beyond URL characters and cut
+ * short. The link's author chose it, so it is never shown as prose: a `next` of "Your account
+ * is locked, call ..." reads "Your%20account%20is%20locked..." in the refusal, and a look-alike
+ * such as "/\u0430ccount" (a Cyrillic a) reads "/%D0%B0ccount", not "/account".
+ */
 function quoted(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  const shown = Array.from(value, (char) => (SHOWN_AS_IS.test(char) ? char : percentEncoded(char))).join("");
+  return `"${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}"`;
 }
 
 /** The promotion code a visitor typed: trimmed, empty means none; a message when malformed. */
@@ -94,11 +113,60 @@ export function readAfterSignIn(search: string): AfterSignIn {
   return { kind: "pricing" };
 }
 
-/** The plan `chosen` names, if list-plans offers it; otherwise why not, in words. */
+/** The plan `chosen` names, if list-plans offers it; otherwise why not, in words (the link may
+ * never have named a plan we sell, or the plan was withdrawn while the visitor signed up). */
 export function offeredPlan(chosen: ChosenPlan, plans: Plan[]): { plan: Plan } | { message: string } {
   const plan = plans.find((offered) => offered.price_id === chosen.priceId);
   if (plan === undefined) {
-    return { message: `The plan you chose (${chosen.priceId}) is not offered any more; choose one below.` };
+    return { message: `The plan ${quoted(chosen.priceId)} is not one we offer now; choose one below.` };
   }
   return { plan };
+}
+
+/**
+ * Goes on to pay only for a choice made in this tab. The pricing page's Subscribe, signed out,
+ * remembers the choice here (sessionStorage: one tab, kept through the reload that verifying
+ * the address does) before sending the visitor to sign in; once signed in, a plan link that
+ * matches it goes on to pay without another click. Any other plan link (a mail, a forged link,
+ * opened by someone already signed in) is only offered: the visitor clicks to continue. Going
+ * on by itself would let a link start a Checkout or a subscription for whoever opens it: on the
+ * Payment Element path, create-subscription with a trial, a 100 % code or customer credit makes
+ * a live subscription at once (and spends the customer's one trial) without a click.
+ */
+const CHOSEN_HERE = "billing.planChosenBeforeSignIn";
+
+export type ChoiceStore = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+
+function thisTab(): ChoiceStore | null {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null; // no window (tests) or storage disabled: every plan link asks for a click
+  }
+}
+
+/** Remembers that this tab chose `chosen` (the pricing page's Subscribe, signed out). */
+export function rememberChoice(chosen: ChosenPlan, store: ChoiceStore | null = thisTab()): void {
+  try {
+    store?.setItem(CHOSEN_HERE, signInPath(chosen));
+  } catch {
+    // Storage full or refused: the visitor confirms with a click instead.
+  }
+}
+
+/** Whether this tab chose `chosen` itself; the record is spent, so it answers true once. */
+export function choseHere(chosen: ChosenPlan, store: ChoiceStore | null = thisTab()): boolean {
+  try {
+    const mine = store?.getItem(CHOSEN_HERE) === signInPath(chosen);
+    store?.removeItem(CHOSEN_HERE);
+    return mine;
+  } catch {
+    return false;
+  }
+}
+
+/** What a plan link not chosen in this tab asks, before the visitor clicks to continue. */
+export function linkAsks(plan: Plan, label: string, promotionCode: string | null): string {
+  const code = promotionCode ? ` with the promotion code ${promotionCode}` : "";
+  return `The link you opened asks to subscribe you to ${plan.product_name} (${label})${code}. Continue only if you meant to.`;
 }
