@@ -19,7 +19,8 @@ source fails.
   ``retry_after_failure`` seconds, so an instance holding a copy does not hammer an outage
   with every page view. With no copy, or one older than ``stale_limit``, the error is raised:
   an instance without a copy (a cold one) asks the source on each request, and its callers
-  get the error (list-plans: 503 with Retry-After, which the app waits out).
+  get the error (list-plans: 503 with Retry-After; the example app retries after its own
+  back-off, 2 s first, and does not read the header).
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ def test_stripe_down_serves_the_last_good_copy_and_503_only_without_one(
         response = _get(url)
         assert response.status_code == 503, "an instance that never read the catalog"
         assert response.headers["Cache-Control"] == "no-store"
+        # The outage's answer says when to come back (errors.UpstreamUnavailable).
+        assert int(response.headers["Retry-After"]) > 0
         faults.clear_faults()
         good = _get(url)
         assert good.status_code == 200
