@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.api_core.exceptions import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    NotFound,
+    ServiceUnavailable,
+)
 from google.cloud import firestore
 
 from core import call_counts
@@ -49,12 +55,16 @@ class LastUpdate:
 
 class FakeDb:
     """One collection's documents: path -> (fields, update time). ``before`` runs a hook once
-    before the named operation (``get`` or ``update``), to interleave another claimant."""
+    before the named operation (``create``, ``get`` or ``update``), to interleave another
+    claimant or to fail it unwritten; ``after`` once after a write is stored (a failure there:
+    written, but its answer lost). ``calls`` keeps each call's operation and keyword arguments."""
 
     def __init__(self) -> None:
         self.docs: dict[str, tuple[dict[str, Any], int]] = {}
         self._times = itertools.count(1)
         self.before: dict[str, Callable[[], None]] = {}
+        self.after: dict[str, Callable[[], None]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def collection(self, name: str) -> FakeCollection:
         return FakeCollection(self, name)
@@ -66,8 +76,10 @@ class FakeDb:
     def fields(self, key: str) -> dict[str, Any]:
         return self.docs[f"claims/{key}"][0]
 
-    def hook(self, operation: str) -> None:
-        hook = self.before.pop(operation, None)
+    def hook(self, operation: str, when: str = "before", **kwargs: Any) -> None:
+        if when == "before":
+            self.calls.append((operation, kwargs))
+        hook = (self.before if when == "before" else self.after).pop(operation, None)
         if hook is not None:
             hook()
 
@@ -85,12 +97,13 @@ class FakeRef:
         self._db, self._path = db, path
 
     def create(self, data: dict[str, Any], *, timeout: float, retry: Any) -> WriteResult:
+        self._db.hook("create", timeout=timeout, retry=retry)
         if self._path in self._db.docs:
             raise AlreadyExists(self._path)
-        return self._write(dict(data))
+        return self._write("create", dict(data))
 
     def get(self, *, timeout: float, retry: Any) -> Snapshot:
-        self._db.hook("get")
+        self._db.hook("get", timeout=timeout, retry=retry)
         if self._path not in self._db.docs:
             return Snapshot(False, None, None)
         data, version = self._db.docs[self._path]
@@ -104,7 +117,7 @@ class FakeRef:
         timeout: float,
         retry: Any,
     ) -> WriteResult:
-        self._db.hook("update")
+        self._db.hook("update", timeout=timeout, retry=retry)
         if self._path not in self._db.docs:
             raise NotFound(self._path)
         data, version = self._db.docs[self._path]
@@ -116,12 +129,20 @@ class FakeRef:
                 data[field] = data.get(field, 0) + value.value
             else:
                 data[field] = value
-        return self._write(data)
+        return self._write("update", data)
 
-    def _write(self, data: dict[str, Any]) -> WriteResult:
+    def _write(self, operation: str, data: dict[str, Any]) -> WriteResult:
         version = next(self._db._times)
         self._db.docs[self._path] = (data, version)
+        self._db.hook(operation, "after")
         return WriteResult(version)
+
+
+def fails(error: Exception) -> Callable[[], None]:
+    def hook() -> None:
+        raise error
+
+    return hook
 
 
 @pytest.fixture
@@ -249,3 +270,80 @@ def test_names_that_would_blur_the_states_are_refused(db: FakeDb) -> None:
         claims_on(db).finish("k", "working", T0, {})
     with pytest.raises(ValueError, match="positive"):
         LeasedClaims(db, "c", STATUSES, lease=timedelta(0), keep=KEEP, timeout=5)  # type: ignore[arg-type]
+
+
+def test_a_takeover_renews_the_lease_so_no_other_delivery_takes_it_meanwhile(db: FakeDb) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {})  # its delivery died
+    later = T0 + timedelta(hours=1)
+    assert claims.claim("k", later, {}).outcome is Outcome.OWNED
+    assert db.fields("k")["lease_until"] == later + LEASE
+    during = claims.claim("k", later + LEASE - timedelta(microseconds=1), {})
+    assert (during.outcome, during.lease_until) == (Outcome.IN_FLIGHT, later + LEASE)
+    assert db.fields("k")["attempts"] == 2
+
+
+def test_a_finished_claim_is_kept_for_keep_from_its_finish(db: FakeDb) -> None:
+    claims = claims_on(db)
+    claims.claim("k", T0, {})
+    finished = T0 + timedelta(days=3)  # a claim retried for days before it was done
+    claims.finish("k", "done", finished, {})
+    assert db.fields("k")["expire_at"] == finished + KEEP
+
+
+def test_firestore_failing_mid_claim_is_an_error_and_never_a_second_owner(db: FakeDb) -> None:
+    """Each failure reaches the caller as the error (both answer it 503: Pub/Sub delivers it
+    again), never as an outcome; a write whose answer was lost is a live claim that nobody
+    knows it owns, so the next delivery waits for its lease, then takes it over once."""
+    claims = claims_on(db)
+    almost = timedelta(microseconds=1)
+    # The create refused, unwritten: nothing is held, the next delivery claims afresh.
+    db.before["create"] = fails(ServiceUnavailable("down"))
+    with pytest.raises(ServiceUnavailable):
+        claims.claim("k", T0, {})
+    assert db.docs == {}
+    # The create written, its answer lost.
+    db.after["create"] = fails(DeadlineExceeded("no answer"))
+    with pytest.raises(DeadlineExceeded):
+        claims.claim("k", T0, {})
+    assert claims.claim("k", T0 + LEASE - almost, {}).outcome is Outcome.IN_FLIGHT
+    # The read fails: nothing is written.
+    db.before["get"] = fails(ServiceUnavailable("down"))
+    with pytest.raises(ServiceUnavailable):
+        claims.claim("k", T0 + LEASE, {})
+    assert db.fields("k")["attempts"] == 1
+    # The takeover refused, unwritten: the lapsed claim is still there to take.
+    db.before["update"] = fails(ServiceUnavailable("down"))
+    with pytest.raises(ServiceUnavailable):
+        claims.claim("k", T0 + LEASE, {})
+    assert db.fields("k")["attempts"] == 1
+    # The takeover written, its answer lost: its new lease holds the next delivery off.
+    db.after["update"] = fails(DeadlineExceeded("no answer"))
+    with pytest.raises(DeadlineExceeded):
+        claims.claim("k", T0 + LEASE, {})
+    assert db.fields("k")["attempts"] == 2
+    assert claims.claim("k", T0 + 2 * LEASE - almost, {}).outcome is Outcome.IN_FLIGHT
+    owner = claims.claim("k", T0 + 2 * LEASE, {})
+    assert (owner.outcome, db.fields("k")["attempts"]) == (Outcome.OWNED, 3)
+    # A failed release is the caller's to ignore (the lease then lapses on its own), a failed
+    # finish its to handle (the work is done but not marked): both reach it, nothing changes.
+    db.before["update"] = fails(ServiceUnavailable("down"))
+    with pytest.raises(ServiceUnavailable):
+        claims.release("k", owner.version, T0 + 2 * LEASE, "smtp")
+    db.before["update"] = fails(ServiceUnavailable("down"))
+    with pytest.raises(ServiceUnavailable):
+        claims.finish("k", "done", T0 + 2 * LEASE, {})
+    assert db.fields("k")["status"] == "working"
+    assert claims.claim("k", T0 + 3 * LEASE - almost, {}).outcome is Outcome.IN_FLIGHT
+
+
+def test_every_round_trip_is_bounded_by_the_timeout_retries_included(db: FakeDb) -> None:
+    claims = claims_on(db)  # timeout=5
+    taken = claims.claim("k", T0, {})  # create
+    claims.claim("k", T0, {})  # create, get
+    claims.claim("k", T0 + LEASE, {})  # create, get, update
+    claims.release("k", taken.version, T0, "stale")
+    claims.finish("k", "done", T0, {})
+    assert [op for op, _ in db.calls].count("update") == 3
+    for op, kwargs in db.calls:
+        assert (op, kwargs["timeout"], kwargs["retry"].timeout) == (op, 5, 5)
