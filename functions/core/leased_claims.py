@@ -55,6 +55,11 @@ from core import call_counts
 from core.firestore import firestore_retry
 
 FAILED = "failed"
+# The fields these rules read and write: a caller's own fields may not name them, or a claim's
+# details (or a finish's fields) could set its status or lease around the rules.
+OWN_FIELDS = frozenset(
+    {"status", "lease_until", "claimed_at", "attempts", "expire_at", "last_error"}
+)
 
 
 class Outcome(enum.Enum):
@@ -83,6 +88,11 @@ class Statuses:
     def __post_init__(self) -> None:
         if self.working in self.done or self.failed in self.done or self.working == self.failed:
             raise ValueError(f"working, failed and done statuses overlap: {self}")
+
+
+def _theirs(fields: Mapping[str, Any], what: str) -> None:
+    if clash := sorted(OWN_FIELDS & fields.keys()):
+        raise ValueError(f"{what} may not set the claim's own fields: {', '.join(clash)}")
 
 
 class LeasedClaims:
@@ -125,6 +135,8 @@ class LeasedClaims:
         """Claims ``key`` at ``now``; ``details`` are written with a new claim, ``same`` too,
         and an existing claim whose ``same`` fields differ is a CONFLICT."""
         same = same or {}
+        _theirs(details, "details")
+        _theirs(same, "same")
         ref = self._ref(key)
         lease_until = now + self._lease
         held = {"status": self._statuses.working, "lease_until": lease_until, "claimed_at": now}
@@ -165,6 +177,7 @@ class LeasedClaims:
         """Marks the work done (``status``, one of the done statuses), keeping it ``keep``."""
         if status not in self._statuses.done:
             raise ValueError(f"{status!r} is not a done status of {self._collection}")
+        _theirs(fields, "fields")
         call_counts.count(call_counts.FIRESTORE)
         self._ref(key).update(
             {"status": status, "expire_at": now + self._keep, **fields}, **self._kw()

@@ -25,7 +25,7 @@ from google.api_core.exceptions import (
 from google.cloud import firestore
 
 from core import call_counts
-from core.leased_claims import LeasedClaims, Outcome, Statuses
+from core.leased_claims import OWN_FIELDS, LeasedClaims, Outcome, Statuses
 
 LEASE = timedelta(seconds=60)
 KEEP = timedelta(days=30)
@@ -347,3 +347,17 @@ def test_every_round_trip_is_bounded_by_the_timeout_retries_included(db: FakeDb)
     assert [op for op, _ in db.calls].count("update") == 3
     for op, kwargs in db.calls:
         assert (op, kwargs["timeout"], kwargs["retry"].timeout) == (op, 5, 5)
+
+
+@pytest.mark.parametrize("name", sorted(OWN_FIELDS))
+def test_a_callers_fields_cannot_set_the_claims_own(db: FakeDb, name: str) -> None:
+    claims = claims_on(db)
+    with pytest.raises(ValueError, match=f"own fields: {name}"):
+        claims.claim("k", T0, {name: "x"})
+    with pytest.raises(ValueError, match=f"own fields: {name}"):
+        claims.claim("k", T0, {}, same={name: "x"})
+    assert db.docs == {}
+    claims.claim("k", T0, {})
+    with pytest.raises(ValueError, match=f"own fields: {name}"):
+        claims.finish("k", "done", T0, {name: "working"})
+    assert db.fields("k")["status"] == "working"
