@@ -8,7 +8,7 @@ import {
 } from "firebase/auth";
 import { doc, onSnapshot } from "firebase/firestore";
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { readAfterSignIn, rememberChoice, signInPath, type AfterSignIn } from "./afterSignIn";
+import { choiceIsHere, readAfterSignIn, rememberChoice, signInPath, type AfterSignIn } from "./afterSignIn";
 import { createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
@@ -145,7 +145,7 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
       ) : !user ? (
         <SignIn firebase={firebase} run={run} />
       ) : !user.emailVerified ? (
-        <VerifyEmail user={user} run={run} choseAPlan={after.kind === "plan"} authLog={config.emulators?.auth ? (config.emulators.authLog ?? ".devstack/logs/auth.log") : null} />
+        <VerifyEmail user={user} run={run} choseAPlan={after.kind === "plan" && choiceIsHere(after.chosen)} authLog={config.emulators?.auth ? (config.emulators.authLog ?? ".devstack/logs/auth.log") : null} />
       ) : (
         <Account user={user} billing={billing} firebase={firebase} run={run} setNotice={setNotice} />
       )}

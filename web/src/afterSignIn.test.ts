@@ -5,6 +5,7 @@ import {
   PRICE_ID,
   PROMOTION_CODE,
   checkPromotionCode,
+  choiceIsHere,
   choseHere,
   linkAsks,
   offeredPlan,
@@ -125,6 +126,16 @@ describe("going on to pay once signed in", () => {
     rememberChoice(chosen, tab);
     expect(choseHere(chosen, tab)).toBe(true);
     expect(choseHere(chosen, tab)).toBe(false); // spent: opening the link again asks
+  });
+
+  it("tells the verify page whether the plan is this tab's own, without spending the choice", () => {
+    const tab = memory();
+    expect(choiceIsHere(chosen, tab)).toBe(false); // a link from anywhere else
+    rememberChoice(chosen, tab);
+    expect(choiceIsHere({ ...chosen, priceId: "price_pro_monthly" }, tab)).toBe(false);
+    expect(choiceIsHere(chosen, tab)).toBe(true);
+    expect(choiceIsHere(chosen, tab)).toBe(true); // still there for going on to pay
+    expect(choseHere(chosen, tab)).toBe(true);
   });
 
   it("asks for a click for a link from anywhere else (or with no storage), saying what it asks", () => {

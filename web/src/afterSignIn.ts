@@ -154,6 +154,16 @@ export function rememberChoice(chosen: ChosenPlan, store: ChoiceStore | null = t
   }
 }
 
+/** Whether this tab chose `chosen` itself, without spending the record (for what a page
+ * says before the choice is acted on). */
+export function choiceIsHere(chosen: ChosenPlan, store: ChoiceStore | null = thisTab()): boolean {
+  try {
+    return store?.getItem(CHOSEN_HERE) === signInPath(chosen);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether this tab chose `chosen` itself; the record is spent, so it answers true once. */
 export function choseHere(chosen: ChosenPlan, store: ChoiceStore | null = thisTab()): boolean {
   try {
