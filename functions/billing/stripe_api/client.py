@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -33,7 +32,9 @@ class CountingRequestsClient(stripe.RequestsClient):
 POOL_SIZE = 16
 
 
-def shared_session(pool_size: int = POOL_SIZE) -> requests.Session:
+def shared_session(
+    api_base: str = stripe.DEFAULT_API_BASE, pool_size: int = POOL_SIZE
+) -> requests.Session:
     """One ``requests`` session for every thread of an instance.
 
     stripe-python gives each thread its own session unless handed one
@@ -43,16 +44,19 @@ def shared_session(pool_size: int = POOL_SIZE) -> requests.Session:
     is not thread-safe is updating its cookie jar, and Stripe's API needs no cookies: none are
     kept.
 
-    The session reads the process environment on every call only when a proxy is configured
-    there (``HTTPS_PROXY`` and the like, read once here: an instance's environment does not
-    change). Without one (a Cloud Function's default), requests' ``trust_env`` would look up
-    proxies and ``~/.netrc`` again on each call (about a tenth of a Stripe call's client CPU,
-    measured in docs/performance.md) and could only do harm: a ``~/.netrc`` entry for the API's
-    host would replace the secret key's ``Authorization`` header with its own credentials.
-    Stripe's CA bundle is passed per call by stripe-python, so ``REQUESTS_CA_BUNDLE`` was never
-    consulted either way."""
+    The session never reads the process environment per call (``trust_env`` off). requests'
+    ``trust_env`` would look up proxies and ``~/.netrc`` again on each call (about a tenth of a
+    Stripe call's client CPU, measured in docs/performance.md), and a ``~/.netrc`` entry for the
+    API's host would replace the secret key's ``Authorization`` header with its own
+    credentials, sent to Stripe and to any proxy on the way. A proxy configured in the
+    environment (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` naming the API's host bypasses
+    them) is read once here, for ``api_base``, as requests would read it: an instance's
+    environment does not change. Stripe's CA bundle is passed per call by stripe-python, so
+    ``REQUESTS_CA_BUNDLE`` was never consulted either way."""
     session = requests.Session()
-    session.trust_env = bool(urllib.request.getproxies())
+    session.trust_env = False
+    proxies = requests.utils.get_environ_proxies(api_base)
+    session.proxies = {scheme: url for scheme, url in proxies.items() if scheme != "no"}
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
     session.mount("https://", adapter)
@@ -62,6 +66,7 @@ def shared_session(pool_size: int = POOL_SIZE) -> requests.Session:
 
 def build(settings: BillingSettings) -> stripe.StripeClient:
     kwargs: dict[str, Any] = {}
+    api_base = settings.stripe_api_base or stripe.DEFAULT_API_BASE
     if settings.stripe_api_base:
         kwargs["base_addresses"] = {"api": settings.stripe_api_base}
     return stripe.StripeClient(
@@ -69,7 +74,7 @@ def build(settings: BillingSettings) -> stripe.StripeClient:
         max_network_retries=settings.stripe_max_network_retries,
         http_client=CountingRequestsClient(
             timeout=(settings.stripe_connect_timeout, settings.stripe_read_timeout),
-            session=shared_session(),
+            session=shared_session(api_base),
         ),
         **kwargs,
     )

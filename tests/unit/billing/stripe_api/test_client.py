@@ -115,3 +115,40 @@ def test_a_proxy_in_the_environment_is_still_used(
     client = build(settings.model_copy(update={"stripe_api_base": "http://stripe.invalid"}))
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.hosts == ["stripe.invalid"]
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_behind_a_proxy_a_netrc_entry_for_the_api_host_still_does_not_replace_the_key(
+    recorder: tuple[Recorder, str],
+    settings: BillingSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # With a proxy configured, requests' trust_env would read ~/.netrc again on every call.
+    app, url = recorder
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine stripe.invalid login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", url)
+    key = "sk_test_" + "p" * 24
+    client = build(
+        settings.model_copy(
+            update={"stripe_api_base": "http://stripe.invalid", "stripe_secret_key": SecretStr(key)}
+        )
+    )
+    assert client.v1.customers.retrieve("cus_1").id == "cus_1"
+    assert app.hosts == ["stripe.invalid"]  # through the proxy
+    assert app.authorizations == [f"Bearer {key}"]
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_no_proxy_naming_the_api_host_bypasses_the_proxy(
+    recorder: tuple[Recorder, str], settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = recorder
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: used, it fails
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = build(settings.model_copy(update={"stripe_api_base": url}))
+    assert client.v1.customers.retrieve("cus_1").id == "cus_1"
+    assert app.hosts == [url.removeprefix("http://")]
