@@ -69,9 +69,16 @@ class Watchdog:
     to cancel it; that was most of the body read's CPU (docs/performance.md). Here arming a
     deadline is a heap push, and cancelling it a flag: the thread skips cancelled deadlines
     when it wakes, and it is woken early only for a deadline sooner than the one it sleeps
-    towards."""
+    towards.
 
-    def __init__(self) -> None:
+    Cancelling takes the lock the thread holds while it runs an action, so once ``cancel``
+    returns the action never runs. Were the flag read once and the action run later, a
+    deadline that came due as its body ended could still shut the read side of a kept-alive
+    connection, under the *next* request on it (a complete body answered 400). An action
+    must therefore be quick and never block (shutting a socket's read side is)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # the tests' own clock: deadlines that pass only when told
         self._cond = threading.Condition(threading.Lock())
         self._heap: list[tuple[float, int, _Deadline]] = []
         self._order = itertools.count()
@@ -80,7 +87,7 @@ class Watchdog:
 
     def arm(self, seconds: float, action: Callable[[], None]) -> _Deadline:
         deadline = _Deadline(action)
-        at = time.monotonic() + seconds
+        at = self._clock() + seconds
         with self._cond:
             heapq.heappush(self._heap, (at, next(self._order), deadline))
             if self._thread is None:  # per process: started after gunicorn forks its worker
@@ -92,26 +99,22 @@ class Watchdog:
                 self._cond.notify()
         return deadline
 
-    @staticmethod
-    def cancel(deadline: _Deadline) -> None:
-        deadline.cancelled = True
+    def cancel(self, deadline: _Deadline) -> None:
+        with self._cond:  # not while its action runs: after this, it never does
+            deadline.cancelled = True
 
     def _run(self) -> None:
-        while True:
-            due: list[_Deadline] = []
-            with self._cond:
-                now = time.monotonic()
-                while self._heap and (self._heap[0][2].cancelled or self._heap[0][0] <= now):
+        with self._cond:  # released only while waiting
+            while True:
+                now = self._clock()
+                if self._heap and (self._heap[0][2].cancelled or self._heap[0][0] <= now):
                     _, _, deadline = heapq.heappop(self._heap)
                     if not deadline.cancelled:
-                        due.append(deadline)
-                if not due:
-                    self._wake_at = self._heap[0][0] if self._heap else float("inf")
-                    self._cond.wait(None if not self._heap else self._wake_at - now)
-                    self._wake_at = 0.0  # awake: any new deadline is seen on the next pass
-            for deadline in due:
-                with contextlib.suppress(Exception):  # one failed action must not stop the rest
-                    deadline.action()
+                        with contextlib.suppress(Exception):  # one failed action stops no other
+                            deadline.action()
+                    continue
+                self._wake_at = self._heap[0][0] if self._heap else float("inf")
+                self._cond.wait(None if not self._heap else self._wake_at - now)
 
 
 _watchdog = Watchdog()

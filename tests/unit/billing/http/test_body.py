@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 import flask
 import pytest
@@ -75,13 +77,33 @@ def test_an_unread_body_is_abandoned_whatever_the_answer() -> None:
     assert source.tell() == 0
 
 
+class Clock:
+    """A monotonic clock that moves only when told: no deadline passes because the machine is
+    slow, whatever its load."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
 def test_the_watchdog_runs_a_deadline_that_passes_and_never_a_cancelled_one() -> None:
-    watchdog = Watchdog()
+    clock = Clock()
+    watchdog = Watchdog(clock)
     fired: list[str] = []
     done = threading.Event()
     far = watchdog.arm(600, lambda: fired.append("far"))
-    cancelled = watchdog.arm(0.05, lambda: fired.append("cancelled"))
+    _until(lambda: watchdog._wake_at == clock.now + 600, "the thread never went to sleep")
     # Armed after a later one: the thread, asleep until the far deadline, must be woken.
+    cancelled = watchdog.arm(0.05, lambda: fired.append("cancelled"))
 
     def sooner() -> None:
         fired.append("sooner")
@@ -89,12 +111,49 @@ def test_the_watchdog_runs_a_deadline_that_passes_and_never_a_cancelled_one() ->
 
     watchdog.arm(0.1, sooner)
     watchdog.cancel(cancelled)
-    assert done.wait(30), "a deadline that passed did not run in time"
+    clock.now += 1  # both pass now, and only now
+    assert done.wait(30), "a deadline that passed did not run"
     assert fired == ["sooner"]
     watchdog.cancel(far)
 
 
-def test_a_body_read_in_time_leaves_its_connection_open() -> None:
+def test_once_cancel_returns_the_deadline_never_runs() -> None:
+    # A deadline can come due as its body ends: by the time the body's reader cancels it, the
+    # thread may be running another due action. Its own must not run after the cancel
+    # returned: it would shut the read side under the next request on the connection.
+    clock = Clock()
+    watchdog = Watchdog(clock)
+    events: list[str] = []
+    running, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        running.set()
+        release.wait(30)
+
+    watchdog.arm(0.01, first)
+    second = watchdog.arm(0.02, lambda: events.append("second ran"))
+    clock.now += 1  # both due in one pass
+    assert running.wait(30)
+
+    def cancel() -> None:
+        watchdog.cancel(second)
+        events.append("cancel returned")
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    canceller.join(0.5)  # a bare flag returns at once; the fix waits for the running action
+    release.set()
+    canceller.join(30)
+    passed = threading.Event()
+    watchdog.arm(0, passed.set)  # the thread is past both
+    assert passed.wait(30)
+    assert events in (["second ran", "cancel returned"], ["cancel returned"])
+
+
+def test_a_body_read_in_time_leaves_its_connection_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    watchdog = Watchdog(clock)
+    monkeypatch.setattr(body, "_watchdog", watchdog)
     server_end, client_end = socket.socketpair()
     try:
         before = threading.active_count()
@@ -104,7 +163,8 @@ def test_a_body_read_in_time_leaves_its_connection_open() -> None:
         # One watchdog thread at most, however many bodies are read (a thread per body before).
         assert threading.active_count() <= before + 1
         passed = threading.Event()
-        body._watchdog.arm(0.1, passed.set)  # due after every deadline of the reads above
+        watchdog.arm(0.1, passed.set)  # due after every deadline of the reads above
+        clock.now += 1
         assert passed.wait(30)
         # Had a deadline of a body read in time run, it would have shut this read side.
         client_end.sendall(b"next request")
