@@ -90,7 +90,10 @@ class Watchdog:
         at = self._clock() + seconds
         with self._cond:
             heapq.heappush(self._heap, (at, next(self._order), deadline))
-            if self._thread is None:  # per process: started after gunicorn forks its worker
+            # Per process: started after gunicorn forks its worker (it handles requests; the
+            # master never does), and again should it ever have ended: a watchdog without its
+            # thread would let every stalled body hold a worker thread for good.
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="billing-body-deadlines", daemon=True
                 )

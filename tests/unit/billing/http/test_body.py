@@ -117,6 +117,23 @@ def test_the_watchdog_runs_a_deadline_that_passes_and_never_a_cancelled_one() ->
     watchdog.cancel(far)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # meant
+def test_a_watchdog_whose_thread_ended_starts_another_for_the_next_deadline() -> None:
+    clock = Clock()
+    watchdog = Watchdog(clock)
+
+    def end_the_thread() -> None:
+        raise SystemExit  # what no `except Exception` stops
+
+    watchdog.arm(0.01, end_the_thread)
+    clock.now += 1
+    _until(lambda: watchdog._thread is not None and not watchdog._thread.is_alive(), "ended")
+    passed = threading.Event()
+    watchdog.arm(0.01, passed.set)
+    clock.now += 1
+    assert passed.wait(30), "no thread ran the deadline armed after the first one ended"
+
+
 def test_once_cancel_returns_the_deadline_never_runs() -> None:
     # A deadline can come due as its body ends: by the time the body's reader cancels it, the
     # thread may be running another due action. Its own must not run after the cancel
