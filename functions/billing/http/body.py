@@ -137,6 +137,15 @@ def abandon_unread(request: flask.Request) -> None:
     # werkzeug's cached ``stream`` may be set; functions-framework's get_data() reads this one.
     request.stream = io.BytesIO()
     _stop_reading(_socket(request))
+    # The shut read side alone is not enough for gunicorn: when none of the body has arrived
+    # yet, its drain before keeping the connection reads an end at once, calls the body done
+    # and keeps the connection; the body then arrives and the next parse drains all of it,
+    # without a cap (a fresh clone's CI watched a refused 64 MiB body read to its end, 4 s of
+    # a worker thread). gunicorn closes, undrained, a connection whose body it marks failed
+    # ("where the next request starts is unknown"): so it is, the body having been abandoned.
+    body = request.environ.get("wsgi.input")
+    if body is not None and hasattr(body, "failed"):
+        body.failed = True
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

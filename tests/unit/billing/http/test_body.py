@@ -77,6 +77,21 @@ def test_an_unread_body_is_abandoned_whatever_the_answer() -> None:
     assert source.tell() == 0
 
 
+def test_an_abandoned_body_makes_gunicorn_close_the_connection_not_drain_it() -> None:
+    # gunicorn drains an unread body before keeping a connection; with the read side shut and
+    # nothing arrived yet, that drain reads an end, keeps the connection, and the next parse
+    # reads the whole body as it comes (uncapped). A body gunicorn marks failed is not
+    # drained: the connection is closed.
+    from gunicorn.http.body import Body, LengthReader  # type: ignore[import-untyped]
+    from gunicorn.http.unreader import IterUnreader  # type: ignore[import-untyped]
+
+    sent = Body(LengthReader(IterUnreader([b'{"a": 1}']), 8))
+    request = _request(b"", **{"wsgi.input": sent, "CONTENT_LENGTH": "8"})
+    abandon_unread(request)
+    assert sent.failed is True
+    assert request.get_data() == b""
+
+
 class Clock:
     """A monotonic clock that moves only when told: no deadline passes because the machine is
     slow, whatever its load."""
