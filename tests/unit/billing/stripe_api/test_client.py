@@ -82,6 +82,14 @@ def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def _netrc_for(host: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ``~/.netrc`` (through ``NETRC``) with credentials for ``host`` that are not the key."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone password not-the-key\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+
 @pytest.mark.usefixtures("no_proxy_environment")
 def test_a_netrc_entry_for_the_api_host_does_not_replace_the_secret_key(
     recorder: tuple[Recorder, str],
@@ -93,10 +101,7 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_secret_key(
     # ~/.netrc replaces the Authorization header); without a proxy the session reads no
     # environment, so the key is what Stripe sees.
     app, url = recorder
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login someone password not-the-key\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+    _netrc_for("127.0.0.1", monkeypatch, tmp_path)
     key = "sk_test_" + "k" * 24
     client = build(
         settings.model_copy(update={"stripe_api_base": url, "stripe_secret_key": SecretStr(key)})
@@ -126,10 +131,7 @@ def test_behind_a_proxy_a_netrc_entry_for_the_api_host_still_does_not_replace_th
 ) -> None:
     # With a proxy configured, requests' trust_env would read ~/.netrc again on every call.
     app, url = recorder
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine stripe.invalid login someone password not-the-key\n")
-    netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+    _netrc_for("stripe.invalid", monkeypatch, tmp_path)
     monkeypatch.setenv("HTTP_PROXY", url)
     key = "sk_test_" + "p" * 24
     client = build(
