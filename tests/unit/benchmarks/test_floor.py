@@ -1,0 +1,74 @@
+"""The library floor of the cold-start benchmark is a floor: it loads what every billing
+function loads of the four libraries, and nothing a function does not.
+
+Too little (bare ``import pydantic``, which loads almost nothing of pydantic 2) and every
+function's ratio to it reads high; too much and the ratios flatter. The lightest function,
+create-customer, up to the clients its first request builds, is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from devstack.stack import REPO_ROOT
+
+LIBRARIES = ("pydantic", "pydantic_core", "stripe", "google", "functions_framework", "flask")
+
+FLOOR = textwrap.dedent(
+    """
+    import json, sys, runpy
+    runpy.run_path(sys.argv[1])
+    print(json.dumps(sorted(sys.modules)))
+    """
+)
+
+FUNCTION = textwrap.dedent(
+    """
+    import json, sys
+    import functions_framework  # an instance runs under it
+    from app import registry
+    registry.handler("create_customer")
+    from billing.config import load_settings
+    from billing.runtime import build_firestore, build_stripe
+    settings = load_settings()
+    build_stripe(settings)
+    build_firestore(settings)
+    print(json.dumps(sorted(sys.modules)))
+    """
+)
+
+
+def _modules(program: str, *args: str) -> set[str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO_ROOT / "functions"),
+        "GOOGLE_CLOUD_PROJECT": "demo-floor",
+        "STRIPE_SECRET_KEY": "sk_test_floor",
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and program
+        [sys.executable, "-c", program, *args],
+        cwd=REPO_ROOT / "functions",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return {m for m in loaded if m.split(".")[0] in LIBRARIES}
+
+
+def test_the_floor_loads_what_every_function_loads_of_its_libraries_and_no_more() -> None:
+    floor = _modules(FLOOR, str(REPO_ROOT / "benchmarks" / "floor" / "main.py"))
+    function = _modules(FUNCTION)
+    # Not a bare-import floor: pydantic's field and type machinery, Stripe's client.
+    assert {"pydantic.main", "pydantic.fields", "pydantic.types", "stripe._stripe_client"} <= floor
+    assert "google.cloud.firestore_v1.client" in floor
+    # Nothing the lightest function does not load itself.
+    assert floor - function == set()
