@@ -3,20 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
 import stripe
+import urllib3
 
 from billing.config import BillingSettings
 from core import call_counts
 
+# Connections kept open to Stripe per instance: one per request thread that may call at once
+# (functions-framework's gunicorn runs up to cpu x 4 threads; 2 vCPU -> 8, with headroom).
+POOL_SIZE = 16
 
-class CountingRequestsClient(stripe.RequestsClient):
-    """stripe's requests-based client, counting each HTTP attempt (retries included)."""
+# What a failed attempt means, as stripe-python's own RequestsClient decides it
+# (``RequestsClient._handle_request_error``): a timeout or a connection that failed or broke
+# is retried (the SDK retries with the same idempotency key, so a POST is not done twice); any
+# other error is not, a certificate that does not verify (``urllib3.exceptions.SSLError``)
+# among them.
+_RETRIED = (
+    urllib3.exceptions.TimeoutError,  # connect and read timeouts; a refused or unresolved host
+    urllib3.exceptions.ProtocolError,  # a connection reset or closed mid-answer
+    urllib3.exceptions.ProxyError,
+)
 
-    def request(  # type: ignore[override]  # stripe's own RequestsClient differs from its base
+
+class Urllib3Client(stripe.HTTPClient):
+    """stripe-python's HTTP client interface on one urllib3 pool shared by every thread of an
+    instance, each attempt counted (retries included).
+
+    stripe-python's default, ``RequestsClient``, sends through ``requests``: a session per
+    thread unless handed one (``RequestsClient._request_internal``; stripe/stripe-python#531),
+    and per call requests' preparing, settings merging, hooks, cookie jar and adapter around
+    urllib3, which does the sending. Measured side by side on one Stripe read (``make bench``,
+    docs/performance.md), that wrapping was about a third of the call's client CPU. This client
+    hands the SDK's request to urllib3 directly, with what requests did for it that a Stripe
+    call needs:
+
+    - one pool of kept connections per host for all threads (urllib3's pools are thread-safe);
+    - Stripe's CA bundle (``stripe.ca_bundle_path``, as the SDK passes to requests) for https;
+    - the connect and read timeouts; no retries of its own (the SDK retries, with its backoff
+      and idempotency keys) and no redirects (Stripe's API answers, it does not redirect);
+    - a proxy from the environment (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` naming the
+      API's host bypasses it), read once at start for the API's host as requests reads it, its
+      credentials sent as ``Proxy-Authorization``.
+
+    Nothing else of the environment is read: no ``~/.netrc``, whose entry for the API's host
+    would have replaced the secret key's ``Authorization`` header under requests' ``trust_env``,
+    and no cookies are kept (Stripe's API needs none). Answers are not asked compressed
+    (requests asked for gzip): decompressing costs the instance CPU that the few kilobytes of a
+    Stripe object do not repay."""
+
+    name = "urllib3"
+
+    def __init__(
+        self,
+        timeout: tuple[float, float],
+        api_base: str = stripe.DEFAULT_API_BASE,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
+        super().__init__()
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        self._pool = _pool_for(api_base, pool_size)
+
+    def request(  # type: ignore[override]  # the base's signature is looser than it calls
         self,
         method: str,
         url: str,
@@ -24,44 +74,54 @@ class CountingRequestsClient(stripe.RequestsClient):
         post_data: Any = None,
     ) -> tuple[bytes, int, Mapping[str, str]]:
         call_counts.count(call_counts.STRIPE)
-        return super().request(method, url, headers, post_data)
+        try:
+            answer = self._pool.request(
+                method.upper(),
+                url,
+                body=post_data,
+                headers=dict(headers or {}),
+                timeout=self._timeout,
+                retries=False,  # and so no redirects followed either
+            )
+        except _RETRIED as exc:
+            raise _connection_error(exc, should_retry=True) from exc
+        except Exception as exc:
+            raise _connection_error(exc, should_retry=False) from exc
+        return answer.data, answer.status, answer.headers
+
+    def close(self) -> None:
+        self._pool.clear()
 
 
-# Connections kept open to Stripe per instance: one per request thread that may call at once
-# (functions-framework's gunicorn runs up to cpu x 4 threads; 2 vCPU -> 8, with headroom).
-POOL_SIZE = 16
+def _connection_error(exc: Exception, *, should_retry: bool) -> stripe.APIConnectionError:
+    return stripe.APIConnectionError(  # type: ignore[no-untyped-call]  # stripe-python untyped
+        f"Unexpected error communicating with Stripe (network error: {type(exc).__name__}: {exc})",
+        should_retry=should_retry,
+    )
 
 
-def shared_session(
-    api_base: str = stripe.DEFAULT_API_BASE, pool_size: int = POOL_SIZE
-) -> requests.Session:
-    """One ``requests`` session for every thread of an instance.
-
-    stripe-python gives each thread its own session unless handed one
-    (``RequestsClient._request_internal``; stripe/stripe-python#531), so an instance would hold
-    a TLS connection per thread that ever called Stripe, each opened at a cost. One session
-    shares one connection pool (urllib3's pools are thread-safe). The thing a session does that
-    is not thread-safe is updating its cookie jar, and Stripe's API needs no cookies: none are
-    kept.
-
-    The session never reads the process environment per call (``trust_env`` off). requests'
-    ``trust_env`` would look up proxies and ``~/.netrc`` again on each call (about a tenth of a
-    Stripe call's client CPU, measured in docs/performance.md), and a ``~/.netrc`` entry for the
-    API's host would replace the secret key's ``Authorization`` header with its own
-    credentials, sent to Stripe and to any proxy on the way. A proxy configured in the
-    environment (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` naming the API's host bypasses
-    them) is read once here, for ``api_base``, as requests would read it: an instance's
-    environment does not change. Stripe's CA bundle is passed per call by stripe-python, so
-    ``REQUESTS_CA_BUNDLE`` was never consulted either way."""
-    session = requests.Session()
-    session.trust_env = False
-    proxies = requests.utils.get_environ_proxies(api_base)
-    session.proxies = {scheme: url for scheme, url in proxies.items() if scheme != "no"}
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+def _pool_for(api_base: str, pool_size: int) -> urllib3.PoolManager:
+    """The connection pool for calls to ``api_base``: through the proxy the environment names
+    for it, if any (read as requests reads it), else direct."""
+    options: dict[str, Any] = {
+        "num_pools": 1,
+        "maxsize": pool_size,
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": stripe.ca_bundle_path,
+    }
+    proxy = requests.utils.select_proxy(api_base, requests.utils.get_environ_proxies(api_base))
+    if not proxy:
+        return urllib3.PoolManager(**options)
+    proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")  # type: ignore[no-untyped-call]
+    if not proxy.lower().startswith(("http://", "https://")):
+        raise ValueError(
+            f"the proxy for {api_base} must be an http:// or https:// URL "
+            f"(a {proxy.partition(':')[0]}:// proxy is not supported)"
+        )
+    username, password = requests.utils.get_auth_from_url(proxy)
+    if username:
+        options["proxy_headers"] = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}")
+    return urllib3.ProxyManager(proxy, **options)
 
 
 def build(settings: BillingSettings) -> stripe.StripeClient:
@@ -72,9 +132,8 @@ def build(settings: BillingSettings) -> stripe.StripeClient:
     return stripe.StripeClient(
         settings.stripe_secret_key.get_secret_value(),
         max_network_retries=settings.stripe_max_network_retries,
-        http_client=CountingRequestsClient(
-            timeout=(settings.stripe_connect_timeout, settings.stripe_read_timeout),
-            session=shared_session(api_base),
+        http_client=Urllib3Client(
+            (settings.stripe_connect_timeout, settings.stripe_read_timeout), api_base
         ),
         **kwargs,
     )

@@ -1,19 +1,32 @@
-"""The Stripe client of an instance: one connection pool for all its request threads."""
+"""The Stripe client of an instance: one connection pool for all its request threads, the
+SDK's request sent by urllib3 with what requests did for it that a Stripe call needs (timeouts,
+Stripe's CA bundle, the environment's proxy), and failures classed as the SDK's own
+RequestsClient classes them (which it retries and which not)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import socket
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import stripe
+import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from billing.config import BillingSettings
-from billing.stripe_api.client import build
+from billing.stripe_api.client import Urllib3Client, build
 from devstack.stripe_standin.serving import serve
 
 if TYPE_CHECKING:
@@ -27,11 +40,21 @@ class Recorder:
         self.ports: list[str] = []
         self.authorizations: list[str] = []
         self.hosts: list[str] = []
+        self.proxy_authorizations: list[str | None] = []
+        self.paths: list[str] = []
+        self.idempotency_keys: list[str | None] = []
+        self.redirect = False
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         self.ports.append(str(environ["REMOTE_PORT"]))
         self.authorizations.append(str(environ.get("HTTP_AUTHORIZATION")))
         self.hosts.append(str(environ.get("HTTP_HOST")))
+        self.proxy_authorizations.append(environ.get("HTTP_PROXY_AUTHORIZATION"))
+        self.paths.append(str(environ.get("PATH_INFO")))
+        self.idempotency_keys.append(environ.get("HTTP_IDEMPOTENCY_KEY"))
+        if self.redirect:
+            start_response("302 Found", [("Location", "/elsewhere"), ("Content-Length", "0")])
+            return [b""]
         body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -154,3 +177,212 @@ def test_no_proxy_naming_the_api_host_bypasses_the_proxy(
     client = build(settings.model_copy(update={"stripe_api_base": url}))
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.hosts == [url.removeprefix("http://")]
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_a_proxy_s_credentials_are_sent_to_it(
+    recorder: tuple[Recorder, str], settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = recorder
+    monkeypatch.setenv("HTTP_PROXY", url.replace("http://", "http://egress:s3cret@"))
+    client = build(settings.model_copy(update={"stripe_api_base": "http://stripe.invalid"}))
+    assert client.v1.customers.retrieve("cus_1").id == "cus_1"
+    assert app.proxy_authorizations == ["Basic ZWdyZXNzOnMzY3JldA=="]  # egress:s3cret
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_a_socks_proxy_is_refused_by_name_when_the_client_is_built(
+    settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(ValueError, match="socks5:// proxy is not supported"):
+        build(settings)
+
+
+def test_a_redirect_is_answered_not_followed(recorder: tuple[Recorder, str]) -> None:
+    app, url = recorder
+    app.redirect = True
+    client = Urllib3Client((5, 30), url)
+    _, status, headers = client.request("get", f"{url}/v1/customers/cus_1", {})
+    assert status == 302
+    assert headers["location"] == "/elsewhere"
+    assert app.paths == ["/v1/customers/cus_1"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_refused_connection_is_a_retried_connection_error() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(stripe.APIConnectionError) as raised:
+        Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
+    assert raised.value.should_retry is True
+
+
+def test_a_read_timeout_is_a_retried_connection_error() -> None:
+    with socket.socket() as silent:  # accepts (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(stripe.APIConnectionError) as raised:
+            Urllib3Client((5, 0.2), url).request("get", f"{url}/v1/customers/cus_1", {})
+    assert raised.value.should_retry is True
+    assert "ReadTimeoutError" in str(raised.value)
+
+
+def test_a_certificate_that_does_not_verify_is_not_retried(
+    recorder: tuple[Recorder, str],
+) -> None:
+    # TLS spoken to a server that does not speak it: the handshake fails, as it does against
+    # a certificate Stripe's CA bundle does not vouch for.
+    _, url = recorder
+    https = url.replace("http://", "https://")
+    with pytest.raises(stripe.APIConnectionError) as raised:
+        Urllib3Client((5, 30), https).request("get", f"{https}/v1/customers/cus_1", {})
+    assert raised.value.should_retry is False
+    assert "SSLError" in str(raised.value)
+
+
+def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
+    settings: BillingSettings,
+) -> None:
+    # The first attempt's connection closes before any answer (a reset on the way); the SDK
+    # tries again with the same key, so Stripe performs the POST once.
+    seen: list[bytes] = []
+    body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve_two() -> None:
+        for attempt in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(30)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                seen.append(request)
+                if attempt == 1:
+                    conn.sendall(answer)
+
+    server = threading.Thread(target=serve_two, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        client = build(
+            settings.model_copy(update={"stripe_api_base": url, "stripe_max_network_retries": 2})
+        )
+        assert client.v1.customers.create(params={"email": "a@example.com"}).id == "cus_1"
+    finally:
+        server.join(30)
+        listener.close()
+    assert len(seen) == 2
+    keys = [
+        line.split(b":", 1)[1].strip()
+        for request in seen
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"idempotency-key:")
+    ]
+    assert len(keys) == 2
+    assert keys[0] == keys[1]
+
+
+def _tls_server_signed_by_a_ca_of_its_own(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 whose certificate a fresh CA signed, and that CA's file."""
+    now = datetime.now(UTC)
+
+    def certificate(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: Any, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    ca_cert = certificate("test CA", ca_key, ca_name, ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = certificate("127.0.0.1", key, ca_name, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
+    (folder / "server.pem").write_bytes(
+        cert.public_bytes(pem)
+        + key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "server.pem")
+    return context, folder / "ca.pem"
+
+
+def test_only_stripes_ca_bundle_vouches_for_the_api_not_the_environment_s_trust_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The environment's trust store (here SSL_CERT_FILE) trusts a CA that Stripe's bundle
+    # (stripe.ca_bundle_path, what the SDK verifies with) does not: the call must refuse it,
+    # as the SDK's RequestsClient would, and not retry.
+    context, ca_file = _tls_server_signed_by_a_ca_of_its_own(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
+    answer = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(30)
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    conn.sendall(answer)
+            except (ssl.SSLError, OSError):
+                continue  # a client that refused the certificate
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        # The environment's store does vouch for the server (the test means something):
+        trusting = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")
+        assert trusting.request("GET", f"{url}/v1/customers/cus_1", retries=False).status == 200
+        with pytest.raises(stripe.APIConnectionError) as raised:
+            Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
+    finally:
+        stop.set()
+        listener.close()
+        server.join(30)
+    assert raised.value.should_retry is False
+    assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
