@@ -30,7 +30,15 @@ from typing import Any
 
 import requests
 
-from benchmarks import calls_per_operation, cold_start, coldstart, events, latency, single_reads
+from benchmarks import (
+    calls_per_operation,
+    cold_start,
+    coldstart,
+    events,
+    latency,
+    single_reads,
+    stripe_transport,
+)
 from benchmarks.bench_stack import (
     HELLO_SOURCE,
     REPO,
@@ -338,7 +346,7 @@ def memory(bench: Bench, ops: Operations, scale: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3, help="cold starts per function")
+    parser.add_argument("--rounds", type=int, default=7, help="cold starts per function")
     parser.add_argument("--count", type=int, default=150, help="requests per operation (latency)")
     parser.add_argument("--baseline", help="also measure the functions at this git ref")
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -380,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
             "single_reads": lambda: single_reads.measure(
                 bench.info.project_id, bench.info.firestore_emulator_host, int(200 * scale) or 20
             ),
+            "stripe_transport": lambda: stripe_transport.measure(
+                int(stripe_transport.CALLS * scale) or 30
+            ),
             "latency": lambda: latencies(bench, ops, count, baseline),
             "stripe_delay": lambda: with_delay(bench, ops, baseline),
             "throughput": lambda: throughputs(bench, ops, scale),
@@ -412,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 SECTIONS = (
     "calls_per_operation",
     "single_reads",
+    "stripe_transport",
     "latency",
     "stripe_delay",
     "throughput",

@@ -92,6 +92,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"{single['cpu_ms'] / stream['cpu_ms']:.2f}x",
             )
         )
+    transport = results.get("stripe_transport")
+    if transport:
+        before, after = transport["requests"], transport["urllib3"]
+        out.append(
+            (
+                "one Stripe read, calling thread's CPU (median of rounds)",
+                "an expanded subscription",
+                f"Urllib3Client {after['median_ms']:.2f} ms "
+                f"({after['min_ms']:.2f}-{after['max_ms']:.2f})",
+                f"RequestsClient on a shared session {before['median_ms']:.2f} ms "
+                f"({before['min_ms']:.2f}-{before['max_ms']:.2f}); ratio {transport['ratio']:.2f}x",
+            )
+        )
     for label, entry in results.get("latency", {}).items():
         ours, before = entry["ours"], entry.get("baseline")
         text = (
