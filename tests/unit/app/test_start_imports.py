@@ -8,14 +8,9 @@ the operations use its types only in annotations, so no instance needs it at sta
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
-from devstack.stack import REPO_ROOT
-
-FUNCTIONS = REPO_ROOT / "functions"
+from tests.support import fresh_interpreter
 
 # A fresh interpreter importing every function's target module, as the instances do.
 PROGRAM = textwrap.dedent(
@@ -34,18 +29,7 @@ PROGRAM = textwrap.dedent(
 
 
 def test_no_function_imports_stripes_parameter_types_at_start() -> None:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(FUNCTIONS)}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and program
-        [sys.executable, "-c", PROGRAM],
-        cwd=FUNCTIONS,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr + result.stdout
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(fresh_interpreter.run(PROGRAM)[-1])
     assert report["targets"] > 10
     assert report["stripe"]  # the operations were really imported
     assert report["params"] == []

@@ -9,12 +9,10 @@ create-customer, up to the clients its first request builds, is the reference.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 from devstack.stack import REPO_ROOT
+from tests.support import fresh_interpreter
 
 LIBRARIES = ("pydantic", "pydantic_core", "stripe", "google", "functions_framework", "flask")
 
@@ -44,23 +42,11 @@ FUNCTION = textwrap.dedent(
 
 def _modules(program: str, *args: str) -> set[str]:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO_ROOT / "functions"),
         "GOOGLE_CLOUD_PROJECT": "demo-floor",
         "STRIPE_SECRET_KEY": "sk_test_floor",
         "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
     }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and program
-        [sys.executable, "-c", program, *args],
-        cwd=REPO_ROOT / "functions",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr + result.stdout
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = json.loads(fresh_interpreter.run(program, *args, env=env)[-1])
     return {m for m in loaded if m.split(".")[0] in LIBRARIES}
 
 

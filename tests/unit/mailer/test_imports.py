@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 from devstack.stack import REPO_ROOT, read_env_file
-
-FUNCTIONS = REPO_ROOT / "functions"
+from tests.support import fresh_interpreter
 
 # A fresh interpreter, as a cold instance: main.py with FUNCTION_TARGET=send_email (which
 # imports and builds the handler), then one message through the entry point, which builds
@@ -33,25 +29,15 @@ PROGRAM = textwrap.dedent(
 
 
 def test_the_email_function_never_imports_stripe_or_firebase_admin() -> None:
-    env = {
-        **read_env_file(REPO_ROOT / ".env.example"),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(FUNCTIONS),
-        "FUNCTION_TARGET": "send_email",
-        # Nothing listens there; the message is acknowledged before any Firestore call.
-        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
-    }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and program
-        [sys.executable, "-c", PROGRAM],
-        cwd=FUNCTIONS,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    lines = fresh_interpreter.run(
+        PROGRAM,
+        env={
+            **read_env_file(REPO_ROOT / ".env.example"),
+            "FUNCTION_TARGET": "send_email",
+            # Nothing listens there; the message is acknowledged before any Firestore call.
+            "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+        },
     )
-    assert result.returncode == 0, result.stderr + result.stdout
-    lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1])
     assert "stripe" not in report["loaded"]
     assert "firebase_admin" not in report["loaded"]
