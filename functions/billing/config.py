@@ -46,11 +46,14 @@ def _metered_prices(raw: object) -> object:
 
 MeteredPrices = Annotated[dict[str, list[str]], BeforeValidator(_metered_prices)]
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
-_STRIPE_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
+# Matched whole (``fullmatch``): ``$`` would also match before a trailing newline, and a key
+# pasted into Secret Manager with one ("echo ... | gcloud secrets versions add") would pass, then
+# make every Stripe call fail on an invalid Authorization header.
+_STRIPE_KEY = re.compile(r"(sk|rk)_(test|live)_[A-Za-z0-9_]+")
 
 
 def _stripe_key(key: SecretStr) -> SecretStr:
-    if not _STRIPE_KEY.match(key.get_secret_value()):
+    if not _STRIPE_KEY.fullmatch(key.get_secret_value()):
         # Never echo the value: it is a secret even when malformed.
         raise ValueError("must be a Stripe secret or restricted key (sk_test_..., sk_live_...)")
     return key

@@ -77,6 +77,16 @@ def test_a_malformed_secret_is_never_echoed(env: pytest.MonkeyPatch) -> None:
     assert "secret-bits" not in str(caught.value)
 
 
+def test_a_key_with_a_trailing_newline_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    # What `echo sk_... | gcloud secrets versions add --data-file=-` stores. Accepted, it made
+    # every Stripe call fail on an invalid Authorization header whose text held the key.
+    env.setenv("STRIPE_SECRET_KEY", "sk_test_trailingnewline\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "STRIPE_SECRET_KEY: must be a Stripe secret" in str(caught.value)
+    assert "trailingnewline" not in str(caught.value)
+
+
 def test_deployed_functions_refuse_the_auth_emulator(env: pytest.MonkeyPatch) -> None:
     env.setenv("K_SERVICE", "create-customer")
     env.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
