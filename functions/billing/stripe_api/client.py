@@ -23,7 +23,13 @@ POOL_SIZE = 16
 # among them.
 _RETRIED = (
     urllib3.exceptions.TimeoutError,  # connect and read timeouts; a refused or unresolved host
-    urllib3.exceptions.ProtocolError,  # a connection reset or closed mid-answer
+    # A connection reset or closed before or during the answer. One difference from
+    # RequestsClient: a break while the body is read (the status line already in) is retried
+    # here, where requests raised ChunkedEncodingError, which RequestsClient does not retry.
+    # Safe for what this product sends: POSTs carry an idempotency key (Stripe replays the
+    # answer), reads are reads, and the one DELETE (a subscription's cancel) is checked by its
+    # caller when Stripe answers that it is gone.
+    urllib3.exceptions.ProtocolError,
     urllib3.exceptions.ProxyError,
 )
 
@@ -85,8 +91,11 @@ class Urllib3Client(stripe.HTTPClient):
             )
         except _RETRIED as exc:
             raise _connection_error(exc, should_retry=True) from exc
-        except Exception as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise _connection_error(exc, should_retry=False) from exc
+        except Exception as exc:  # noqa: BLE001 - every failure is the SDK's connection error
+            # Not chained either: a traceback would print the original's message.
+            raise _connection_error(exc, should_retry=False) from None
         return answer.data, answer.status, answer.headers
 
     def close(self) -> None:
@@ -94,8 +103,16 @@ class Urllib3Client(stripe.HTTPClient):
 
 
 def _connection_error(exc: Exception, *, should_retry: bool) -> stripe.APIConnectionError:
+    """The SDK's error for a failed attempt. urllib3's own errors are told in full (they name
+    the network's failure, never a request header); any other error is named by its type
+    alone: a header http.client refuses is quoted whole in its ``ValueError``, and a request's
+    headers hold the secret key (``Authorization``)."""
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        detail = f"{type(exc).__name__}: {exc}"
+    else:
+        detail = f"{type(exc).__name__} (its message is withheld: it may quote a header)"
     return stripe.APIConnectionError(  # type: ignore[no-untyped-call]  # stripe-python untyped
-        f"Unexpected error communicating with Stripe (network error: {type(exc).__name__}: {exc})",
+        f"Unexpected error communicating with Stripe (network error: {detail})",
         should_retry=should_retry,
     )
 
@@ -112,16 +129,26 @@ def _pool_for(api_base: str, pool_size: int) -> urllib3.PoolManager:
     proxy = requests.utils.select_proxy(api_base, requests.utils.get_environ_proxies(api_base))
     if not proxy:
         return urllib3.PoolManager(**options)
-    proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")  # type: ignore[no-untyped-call]
-    if not proxy.lower().startswith(("http://", "https://")):
+    try:
+        proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")  # type: ignore[no-untyped-call]
+        scheme = urllib3.util.parse_url(proxy).scheme or ""
+        username, password = requests.utils.get_auth_from_url(proxy)
+        if scheme in ("http", "https"):
+            if username:
+                options["proxy_headers"] = urllib3.make_headers(
+                    proxy_basic_auth=f"{username}:{password}"
+                )
+            return urllib3.ProxyManager(proxy, **options)
+    except ValueError as exc:
+        # urllib3's parse errors quote the URL whole, the proxy's password with it.
         raise ValueError(
-            f"the proxy for {api_base} must be an http:// or https:// URL "
-            f"(a {proxy.partition(':')[0]}:// proxy is not supported)"
-        )
-    username, password = requests.utils.get_auth_from_url(proxy)
-    if username:
-        options["proxy_headers"] = urllib3.make_headers(proxy_basic_auth=f"{username}:{password}")
-    return urllib3.ProxyManager(proxy, **options)
+            f"the proxy the environment names for {api_base} (HTTPS_PROXY, HTTP_PROXY or "
+            f"ALL_PROXY) is not a valid URL ({type(exc).__name__})"
+        ) from None
+    raise ValueError(
+        f"the proxy for {api_base} must be an http:// or https:// URL "
+        f"(a {scheme}:// proxy is not supported)"
+    )
 
 
 def build(settings: BillingSettings) -> stripe.StripeClient:

@@ -5,13 +5,16 @@ RequestsClient classes them (which it retries and which not)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from billing.config import BillingSettings
-from billing.stripe_api.client import Urllib3Client, build
+from billing.stripe_api.client import Urllib3Client, build, replayed
 from devstack.stripe_standin.serving import serve
 
 if TYPE_CHECKING:
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 
 
 class Recorder:
-    """A WSGI app answering like Stripe's customer retrieve, noting each client port."""
+    """A WSGI app answering like Stripe's customer retrieve (the customer asked for), noting
+    each client port."""
 
     def __init__(self) -> None:
         self.ports: list[str] = []
@@ -55,7 +59,9 @@ class Recorder:
         if self.redirect:
             start_response("302 Found", [("Location", "/elsewhere"), ("Content-Length", "0")])
             return [b""]
-        body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
+        asked = str(environ.get("PATH_INFO")).rsplit("/", 1)[-1]
+        answered = asked if asked.startswith("cus_") else "cus_1"
+        body = json.dumps({"id": answered, "object": "customer"}).encode()
         start_response(
             "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         )
@@ -93,6 +99,33 @@ def test_request_threads_share_one_kept_connection(
         worker.join(30)
     assert len(app.ports) == 6
     assert len(set(app.ports)) == 1
+
+
+def test_concurrent_calls_on_the_shared_pool_each_get_their_own_answer(
+    recorder: tuple[Recorder, str], settings: BillingSettings
+) -> None:
+    # The instance's request threads at once on one pool: no answer reaches another call,
+    # and connections are kept (at most one per thread calling at the same time).
+    app, url = recorder
+    client = build(settings.model_copy(update={"stripe_api_base": url}))
+    wrong: list[tuple[str, str]] = []
+
+    def calls(worker: int) -> None:
+        for n in range(10):
+            wanted = f"cus_{worker}_{n}"
+            got = client.v1.customers.retrieve(wanted).id
+            if got != wanted:
+                wrong.append((wanted, got))
+
+    workers = [threading.Thread(target=calls, args=(w,)) for w in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert not any(worker.is_alive() for worker in workers)
+    assert wrong == []
+    assert len(app.ports) == 80
+    assert len(set(app.ports)) <= 8
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -296,8 +329,12 @@ def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
     assert keys[0] == keys[1]
 
 
-def _tls_server_signed_by_a_ca_of_its_own(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1 whose certificate a fresh CA signed, and that CA's file."""
+def _tls_server_signed_by_a_ca_of_its_own(
+    folder: Path, name: x509.GeneralName | None = None
+) -> tuple[ssl.SSLContext, Path]:
+    """A server context whose certificate a fresh CA signed, for ``name`` (127.0.0.1 unless
+    told), and that CA's file."""
+    name = name or x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
     now = datetime.now(UTC)
 
     def certificate(
@@ -315,7 +352,7 @@ def _tls_server_signed_by_a_ca_of_its_own(folder: Path) -> tuple[ssl.SSLContext,
         )
         if not ca:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                x509.SubjectAlternativeName([name]),
                 critical=False,
             )
         return builder.sign(signer, hashes.SHA256())
@@ -336,6 +373,48 @@ def _tls_server_signed_by_a_ca_of_its_own(folder: Path) -> tuple[ssl.SSLContext,
     return context, folder / "ca.pem"
 
 
+_ANSWER_BODY = json.dumps({"id": "cus_1", "object": "customer"}).encode()
+_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(_ANSWER_BODY)}\r\n\r\n".encode()
+    + _ANSWER_BODY
+)
+
+
+@contextlib.contextmanager
+def _tls_server(context: ssl.SSLContext) -> Iterator[str]:
+    """An https server on 127.0.0.1 answering every request with a customer, closing after."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return  # the listener closed: the test is over
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(30)
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    conn.sendall(_ANSWER.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+            except (ssl.SSLError, OSError):
+                continue  # a client that refused the certificate
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
+        listener.close()
+        server.join(30)
+
+
 def test_only_stripes_ca_bundle_vouches_for_the_api_not_the_environment_s_trust_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -344,45 +423,198 @@ def test_only_stripes_ca_bundle_vouches_for_the_api_not_the_environment_s_trust_
     # as the SDK's RequestsClient would, and not retry.
     context, ca_file = _tls_server_signed_by_a_ca_of_its_own(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
-    answer = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                with context.wrap_socket(raw, server_side=True) as conn:
-                    conn.settimeout(30)
-                    request = b""
-                    while b"\r\n\r\n" not in request:
-                        request += conn.recv(65536)
-                    conn.sendall(answer)
-            except (ssl.SSLError, OSError):
-                continue  # a client that refused the certificate
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
-    try:
+    with _tls_server(context) as url:
         # The environment's store does vouch for the server (the test means something):
         trusting = urllib3.PoolManager(cert_reqs="CERT_REQUIRED")
         assert trusting.request("GET", f"{url}/v1/customers/cus_1", retries=False).status == 200
         with pytest.raises(stripe.APIConnectionError) as raised:
             Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
-    finally:
-        stop.set()
-        listener.close()
-        server.join(30)
     assert raised.value.should_retry is False
     assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
+
+
+def test_a_certificate_stripe_s_bundle_vouches_for_is_accepted_for_its_host_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The CA is in "Stripe's bundle" here: a certificate it signed for the host is accepted
+    # (the bundle is what verifies), one it signed for another name is refused, not retried.
+    (tmp_path / "right").mkdir()
+    right, ca_file = _tls_server_signed_by_a_ca_of_its_own(tmp_path / "right")
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(ca_file))
+    with _tls_server(right) as url:
+        _, status, _ = Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
+    assert status == 200
+    (tmp_path / "wrong").mkdir()
+    wrong, other_ca = _tls_server_signed_by_a_ca_of_its_own(
+        tmp_path / "wrong", x509.DNSName("api.stripe.com")
+    )
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(other_ca))
+    with _tls_server(wrong) as url, pytest.raises(stripe.APIConnectionError) as raised:
+        Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
+    assert raised.value.should_retry is False
+    assert "SSLError" in str(raised.value)
+    assert "mismatch" in str(raised.value), str(raised.value)  # not for that name
+
+
+type Action = bytes | Callable[[socket.socket], None]
+
+
+@contextlib.contextmanager
+def _scripted(*answers: Action) -> Iterator[tuple[str, list[bytes]]]:
+    """A plain http server on 127.0.0.1 answering each request with the next of ``answers``,
+    keeping the connection between them as Stripe does: bytes are sent as they are; a callable
+    is handed the connection, which ends with it. Yields the URL and the requests seen."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    pending = list(answers)
+    seen: list[bytes] = []
+
+    def serve_connection(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(30)
+            buffer = b""
+            while pending:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                seen.append(head + b"\r\n\r\n" + buffer[:length])
+                buffer = buffer[length:]
+                answer = pending.pop(0)
+                if callable(answer):
+                    answer(conn)
+                    return
+                conn.sendall(answer)
+
+    def serve() -> None:
+        while pending:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # the listener closed: the test is over
+            serve_connection(conn)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
+        listener.close()
+        server.join(30)
+
+
+def _answer(status: str, headers: dict[str, str], body: dict[str, Any]) -> bytes:
+    data = json.dumps(body).encode()
+    lines = [f"HTTP/1.1 {status}", "Content-Type: application/json"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(data)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def _partial_answer(conn: socket.socket) -> None:
+    """The status line, the headers and part of a body that says it is longer."""
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    conn.sendall(b'{"id": "cus_')
+
+
+def test_stripe_s_answer_headers_are_read_whatever_their_case(
+    settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK asks for Stripe-Should-Retry and Request-Id in lower case, our code for
+    # Idempotent-Replayed as Stripe spells it; HTTP header names are case-insensitive (and a
+    # proxy speaking HTTP/2 on the way lower-cases them all).
+    monkeypatch.setattr(Urllib3Client, "_sleep_time_seconds", lambda self, retries: 0.0)
+    locked = {"error": {"type": "invalid_request_error", "code": "lock_timeout", "message": "x"}}
+    with _scripted(
+        _answer("429 Too Many Requests", {"Stripe-Should-Retry": "true"}, locked),
+        _answer(
+            "200 OK",
+            {"idempotent-replayed": "true", "REQUEST-ID": "req_2"},
+            {"id": "cus_1", "object": "customer"},
+        ),
+    ) as (url, seen):
+        client = build(
+            settings.model_copy(update={"stripe_api_base": url, "stripe_max_network_retries": 1})
+        )
+        customer = client.v1.customers.create(params={"email": "a@example.com", "name": "Zoë 🎉"})
+    assert len(seen) == 2  # the lock timeout was retried, as Stripe asked
+    assert seen[0].endswith(b"&name=Zo%C3%AB+%F0%9F%8E%89")  # the form, whole, as sent
+    assert customer.last_response.request_id == "req_2"
+    assert replayed(customer)
+
+
+def test_a_connection_broken_while_the_answer_is_read_is_a_retried_error() -> None:
+    with _scripted(_partial_answer) as (url, _), pytest.raises(stripe.APIConnectionError) as raised:
+        Urllib3Client((5, 30), url).request("get", f"{url}/v1/customers/cus_1", {})
+    assert raised.value.should_retry is True
+    assert "ProtocolError" in str(raised.value)
+
+
+def test_a_read_timeout_mid_answer_is_retried_and_its_connection_never_reused() -> None:
+    # A connection whose answer was abandoned half read still carries the rest of it: kept
+    # in the pool, the next call on it would read that rest as its own answer. The client
+    # must close it; the server sees its end of the connection close.
+    closed = threading.Event()
+
+    def stall(conn: socket.socket) -> None:
+        _partial_answer(conn)
+        while conn.recv(65536):  # until the client closes its end (or 30 s: then not set)
+            pass
+        closed.set()
+
+    with _scripted(stall) as (url, _):
+        with pytest.raises(stripe.APIConnectionError) as raised:
+            Urllib3Client((5, 0.2), url).request("get", f"{url}/v1/customers/cus_1", {})
+        assert closed.wait(30)
+    assert raised.value.should_retry is True
+    assert "ReadTimeoutError" in str(raised.value)
+
+
+def test_a_header_the_client_refuses_never_puts_the_key_in_an_error_or_a_log(
+    recorder: tuple[Recorder, str],
+    settings: BillingSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A key read with a trailing newline (the settings now refuse one at start; this is the
+    # client's own guard): http.client refuses the Authorization header, quoting it whole.
+    app, url = recorder
+    key = "sk_test_" + "n" * 24
+    client = build(
+        settings.model_copy(
+            update={"stripe_api_base": url, "stripe_secret_key": SecretStr(key + "\n")}
+        )
+    )
+    with caplog.at_level(logging.DEBUG), pytest.raises(stripe.APIConnectionError) as raised:
+        client.v1.customers.retrieve("cus_1")
+    told = "".join(traceback.format_exception(raised.value)) + caplog.text
+    assert "n" * 24 not in told
+    assert "ValueError" in str(raised.value)
+    assert raised.value.should_retry is False
+    assert app.authorizations == []  # nothing was sent
+
+
+@pytest.mark.usefixtures("no_proxy_environment")
+def test_a_malformed_proxy_url_is_refused_without_its_password(
+    settings: BillingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress:pr0xy-passw0rd@proxy.example:99999")
+    with pytest.raises(ValueError, match="HTTPS_PROXY, HTTP_PROXY or ALL_PROXY") as raised:
+        build(settings)
+    assert "pr0xy-passw0rd" not in "".join(traceback.format_exception(raised.value))
