@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 from devstack.stack import REPO_ROOT
 from tests.support import fresh_interpreter
@@ -40,14 +41,14 @@ FUNCTION = textwrap.dedent(
 )
 
 
-def _modules(program: str, *args: str) -> set[str]:
+def _modules(program: str, *args: str, only: tuple[str, ...] | None = LIBRARIES) -> set[str]:
     env = {
         "GOOGLE_CLOUD_PROJECT": "demo-floor",
         "STRIPE_SECRET_KEY": "sk_test_floor",
         "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
     }
     loaded = json.loads(fresh_interpreter.run(program, *args, env=env)[-1])
-    return {m for m in loaded if m.split(".")[0] in LIBRARIES}
+    return {m for m in loaded if only is None or m.split(".")[0] in only}
 
 
 def test_the_floor_loads_what_every_function_loads_of_its_libraries_and_no_more() -> None:
@@ -58,3 +59,15 @@ def test_the_floor_loads_what_every_function_loads_of_its_libraries_and_no_more(
     assert "google.cloud.firestore_v1.client" in floor
     # Nothing the lightest function does not load itself.
     assert floor - function == set()
+
+
+def test_the_floor_loads_no_module_at_all_that_the_function_does_not(tmp_path: Path) -> None:
+    # Not only of the four libraries: a floor that also loaded, say, the mail function's
+    # libraries or a heavy package of the closure would read high and flatter every ratio.
+    # What the harness itself loads (runpy running an empty file) is no part of the floor.
+    empty = tmp_path / "empty.py"
+    empty.write_text("")
+    harness = _modules(FLOOR, str(empty), only=None)
+    floor = _modules(FLOOR, str(REPO_ROOT / "benchmarks" / "floor" / "main.py"), only=None)
+    function = _modules(FUNCTION, only=None)
+    assert floor - harness - function == set()
