@@ -556,6 +556,7 @@ def test_stripe_s_answer_headers_are_read_whatever_their_case(
         customer = client.v1.customers.create(params={"email": "a@example.com", "name": "Zoë 🎉"})
     assert len(seen) == 2  # the lock timeout was retried, as Stripe asked
     assert seen[0].endswith(b"&name=Zo%C3%AB+%F0%9F%8E%89")  # the form, whole, as sent
+    assert customer.last_response is not None
     assert customer.last_response.request_id == "req_2"
     assert replayed(customer)
 
