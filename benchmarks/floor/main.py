@@ -1,5 +1,7 @@
 """The library floor: a function that imports only what every billing function must
-(functions-framework, stripe, google-cloud-firestore and pydantic) and answers 200. A
+(functions-framework, stripe, google-cloud-firestore and pydantic) and answers 200 (every
+function the cold-start benchmark measures; list-plans, which it does not, reads Stripe
+alone and loads no Firestore client, so its floor would have no Firestore). A
 function's cold start over this one's is what the product adds beyond its indispensable
 libraries; this one's over hello world is what those libraries cost to load.
 
