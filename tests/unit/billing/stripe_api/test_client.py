@@ -68,6 +68,11 @@ class Recorder:
         return [body]
 
 
+def _client(settings: BillingSettings, api_base: str, **changes: Any) -> stripe.StripeClient:
+    """The functions' client (``build``) for ``api_base``, with ``changes`` to the settings."""
+    return build(settings.model_copy(update={"stripe_api_base": api_base, **changes}))
+
+
 @pytest.fixture
 def recorder() -> Iterator[tuple[Recorder, str]]:
     app = Recorder()
@@ -86,7 +91,7 @@ def test_request_threads_share_one_kept_connection(
     recorder: tuple[Recorder, str], settings: BillingSettings
 ) -> None:
     app, url = recorder
-    client = build(settings.model_copy(update={"stripe_api_base": url}))
+    client = _client(settings, url)
 
     def call() -> None:
         assert client.v1.customers.retrieve("cus_1").id == "cus_1"
@@ -107,7 +112,7 @@ def test_concurrent_calls_on_the_shared_pool_each_get_their_own_answer(
     # The instance's request threads at once on one pool: no answer reaches another call,
     # and connections are kept (at most one per thread calling at the same time).
     app, url = recorder
-    client = build(settings.model_copy(update={"stripe_api_base": url}))
+    client = _client(settings, url)
     wrong: list[tuple[str, str]] = []
 
     def calls(worker: int) -> None:
@@ -154,14 +159,12 @@ def test_a_netrc_entry_for_the_api_host_does_not_replace_the_secret_key(
     tmp_path: Path,
 ) -> None:
     # requests' trust_env would send these credentials instead of the key (Basic auth from
-    # ~/.netrc replaces the Authorization header); without a proxy the session reads no
-    # environment, so the key is what Stripe sees.
+    # ~/.netrc replaces the Authorization header); the client reads no ~/.netrc, so the key
+    # is what Stripe sees.
     app, url = recorder
     _netrc_for("127.0.0.1", monkeypatch, tmp_path)
     key = "sk_test_" + "k" * 24
-    client = build(
-        settings.model_copy(update={"stripe_api_base": url, "stripe_secret_key": SecretStr(key)})
-    )
+    client = _client(settings, url, stripe_secret_key=SecretStr(key))
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.authorizations == [f"Bearer {key}"]
 
@@ -173,7 +176,7 @@ def test_a_proxy_in_the_environment_is_still_used(
     # A deployment behind an egress proxy: the API's host is unreachable but through it.
     app, url = recorder
     monkeypatch.setenv("HTTP_PROXY", url)
-    client = build(settings.model_copy(update={"stripe_api_base": "http://stripe.invalid"}))
+    client = _client(settings, "http://stripe.invalid")
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.hosts == ["stripe.invalid"]
 
@@ -185,16 +188,12 @@ def test_behind_a_proxy_a_netrc_entry_for_the_api_host_still_does_not_replace_th
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    # With a proxy configured, requests' trust_env would read ~/.netrc again on every call.
+    # With a proxy configured, requests' trust_env read ~/.netrc again on every call.
     app, url = recorder
     _netrc_for("stripe.invalid", monkeypatch, tmp_path)
     monkeypatch.setenv("HTTP_PROXY", url)
     key = "sk_test_" + "p" * 24
-    client = build(
-        settings.model_copy(
-            update={"stripe_api_base": "http://stripe.invalid", "stripe_secret_key": SecretStr(key)}
-        )
-    )
+    client = _client(settings, "http://stripe.invalid", stripe_secret_key=SecretStr(key))
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.hosts == ["stripe.invalid"]  # through the proxy
     assert app.authorizations == [f"Bearer {key}"]
@@ -207,7 +206,7 @@ def test_no_proxy_naming_the_api_host_bypasses_the_proxy(
     app, url = recorder
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: used, it fails
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    client = build(settings.model_copy(update={"stripe_api_base": url}))
+    client = _client(settings, url)
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.hosts == [url.removeprefix("http://")]
 
@@ -218,7 +217,7 @@ def test_a_proxy_s_credentials_are_sent_to_it(
 ) -> None:
     app, url = recorder
     monkeypatch.setenv("HTTP_PROXY", url.replace("http://", "http://egress:s3cret@"))
-    client = build(settings.model_copy(update={"stripe_api_base": "http://stripe.invalid"}))
+    client = _client(settings, "http://stripe.invalid")
     assert client.v1.customers.retrieve("cus_1").id == "cus_1"
     assert app.proxy_authorizations == ["Basic ZWdyZXNzOnMzY3JldA=="]  # egress:s3cret
 
@@ -311,9 +310,7 @@ def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
     server.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
-        client = build(
-            settings.model_copy(update={"stripe_api_base": url, "stripe_max_network_retries": 2})
-        )
+        client = _client(settings, url, stripe_max_network_retries=2)
         assert client.v1.customers.create(params={"email": "a@example.com"}).id == "cus_1"
     finally:
         server.join(30)
@@ -550,9 +547,7 @@ def test_stripe_s_answer_headers_are_read_whatever_their_case(
             {"id": "cus_1", "object": "customer"},
         ),
     ) as (url, seen):
-        client = build(
-            settings.model_copy(update={"stripe_api_base": url, "stripe_max_network_retries": 1})
-        )
+        client = _client(settings, url, stripe_max_network_retries=1)
         customer = client.v1.customers.create(params={"email": "a@example.com", "name": "Zoë 🎉"})
     assert len(seen) == 2  # the lock timeout was retried, as Stripe asked
     assert seen[0].endswith(b"&name=Zo%C3%AB+%F0%9F%8E%89")  # the form, whole, as sent
@@ -597,11 +592,7 @@ def test_a_header_the_client_refuses_never_puts_the_key_in_an_error_or_a_log(
     # client's own guard): http.client refuses the Authorization header, quoting it whole.
     app, url = recorder
     key = "sk_test_" + "n" * 24
-    client = build(
-        settings.model_copy(
-            update={"stripe_api_base": url, "stripe_secret_key": SecretStr(key + "\n")}
-        )
-    )
+    client = _client(settings, url, stripe_secret_key=SecretStr(key + "\n"))
     with caplog.at_level(logging.DEBUG), pytest.raises(stripe.APIConnectionError) as raised:
         client.v1.customers.retrieve("cus_1")
     told = "".join(traceback.format_exception(raised.value)) + caplog.text
