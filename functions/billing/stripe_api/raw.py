@@ -1,10 +1,12 @@
-"""Stripe reads answered as the JSON the API sent, for paths that only read.
+"""Stripe calls answered as the JSON the API sent, not as the SDK's typed objects.
 
 The SDK turns every answer into typed objects, recursively; for a subscription with its
 price, product, invoice and cards expanded that costs more CPU than the rest of the request
-(``make bench``). A read whose answer only feeds a view or the entitlement rules takes the
-JSON instead: the same client, so the same retries, timeouts, call counts and errors (a
-missing object still raises ``stripe.InvalidRequestError``).
+(``make bench``). A call whose answer only feeds a view, a rule or the entitlement rules
+takes the JSON instead: the same client, so the same retries, timeouts, call counts and
+errors (a missing object still raises ``stripe.InvalidRequestError``), and for a POST the
+same idempotency: stripe-python sends an ``Idempotency-Key`` with every POST, generated
+when the caller gives none, so its own retries of a call never repeat its effect.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ type Json = Mapping[str, Any]  # a Stripe object as the JSON the API sent
 
 def get(client: stripe.StripeClient, path: str, **params: Any) -> Json:
     data: Json = client.raw_request("get", path, **params).data
+    return data
+
+
+def post(client: stripe.StripeClient, path: str, **params: Any) -> Json:
+    """A create, an update or an action. ``idempotency_key=`` is stripe-python's request
+    option (sent as the header), not a parameter; the SDK makes one up when it is absent."""
+    data: Json = client.raw_request("post", path, **params).data
     return data
 
 

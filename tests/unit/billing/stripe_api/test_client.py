@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from billing.config import BillingSettings
+from billing.stripe_api import raw
 from billing.stripe_api.client import Urllib3Client, build, replayed
 from devstack.stripe_standin.serving import serve
 
@@ -278,11 +279,33 @@ def test_a_certificate_that_does_not_verify_is_not_retried(
     assert "SSLError" in str(raised.value)
 
 
+# A POST through the SDK's typed service, and through ``raw.post`` (the JSON answer) with and
+# without a key of the caller's: each sends its parameters the same way and keeps its key.
+POSTS: dict[str, tuple[Callable[[stripe.StripeClient], str], str | None]] = {
+    "typed service": (
+        lambda client: client.v1.customers.create(params={"email": "a@example.com"}).id,
+        None,
+    ),
+    "raw.post": (
+        lambda client: str(raw.post(client, "/v1/customers", email="a@example.com")["id"]),
+        None,
+    ),
+    "raw.post with a key": (
+        lambda client: str(
+            raw.post(client, "/v1/customers", email="a@example.com", idempotency_key="k-1")["id"]
+        ),
+        "k-1",
+    ),
+}
+
+
+@pytest.mark.parametrize("post", POSTS)
 def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
-    settings: BillingSettings,
+    settings: BillingSettings, post: str
 ) -> None:
     # The first attempt's connection closes before any answer (a reset on the way); the SDK
     # tries again with the same key, so Stripe performs the POST once.
+    call, given_key = POSTS[post]
     seen: list[bytes] = []
     body = json.dumps({"id": "cus_1", "object": "customer"}).encode()
     answer = (
@@ -300,7 +323,7 @@ def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
             with conn:
                 conn.settimeout(30)
                 request = b""
-                while b"\r\n\r\n" not in request:
+                while not request.endswith(b"email=a%40example.com"):
                     request += conn.recv(65536)
                 seen.append(request)
                 if attempt == 1:
@@ -311,19 +334,21 @@ def test_a_connection_dropped_mid_call_is_retried_with_the_same_idempotency_key(
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     try:
         client = _client(settings, url, stripe_max_network_retries=2)
-        assert client.v1.customers.create(params={"email": "a@example.com"}).id == "cus_1"
+        assert call(client) == "cus_1"
     finally:
         server.join(30)
         listener.close()
     assert len(seen) == 2
     keys = [
-        line.split(b":", 1)[1].strip()
+        line.split(b":", 1)[1].strip().decode()
         for request in seen
         for line in request.split(b"\r\n")
         if line.lower().startswith(b"idempotency-key:")
     ]
     assert len(keys) == 2
     assert keys[0] == keys[1]
+    if given_key is not None:
+        assert keys[0] == given_key
 
 
 def _tls_server_signed_by_a_ca_of_its_own(
