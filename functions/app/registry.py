@@ -119,7 +119,7 @@ FUNCTIONS: tuple[FunctionDef, ...] = (
         "create_subscription", "subscriptions", errors=(409,), settings=("allowed_price_ids",)
     ),
     _browser("handle_subscription", "subscriptions", errors=(404, 409)),
-    _browser("retrieve_subscription", "subscriptions", errors=(404,)),
+    _browser("retrieve_subscription", "subscription_status", errors=(404,)),
     _browser("retrieve_payment_method", "payment_methods", errors=(404,)),
     _browser("create_setup_intent", "payment_methods", errors=(409,)),
     _browser("update_payment_method", "payment_methods", errors=(404, 409)),

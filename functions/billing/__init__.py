@@ -16,7 +16,8 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
     - ``body``: request bodies read with bounded memory and time.
 - ``operations/``: what the registry's browser and job functions do; no HTTP.
     - ``customers``: create_customer, one Stripe customer per user.
-    - ``subscriptions``: create, cancel at period end or resume, and retrieve a subscription.
+    - ``subscriptions``: create a subscription, cancel it at period end or resume it.
+    - ``subscription_status``: retrieve a subscription, refreshing the entitlement if it differs.
     - ``payment_methods``: retrieve a card, set up a new one, make it the default.
     - ``invoices``: retry an open invoice with a new card, list invoices.
     - ``plan_changes``: preview and change a subscription's price.
@@ -53,7 +54,8 @@ Package map (kept true by tests/unit/billing/test_package_map.py):
 - ``job_auth``: who may start a job: the scheduler's OIDC token, checked as in production.
 - ``stripe_api/``: talking to Stripe.
     - ``client``: the shared Stripe client: timeouts, retries, counted calls.
-    - ``raw``: reads answered as the JSON Stripe sent.
+    - ``raw``: calls answered as the JSON Stripe sent.
+    - ``schedule``: the plan change a subscription's schedule has waiting.
 - ``auth``: who is calling: a Firebase ID token verified.
 - ``context``: what an operation receives; the bases of request and response models.
 - ``translate``: exceptions from Stripe, Google Cloud and validation as billing errors.

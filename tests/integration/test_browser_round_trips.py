@@ -13,7 +13,7 @@ from billing.auth import Caller
 from billing.config import BillingSettings
 from billing.context import Context
 from billing.operations.customers import CreateCustomerRequest, create_customer
-from billing.operations.subscriptions import SubscriptionRequest, retrieve_subscription
+from billing.operations.subscription_status import SubscriptionRequest, retrieve_subscription
 from billing.operations.usage import UsageRequest, get_usage
 from billing.runtime import Runtime
 from core import call_counts

@@ -25,6 +25,7 @@ from billing import statuses
 from billing.context import Context
 from billing.errors import UpstreamUnavailable
 from billing.stripe_api import raw
+from billing.stripe_api.schedule import scheduled_change
 from billing.translate import is_resource_missing
 from billing.usage import plans
 from core import call_counts, parallel
@@ -80,31 +81,6 @@ class Entitlement:
 
     def document(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def scheduled_change(sub: Raw) -> tuple[str, int] | None:
-    """(price, start) of the plan a subscription schedule starts after the current phase, or
-    None. ``sub["schedule"]`` must be expanded (an id alone says nothing of the phases).
-
-    The next phase is the one starting where the schedule's ``current_phase`` ends (Stripe
-    moves ``current_phase`` when a phase begins), so the answer follows Stripe's clock, never
-    ours; a schedule in its last phase (the change already made) has nothing pending. Its plan
-    is the phase's licensed item: the one with a ``quantity`` (Stripe omits it for a metered
-    price, ``SubscriptionSchedule.Phase.Item.quantity?`` in Stripe's published types)."""
-    schedule = sub.get("schedule")
-    if not isinstance(schedule, Mapping) or schedule.get("status") != "active":
-        return None
-    current = schedule.get("current_phase")
-    if not isinstance(current, Mapping):
-        return None
-    for phase in schedule.get("phases") or []:
-        if phase.get("start_date") != current.get("end_date"):
-            continue
-        plans = [item["price"] for item in phase.get("items") or [] if "quantity" in item]
-        price = plans[0] if plans else None
-        price_id = price.get("id") if isinstance(price, Mapping) else price
-        return (price_id, int(phase["start_date"])) if isinstance(price_id, str) else None
-    return None
 
 
 def _current(subs: Sequence[Raw]) -> Raw | None:

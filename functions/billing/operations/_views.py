@@ -8,8 +8,8 @@ import stripe
 from pydantic import Field
 
 from billing.context import ResponseModel
-from billing.entitlements.sync import scheduled_change
 from billing.stripe_api.raw import Json, id_of
+from billing.stripe_api.schedule import scheduled_change
 
 
 class PaymentMethodSummary(ResponseModel):

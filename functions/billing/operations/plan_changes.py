@@ -32,7 +32,6 @@ import stripe
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.entitlements import sync
 from billing.errors import (
     CHANGE_PENDING,
     INVALID_FIELD,
@@ -62,6 +61,7 @@ from billing.operations._promotions import (
 )
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ENDED
+from billing.stripe_api.schedule import scheduled_change
 from billing.translate import decline
 
 if TYPE_CHECKING:
@@ -446,7 +446,7 @@ def change_plan(ctx: Context, body: ChangePlanRequest) -> ChangePlanResponse:
     if sub.status == "active" and _pending_price(sub) == body.price_id:
         return _pending_answer(ctx, sub)  # asked again while the first one waits for payment
     client = ctx.runtime.stripe
-    scheduled = sync.scheduled_change(sub.to_dict())
+    scheduled = scheduled_change(sub.to_dict())
     plans = licensed_items(sub)
     if scheduled is not None and len(plans) == 1 and plans[0].price.id == body.price_id:
         # Re-selecting the current plan while a downgrade waits: the downgrade is dropped.

@@ -1,17 +1,18 @@
-"""create_subscription, handle_subscription (cancel at period end or resume), and
-retrieve_subscription."""
+"""create_subscription and handle_subscription (cancel at period end or resume).
+
+retrieve_subscription, which also refreshes the caller's entitlement, is in
+:mod:`billing.operations.subscription_status`: these two neither read nor write entitlements,
+so their instances never load the entitlement rules and the catalog behind them."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Literal
 
 import stripe
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.entitlements import sync
 from billing.errors import SUBSCRIPTION_ENDED, SUBSCRIPTION_NOT_STARTED, Conflict
 from billing.operations import _schedules
 from billing.operations._one_subscription import (
@@ -43,9 +44,7 @@ from billing.operations._promotions import (
 )
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ABANDONED, ENDED, LIVE
-from billing.stripe_api import raw
 from billing.stripe_api.client import replayed
-from core import parallel
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionCreateParams
@@ -213,10 +212,6 @@ class HandleSubscriptionRequest(RequestModel):
     )
 
 
-class SubscriptionRequest(RequestModel):
-    subscription_id: SubscriptionId
-
-
 def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
     return owned(
         ctx,
@@ -271,38 +266,3 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
         extra={"subscription_id": sub.id, "cancel_at_period_end": body.cancel_at_period_end},
     )
     return subscription_view(updated)
-
-
-def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> SubscriptionView:
-    """The caller's subscription: status, plan, period, invoice, payment method.
-
-    Also refreshes the caller's ``entitlements/{uid}`` through the webhook's own sync when what
-    Stripe says of this subscription differs from what the document holds, so a UI that has
-    just confirmed a payment sees it without waiting for the webhook. The document is read
-    while Stripe is; when nothing differs (most calls), no sync runs: two Stripe reads and
-    three Firestore round trips fewer."""
-    uid = ctx.user.uid
-    with parallel.Background(lambda: sync.stored(ctx, uid)) as stored:
-        customer, sub = owned(
-            ctx,
-            lambda: raw.get(
-                ctx.runtime.stripe,
-                f"/v1/subscriptions/{body.subscription_id}",
-                expand=SUBSCRIPTION_EXPAND,
-            ),
-            lambda sub: raw.id_of(sub["customer"]),
-            "subscription",
-        )
-        try:
-            document = stored.result()
-        except Exception as exc:  # noqa: BLE001 - unknown is a difference: the sync decides
-            log.warning("entitlement read failed: %s", type(exc).__name__)
-            document = None
-    settings = ctx.runtime.settings
-    if sync.already_says(document, uid, customer, sub, settings, int(time.time())):
-        return subscription_view(sub)
-    try:
-        sync.sync(ctx, uid, customer)
-    except Exception as exc:  # noqa: BLE001 - the answer stands; the webhook keeps it right
-        log.warning("entitlement refresh failed: %s", type(exc).__name__)
-    return subscription_view(sub)

@@ -1,5 +1,5 @@
 """DOWNGRADE_POLICY: which plan changes wait for the period end, and what the entitlement says
-while one waits (billing.operations._schedules, billing.entitlements.sync.scheduled_change)."""
+while one waits (billing.operations._schedules, billing.stripe_api.schedule)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import stripe
 
 from billing.config import BillingSettings
-from billing.entitlements.sync import already_says, evaluate, scheduled_change
+from billing.entitlements.sync import already_says, evaluate
 from billing.operations._schedules import at_period_end, is_downgrade, yearly_amount
+from billing.stripe_api.schedule import scheduled_change
 from tests.unit.billing.entitlements.test_refresh import CUSTOMER, NOW, PERIOD_END, UID, _sub
 
 
