@@ -105,6 +105,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"({before['min_ms']:.2f}-{before['max_ms']:.2f}); ratio {transport['ratio']:.2f}x",
             )
         )
+        typed = transport.get("typed")
+        if typed:
+            out.append(
+                (
+                    "one Stripe read, calling thread's CPU (median of rounds)",
+                    "an expanded subscription, the answer as",
+                    f"JSON (raw.get) {after['median_ms']:.2f} ms "
+                    f"({after['min_ms']:.2f}-{after['max_ms']:.2f})",
+                    f"the SDK's typed objects, then to_dict {typed['median_ms']:.2f} ms "
+                    f"({typed['min_ms']:.2f}-{typed['max_ms']:.2f}); ratio "
+                    f"{transport['json_ratio']:.2f}x",
+                )
+            )
     for label, entry in results.get("latency", {}).items():
         ours, before = entry["ours"], entry.get("baseline")
         text = (

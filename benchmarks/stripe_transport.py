@@ -1,6 +1,9 @@
-"""One Stripe read two ways, side by side in one process: stripe-python's ``RequestsClient``
+"""One Stripe read three ways, side by side in one process: stripe-python's ``RequestsClient``
 on one shared ``requests`` session (what the functions used until urllib3 took over) and the
-functions' ``Urllib3Client`` (:mod:`billing.stripe_api.client`).
+functions' ``Urllib3Client`` (:mod:`billing.stripe_api.client`), both answering the JSON
+(:mod:`billing.stripe_api.raw`); and the functions' client answering the SDK's typed objects
+read back as the JSON a view takes (``retrieve`` then ``to_dict``, what the write paths did
+until they took the JSON too).
 
 The read is a subscription with its customer, price, product and latest invoice expanded (the
 answer of retrieve-subscription's one Stripe call, ~4 KB), answered at once by a local HTTP
@@ -122,6 +125,8 @@ def measure(calls: int = CALLS, rounds: int = ROUNDS) -> dict[str, Any]:
             return lambda: raw.get(client, "/v1/subscriptions/sub_1", expand=EXPAND)
 
         ways = {name: read(client) for name, client in clients.items()}
+        typed = clients["urllib3"].v1.subscriptions
+        ways["typed"] = lambda: typed.retrieve("sub_1", params={"expand": EXPAND}).to_dict()
         for way in ways.values():  # connections open, first-use costs paid
             for _ in range(20):
                 way()
@@ -145,12 +150,15 @@ def measure(calls: int = CALLS, rounds: int = ROUNDS) -> dict[str, Any]:
         }
 
     before, after = summary(per_call["requests"]), summary(per_call["urllib3"])
+    typed = summary(per_call["typed"])
     return {
         "calls": calls,
         "rounds": rounds,
         "requests": before,
         "urllib3": after,
         "ratio": round(after["median_ms"] / before["median_ms"], 2),
+        "typed": typed,
+        "json_ratio": round(after["median_ms"] / typed["median_ms"], 2),
     }
 
 

@@ -30,6 +30,7 @@ carries on to the cheaper plan with its remaining duration, as an immediate chan
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ import stripe
 
 from billing.config import BillingSettings
 from billing.operations._plan_items import is_metered
+from billing.stripe_api.raw import Json
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionScheduleUpdateParams
@@ -74,13 +76,14 @@ def at_period_end(settings: BillingSettings, current: stripe.Price, new: stripe.
     return settings.downgrade_policy == "period_end" and is_downgrade(current, new)
 
 
-def attached(sub: stripe.Subscription) -> str | None:
-    """The id of the live schedule managing ``sub``, if any."""
-    schedule = sub.schedule
-    if schedule is None:
-        return None
-    if isinstance(schedule, str):
+def attached(sub: stripe.Subscription | Json) -> str | None:
+    """The id of the live schedule managing ``sub`` (the SDK's object, or the JSON Stripe sent
+    when the caller reads answers raw), if any."""
+    schedule = sub.get("schedule") if isinstance(sub, Mapping) else sub.schedule
+    if schedule is None or isinstance(schedule, str):
         return schedule
+    if isinstance(schedule, Mapping):
+        return str(schedule["id"]) if schedule.get("status") in _LIVE else None
     return schedule.id if schedule.status in _LIVE else None
 
 
@@ -88,7 +91,7 @@ def _live(schedule: stripe.SubscriptionSchedule) -> bool:
     return schedule.status in _LIVE and schedule.current_phase is not None
 
 
-def release(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
+def release(client: stripe.StripeClient, sub: stripe.Subscription | Json) -> None:
     """Stop scheduling: the subscription stays on its current plan.
 
     ``sub`` was read a moment ago: the schedule may have ended since (the customer's other

@@ -29,7 +29,6 @@ from billing.operations._ownership import (
     PriceId,
     SubscriptionId,
     customer_id,
-    id_of,
     owned,
     require_offered,
 )
@@ -44,7 +43,9 @@ from billing.operations._promotions import (
 )
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ABANDONED, ENDED, LIVE
+from billing.stripe_api import raw
 from billing.stripe_api.client import replayed
+from billing.stripe_api.raw import Json
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionCreateParams
@@ -212,13 +213,13 @@ class HandleSubscriptionRequest(RequestModel):
     )
 
 
-def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, stripe.Subscription]:
+def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, Json]:
     return owned(
         ctx,
-        lambda: ctx.runtime.stripe.v1.subscriptions.retrieve(
-            subscription_id, params={"expand": SUBSCRIPTION_EXPAND}
+        lambda: raw.get(
+            ctx.runtime.stripe, f"/v1/subscriptions/{subscription_id}", expand=SUBSCRIPTION_EXPAND
         ),
-        lambda sub: id_of(sub.customer),
+        lambda sub: raw.id_of(sub["customer"]),
         "subscription",
     )
 
@@ -231,38 +232,44 @@ def _ended() -> Conflict:
 
 
 def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> SubscriptionView:
-    """Cancel the caller's subscription at period end, or keep it going."""
+    """Cancel the caller's subscription at period end, or keep it going.
+
+    Stripe's answers are read as JSON (``billing.stripe_api.raw``): the view is all they feed,
+    and the SDK's typed objects of two expanded subscriptions were the larger part of this
+    call's own CPU (docs/performance.md)."""
     _, sub = _owned_subscription(ctx, body.subscription_id)
-    if sub.status in ENDED:
+    status = sub["status"]
+    if status in ENDED:
         raise _ended()
-    if sub.status not in LIVE:
+    if status not in LIVE:
         raise Conflict(
-            f"This subscription is {sub.status}: complete its first payment first.",
+            f"This subscription is {status}: complete its first payment first.",
             code=SUBSCRIPTION_NOT_STARTED,
         )
-    if sub.cancel_at_period_end == body.cancel_at_period_end:
+    if sub["cancel_at_period_end"] == body.cancel_at_period_end:
         return subscription_view(sub)
     # A schedule (a downgrade waiting for the period end) manages the cancellation: Stripe
     # refuses a direct change of it ("The subscription is managed by the subscription schedule
     # ..., and updating any cancelation behavior directly is not allowed", quoted in
     # laravel/cashier-stripe#1748). Released first: a subscription ending at its period end
     # has no next plan to switch to.
-    _schedules.release(ctx.runtime.stripe, sub)
+    client = ctx.runtime.stripe
+    _schedules.release(client, sub)
+    path = f"/v1/subscriptions/{sub['id']}"
     try:
-        updated = ctx.runtime.stripe.v1.subscriptions.update(
-            sub.id,
-            params={
-                "cancel_at_period_end": body.cancel_at_period_end,
-                "expand": SUBSCRIPTION_EXPAND,
-            },
+        updated = raw.post(
+            client,
+            path,
+            cancel_at_period_end=body.cancel_at_period_end,
+            expand=SUBSCRIPTION_EXPAND,
         )
     except stripe.InvalidRequestError:
         # It ended between our read and this write (period end, dashboard, another device).
-        if ctx.runtime.stripe.v1.subscriptions.retrieve(sub.id).status in ENDED:
+        if raw.get(client, path)["status"] in ENDED:
             raise _ended() from None
         raise
     log.info(
         "subscription updated",
-        extra={"subscription_id": sub.id, "cancel_at_period_end": body.cancel_at_period_end},
+        extra={"subscription_id": sub["id"], "cancel_at_period_end": body.cancel_at_period_end},
     )
     return subscription_view(updated)

@@ -8,7 +8,7 @@ from benchmarks.report import markdown
 
 def test_both_clients_read_the_same_subscription_and_the_row_gives_their_ratio() -> None:
     result = stripe_transport.measure(calls=5, rounds=2)
-    for way in ("requests", "urllib3"):
+    for way in ("requests", "urllib3", "typed"):
         figures = result[way]
         assert 0 < figures["min_ms"] <= figures["median_ms"] <= figures["max_ms"]
     assert result["ratio"] == round(
@@ -20,6 +20,10 @@ def test_both_clients_read_the_same_subscription_and_the_row_gives_their_ratio()
     )
     assert f"ratio {result['ratio']:.2f}x" in table
     assert "RequestsClient on a shared session" in table
+    assert result["json_ratio"] == round(
+        result["urllib3"]["median_ms"] / result["typed"]["median_ms"], 2
+    )
+    assert f"then to_dict {result['typed']['median_ms']:.2f} ms" in table
 
 
 def test_the_read_is_parsed_as_stripe_sent_it() -> None:
@@ -34,6 +38,8 @@ def test_the_read_is_parsed_as_stripe_sent_it() -> None:
         ):
             sub = raw.get(client, "/v1/subscriptions/sub_1", expand=stripe_transport.EXPAND)
             assert sub["items"]["data"][0]["price"]["product"]["name"] == "Basic"
+        typed = stripe_transport._urllib3_client(base).v1.subscriptions.retrieve("sub_1")
+        assert typed.to_dict() == sub  # the typed way reads back the same answer
     finally:
         server.shutdown()
         server.server_close()
