@@ -49,33 +49,36 @@ def _sdk_calls(path: Path) -> set[str]:
     return calls
 
 
-def _raw_reads(path: Path) -> set[tuple[str, str]]:
-    """``raw.get(client, "/v1/...")`` and ``raw.get_all`` (every page) reads: the path itself,
-    f-string parts as ``{}``."""
+RAW_METHODS = {"get": "GET", "get_all": "GET", "post": "POST"}
+
+
+def _raw_calls(path: Path) -> set[tuple[str, str]]:
+    """``raw.get(client, "/v1/...")``, ``raw.get_all`` (every page) and ``raw.post`` calls:
+    the method and the path itself, f-string parts as ``{}``."""
     reads = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("get", "get_all")
+            and node.func.attr in RAW_METHODS
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "raw"
             and len(node.args) >= 2
         ):
             continue
-        target = node.args[1]
+        target, method = node.args[1], RAW_METHODS[node.func.attr]
         if isinstance(target, ast.Constant) and isinstance(target.value, str):
-            reads.add(("GET", target.value))
+            reads.add((method, target.value))
         elif isinstance(target, ast.JoinedStr):
             parts = [str(v.value) if isinstance(v, ast.Constant) else "{}" for v in target.values]
-            reads.add(("GET", "".join(parts)))
+            reads.add((method, "".join(parts)))
     return reads
 
 
 def used_endpoints() -> set[tuple[str, str]]:
     files = [f for root in CALLERS for f in ([root] if root.is_file() else root.rglob("*.py"))]
     called = set().union(*(_sdk_calls(f) for f in files))
-    raw = set().union(*(_raw_reads(f) for f in files))
+    raw = set().union(*(_raw_calls(f) for f in files))
     return {(e.method, _shape(e.template)) for e in stripe_endpoints() if e.sdk in called} | raw
 
 
@@ -83,6 +86,7 @@ def test_the_scan_finds_what_the_product_calls() -> None:
     used = used_endpoints()
     assert ("POST", "/v1/invoices/{}/pay") in used  # retry-invoice
     assert ("POST", "/v1/payment_intents/{}/confirm") in used  # stripejs
+    assert ("POST", "/v1/setup_intents") in used  # create-setup-intent, by raw.post
 
 
 def test_every_stand_in_route_is_called_by_the_product_or_its_tests() -> None:

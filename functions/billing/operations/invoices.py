@@ -108,7 +108,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
                 "This invoice belongs to a subscription that has ended; start a new one instead.",
                 code=NOT_PAYABLE,
             )
-        pm = card.result()
+        pm_id = str(card.result()["id"])
     if draft:
         # Opened for this payment only: the customer is here to pay it now.
         client.v1.invoices.finalize_invoice(
@@ -121,8 +121,8 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         paid = client.v1.invoices.pay(
             body.invoice_id,
             # The customer is here to authenticate, so 3-D Secure is asked for, not declined.
-            params={"payment_method": pm.id, "off_session": False},
-            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm.id}:{bucket}"},
+            params={"payment_method": pm_id, "off_session": False},
+            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm_id}:{bucket}"},
         )
     except (stripe.InvalidRequestError, stripe.IdempotencyError):
         # A concurrent retry may have paid it a moment ago (Stripe then refuses this one), or
@@ -153,7 +153,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     try:
         # Only a card that just paid becomes the default; a declined one never does. The
         # payment stands even if this fails, so the caller is told it was paid.
-        make_default(ctx, customer, pm.id, only=id_of(_subscription_of(invoice)))
+        make_default(ctx, customer, pm_id, only=id_of(_subscription_of(invoice)))
     except (stripe.StripeError, Conflict) as exc:
         log.warning(
             "invoice paid, but the card could not be made the default",

@@ -1,17 +1,20 @@
-"""retrieve_payment_method, create_setup_intent, update_payment_method."""
+"""retrieve_payment_method, create_setup_intent, update_payment_method.
+
+Stripe's answers are read as JSON (``billing.stripe_api.raw``), never built into the SDK's
+typed objects: each reads a few fields of one object."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-import stripe
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.operations._cards import make_default, own_payment_method
-from billing.operations._ownership import PaymentMethodId, customer_id, id_of, owned
+from billing.operations._ownership import PaymentMethodId, customer_id, owned
 from billing.operations._views import PaymentMethodSummary, payment_method_summary
+from billing.stripe_api import raw
 
 if TYPE_CHECKING:
     from stripe.params import SetupIntentCreateParams
@@ -39,7 +42,7 @@ class UpdatePaymentMethodResponse(ResponseModel):
     )
 
 
-def _summary(pm: stripe.PaymentMethod) -> PaymentMethodSummary:
+def _summary(pm: raw.Json) -> PaymentMethodSummary:
     summary = payment_method_summary(pm)
     assert summary is not None
     return summary
@@ -49,8 +52,8 @@ def retrieve_payment_method(ctx: Context, body: PaymentMethodRequest) -> Payment
     """Brand, last 4 and expiry of one of the caller's payment methods."""
     _, pm = owned(
         ctx,
-        lambda: ctx.runtime.stripe.v1.payment_methods.retrieve(body.payment_method_id),
-        lambda pm: id_of(pm.customer),
+        lambda: raw.get(ctx.runtime.stripe, f"/v1/payment_methods/{body.payment_method_id}"),
+        lambda pm: raw.id_of(pm.get("customer")),
         "payment method",
     )
     return _summary(pm)
@@ -65,15 +68,14 @@ def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse
         "allowed_payment_method_types": ["card"],
         "metadata": {"firebase_uid": ctx.user.uid},
     }
-    intent = ctx.runtime.stripe.v1.setup_intents.create(params=params)
-    assert intent.client_secret is not None
-    return SetupIntentResponse(setup_intent_id=intent.id, client_secret=intent.client_secret)
+    intent = raw.post(ctx.runtime.stripe, "/v1/setup_intents", **params)
+    return SetupIntentResponse(setup_intent_id=intent["id"], client_secret=intent["client_secret"])
 
 
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
     """Make a saved card the default for the caller's invoices and live subscriptions."""
     customer = customer_id(ctx, owning="payment method")
     pm = own_payment_method(ctx, customer, body.payment_method_id)
-    updated = make_default(ctx, customer, pm.id)
+    updated = make_default(ctx, customer, pm["id"])
     log.info("default payment method updated", extra={"subscriptions": updated})
     return UpdatePaymentMethodResponse(payment_method=_summary(pm), updated_subscriptions=updated)
