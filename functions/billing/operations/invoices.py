@@ -1,9 +1,14 @@
-"""retry_invoice (pay an open invoice of the caller's with a new card) and list_invoices."""
+"""retry_invoice (pay an open invoice of the caller's with a new card) and list_invoices.
+
+retry_invoice reads Stripe's answers as JSON (``billing.stripe_api.raw``), not as the SDK's
+typed objects: its invoice comes with the subscription expanded, all of which the SDK would
+build into typed objects for the few fields read here."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 import stripe
@@ -20,6 +25,7 @@ from billing.operations._ownership import (
     id_of,
 )
 from billing.statuses import ENDED
+from billing.stripe_api import raw
 from billing.translate import card_error
 from core.parallel import Background
 
@@ -54,22 +60,22 @@ class RetryInvoiceResponse(ResponseModel):
     )
 
 
-def _subscription_of(invoice: stripe.Invoice) -> str | stripe.Subscription | None:
-    parent = invoice.parent
-    if parent is None or parent.subscription_details is None:
-        return None
-    return parent.subscription_details.subscription
+def _subscription_of(invoice: raw.Json) -> str | raw.Json | None:
+    """The invoice's subscription: its id, the object when expanded, or None."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    subscription: str | raw.Json | None = details.get("subscription")
+    return subscription
 
 
-def _way_back(invoice: stripe.Invoice, subscription: object) -> bool:
+def _way_back(invoice: raw.Json, subscription: object) -> bool:
     """An unpaid subscription's renewals stay drafts and are never attempted; paying its most
     recent invoice, once finalized, makes it active again
     (https://docs.stripe.com/billing/subscriptions/overview#unpaid-subscriptions). That draft is
     the customer's way back; any other draft is not theirs to pay yet."""
     return (
-        isinstance(subscription, stripe.Subscription)
-        and subscription.status in ("unpaid", "past_due")
-        and id_of(subscription.latest_invoice) == invoice.id
+        isinstance(subscription, Mapping)
+        and subscription.get("status") in ("unpaid", "past_due")
+        and raw.id_of(subscription.get("latest_invoice")) == invoice["id"]
     )
 
 
@@ -87,23 +93,24 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
     # only once the invoice is found payable, as before.
     with Background(lambda: own_payment_method(ctx, customer, body.payment_method_id)) as card:
         invoice = fetch_owned(
-            lambda: client.v1.invoices.retrieve(
-                body.invoice_id, params={"expand": ["parent.subscription_details.subscription"]}
+            lambda: raw.get(
+                client,
+                f"/v1/invoices/{body.invoice_id}",
+                expand=["parent.subscription_details.subscription"],
             ),
-            lambda inv: id_of(inv.customer),
+            lambda inv: raw.id_of(inv.get("customer")),
             customer,
             "invoice",
         )
-        if invoice.status == "paid":
+        status = invoice.get("status")
+        if status == "paid":
             # A second click after the first one paid: report it, never charge again.
             return _answer(body.invoice_id, "paid")
         subscription = _subscription_of(invoice)
-        draft = invoice.status == "draft" and _way_back(invoice, subscription)
-        if invoice.status not in ("open", "uncollectible") and not draft:
-            raise Conflict(
-                f"This invoice is {invoice.status} and cannot be paid.", code=NOT_PAYABLE
-            )
-        if isinstance(subscription, stripe.Subscription) and subscription.status in ENDED:
+        draft = status == "draft" and _way_back(invoice, subscription)
+        if status not in ("open", "uncollectible") and not draft:
+            raise Conflict(f"This invoice is {status} and cannot be paid.", code=NOT_PAYABLE)
+        if isinstance(subscription, Mapping) and subscription.get("status") in ENDED:
             raise Conflict(
                 "This invoice belongs to a subscription that has ended; start a new one instead.",
                 code=NOT_PAYABLE,
@@ -111,23 +118,26 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         pm_id = str(card.result()["id"])
     if draft:
         # Opened for this payment only: the customer is here to pay it now.
-        client.v1.invoices.finalize_invoice(
-            body.invoice_id,
-            params={"auto_advance": False},
-            options={"idempotency_key": f"retry-invoice-finalize:{body.invoice_id}"},
+        raw.post(
+            client,
+            f"/v1/invoices/{body.invoice_id}/finalize",
+            auto_advance=False,
+            idempotency_key=f"retry-invoice-finalize:{body.invoice_id}",
         )
     bucket = int(time.time()) // KEY_BUCKET_SECONDS
     try:
-        paid = client.v1.invoices.pay(
-            body.invoice_id,
+        paid = raw.post(
+            client,
+            f"/v1/invoices/{body.invoice_id}/pay",
             # The customer is here to authenticate, so 3-D Secure is asked for, not declined.
-            params={"payment_method": pm_id, "off_session": False},
-            options={"idempotency_key": f"retry-invoice:{body.invoice_id}:{pm_id}:{bucket}"},
+            payment_method=pm_id,
+            off_session=False,
+            idempotency_key=f"retry-invoice:{body.invoice_id}:{pm_id}:{bucket}",
         )
     except (stripe.InvalidRequestError, stripe.IdempotencyError):
         # A concurrent retry may have paid it a moment ago (Stripe then refuses this one), or
         # it was voided meanwhile (a new checkout replaced its subscription).
-        status = client.v1.invoices.retrieve(body.invoice_id).status
+        status = raw.get(client, f"/v1/invoices/{body.invoice_id}").get("status")
         if status == "paid":
             return _answer(body.invoice_id, "paid")
         if status not in ("open", "uncollectible"):
@@ -140,20 +150,18 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
         if exc.code != REQUIRES_ACTION and decline != "authentication_required":
             log.info("retry declined", extra={"invoice_id": body.invoice_id, "code": exc.code})
             raise card_error(exc) from None
-        pending = client.v1.invoices.retrieve(
-            body.invoice_id, params={"expand": ["confirmation_secret"]}
-        )
-        secret = pending.confirmation_secret.client_secret if pending.confirmation_secret else None
+        pending = raw.get(client, f"/v1/invoices/{body.invoice_id}", expand=["confirmation_secret"])
+        secret = (pending.get("confirmation_secret") or {}).get("client_secret")
         # Not the default yet: once the customer authenticates, Stripe saves it on the
         # subscription (save_default_payment_method=on_subscription).
         return _answer(body.invoice_id, "requires_action", secret)
-    if paid.status != "paid":
+    if paid.get("status") != "paid":
         return _answer(body.invoice_id, "open")
     log.info("invoice paid on retry", extra={"invoice_id": body.invoice_id})
     try:
         # Only a card that just paid becomes the default; a declined one never does. The
         # payment stands even if this fails, so the caller is told it was paid.
-        make_default(ctx, customer, pm_id, only=id_of(_subscription_of(invoice)))
+        make_default(ctx, customer, pm_id, only=raw.id_of(_subscription_of(invoice)))
     except (stripe.StripeError, Conflict) as exc:
         log.warning(
             "invoice paid, but the card could not be made the default",

@@ -1,0 +1,85 @@
+"""retry_invoice's refusals, read from Stripe's JSON: an invoice of a subscription that has
+ended, or one already paid, is never paid again (the stand-in flows are in
+tests/integration/test_retry_invoice.py and test_unpaid_way_back.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+import stripe
+
+from billing.auth import Caller
+from billing.config import BillingSettings
+from billing.context import Context
+from billing.errors import Conflict
+from billing.operations.invoices import RetryInvoiceRequest, retry_invoice
+from billing.runtime import Runtime
+from tests.support.fakes import InMemoryCustomers
+
+
+class Stripe:
+    """One open invoice of cus_1's, its subscription expanded, and a saved card."""
+
+    def __init__(self, subscription: object, status: str = "open") -> None:
+        self.invoice = {
+            "id": "in_1",
+            "object": "invoice",
+            "customer": "cus_1",
+            "status": status,
+            "parent": {"subscription_details": {"subscription": subscription}},
+        }
+        self.posts: list[str] = []
+
+    def raw_request(self, method: str, path: str, **params: Any) -> Any:
+        if method == "post":
+            self.posts.append(path)
+            return SimpleNamespace(data={"id": "in_1", "object": "invoice", "status": "paid"})
+        if path == "/v1/invoices/in_1":
+            return SimpleNamespace(data=self.invoice)
+        if path == "/v1/customers/cus_1":  # make_default's check: its card held still
+            settings = {"default_payment_method": "pm_1"}
+            return SimpleNamespace(data={"id": "cus_1", "invoice_settings": settings})
+        assert path == "/v1/payment_methods/pm_1", path
+        return SimpleNamespace(data={"id": "pm_1", "type": "card", "customer": "cus_1"})
+
+
+def _ctx(settings: BillingSettings, client: Stripe) -> Context:
+    customers = InMemoryCustomers()
+    record, _ = customers.begin("ann", "ann@example.com", None)
+    customers.link(record, "cus_1")
+    rt = Runtime(settings, stripe_client=cast(stripe.StripeClient, client), customers=customers)
+    return Context(runtime=rt, request_id="r", caller=Caller("ann", None, True))
+
+
+BODY = RetryInvoiceRequest(invoice_id="in_1", payment_method_id="pm_1")
+
+
+@pytest.mark.parametrize("ended", ["canceled", "incomplete_expired"])
+def test_an_invoice_of_an_ended_subscription_is_not_paid(
+    settings: BillingSettings, ended: str
+) -> None:
+    client = Stripe({"id": "sub_1", "object": "subscription", "status": ended})
+    with pytest.raises(Conflict) as caught:
+        retry_invoice(_ctx(settings, client), BODY)
+    assert caught.value.code == "not_payable"
+    assert client.posts == []
+
+
+def test_a_paid_invoice_is_reported_paid_never_charged_again(settings: BillingSettings) -> None:
+    client = Stripe("sub_1", status="paid")
+    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert client.posts == []
+
+
+def test_an_open_invoice_of_a_live_subscription_is_paid_and_its_card_made_default(
+    settings: BillingSettings,
+) -> None:
+    client = Stripe({"id": "sub_1", "object": "subscription", "status": "past_due"})
+    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert client.posts == [
+        "/v1/invoices/in_1/pay",
+        "/v1/customers/cus_1",
+        "/v1/subscriptions/sub_1",  # the invoice's subscription only
+    ]
