@@ -5,12 +5,17 @@ page), so both refuse a second live subscription and end unfinished checkouts (i
 subscriptions and open Checkout pages) the same way. Both run under :func:`one_at_a_time`:
 the customer's lock (:mod:`billing.state.checkout_locks`) makes "list, create, end the others"
 one step to any other request for that customer, in every order and from any number of tabs.
+
+Stripe's answers are read as the JSON it sent (:mod:`billing.stripe_api.raw`), not as the SDK's
+typed objects: the listings here carry every subscription with its invoice expanded, and
+building the typed objects cost CPU on every call and, on an instance's first call, the
+import of their classes (~50 ms, docs/performance.md).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -18,10 +23,11 @@ import stripe
 
 from billing.context import Context
 from billing.errors import ALREADY_SUBSCRIBED, IN_PROGRESS, Conflict
-from billing.operations._ownership import id_of
 from billing.operations._plan_items import plan_price
 from billing.state.checkout_locks import Busy, CheckoutLocks
 from billing.statuses import ENDED, LIVE
+from billing.stripe_api import raw
+from billing.stripe_api.raw import Json
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +87,7 @@ def one_at_a_time(ctx: Context, customer: str) -> Iterator[Opened]:
         raise _busy()
 
 
-def payable_checkouts(
-    client: stripe.StripeClient, customer: str
-) -> tuple[list[stripe.checkout.Session], list[stripe.Subscription]]:
+def payable_checkouts(client: stripe.StripeClient, customer: str) -> tuple[list[Json], list[Json]]:
     """The customer's open Checkout pages, then every subscription: in that order, so a page
     the customer pays while we look is seen either way and never missed.
 
@@ -98,24 +102,21 @@ def payable_checkouts(
     return pages, subscriptions_of(client, customer)
 
 
-def open_checkout_pages(
-    client: stripe.StripeClient, customer: str
-) -> list[stripe.checkout.Session]:
-    """The customer's Checkout pages that can still be paid, newest first."""
-    found = client.v1.checkout.sessions.list(
-        params={"customer": customer, "status": "open", "limit": 100}
-    )
-    return list(found.data)
+def open_checkout_pages(client: stripe.StripeClient, customer: str) -> list[Json]:
+    """The customer's Checkout pages that can still be paid, newest first (every page of the
+    list: one left out could be paid beside the new checkout)."""
+    return raw.get_all(client, "/v1/checkout/sessions", customer=customer, status="open", limit=100)
 
 
 def expire_page(client: stripe.StripeClient, session_id: str) -> None:
     """Ends an open Checkout page, so it can no longer be paid; 409 ``already_subscribed``
     when it was paid meanwhile."""
+    path = f"/v1/checkout/sessions/{session_id}"
     try:
-        client.v1.checkout.sessions.expire(session_id)
+        raw.post(client, f"{path}/expire")
     except stripe.InvalidRequestError:
         # Stripe expires only open sessions: this one completed or expired meanwhile.
-        status = client.v1.checkout.sessions.retrieve(session_id).status
+        status = raw.get(client, path)["status"]
         if status == "complete":
             raise Conflict(
                 "Your Checkout payment just completed; manage that subscription instead.",
@@ -125,71 +126,73 @@ def expire_page(client: stripe.StripeClient, session_id: str) -> None:
             raise
 
 
-def subscriptions_of(client: stripe.StripeClient, customer: str) -> list[stripe.Subscription]:
-    """Every subscription of the customer, newest first, with what the rule needs expanded."""
-    found = client.v1.subscriptions.list(
-        params={
-            "customer": customer,
-            "status": "all",
-            "limit": 100,
-            "expand": [
-                "data.latest_invoice.confirmation_secret",
-                "data.pending_setup_intent",
-                "data.latest_invoice.discounts",
-            ],
-        }
+def subscriptions_of(client: stripe.StripeClient, customer: str) -> list[Json]:
+    """Every subscription of the customer, newest first, with what the rule needs expanded
+    (every page of the list: a live one left out would let a second one be opened)."""
+    return raw.get_all(
+        client,
+        "/v1/subscriptions",
+        customer=customer,
+        status="all",
+        limit=100,
+        expand=[
+            "data.latest_invoice.confirmation_secret",
+            "data.pending_setup_intent",
+            "data.latest_invoice.discounts",
+        ],
     )
-    return list(found.data)
 
 
-def refuse_if_subscribed(subs: list[stripe.Subscription]) -> None:
+def refuse_if_subscribed(subs: list[Json]) -> None:
     """409 ``already_subscribed`` when one of ``subs`` is live."""
     for sub in subs:
-        if sub.status in LIVE:
+        if sub["status"] in LIVE:
             raise Conflict(
-                f"You already have a subscription ({sub.id}, {sub.status}); "
+                f"You already have a subscription ({sub['id']}, {sub['status']}); "
                 "cancel it or change its plan instead.",
                 code=ALREADY_SUBSCRIBED,
             )
 
 
-def price_of(sub: stripe.Subscription) -> str | None:
+def price_of(sub: Json) -> str | None:
     """The subscription's plan (its licensed price; metered prices come with it)."""
     return plan_price(sub)
 
 
-def promotion_code_of(sub: stripe.Subscription) -> str | None:
+def promotion_code_of(sub: Json) -> str | None:
     """The promotion code that discounted the subscription's latest invoice (a ``once``
     discount leaves the subscription itself once used, the invoice keeps it)."""
-    invoice = sub.latest_invoice
-    if not isinstance(invoice, stripe.Invoice):
+    invoice = sub.get("latest_invoice")
+    if not isinstance(invoice, Mapping):
         return None
-    for discount in invoice.discounts:
-        if isinstance(discount, stripe.Discount) and discount.promotion_code is not None:
-            return id_of(discount.promotion_code)
+    for discount in invoice.get("discounts") or []:
+        if isinstance(discount, Mapping) and discount.get("promotion_code") is not None:
+            return raw.id_of(discount["promotion_code"])
     return None
 
 
-def abandon(client: stripe.StripeClient, sub: stripe.Subscription) -> None:
+def abandon(client: stripe.StripeClient, sub: Json) -> None:
     """Ends an unfinished checkout, so it and its replacement can never both be paid.
 
     Cancelling alone would leave its first invoice open and its payment confirmable; voiding
     the invoice first cancels that payment.
     """
-    invoice = sub.latest_invoice
-    if isinstance(invoice, stripe.Invoice) and invoice.id and invoice.status == "open":
+    invoice = sub.get("latest_invoice")
+    if isinstance(invoice, Mapping) and invoice.get("id") and invoice.get("status") == "open":
+        path = f"/v1/invoices/{invoice['id']}"
         try:
-            client.v1.invoices.void_invoice(invoice.id)
+            raw.post(client, f"{path}/void")
         except stripe.InvalidRequestError:
             # A concurrent request (a double click) voided it first, or it was just paid.
-            if client.v1.invoices.retrieve(invoice.id).status == "paid":
+            if raw.get(client, path)["status"] == "paid":
                 raise Conflict(
                     "Your earlier checkout just completed; manage that subscription instead.",
                     code=ALREADY_SUBSCRIBED,
                 ) from None
+    path = f"/v1/subscriptions/{sub['id']}"
     try:
-        client.v1.subscriptions.cancel(sub.id)
+        raw.delete(client, path)
     except stripe.InvalidRequestError:
         # Stripe answers "no such subscription" for one a concurrent request just cancelled.
-        if client.v1.subscriptions.retrieve(sub.id).status not in ENDED:
+        if raw.get(client, path)["status"] not in ENDED:
             raise

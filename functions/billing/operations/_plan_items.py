@@ -27,6 +27,7 @@ import stripe
 
 from billing.config import BillingSettings
 from billing.errors import Conflict
+from billing.stripe_api.raw import Json
 
 
 def is_metered(item: stripe.SubscriptionItem) -> bool:
@@ -38,10 +39,14 @@ def licensed_items(sub: stripe.Subscription) -> list[stripe.SubscriptionItem]:
     return [item for item in sub.items.data if not is_metered(item)]
 
 
-def plan_price(sub: stripe.Subscription) -> str | None:
-    """The subscription's plan: the price of its (one) licensed item."""
-    items = licensed_items(sub)
-    return items[0].price.id if items else None
+def plan_price(sub: Json) -> str | None:
+    """The subscription's plan: the price of its (one) licensed item (from its JSON, with
+    ``items.data.price`` as Stripe sends it, unexpanded)."""
+    for item in sub["items"]["data"]:
+        price = item["price"]
+        if (price.get("recurring") or {}).get("usage_type") != "metered":
+            return str(price["id"])
+    return None
 
 
 def subscribe_items(settings: BillingSettings, price_id: str) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ from billing.operations._one_subscription import (
 from billing.operations._ownership import PriceId, customer_id, require_offered
 from billing.operations._plan_items import checkout_line_items
 from billing.operations._promotions import DiscountSummary, Promotion, PromotionCodeText, maybe_find
+from billing.stripe_api import raw
+from billing.stripe_api.raw import Json
 
 if TYPE_CHECKING:
     from stripe.params.billing_portal import SessionCreateParams as PortalSessionCreateParams
@@ -76,17 +78,17 @@ def _create_checkout_session(
     refuse_if_subscribed(existing)
     promotion = maybe_find(ctx, body.promotion_code, customer=customer, price_id=body.price_id)
     for sub in existing:
-        if sub.status == "incomplete":
+        if sub["status"] == "incomplete":
             # An unfinished Elements checkout could still be paid beside this one.
             abandon(client, sub)
     code = promotion.promotion_code_id if promotion else "-"
     choice = {"price_id": body.price_id, "promotion_code": code}
-    for session in earlier:
-        if session.metadata is not None and session.metadata.to_dict() == choice:
+    for page in earlier:
+        if page.get("metadata") == choice:
             # A double click, or a return to the same choice: the page already open (and
             # only it: any other open page is ended, as below).
-            _end_others(client, earlier, keep=session.id)
-            return _answer(session, promotion)
+            _end_others(client, earlier, keep=page["id"])
+            return _answer(page, promotion)
     # Required settings of this function (the registry): checked when its instance starts.
     pages = settings.checkout_pages()
     params: SessionCreateParams = {
@@ -105,41 +107,40 @@ def _create_checkout_session(
         params["allow_promotion_codes"] = True
     # Requests are one at a time (the lock): a retry after a lost answer sees the same
     # subscriptions and open pages, so it shares the key and gets the one session Stripe made.
-    newest = existing[0].id if existing else "none"
-    latest_page = earlier[0].id if earlier else "none"
-    session = client.v1.checkout.sessions.create(
-        params=params,
-        options={
-            "idempotency_key": f"checkout:{customer}:{newest}:{latest_page}:{body.price_id}:{code}"
-        },
+    newest = existing[0]["id"] if existing else "none"
+    latest_page = earlier[0]["id"] if earlier else "none"
+    session = raw.post(
+        client,
+        "/v1/checkout/sessions",
+        idempotency_key=f"checkout:{customer}:{newest}:{latest_page}:{body.price_id}:{code}",
+        **params,
     )
-    opened.record(session.id, lambda: expire_page(client, session.id))
-    _end_others(client, earlier, keep=session.id)
-    log.info("checkout session created", extra={"session_id": session.id})
+    session_id = str(session["id"])
+    opened.record(session_id, lambda: expire_page(client, session_id))
+    _end_others(client, earlier, keep=session_id)
+    log.info("checkout session created", extra={"session_id": session_id})
     return _answer(session, promotion)
 
 
-def _end_others(
-    client: stripe.StripeClient, pages: list[stripe.checkout.Session], *, keep: str
-) -> None:
+def _end_others(client: stripe.StripeClient, pages: list[Json], *, keep: str) -> None:
     """Two open pages could both be paid: only ``keep``, the newest choice, stays usable. When
     an older one was paid meanwhile, ``keep`` is ended too and the answer is 409."""
     try:
         for other in pages:
-            if other.id != keep:
-                expire_page(client, other.id)
+            if other["id"] != keep:
+                expire_page(client, other["id"])
     except Conflict:
         expire_page(client, keep)
         raise
 
 
-def _answer(session: stripe.checkout.Session, promotion: Promotion | None) -> CheckoutResponse:
-    assert session.url is not None  # open hosted sessions always have one
+def _answer(session: Json, promotion: Promotion | None) -> CheckoutResponse:
+    assert session.get("url") is not None  # open hosted sessions always have one
     return CheckoutResponse(
-        session_id=session.id,
-        url=session.url,
-        expires_at=session.expires_at,
-        amount_total=session.amount_total,
+        session_id=session["id"],
+        url=session["url"],
+        expires_at=session["expires_at"],
+        amount_total=session.get("amount_total"),
         discount=promotion.summary() if promotion else None,
     )
 

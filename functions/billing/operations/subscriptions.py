@@ -7,6 +7,7 @@ so their instances never load the entitlement rules and the catalog behind them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 import stripe
@@ -44,7 +45,6 @@ from billing.operations._promotions import (
 from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
 from billing.statuses import ABANDONED, ENDED, LIVE
 from billing.stripe_api import raw
-from billing.stripe_api.client import replayed
 from billing.stripe_api.raw import Json
 
 if TYPE_CHECKING:
@@ -77,52 +77,44 @@ class CreateSubscriptionResponse(ResponseModel):
     discount: DiscountSummary | None = Field(description="The promotion code's discount.")
 
 
-def _secret(sub: stripe.Subscription) -> tuple[str | None, Literal["payment", "setup"] | None]:
-    invoice = sub.latest_invoice
-    if (
-        sub.status == "incomplete"
-        and isinstance(invoice, stripe.Invoice)
-        and invoice.confirmation_secret is not None
-    ):
-        return invoice.confirmation_secret.client_secret, "payment"
-    setup = sub.pending_setup_intent
-    if isinstance(setup, stripe.SetupIntent) and setup.client_secret:
-        return setup.client_secret, "setup"
+def _secret(sub: Json) -> tuple[str | None, Literal["payment", "setup"] | None]:
+    invoice = sub.get("latest_invoice")
+    if sub["status"] == "incomplete" and isinstance(invoice, Mapping):
+        confirmation = invoice.get("confirmation_secret")
+        if confirmation is not None:
+            return confirmation["client_secret"], "payment"
+    setup = sub.get("pending_setup_intent")
+    if isinstance(setup, Mapping) and setup.get("client_secret"):
+        return setup["client_secret"], "setup"
     return None, None
 
 
-def _answer(
-    sub: stripe.Subscription, *, created: bool, promotion: Promotion | None
-) -> CreateSubscriptionResponse:
+def _answer(sub: Json, *, created: bool, promotion: Promotion | None) -> CreateSubscriptionResponse:
     secret, kind = _secret(sub)
-    invoice = sub.latest_invoice
+    invoice = sub.get("latest_invoice")
     return CreateSubscriptionResponse(
-        subscription_id=sub.id,
-        status=sub.status,
+        subscription_id=sub["id"],
+        status=sub["status"],
         client_secret=secret,
         client_secret_type=kind,
         created=created,
-        amount_due=invoice.amount_due if isinstance(invoice, stripe.Invoice) else None,
+        amount_due=invoice["amount_due"] if isinstance(invoice, Mapping) else None,
         discount=promotion.summary() if promotion else None,
     )
 
 
-def _end_pages(
-    client: stripe.StripeClient,
-    pages: list[stripe.checkout.Session],
-    instead_of: stripe.Subscription,
-) -> None:
+def _end_pages(client: stripe.StripeClient, pages: list[Json], instead_of: Json) -> None:
     """Ends the customer's open Checkout pages in favour of ``instead_of``; when one of them was
     paid meanwhile, ``instead_of`` is ended too and the answer is 409 ``already_subscribed``."""
     try:
         for page in pages:
-            expire_page(client, page.id)
+            expire_page(client, page["id"])
     except Conflict:
         abandon(client, instead_of)
         raise
 
 
-def _same_checkout(sub: stripe.Subscription, price_id: str, promotion: Promotion | None) -> bool:
+def _same_checkout(sub: Json, price_id: str, promotion: Promotion | None) -> bool:
     wanted = promotion.promotion_code_id if promotion else None
     return price_of(sub) == price_id and promotion_code_of(sub) == wanted
 
@@ -130,7 +122,10 @@ def _same_checkout(sub: stripe.Subscription, price_id: str, promotion: Promotion
 def create_subscription(
     ctx: Context, body: CreateSubscriptionRequest
 ) -> CreateSubscriptionResponse:
-    """Subscribe the caller to a price the app sells (Payment Element flow)."""
+    """Subscribe the caller to a price the app sells (Payment Element flow).
+
+    Stripe's answers are read as JSON (``billing.stripe_api.raw``), as in the rule's own
+    module (``_one_subscription``)."""
     require_offered(ctx, body.price_id)
     customer = customer_id(ctx)
     with one_at_a_time(ctx, customer) as opened:
@@ -144,17 +139,17 @@ def _create_subscription(
     client = ctx.runtime.stripe
     pages, existing = payable_checkouts(client, customer)
     for sub in existing:
-        if sub.status == "trialing" and price_of(sub) == body.price_id and _secret(sub)[0]:
+        if sub["status"] == "trialing" and price_of(sub) == body.price_id and _secret(sub)[0]:
             # A double click on a trial whose card is not saved yet: hand the same one back.
             return _answer(sub, created=False, promotion=None)
     refuse_if_subscribed(existing)
     # One trial per customer: cancelling and subscribing again does not earn another.
-    trial = bool(settings.trial_days) and all(sub.status in ABANDONED for sub in existing)
+    trial = bool(settings.trial_days) and all(sub["status"] in ABANDONED for sub in existing)
     promotion = maybe_find(
         ctx, body.promotion_code, customer=customer, price_id=body.price_id, trial=trial
     )
     for sub in existing:
-        if sub.status == "incomplete" and _same_checkout(sub, body.price_id, promotion):
+        if sub["status"] == "incomplete" and _same_checkout(sub, body.price_id, promotion):
             # A double click, or a return to an unfinished checkout: finish that one (and end
             # any Checkout page opened since, which could be paid beside it).
             _end_pages(client, pages, instead_of=sub)
@@ -175,24 +170,26 @@ def _create_subscription(
     # Requests are one at a time (the lock), so a retry after a lost answer sees the same
     # newest subscription and shares the key: Stripe replays the one it made. Once a
     # subscription exists the newest one changes, and so does the key.
-    newest = existing[0].id if existing else "none"
+    newest = existing[0]["id"] if existing else "none"
     try:
-        sub = client.v1.subscriptions.create(
-            params=params,
-            options={"idempotency_key": f"create-subscription:{customer}:{newest}"},
+        sub, replayed = raw.post_keyed(
+            client,
+            "/v1/subscriptions",
+            params,
+            idempotency_key=f"create-subscription:{customer}:{newest}",
         )
     except stripe.InvalidRequestError as exc:
         if promotion is not None and is_promotion_refusal(exc):
             # Stripe decided a restriction otherwise than the check above: nothing changed.
             raise promotion_refused(exc) from exc
         raise
-    opened.record(sub.id, lambda: abandon(client, sub))
+    opened.record(sub["id"], lambda: abandon(client, sub))
     # Only now that the new checkout exists are the customer's unfinished ones ended (so they
     # and it can never both be paid): a call that fails leaves what the customer had. Nobody
     # can pay the new one before this answer hands out its secret.
     try:
         for old in existing:
-            if old.status == "incomplete":
+            if old["status"] == "incomplete":
                 abandon(client, old)
     except Conflict:
         abandon(client, sub)  # an old one was just paid: the new one must not be
@@ -200,9 +197,11 @@ def _create_subscription(
     _end_pages(client, pages, instead_of=sub)
     # A retry that shared the key got Stripe's replay of the one creation: only the call
     # whose request made it says so (Stripe marks replays with Idempotent-Replayed).
-    created = not replayed(sub)
+    created = not replayed
     if created:
-        log.info("subscription created", extra={"subscription_id": sub.id, "status": sub.status})
+        log.info(
+            "subscription created", extra={"subscription_id": sub["id"], "status": sub["status"]}
+        )
     return _answer(sub, created=created, promotion=promotion)
 
 

@@ -164,10 +164,3 @@ def build(settings: BillingSettings) -> stripe.StripeClient:
         ),
         **kwargs,
     )
-
-
-def replayed(obj: stripe.StripeObject) -> bool:
-    """Whether Stripe answered with the stored result of an earlier request with the same
-    idempotency key (``Idempotent-Replayed: true``) rather than performing this one."""
-    response = obj.last_response
-    return response is not None and response.headers.get("Idempotent-Replayed") == "true"

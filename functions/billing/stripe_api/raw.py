@@ -32,6 +32,23 @@ def post(client: stripe.StripeClient, path: str, **params: Any) -> Json:
     return data
 
 
+def post_keyed(
+    client: stripe.StripeClient, path: str, params: Mapping[str, Any], *, idempotency_key: str
+) -> tuple[Json, bool]:
+    """A POST under the caller's idempotency key, and whether Stripe answered it with the
+    stored result of an earlier request with that key (``Idempotent-Replayed: true``) rather
+    than performing it: a retry after a lost answer learns it did not make what it asked for.
+    """
+    response = client.raw_request("post", path, **params, idempotency_key=idempotency_key)
+    data: Json = response.data
+    return data, response.headers.get("Idempotent-Replayed") == "true"
+
+
+def delete(client: stripe.StripeClient, path: str) -> Json:
+    data: Json = client.raw_request("delete", path).data
+    return data
+
+
 def get_all(client: stripe.StripeClient, path: str, **params: Any) -> list[Json]:
     """Every object of a list endpoint, page after page (``limit`` per page, 100 at most).
 

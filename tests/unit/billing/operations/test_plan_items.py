@@ -44,13 +44,16 @@ def _item(item_id: str, price: str, usage_type: str = "licensed") -> dict[str, A
     }
 
 
-def _sub(*items: dict[str, Any]) -> stripe.Subscription:
-    data = {
+def _sub_json(*items: dict[str, Any]) -> dict[str, Any]:
+    return {
         "id": "sub_1",
         "object": "subscription",
         "items": {"object": "list", "data": list(items)},
     }
-    return stripe.Subscription.construct_from(data, "sk_test_x")
+
+
+def _sub(*items: dict[str, Any]) -> stripe.Subscription:
+    return stripe.Subscription.construct_from(_sub_json(*items), "sk_test_x")
 
 
 def test_subscribing_adds_the_plans_metered_prices_without_a_quantity() -> None:
@@ -69,13 +72,14 @@ def test_subscribing_adds_the_plans_metered_prices_without_a_quantity() -> None:
 
 
 def test_a_plan_change_swaps_each_metered_price_for_the_same_meters() -> None:
-    sub = _sub(
+    items = (
         _item("si_exports", "price_basic_exports", "metered"),  # Stripe's order is not ours
         _item("si_plan", "price_basic"),
         _item("si_calls", "price_basic_calls", "metered"),
     )
+    sub = _sub(*items)
     (plan,) = licensed_items(sub)
-    assert plan_price(sub) == "price_basic"
+    assert plan_price(_sub_json(*items)) == "price_basic"  # read from the JSON
     assert change_items(_settings(), sub, plan, "price_pro") == [
         {"id": "si_plan", "price": "price_pro"},
         {"id": "si_calls", "price": "price_pro_calls"},

@@ -122,7 +122,7 @@ def test_the_subscriptions_own_default_card_wins(shape: Callable[..., Any]) -> N
 
 
 def test_incomplete_subscription_hands_over_the_invoice_confirmation_secret() -> None:
-    sub = _sub(
+    sub = _sub_json(
         status="incomplete",
         latest_invoice={
             "id": "in_1",
@@ -135,7 +135,7 @@ def test_incomplete_subscription_hands_over_the_invoice_confirmation_secret() ->
 
 
 def test_trial_hands_over_the_pending_setup_intent_secret() -> None:
-    sub = _sub(
+    sub = _sub_json(
         status="trialing",
         pending_setup_intent={
             "id": "seti_1",
@@ -147,7 +147,7 @@ def test_trial_hands_over_the_pending_setup_intent_secret() -> None:
 
 
 def test_nothing_to_confirm_is_null() -> None:
-    assert _secret(_sub()) == (None, None)
+    assert _secret(_sub_json()) == (None, None)
 
 
 def test_a_view_from_the_api_json_equals_the_view_from_the_sdk_object() -> None:
