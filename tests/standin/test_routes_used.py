@@ -49,12 +49,19 @@ def _sdk_calls(path: Path) -> set[str]:
     return calls
 
 
-RAW_METHODS = {"get": "GET", "get_all": "GET", "post": "POST"}
+RAW_METHODS = {
+    "get": "GET",
+    "get_all": "GET",
+    "post": "POST",
+    "post_keyed": "POST",
+    "delete": "DELETE",
+}
 
 
 def _raw_calls(path: Path) -> set[tuple[str, str]]:
-    """``raw.get(client, "/v1/...")``, ``raw.get_all`` (every page) and ``raw.post`` calls:
-    the method and the path itself, f-string parts as ``{}``."""
+    """``raw.get(client, "/v1/...")``, ``raw.get_all`` (every page), ``raw.post``,
+    ``raw.post_keyed`` and ``raw.delete`` calls: the method and the path itself, f-string
+    parts as ``{}`` (so a call's path is written out, not built in a variable)."""
     reads = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if not (
@@ -87,6 +94,8 @@ def test_the_scan_finds_what_the_product_calls() -> None:
     assert ("POST", "/v1/invoices/{}/pay") in used  # retry-invoice
     assert ("POST", "/v1/payment_intents/{}/confirm") in used  # stripejs
     assert ("POST", "/v1/setup_intents") in used  # create-setup-intent, by raw.post
+    assert ("POST", "/v1/subscriptions") in used  # create-subscription, by raw.post_keyed
+    assert ("DELETE", "/v1/subscriptions/{}") in used  # abandoning a checkout, by raw.delete
 
 
 def test_every_stand_in_route_is_called_by_the_product_or_its_tests() -> None:

@@ -111,12 +111,11 @@ def open_checkout_pages(client: stripe.StripeClient, customer: str) -> list[Json
 def expire_page(client: stripe.StripeClient, session_id: str) -> None:
     """Ends an open Checkout page, so it can no longer be paid; 409 ``already_subscribed``
     when it was paid meanwhile."""
-    path = f"/v1/checkout/sessions/{session_id}"
     try:
-        raw.post(client, f"{path}/expire")
+        raw.post(client, f"/v1/checkout/sessions/{session_id}/expire")
     except stripe.InvalidRequestError:
         # Stripe expires only open sessions: this one completed or expired meanwhile.
-        status = raw.get(client, path)["status"]
+        status = raw.get(client, f"/v1/checkout/sessions/{session_id}")["status"]
         if status == "complete":
             raise Conflict(
                 "Your Checkout payment just completed; manage that subscription instead.",
@@ -179,20 +178,19 @@ def abandon(client: stripe.StripeClient, sub: Json) -> None:
     """
     invoice = sub.get("latest_invoice")
     if isinstance(invoice, Mapping) and invoice.get("id") and invoice.get("status") == "open":
-        path = f"/v1/invoices/{invoice['id']}"
+        invoice_id = invoice["id"]
         try:
-            raw.post(client, f"{path}/void")
+            raw.post(client, f"/v1/invoices/{invoice_id}/void")
         except stripe.InvalidRequestError:
             # A concurrent request (a double click) voided it first, or it was just paid.
-            if raw.get(client, path)["status"] == "paid":
+            if raw.get(client, f"/v1/invoices/{invoice_id}")["status"] == "paid":
                 raise Conflict(
                     "Your earlier checkout just completed; manage that subscription instead.",
                     code=ALREADY_SUBSCRIBED,
                 ) from None
-    path = f"/v1/subscriptions/{sub['id']}"
     try:
-        raw.delete(client, path)
+        raw.delete(client, f"/v1/subscriptions/{sub['id']}")
     except stripe.InvalidRequestError:
         # Stripe answers "no such subscription" for one a concurrent request just cancelled.
-        if raw.get(client, path)["status"] not in ENDED:
+        if raw.get(client, f"/v1/subscriptions/{sub['id']}")["status"] not in ENDED:
             raise

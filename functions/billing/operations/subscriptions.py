@@ -254,17 +254,16 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     # has no next plan to switch to.
     client = ctx.runtime.stripe
     _schedules.release(client, sub)
-    path = f"/v1/subscriptions/{sub['id']}"
     try:
         updated = raw.post(
             client,
-            path,
+            f"/v1/subscriptions/{sub['id']}",
             cancel_at_period_end=body.cancel_at_period_end,
             expand=SUBSCRIPTION_EXPAND,
         )
     except stripe.InvalidRequestError:
         # It ended between our read and this write (period end, dashboard, another device).
-        if raw.get(client, path)["status"] in ENDED:
+        if raw.get(client, f"/v1/subscriptions/{sub['id']}")["status"] in ENDED:
             raise _ended() from None
         raise
     log.info(
