@@ -83,3 +83,36 @@ def test_an_open_invoice_of_a_live_subscription_is_paid_and_its_card_made_defaul
         "/v1/customers/cus_1",
         "/v1/subscriptions/sub_1",  # the invoice's subscription only
     ]
+
+
+class PaidOrVoidedMeanwhile(Stripe):
+    """Stripe refuses the pay: a concurrent retry paid the invoice (or a new checkout voided
+    it) between our read and the pay."""
+
+    def __init__(self, subscription: object, became: str) -> None:
+        super().__init__(subscription)
+        self.became = became
+
+    def raw_request(self, method: str, path: str, **params: Any) -> Any:
+        if method == "post" and path == "/v1/invoices/in_1/pay":
+            self.posts.append(path)
+            self.invoice = {**self.invoice, "status": self.became}
+            raise stripe.InvalidRequestError("Invoice is already paid.", None)
+        return super().raw_request(method, path, **params)
+
+
+def test_a_pay_refused_because_a_concurrent_retry_paid_it_is_answered_paid(
+    settings: BillingSettings,
+) -> None:
+    client = PaidOrVoidedMeanwhile({"id": "sub_1", "status": "past_due"}, became="paid")
+    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert client.posts == ["/v1/invoices/in_1/pay"]  # no second charge, no card switch
+
+
+def test_a_pay_refused_because_the_invoice_was_voided_is_409_not_payable(
+    settings: BillingSettings,
+) -> None:
+    client = PaidOrVoidedMeanwhile({"id": "sub_1", "status": "past_due"}, became="void")
+    with pytest.raises(Conflict) as caught:
+        retry_invoice(_ctx(settings, client), BODY)
+    assert caught.value.code == "not_payable"
