@@ -4,6 +4,7 @@ tests/integration/test_retry_invoice.py and test_unpaid_way_back.py)."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from billing.auth import Caller
 from billing.config import BillingSettings
 from billing.context import Context
 from billing.errors import Conflict
-from billing.operations.invoices import RetryInvoiceRequest, retry_invoice
+from billing.operations.invoices import KEY_BUCKET_SECONDS, RetryInvoiceRequest, retry_invoice
 from billing.runtime import Runtime
 from tests.support.fakes import InMemoryCustomers
 
@@ -31,10 +32,12 @@ class Stripe:
             "parent": {"subscription_details": {"subscription": subscription}},
         }
         self.posts: list[str] = []
+        self.keys: dict[str, str | None] = {}  # each POST's idempotency key
 
     def raw_request(self, method: str, path: str, **params: Any) -> Any:
         if method == "post":
             self.posts.append(path)
+            self.keys[path] = params.get("idempotency_key")
             return SimpleNamespace(data={"id": "in_1", "object": "invoice", "status": "paid"})
         if path == "/v1/invoices/in_1":
             return SimpleNamespace(data=self.invoice)
@@ -116,3 +119,18 @@ def test_a_pay_refused_because_the_invoice_was_voided_is_409_not_payable(
     with pytest.raises(Conflict) as caught:
         retry_invoice(_ctx(settings, client), BODY)
     assert caught.value.code == "not_payable"
+
+
+def test_the_way_back_draft_is_finalized_and_paid_under_keys_of_this_invoice_and_card(
+    settings: BillingSettings,
+) -> None:
+    # A second click after a lost answer shares both keys (Stripe replays instead of charging
+    # twice); another card, or a retry a bucket later, gets a key of its own.
+    unpaid = {"id": "sub_1", "object": "subscription", "status": "unpaid", "latest_invoice": "in_1"}
+    client = Stripe(unpaid, status="draft")
+    before = int(time.time()) // KEY_BUCKET_SECONDS
+    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    after = int(time.time()) // KEY_BUCKET_SECONDS
+    assert client.keys["/v1/invoices/in_1/finalize"] == "retry-invoice-finalize:in_1"
+    pay_key = client.keys["/v1/invoices/in_1/pay"]
+    assert pay_key in {f"retry-invoice:in_1:pm_1:{bucket}" for bucket in (before, after)}
