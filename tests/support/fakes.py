@@ -8,13 +8,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billing.auth import Caller
+from billing.context import Context
 from billing.errors import INVALID_TOKEN, Unauthenticated
+from billing.runtime import Runtime
 from billing.state.customers import CustomerRecord
 from mailer.once import FAILED, SENDING, SENT, Claim, State
 from mailer.smtp import SendFailed
+
+if TYPE_CHECKING:
+    import stripe
+
+    from billing.config import BillingSettings
 
 
 class FakeVerifier:
@@ -156,3 +163,17 @@ class RecordingSender:
         if self.calls <= self.fail_first:
             raise SendFailed("SMTPDataError: 451 try again later")
         self.sent.append((message, sender, recipient))
+
+
+def caller_context(
+    settings: BillingSettings, stripe_client: Any, *, uid: str = "u1", customer: str = "cus_1"
+) -> Context:
+    """A browser call's context: the caller ``uid``, whose Stripe customer is ``customer`` (the
+    mapping held in memory), with ``stripe_client`` (a fake answering ``raw_request``, or a real
+    client on a fake transport) as Stripe."""
+    customers = InMemoryCustomers()
+    record, _ = customers.begin(uid, f"{uid}@example.com", None)
+    customers.link(record, customer)
+    client: stripe.StripeClient = stripe_client
+    runtime = Runtime(settings, stripe_client=client, customers=customers)
+    return Context(runtime=runtime, request_id="r", caller=Caller(uid, None, False))

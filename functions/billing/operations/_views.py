@@ -7,7 +7,9 @@ from collections.abc import Mapping
 import stripe
 from pydantic import Field
 
-from billing.context import ResponseModel
+from billing.context import Context, ResponseModel
+from billing.operations._ownership import owned
+from billing.stripe_api import raw
 from billing.stripe_api.raw import Json, id_of
 from billing.stripe_api.schedule import scheduled_change
 
@@ -65,6 +67,19 @@ SUBSCRIPTION_EXPAND = [
     "items.data.price.product",
     "schedule",  # its phases: a downgrade waiting for the period end
 ]
+
+
+def owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, Json]:
+    """The caller's customer and their subscription, as Stripe's JSON with everything the view
+    needs expanded; 404 unless the subscription is the caller's (``_ownership.owned``)."""
+    return owned(
+        ctx,
+        lambda: raw.get(
+            ctx.runtime.stripe, f"/v1/subscriptions/{subscription_id}", expand=SUBSCRIPTION_EXPAND
+        ),
+        lambda sub: raw.id_of(sub["customer"]),
+        "subscription",
+    )
 
 
 def _json(obj: stripe.StripeObject | Json) -> Json:

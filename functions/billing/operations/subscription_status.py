@@ -8,9 +8,8 @@ import time
 
 from billing.context import Context, RequestModel
 from billing.entitlements import sync
-from billing.operations._ownership import SubscriptionId, owned
-from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
-from billing.stripe_api import raw
+from billing.operations._ownership import SubscriptionId
+from billing.operations._views import SubscriptionView, owned_subscription, subscription_view
 from core import parallel
 
 log = logging.getLogger(__name__)
@@ -30,16 +29,7 @@ def retrieve_subscription(ctx: Context, body: SubscriptionRequest) -> Subscripti
     three Firestore round trips fewer."""
     uid = ctx.user.uid
     with parallel.Background(lambda: sync.stored(ctx, uid)) as stored:
-        customer, sub = owned(
-            ctx,
-            lambda: raw.get(
-                ctx.runtime.stripe,
-                f"/v1/subscriptions/{body.subscription_id}",
-                expand=SUBSCRIPTION_EXPAND,
-            ),
-            lambda sub: raw.id_of(sub["customer"]),
-            "subscription",
-        )
+        customer, sub = owned_subscription(ctx, body.subscription_id)
         try:
             document = stored.result()
         except Exception as exc:  # noqa: BLE001 - unknown is a difference: the sync decides

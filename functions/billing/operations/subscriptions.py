@@ -30,7 +30,6 @@ from billing.operations._ownership import (
     PriceId,
     SubscriptionId,
     customer_id,
-    owned,
     require_offered,
 )
 from billing.operations._plan_items import subscribe_items
@@ -42,7 +41,12 @@ from billing.operations._promotions import (
     maybe_find,
     promotion_refused,
 )
-from billing.operations._views import SUBSCRIPTION_EXPAND, SubscriptionView, subscription_view
+from billing.operations._views import (
+    SUBSCRIPTION_EXPAND,
+    SubscriptionView,
+    owned_subscription,
+    subscription_view,
+)
 from billing.statuses import ABANDONED, ENDED, LIVE
 from billing.stripe_api import raw
 from billing.stripe_api.raw import Json
@@ -212,17 +216,6 @@ class HandleSubscriptionRequest(RequestModel):
     )
 
 
-def _owned_subscription(ctx: Context, subscription_id: str) -> tuple[str, Json]:
-    return owned(
-        ctx,
-        lambda: raw.get(
-            ctx.runtime.stripe, f"/v1/subscriptions/{subscription_id}", expand=SUBSCRIPTION_EXPAND
-        ),
-        lambda sub: raw.id_of(sub["customer"]),
-        "subscription",
-    )
-
-
 def _ended() -> Conflict:
     return Conflict(
         "This subscription has already ended; start a new one instead.",
@@ -236,7 +229,7 @@ def handle_subscription(ctx: Context, body: HandleSubscriptionRequest) -> Subscr
     Stripe's answers are read as JSON (``billing.stripe_api.raw``): the view is all they feed,
     and the SDK's typed objects of two expanded subscriptions were the larger part of this
     call's own CPU (docs/performance.md)."""
-    _, sub = _owned_subscription(ctx, body.subscription_id)
+    _, sub = owned_subscription(ctx, body.subscription_id)
     status = sub["status"]
     if status in ENDED:
         raise _ended()

@@ -9,16 +9,12 @@ tests/integration/test_hosted_pages.py. The fake answers Stripe's JSON through `
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-import stripe
-
-from billing.auth import Caller
 from billing.config import BillingSettings
-from billing.context import Context
 from billing.operations._one_subscription import Opened
 from billing.operations.hosted_pages import CheckoutRequest, _create_checkout_session
-from billing.runtime import Runtime
+from tests.support.fakes import caller_context
 
 ENDED = {"id": "sub_old", "object": "subscription", "status": "canceled"}
 PAGE = {
@@ -55,8 +51,7 @@ def test_the_page_is_created_under_the_key_of_the_customers_state_and_choice(
         }
     )
     fake = Stripe()
-    runtime = Runtime(settings, stripe_client=cast(stripe.StripeClient, fake))
-    ctx = Context(runtime=runtime, request_id="r", caller=Caller("u1", None, False))
+    ctx = caller_context(settings, fake)
     body = CheckoutRequest(price_id="price_basic_monthly")
     answer = _create_checkout_session(ctx, body, "cus_1", Opened())
     assert answer.session_id == "cs_new"

@@ -10,17 +10,14 @@ made nothing and says ``created: false``. No other test reads that flag through 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
-import stripe
 
-from billing.auth import Caller
 from billing.config import BillingSettings
-from billing.context import Context
 from billing.operations._one_subscription import Opened
 from billing.operations.subscriptions import CreateSubscriptionRequest, _create_subscription
-from billing.runtime import Runtime
+from tests.support.fakes import caller_context
 
 SUB = {
     "id": "sub_new",
@@ -56,8 +53,7 @@ def test_created_is_false_exactly_when_stripe_replayed_the_creation(
     settings: BillingSettings, replayed: bool
 ) -> None:
     fake = Stripe(replayed)
-    runtime = Runtime(settings, stripe_client=cast(stripe.StripeClient, fake))
-    ctx = Context(runtime=runtime, request_id="r", caller=Caller("u1", None, False))
+    ctx = caller_context(settings, fake)
     body = CreateSubscriptionRequest(price_id="price_basic_monthly")
     answer = _create_subscription(ctx, body, "cus_1", Opened())
     assert fake.keys == ["create-subscription:cus_1:none"]

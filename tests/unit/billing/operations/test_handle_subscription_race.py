@@ -9,23 +9,15 @@ Stripe's JSON through ``raw_request``."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import stripe
 
-from billing.auth import Caller
 from billing.config import BillingSettings
-from billing.context import Context
 from billing.errors import Conflict
 from billing.operations.subscriptions import HandleSubscriptionRequest, handle_subscription
-from billing.runtime import Runtime
-from billing.state.customers import CustomerRecord
-
-
-class OneCustomer:
-    def get(self, uid: str) -> CustomerRecord:
-        return CustomerRecord(uid, "cus_1", None, None, "a", None, None)
+from tests.support.fakes import caller_context
 
 
 class EndsMeanwhile:
@@ -51,22 +43,13 @@ class EndsMeanwhile:
         return SimpleNamespace(data=data)
 
 
-def _ctx(settings: BillingSettings, fake: EndsMeanwhile) -> Context:
-    runtime = Runtime(
-        settings,
-        stripe_client=cast(stripe.StripeClient, fake),
-        customers=OneCustomer(),  # type: ignore[arg-type]
-    )
-    return Context(runtime=runtime, request_id="r", caller=Caller("u1", None, False))
-
-
 def test_a_subscription_ended_before_the_write_is_409_subscription_ended(
     settings: BillingSettings,
 ) -> None:
     fake = EndsMeanwhile("canceled")
     body = HandleSubscriptionRequest(subscription_id="sub_1", cancel_at_period_end=True)
     with pytest.raises(Conflict) as refused:
-        handle_subscription(_ctx(settings, fake), body)
+        handle_subscription(caller_context(settings, fake), body)
     assert refused.value.code == "subscription_ended"
     assert fake.reads == 2  # read again after the refusal
 
@@ -75,4 +58,4 @@ def test_a_refusal_of_a_live_subscription_is_not_called_ended(settings: BillingS
     fake = EndsMeanwhile("active")
     body = HandleSubscriptionRequest(subscription_id="sub_1", cancel_at_period_end=True)
     with pytest.raises(stripe.InvalidRequestError):
-        handle_subscription(_ctx(settings, fake), body)
+        handle_subscription(caller_context(settings, fake), body)

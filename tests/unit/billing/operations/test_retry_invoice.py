@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import stripe
 
-from billing.auth import Caller
 from billing.config import BillingSettings
-from billing.context import Context
 from billing.errors import Conflict
 from billing.operations.invoices import KEY_BUCKET_SECONDS, RetryInvoiceRequest, retry_invoice
-from billing.runtime import Runtime
-from tests.support.fakes import InMemoryCustomers
+from tests.support.fakes import caller_context
 
 
 class Stripe:
@@ -48,14 +45,6 @@ class Stripe:
         return SimpleNamespace(data={"id": "pm_1", "type": "card", "customer": "cus_1"})
 
 
-def _ctx(settings: BillingSettings, client: Stripe) -> Context:
-    customers = InMemoryCustomers()
-    record, _ = customers.begin("ann", "ann@example.com", None)
-    customers.link(record, "cus_1")
-    rt = Runtime(settings, stripe_client=cast(stripe.StripeClient, client), customers=customers)
-    return Context(runtime=rt, request_id="r", caller=Caller("ann", None, True))
-
-
 BODY = RetryInvoiceRequest(invoice_id="in_1", payment_method_id="pm_1")
 
 
@@ -65,14 +54,14 @@ def test_an_invoice_of_an_ended_subscription_is_not_paid(
 ) -> None:
     client = Stripe({"id": "sub_1", "object": "subscription", "status": ended})
     with pytest.raises(Conflict) as caught:
-        retry_invoice(_ctx(settings, client), BODY)
+        retry_invoice(caller_context(settings, client), BODY)
     assert caught.value.code == "not_payable"
     assert client.posts == []
 
 
 def test_a_paid_invoice_is_reported_paid_never_charged_again(settings: BillingSettings) -> None:
     client = Stripe("sub_1", status="paid")
-    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert retry_invoice(caller_context(settings, client), BODY).status == "paid"
     assert client.posts == []
 
 
@@ -80,7 +69,7 @@ def test_an_open_invoice_of_a_live_subscription_is_paid_and_its_card_made_defaul
     settings: BillingSettings,
 ) -> None:
     client = Stripe({"id": "sub_1", "object": "subscription", "status": "past_due"})
-    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert retry_invoice(caller_context(settings, client), BODY).status == "paid"
     assert client.posts == [
         "/v1/invoices/in_1/pay",
         "/v1/customers/cus_1",
@@ -108,7 +97,7 @@ def test_a_pay_refused_because_a_concurrent_retry_paid_it_is_answered_paid(
     settings: BillingSettings,
 ) -> None:
     client = PaidOrVoidedMeanwhile({"id": "sub_1", "status": "past_due"}, became="paid")
-    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert retry_invoice(caller_context(settings, client), BODY).status == "paid"
     assert client.posts == ["/v1/invoices/in_1/pay"]  # no second charge, no card switch
 
 
@@ -117,7 +106,7 @@ def test_a_pay_refused_because_the_invoice_was_voided_is_409_not_payable(
 ) -> None:
     client = PaidOrVoidedMeanwhile({"id": "sub_1", "status": "past_due"}, became="void")
     with pytest.raises(Conflict) as caught:
-        retry_invoice(_ctx(settings, client), BODY)
+        retry_invoice(caller_context(settings, client), BODY)
     assert caught.value.code == "not_payable"
 
 
@@ -129,7 +118,7 @@ def test_the_way_back_draft_is_finalized_and_paid_under_keys_of_this_invoice_and
     unpaid = {"id": "sub_1", "object": "subscription", "status": "unpaid", "latest_invoice": "in_1"}
     client = Stripe(unpaid, status="draft")
     before = int(time.time()) // KEY_BUCKET_SECONDS
-    assert retry_invoice(_ctx(settings, client), BODY).status == "paid"
+    assert retry_invoice(caller_context(settings, client), BODY).status == "paid"
     after = int(time.time()) // KEY_BUCKET_SECONDS
     assert client.keys["/v1/invoices/in_1/finalize"] == "retry-invoice-finalize:in_1"
     pay_key = client.keys["/v1/invoices/in_1/pay"]

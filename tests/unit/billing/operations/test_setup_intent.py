@@ -14,12 +14,9 @@ from urllib.parse import parse_qs
 
 import stripe
 
-from billing.auth import Caller
 from billing.config import BillingSettings
-from billing.context import Context
 from billing.operations.payment_methods import EmptyRequest, create_setup_intent
-from billing.runtime import Runtime
-from billing.state.customers import CustomerRecord
+from tests.support.fakes import caller_context
 
 
 class Recording(stripe.HTTPClient):
@@ -46,19 +43,12 @@ class Recording(stripe.HTTPClient):
         pass
 
 
-class OneCustomer:
-    def get(self, uid: str) -> CustomerRecord:
-        return CustomerRecord(uid, "cus_1", None, None, "a", None, None)
-
-
 def test_the_setup_intent_is_created_for_off_session_use_on_the_wire(
     settings: BillingSettings,
 ) -> None:
     http = Recording()
     client = stripe.StripeClient("sk_test_unit", http_client=http)
-    runtime = Runtime(settings, stripe_client=client, customers=OneCustomer())  # type: ignore[arg-type]
-    ctx = Context(runtime=runtime, request_id="r", caller=Caller("u1", None, False))
-    answer = create_setup_intent(ctx, EmptyRequest())
+    answer = create_setup_intent(caller_context(settings, client), EmptyRequest())
     assert (answer.setup_intent_id, answer.client_secret) == ("seti_1", "seti_1_secret_x")
     [(url, form)] = http.posts
     assert url.endswith("/v1/setup_intents")
