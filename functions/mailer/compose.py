@@ -10,7 +10,8 @@ never adds a header or a recipient."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -19,7 +20,14 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from babel import Locale
-from jinja2 import BaseLoader, Environment, ModuleLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    ModuleLoader,
+    StrictUndefined,
+    Template,
+    select_autoescape,
+)
 
 from core.settings import EMAIL_ADDRESS, ConfigError
 from mailer import views
@@ -126,13 +134,37 @@ def recipient(notification: Notification) -> str:
     return address
 
 
+class SerialModuleLoader(ModuleLoader):
+    """jinja2's ``ModuleLoader``, loading one template at a time.
+
+    Its ``load`` imports a compiled template's module and then takes it out of ``sys.modules``
+    (jinja2/loaders.py). Two threads loading the same template at once race on that entry:
+    the slower import's own ``sys.modules.pop`` raises ``KeyError`` (ten concurrent deliveries
+    of one notification, tests/integration/test_email.py, met it). A template loaded once is
+    served from the environment's cache, so only an instance's first loads wait. Reentrant:
+    a template's render loads its layout (``extends``) through the same loader."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._lock = threading.RLock()
+
+    def load(
+        self,
+        environment: Environment,
+        name: str,
+        globals: MutableMapping[str, object] | None = None,
+    ) -> Template:
+        with self._lock:
+            return super().load(environment, name, globals)
+
+
 class Composer:
     def __init__(self, brand: Brand, loader: BaseLoader | None = None) -> None:
         """``loader``: where the templates come from; the compiled ones by default (a
         ``FileSystemLoader(TEMPLATES)`` renders the sources, as the drift test does)."""
         self.brand = brand
         self.language = Locale.parse(brand.locale).language
-        self._env = environment(loader or ModuleLoader(COMPILED))
+        self._env = environment(loader or SerialModuleLoader(COMPILED))
 
     def compose(self, notification: Notification, to: str, now: datetime) -> EmailMessage:
         view = views.build(

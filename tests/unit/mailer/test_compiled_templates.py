@@ -5,8 +5,10 @@ every mail exactly as the templates do."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import FileSystemLoader, ModuleLoader
@@ -63,3 +65,37 @@ def test_every_mail_renders_the_same_from_the_compiled_modules(name: str) -> Non
         part.get_content() for part in sources.iter_parts()
     ]
     assert len(list(compiled.iter_parts())) == 2
+
+
+def test_compiled_templates_are_loaded_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # jinja2's ModuleLoader takes each imported template out of sys.modules: two threads
+    # loading one template at once made the slower import fail (KeyError, ten concurrent
+    # deliveries in tests/integration/test_email.py). Here each load waits, up to a deadline,
+    # for a second one to come in beside it: one at a time, none ever does.
+    arrived = threading.Condition()
+    inside, most = 0, 0
+
+    def load(self: ModuleLoader, environment: Any, name: str, globals: Any = None) -> Any:
+        nonlocal inside, most
+        with arrived:
+            inside += 1
+            most = max(most, inside)
+            arrived.notify_all()
+            arrived.wait_for(lambda: inside >= 2, timeout=1.0)
+            inside -= 1
+        return name
+
+    monkeypatch.setattr(ModuleLoader, "load", load)
+    loader = compose.SerialModuleLoader(compose.COMPILED)
+    loads = [threading.Thread(target=loader.load, args=(None, "receipt.html")) for _ in range(2)]
+    for thread in loads:
+        thread.start()
+    for thread in loads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in loads)
+    assert most == 1
+
+
+def test_the_composer_loads_its_templates_one_at_a_time() -> None:
+    composer = Composer(Brand.from_settings(mail_settings()))
+    assert isinstance(composer._env.loader, compose.SerialModuleLoader)
