@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+from devstack.stack import REPO_ROOT, read_env_file
 from tests.support import fresh_interpreter
 
 # A fresh interpreter importing every function's target module, as the instances do.
@@ -67,3 +68,42 @@ def test_only_the_functions_that_use_entitlement_rules_load_them_and_the_catalog
     assert "billing.operations.subscriptions" in report["modules"]  # create, handle: imported
     assert "billing.operations.payment_methods" in report["modules"]
     assert report["loaded"] == []
+
+
+# main.py as an instance runs it (FUNCTION_TARGET set: settings checked, the target imported
+# and built), then whether pydantic ever looked for plugins: its loader keeps what it found
+# (a dict, empty when none is installed) once it has scanned the installed packages' entry
+# points, which costs every cold start 4-8 ms of CPU (docs/performance.md).
+PLUGINS = textwrap.dedent(
+    """
+    import json, sys
+    import main
+    from pydantic.plugin import _loader
+    from billing.config import BillingSettings
+    print(json.dumps({
+        "models_built": BillingSettings.__pydantic_complete__,
+        "scanned": _loader._plugins is not None,
+        "setting": __import__("os").environ.get("PYDANTIC_DISABLE_PLUGINS"),
+    }))
+    """
+)
+
+
+def _start(extra: dict[str, str]) -> dict[str, object]:
+    env = {**read_env_file(REPO_ROOT / ".env.example"), "FUNCTION_TARGET": "retrieve_subscription"}
+    return json.loads(fresh_interpreter.run(PLUGINS, env=env | extra)[-1])
+
+
+def test_an_instance_builds_its_models_without_scanning_for_pydantic_plugins() -> None:
+    report = _start({})
+    assert report == {"models_built": True, "scanned": False, "setting": "__all__"}
+
+
+def test_a_deployment_that_sets_the_variable_keeps_its_choice() -> None:
+    # An empty value enables every plugin (pydantic's own reading of the variable): the
+    # default above must not override what a deployment says.
+    assert _start({"PYDANTIC_DISABLE_PLUGINS": ""}) == {
+        "models_built": True,
+        "scanned": True,
+        "setting": "",
+    }
