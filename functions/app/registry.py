@@ -198,6 +198,11 @@ def settings_class(deployable: Deployable) -> Any:
 def build(fn: FunctionDef) -> Callable[[Any], Any]:
     """The callable functions-framework invokes for ``fn``: its kind's policy around its target."""
     target = load_target(fn)
+    if fn.deployable == "billing":
+        from billing.runtime import import_client_libraries
+
+        # list-plans reads Stripe alone (no sign-in, no customer): no Firestore.
+        import_client_libraries(firestore=not fn.public_read)
     if fn.kind == "browser" and fn.public_read:
         import typing
 

@@ -71,39 +71,63 @@ def test_only_the_functions_that_use_entitlement_rules_load_them_and_the_catalog
 
 
 # main.py as an instance runs it (FUNCTION_TARGET set: settings checked, the target imported
-# and built), then whether pydantic ever looked for plugins: its loader keeps what it found
-# (a dict, empty when none is installed) once it has scanned the installed packages' entry
-# points, which costs every cold start 4-8 ms of CPU (docs/performance.md).
-PLUGINS = textwrap.dedent(
+# and built), and what the instance holds before its first request.
+#
+# Pydantic's plugins: its loader keeps what it found (a dict, empty when none is installed)
+# once it has scanned the installed packages' entry points, which costs every cold start
+# 4-8 ms of CPU (docs/performance.md).
+#
+# The clients' libraries: what the first request's client building would import (~250 ms of
+# CPU for Firestore's) is imported while the instance starts, so an instance already running
+# (a minimum instance) answers its first call without it; the catalog the plan rules read is
+# loaded and checked then too.
+STARTED = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     import main
     from pydantic.plugin import _loader
     from billing.config import BillingSettings
+    catalog = sys.modules.get("billing.catalog")
     print(json.dumps({
         "models_built": BillingSettings.__pydantic_complete__,
-        "scanned": _loader._plugins is not None,
-        "setting": __import__("os").environ.get("PYDANTIC_DISABLE_PLUGINS"),
+        "plugins_scanned": _loader._plugins is not None,
+        "setting": os.environ.get("PYDANTIC_DISABLE_PLUGINS"),
+        "firestore": "google.cloud.firestore" in sys.modules,
+        "customer_store": "billing.state.customers" in sys.modules,
+        "stripe_client": "billing.stripe_api.client" in sys.modules,
+        "catalog_loaded": bool(catalog and catalog.load.cache_info().currsize),
+        # Clients live on the instance's Runtime, built on first use.
+        "clients_built": sys.modules["billing.runtime"]._instance is not None,
     }))
     """
 )
 
 
-def _start(extra: dict[str, str]) -> dict[str, object]:
-    env = {**read_env_file(REPO_ROOT / ".env.example"), "FUNCTION_TARGET": "retrieve_subscription"}
-    return json.loads(fresh_interpreter.run(PLUGINS, env=env | extra)[-1])
+def _start(target: str, extra: dict[str, str] | None = None) -> dict[str, object]:
+    env = {**read_env_file(REPO_ROOT / ".env.example"), "FUNCTION_TARGET": target}
+    return json.loads(fresh_interpreter.run(STARTED, env=env | (extra or {}))[-1])
 
 
-def test_an_instance_builds_its_models_without_scanning_for_pydantic_plugins() -> None:
-    report = _start({})
-    assert report == {"models_built": True, "scanned": False, "setting": "__all__"}
-
-
-def test_a_deployment_that_sets_the_variable_keeps_its_choice() -> None:
-    # An empty value enables every plugin (pydantic's own reading of the variable): the
-    # default above must not override what a deployment says.
-    assert _start({"PYDANTIC_DISABLE_PLUGINS": ""}) == {
+def test_an_instance_starts_with_its_clients_libraries_and_without_scanning_for_plugins() -> None:
+    assert _start("retrieve_subscription") == {
         "models_built": True,
-        "scanned": True,
-        "setting": "",
+        "plugins_scanned": False,
+        "setting": "__all__",
+        "firestore": True,
+        "customer_store": True,
+        "stripe_client": True,
+        "catalog_loaded": True,
+        "clients_built": False,  # imported only: the worker is forked after the start
     }
+
+
+def test_list_plans_starts_without_firestore_and_a_deployment_keeps_its_plugin_choice() -> None:
+    # list-plans reads Stripe alone. An empty PYDANTIC_DISABLE_PLUGINS enables every plugin
+    # (pydantic's own reading of it): the default must not override what a deployment says.
+    report = _start(
+        "list_plans", {"PYDANTIC_DISABLE_PLUGINS": "", "ALLOWED_PRICE_IDS": "price_basic_monthly"}
+    )
+    assert report["firestore"] is False
+    assert report["stripe_client"] is True
+    assert report["catalog_loaded"] is False
+    assert (report["plugins_scanned"], report["setting"]) == (True, "")
