@@ -105,7 +105,10 @@ STARTED = textwrap.dedent(
 
 def _start(target: str, extra: dict[str, str] | None = None) -> dict[str, object]:
     env = {**read_env_file(REPO_ROOT / ".env.example"), "FUNCTION_TARGET": target}
-    return json.loads(fresh_interpreter.run(STARTED, env=env | (extra or {}))[-1])
+    report: dict[str, object] = json.loads(
+        fresh_interpreter.run(STARTED, env=env | (extra or {}))[-1]
+    )
+    return report
 
 
 def test_an_instance_starts_with_its_clients_libraries_and_without_scanning_for_plugins() -> None:
