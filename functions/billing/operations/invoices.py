@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import stripe
 from pydantic import Field
@@ -22,15 +22,11 @@ from billing.operations._ownership import (
     PaymentMethodId,
     customer_id,
     fetch_owned,
-    id_of,
 )
 from billing.statuses import ENDED
 from billing.stripe_api import raw
 from billing.translate import card_error
 from core.parallel import Background
-
-if TYPE_CHECKING:
-    from stripe.params import InvoiceListParams
 
 log = logging.getLogger(__name__)
 
@@ -208,27 +204,30 @@ class InvoiceList(ResponseModel):
     next_starting_after: str | None = Field(description="Pass as starting_after for more.")
 
 
-def _row(invoice: stripe.Invoice) -> InvoiceRow:
+def _row(invoice: raw.Json) -> InvoiceRow:
+    """One invoice as the list shows it, from the JSON Stripe sent: a field Stripe may leave
+    out (a draft's ``number`` and URLs) is read with ``.get``, one it always sends with ``[]``."""
+    status = invoice["status"]
     return InvoiceRow(
-        id=invoice.id or "",
-        number=invoice.number,
-        status=invoice.status,
-        total=invoice.total,
-        amount_due=invoice.amount_due,
-        amount_paid=invoice.amount_paid,
-        currency=invoice.currency,
-        created=invoice.created,
-        period_start=invoice.period_start,
-        period_end=invoice.period_end,
-        hosted_invoice_url=invoice.hosted_invoice_url if "hosted_invoice_url" in invoice else None,
-        invoice_pdf=invoice.invoice_pdf if "invoice_pdf" in invoice else None,
+        id=invoice["id"],
+        number=invoice.get("number"),
+        status=status,
+        total=invoice["total"],
+        amount_due=invoice["amount_due"],
+        amount_paid=invoice["amount_paid"],
+        currency=invoice["currency"],
+        created=invoice["created"],
+        period_start=invoice["period_start"],
+        period_end=invoice["period_end"],
+        hosted_invoice_url=invoice.get("hosted_invoice_url"),
+        invoice_pdf=invoice.get("invoice_pdf"),
         # A renewal is a draft for about an hour before Stripe finalizes and charges it
         # (https://docs.stripe.com/invoicing/integration/automatic-advancement-collection);
         # an unpaid subscription's drafts are never charged (auto_advance false).
-        charges_at=invoice.automatically_finalizes_at
-        if invoice.status == "draft" and invoice.auto_advance
+        charges_at=invoice.get("automatically_finalizes_at")
+        if status == "draft" and invoice.get("auto_advance")
         else None,
-        next_payment_attempt=invoice.next_payment_attempt if invoice.status == "open" else None,
+        next_payment_attempt=invoice.get("next_payment_attempt") if status == "open" else None,
     )
 
 
@@ -241,21 +240,22 @@ def list_invoices(ctx: Context, body: ListInvoicesRequest) -> InvoiceList:
         return InvoiceList(invoices=[], has_more=False, next_starting_after=None)
     customer = record.customer_id
     client = ctx.runtime.stripe
-    params: InvoiceListParams = {"customer": customer, "limit": body.limit}
+    params: dict[str, object] = {"customer": customer, "limit": body.limit}
     if body.starting_after is not None:
         # Stripe pages from any invoice id it is given; only the caller's own may be a cursor.
         cursor = body.starting_after
         fetch_owned(
-            lambda: client.v1.invoices.retrieve(cursor),
-            lambda inv: id_of(inv.customer),
+            lambda: raw.get(client, f"/v1/invoices/{cursor}"),
+            lambda inv: raw.id_of(inv.get("customer")),
             customer,
             "invoice",
         )
         params["starting_after"] = cursor
-    page = client.v1.invoices.list(params=params)
-    rows = [_row(invoice) for invoice in page.data]
+    page = raw.get(client, "/v1/invoices", **params)
+    rows = [_row(invoice) for invoice in page["data"]]
+    has_more = bool(page["has_more"])
     return InvoiceList(
         invoices=rows,
-        has_more=page.has_more,
-        next_starting_after=rows[-1].id if page.has_more and rows else None,
+        has_more=has_more,
+        next_starting_after=rows[-1].id if has_more and rows else None,
     )
