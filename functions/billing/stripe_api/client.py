@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 import stripe
 import urllib3
 
 from billing.config import BillingSettings
 from core import call_counts
+from core.http_pools import pool_for
 
 # Connections kept open to Stripe per instance: one per request thread that may call at once
 # (functions-framework's gunicorn runs up to cpu x 4 threads; 2 vCPU -> 8, with headroom).
@@ -52,7 +52,8 @@ class Urllib3Client(stripe.HTTPClient):
       and idempotency keys) and no redirects (Stripe's API answers, it does not redirect);
     - a proxy from the environment (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` naming the
       API's host bypasses it), read once at start for the API's host as requests reads it, its
-      credentials sent as ``Proxy-Authorization``.
+      credentials sent as ``Proxy-Authorization`` (``core.http_pools``, which Identity
+      Toolkit's client shares).
 
     Nothing else of the environment is read: no ``~/.netrc``, whose entry for the API's host
     would have replaced the secret key's ``Authorization`` header under requests' ``trust_env``,
@@ -70,7 +71,7 @@ class Urllib3Client(stripe.HTTPClient):
     ) -> None:
         super().__init__()
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
-        self._pool = _pool_for(api_base, pool_size)
+        self._pool = pool_for(api_base, maxsize=pool_size, ca_certs=stripe.ca_bundle_path)
 
     def request(  # type: ignore[override]  # the base's signature is looser than it calls
         self,
@@ -114,40 +115,6 @@ def _connection_error(exc: Exception, *, should_retry: bool) -> stripe.APIConnec
     return stripe.APIConnectionError(  # type: ignore[no-untyped-call]  # stripe-python untyped
         f"Unexpected error communicating with Stripe (network error: {detail})",
         should_retry=should_retry,
-    )
-
-
-def _pool_for(api_base: str, pool_size: int) -> urllib3.PoolManager:
-    """The connection pool for calls to ``api_base``: through the proxy the environment names
-    for it, if any (read as requests reads it), else direct."""
-    options: dict[str, Any] = {
-        "num_pools": 1,
-        "maxsize": pool_size,
-        "cert_reqs": "CERT_REQUIRED",
-        "ca_certs": stripe.ca_bundle_path,
-    }
-    proxy = requests.utils.select_proxy(api_base, requests.utils.get_environ_proxies(api_base))
-    if not proxy:
-        return urllib3.PoolManager(**options)
-    try:
-        proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")  # type: ignore[no-untyped-call]
-        scheme = urllib3.util.parse_url(proxy).scheme or ""
-        username, password = requests.utils.get_auth_from_url(proxy)
-        if scheme in ("http", "https"):
-            if username:
-                options["proxy_headers"] = urllib3.make_headers(
-                    proxy_basic_auth=f"{username}:{password}"
-                )
-            return urllib3.ProxyManager(proxy, **options)
-    except ValueError as exc:
-        # urllib3's parse errors quote the URL whole, the proxy's password with it.
-        raise ValueError(
-            f"the proxy the environment names for {api_base} (HTTPS_PROXY, HTTP_PROXY or "
-            f"ALL_PROXY) is not a valid URL ({type(exc).__name__})"
-        ) from None
-    raise ValueError(
-        f"the proxy for {api_base} must be an http:// or https:// URL "
-        f"(a {scheme}:// proxy is not supported)"
     )
 
 
