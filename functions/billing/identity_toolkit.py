@@ -1,19 +1,30 @@
 """Firebase Auth user management over the Identity Toolkit REST API: read and set custom claims.
 
 Two calls, made only by the webhook's entitlement sync: ``accounts:lookup`` and
-``accounts:update`` with ``customAttributes``. REST through google-auth's authorized session
-(the function's service account, scope cloud-platform) instead of firebase-admin, so the
-browser functions keep verifying tokens without loading it and this path loads nothing
-heavier than google-auth, which Firestore already brings.
+``accounts:update`` with ``customAttributes``. REST through google-auth's urllib3 transport,
+``AuthorizedHttp`` (the function's service account, scope cloud-platform), instead of
+firebase-admin, so the browser functions keep verifying tokens without loading it and this
+path loads nothing heavier than google-auth, which Firestore already brings. urllib3 directly,
+not a requests session: requests prepared every call again (environment and proxy lookups,
+hooks, cookie jar), which was about a third of the call's client CPU, as it was for Stripe
+(``billing.stripe_api.client``). One pool per instance (``core.http_pools``): the
+environment's proxy for the API's host (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when
+the client is built, as requests read it; the credentials' token refresh goes through the
+same pool. The timeout (connect and read) is ``AUTH_TIMEOUT_SECONDS``; urllib3 retries
+nothing and follows no redirect.
 
-With ``FIREBASE_AUTH_EMULATOR_HOST`` set (local runs) the same calls go to the Auth emulator,
-which takes ``Authorization: Bearer owner`` as an admin.
+With ``FIREBASE_AUTH_EMULATOR_HOST`` set (local runs) the same calls go to the Auth emulator
+over a plain urllib3 pool, with ``Authorization: Bearer owner``, which the emulator takes as
+an admin.
 
 Failures: a transport error, a timeout, a 429 or a 5xx raise ``UpstreamUnavailable`` (the
 webhook answers 503 and Stripe delivers again); a user that does not exist is not an error
 (None / False: there is no token to put a claim in); any other refusal raises
 ``ClaimsRefused`` with Google's message, which the webhook also answers 5xx so that the
-event is not lost while someone fixes the cause (a missing IAM role, say).
+event is not lost while someone fixes the cause (a missing IAM role, say). The credentials'
+token refresh failing is a transport error when the metadata server (or token endpoint) could
+not be reached or says to retry, else ``ClaimsRefused``. Errors are named by their type
+alone in logs and messages: no URL, header or token reaches either.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from billing.errors import CLAIMS_REFUSED, BillingError, UpstreamUnavailable
+from core.http_pools import pool_for
 
 log = logging.getLogger(__name__)
 
@@ -49,51 +61,86 @@ class AuthUsers(Protocol):
         ...
 
 
+# Connections kept open to Identity Toolkit per instance, as requests' adapter kept (its
+# default pool size): the webhook's request threads call it one at a time per event.
+POOL_SIZE = 10
+
+
 class IdentityToolkit:
+    """The two calls over urllib3: google-auth's ``AuthorizedHttp`` (production) or a plain
+    pool (the emulator), one per instance, shared by its threads."""
+
     def __init__(
         self,
         project_id: str,
         *,
         emulator_host: str | None,
         timeout: float,
-        session: Any = None,
+        http: Any = None,
+        credentials: Any = None,
     ) -> None:
-        import requests
+        """``http`` (tests): what to send through instead of the pool built here, anything
+        with urllib3's ``request``; ``credentials`` (tests): instead of the environment's."""
+        import urllib3
 
-        self._timeout = timeout
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._headers = {"Content-Type": "application/json"}
         if emulator_host:
             root = f"http://{emulator_host}/identitytoolkit.googleapis.com"
-            self._session = session or requests.Session()
-            self._session.headers["Authorization"] = "Bearer owner"
+            self._http = http or pool_for(root, maxsize=POOL_SIZE)
+            self._headers["Authorization"] = "Bearer owner"
         else:
             root = PRODUCTION
-            if session is None:
+            import certifi
+            from google.auth.transport.urllib3 import AuthorizedHttp
+
+            if credentials is None:
                 import google.auth
-                from google.auth.transport.requests import AuthorizedSession
 
                 credentials, _ = google.auth.default(scopes=list(SCOPES))
-                session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-            self._session = session
+            # The credentials' refresh (the metadata server's token) goes through this pool
+            # too; AuthorizedHttp refreshes and sends again once on a 401, as
+            # AuthorizedSession did.
+            pool = http or pool_for(root, maxsize=POOL_SIZE, ca_certs=certifi.where())
+            self._http = AuthorizedHttp(credentials, http=pool)  # type: ignore[no-untyped-call]
         self._base = f"{root}/v1/projects/{project_id}"
 
     def _post(self, method: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        import requests
+        import google.auth.exceptions
+        import urllib3
 
         try:
-            response = self._session.post(
-                f"{self._base}/{method}", json=dict(body), timeout=self._timeout
+            answer = self._http.request(
+                "POST",
+                f"{self._base}/{method}",
+                body=json.dumps(dict(body), separators=(",", ":")).encode(),
+                headers=self._headers,
+                timeout=self._timeout,
+                retries=False,  # none of urllib3's own, and no redirects followed
             )
-        except requests.RequestException as exc:
+        except (urllib3.exceptions.HTTPError, google.auth.exceptions.TransportError) as exc:
+            # Named by type alone, and not chained: only the error's name reaches a log line
+            # or a traceback, never a URL, a header or the credentials' token.
             log.warning("Identity Toolkit %s failed: %s", method, type(exc).__name__)
             raise UpstreamUnavailable("Firebase Auth is unavailable.") from None
+        except google.auth.exceptions.RefreshError as exc:
+            # The credentials' token could not be had: the metadata server (or the token
+            # endpoint) unreachable or failing for now is a transport error; a refusal is not.
+            log.warning("Identity Toolkit %s: no token: %s", method, type(exc).__name__)
+            if exc.retryable or isinstance(exc.__cause__, google.auth.exceptions.TransportError):
+                raise UpstreamUnavailable("Firebase Auth is unavailable.") from None
+            raise ClaimsRefused(
+                f"{method}: the function's credentials could not be refreshed"
+                f" ({type(exc).__name__})"
+            ) from None
         try:
-            data = response.json()
+            data = json.loads(answer.data)
         except ValueError:
             data = {}
-        if response.status_code == 429 or response.status_code >= 500:
-            log.warning("Identity Toolkit %s answered %d", method, response.status_code)
+        if answer.status == 429 or answer.status >= 500:
+            log.warning("Identity Toolkit %s answered %d", method, answer.status)
             raise UpstreamUnavailable("Firebase Auth is unavailable.")
-        return response.status_code, data if isinstance(data, dict) else {}
+        return answer.status, data if isinstance(data, dict) else {}
 
     @staticmethod
     def _message(data: Mapping[str, Any]) -> str:

@@ -1,44 +1,73 @@
-"""What each answer of Identity Toolkit means for the webhook: retry, skip, or stop."""
+"""What each answer of Identity Toolkit means for the webhook: retry, skip, or stop; and what
+the urllib3 transport sends (the timeout, the claims' JSON, who it says it is)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import socket
+from collections.abc import Iterator
 from typing import Any
 
+import google.auth.credentials
+import google.auth.exceptions
 import pytest
-import requests
+import urllib3
 
 from billing.errors import UpstreamUnavailable
 from billing.identity_toolkit import ClaimsRefused, IdentityToolkit
 
+TOKEN = "ya29.the-credentials-token"
 
-class FakeResponse:
+
+class FakeAnswer:
+    """What urllib3's ``request`` answers (a preloaded HTTPResponse): status and body bytes."""
+
     def __init__(self, status: int, body: Any) -> None:
-        self.status_code = status
-        self._body = body
-
-    def json(self) -> Any:
-        if isinstance(self._body, Exception):
-            raise self._body
-        return self._body
+        self.status = status
+        self.data = body if isinstance(body, bytes) else json.dumps(body).encode()
 
 
-class FakeSession:
-    def __init__(self, answer: FakeResponse | Exception) -> None:
-        self.answer = answer
-        self.headers: dict[str, str] = {}
-        self.calls: list[tuple[str, Any]] = []
+class FakeHttp:
+    """A urllib3 pool's ``urlopen``/``request``: records each call, answers or raises."""
 
-    def post(self, url: str, *, json: Any, timeout: float) -> FakeResponse:
-        self.calls.append((url, json))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+    def __init__(self, *answers: FakeAnswer | Exception) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> FakeAnswer:
+        return self.urlopen(method, url, **kwargs)
+
+    def urlopen(self, method: str, url: str, **kwargs: Any) -> FakeAnswer:
+        self.calls.append({"method": method, "url": url, **kwargs})
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
-def toolkit(answer: FakeResponse | Exception, *, emulator: str | None = None) -> IdentityToolkit:
+class FakeCredentials(google.auth.credentials.Credentials):
+    """A service account's credentials: a token, a new one at each refresh (or a failure)."""
+
+    def __init__(self, refresh_error: Exception | None = None) -> None:
+        super().__init__()
+        self.refreshes = 0
+        self.refresh_error = refresh_error
+
+    def refresh(self, request: Any) -> None:
+        if self.refresh_error is not None:
+            raise self.refresh_error
+        self.refreshes += 1
+        self.token = f"{TOKEN}-{self.refreshes}"
+
+
+def toolkit(answer: FakeAnswer | Exception, *, emulator: str | None = None) -> IdentityToolkit:
     return IdentityToolkit(
-        "demo-billing", emulator_host=emulator, timeout=2, session=FakeSession(answer)
+        "demo-billing",
+        emulator_host=emulator,
+        timeout=2,
+        http=FakeHttp(answer),
+        credentials=FakeCredentials(),
     )
 
 
@@ -49,42 +78,166 @@ def _error(message: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "answer",
     [
-        requests.ConnectionError("refused"),
-        requests.Timeout("slow"),
-        FakeResponse(503, {}),
-        FakeResponse(429, _error("QUOTA_EXCEEDED")),
-        FakeResponse(502, ValueError("not json")),
+        urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+        urllib3.exceptions.ConnectTimeoutError("slow to connect"),
+        urllib3.exceptions.ReadTimeoutError(None, "/", "slow"),  # type: ignore[arg-type]
+        urllib3.exceptions.ProtocolError("reset"),
+        google.auth.exceptions.TransportError("metadata server unreachable"),
+        FakeAnswer(503, {}),
+        FakeAnswer(500, _error("INTERNAL")),
+        FakeAnswer(429, _error("QUOTA_EXCEEDED")),
+        FakeAnswer(502, b"<html>not json</html>"),
     ],
 )
-def test_an_unreachable_or_overloaded_auth_is_503_so_stripe_retries(answer: Any) -> None:
+@pytest.mark.parametrize("emulator", [None, "127.0.0.1:9099"])
+def test_an_unreachable_or_overloaded_auth_is_503_so_stripe_retries(
+    answer: Any, emulator: str | None
+) -> None:
     with pytest.raises(UpstreamUnavailable):
-        toolkit(answer).set_custom_claims("u1", {"billing": None})
+        toolkit(answer, emulator=emulator).set_custom_claims("u1", {"billing": None})
+    with pytest.raises(UpstreamUnavailable):
+        toolkit(answer, emulator=emulator).custom_claims("u1")
 
 
 def test_a_missing_user_is_not_an_error() -> None:
-    assert toolkit(FakeResponse(400, _error("USER_NOT_FOUND"))).set_custom_claims("u1", {}) is False
-    assert toolkit(FakeResponse(200, {"kind": "x"})).custom_claims("u1") is None
+    assert toolkit(FakeAnswer(400, _error("USER_NOT_FOUND"))).set_custom_claims("u1", {}) is False
+    assert toolkit(FakeAnswer(200, {"kind": "x"})).custom_claims("u1") is None
+    assert toolkit(FakeAnswer(200, {"users": []})).custom_claims("u1") is None
 
 
 @pytest.mark.parametrize("message", ["CLAIMS_TOO_LARGE", "PERMISSION_DENIED", "INVALID_CLAIMS"])
 def test_any_other_refusal_is_named(message: str) -> None:
     with pytest.raises(ClaimsRefused, match=message):
-        toolkit(FakeResponse(400, _error(message))).set_custom_claims("u1", {})
+        toolkit(FakeAnswer(400, _error(message))).set_custom_claims("u1", {})
+    with pytest.raises(ClaimsRefused, match=message):
+        toolkit(FakeAnswer(403, _error(message))).custom_claims("u1")
 
 
 def test_claims_are_sent_as_the_json_string_identity_toolkit_takes() -> None:
-    session = FakeSession(FakeResponse(200, {}))
-    users = IdentityToolkit("p1", emulator_host="127.0.0.1:9099", timeout=2, session=session)
+    http = FakeHttp(FakeAnswer(200, {}))
+    users = IdentityToolkit("p1", emulator_host="127.0.0.1:9099", timeout=2, http=http)
     assert users.set_custom_claims("u1", {"billing": {"active": True}}) is True
-    url, body = session.calls[0]
+    [call] = http.calls
+    assert call["method"] == "POST"
     assert (
-        url == "http://127.0.0.1:9099/identitytoolkit.googleapis.com/v1/projects/p1/accounts:update"
+        call["url"]
+        == "http://127.0.0.1:9099/identitytoolkit.googleapis.com/v1/projects/p1/accounts:update"
     )
-    assert body == {"localId": "u1", "customAttributes": '{"billing":{"active":true}}'}
-    assert session.headers["Authorization"] == "Bearer owner"
+    assert json.loads(call["body"]) == {
+        "localId": "u1",
+        "customAttributes": '{"billing":{"active":true}}',
+    }
+    assert call["headers"]["Content-Type"] == "application/json"
+    assert call["headers"]["Authorization"] == "Bearer owner"  # the emulator's admin
+    assert call["retries"] is False
+
+
+def test_the_timeout_is_the_setting_for_connecting_and_for_reading() -> None:
+    http = FakeHttp(FakeAnswer(200, {"users": []}))
+    users = IdentityToolkit(
+        "p1", emulator_host=None, timeout=2.5, http=http, credentials=FakeCredentials()
+    )
+    users.custom_claims("u1")
+    timeout = http.calls[-1]["timeout"]
+    assert isinstance(timeout, urllib3.Timeout)
+    assert (timeout.connect_timeout, timeout.read_timeout) == (2.5, 2.5)
+
+
+def test_production_sends_the_credentials_token_and_refreshes_it_on_a_401() -> None:
+    http = FakeHttp(FakeAnswer(401, _error("UNAUTHENTICATED")), FakeAnswer(200, {"users": []}))
+    credentials = FakeCredentials()
+    users = IdentityToolkit("p1", emulator_host=None, timeout=2, http=http, credentials=credentials)
+    assert users.custom_claims("u1") is None
+    first, second = http.calls
+    assert first["url"] == ("https://identitytoolkit.googleapis.com/v1/projects/p1/accounts:lookup")
+    assert first["headers"]["authorization"] == f"Bearer {TOKEN}-1"
+    assert second["headers"]["authorization"] == f"Bearer {TOKEN}-2"  # refreshed, sent again
+    assert credentials.refreshes == 2
+    assert json.loads(first["body"]) == {"localId": ["u1"]}
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (google.auth.exceptions.RefreshError("try later", retryable=True), UpstreamUnavailable),
+        (google.auth.exceptions.RefreshError("invalid_grant"), ClaimsRefused),
+    ],
+)
+def test_a_token_that_cannot_be_had_is_unavailable_only_when_retrying_can_help(
+    error: Exception, raised: type[Exception]
+) -> None:
+    users = IdentityToolkit(
+        "p1",
+        emulator_host=None,
+        timeout=2,
+        http=FakeHttp(FakeAnswer(200, {})),
+        credentials=FakeCredentials(refresh_error=error),
+    )
+    with pytest.raises(raised):
+        users.custom_claims("u1")
+
+
+def test_a_metadata_server_out_of_reach_is_unavailable() -> None:
+    try:
+        raise google.auth.exceptions.TransportError("metadata.google.internal unreachable")
+    except google.auth.exceptions.TransportError as cause:
+        error = google.auth.exceptions.RefreshError("Failed to retrieve the token")
+        error.__cause__ = cause
+    users = IdentityToolkit(
+        "p1",
+        emulator_host=None,
+        timeout=2,
+        http=FakeHttp(FakeAnswer(200, {})),
+        credentials=FakeCredentials(refresh_error=error),
+    )
+    with pytest.raises(UpstreamUnavailable):
+        users.custom_claims("u1")
+
+
+def test_no_token_or_header_reaches_a_log_line_or_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # urllib3's errors can quote what they were given; this one quotes the token outright.
+    failure = urllib3.exceptions.ProtocolError(f"broken with Authorization: Bearer {TOKEN}-1")
+    users = IdentityToolkit(
+        "p1", emulator_host=None, timeout=2, http=FakeHttp(failure), credentials=FakeCredentials()
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(UpstreamUnavailable) as raised:
+        users.custom_claims("u1")
+    assert TOKEN not in str(raised.value)
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    assert TOKEN not in caplog.text
+    assert "ProtocolError" in caplog.text  # the failure is still named
 
 
 def test_the_users_claims_are_read_from_the_lookup() -> None:
     answer = {"users": [{"localId": "u1", "customAttributes": json.dumps({"role": "admin"})}]}
-    assert toolkit(FakeResponse(200, answer)).custom_claims("u1") == {"role": "admin"}
-    assert toolkit(FakeResponse(200, {"users": [{"localId": "u1"}]})).custom_claims("u1") == {}
+    assert toolkit(FakeAnswer(200, answer)).custom_claims("u1") == {"role": "admin"}
+    assert toolkit(FakeAnswer(200, {"users": [{"localId": "u1"}]})).custom_claims("u1") == {}
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that takes connections and never answers (the kernel's backlog accepts them)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+def test_a_real_read_timeout_and_a_refused_connection_are_503(
+    silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    slow = IdentityToolkit("p1", emulator_host=f"127.0.0.1:{silent_port}", timeout=0.2)
+    with pytest.raises(UpstreamUnavailable):
+        slow.custom_claims("u1")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        refused = IdentityToolkit("p1", emulator_host=f"127.0.0.1:{port}", timeout=5)
+        with pytest.raises(UpstreamUnavailable):
+            refused.custom_claims("u1")
