@@ -6,26 +6,46 @@ Each of them keeps its own collection, status names and the outcomes its caller 
 module holds the rules, so they are written, and tested, once:
 
 1. **Claim**: create the document (the *working* status, ``lease_until``, ``attempts`` 1,
-   ``expire_at``). Created: this delivery owns the work (:attr:`Outcome.OWNED`).
-2. It exists already, so another delivery came first. Read it:
-   - a field the caller names in ``same`` differs: the id was used for other work
-     (:attr:`Outcome.CONFLICT`), whatever its status;
-   - a *done* status: nothing to do (:attr:`Outcome.DONE`); a done claim is never taken again;
-   - the working status with a lease still running: another delivery is doing it now
-     (:attr:`Outcome.IN_FLIGHT`: do nothing, come back later);
-   - otherwise (a lapsed lease: its delivery died; or released after a failure): take it over,
-     with a precondition on the update time just read, so of several deliveries racing for it
-     exactly one wins and the others find :attr:`Outcome.IN_FLIGHT`. The document gone between
-     the create and the read (a TTL deletion) is also IN_FLIGHT: a later delivery claims afresh.
+   ``expire_at``, and ``owner``: a random token this claim attempt draws). Created: this
+   delivery owns the work (:attr:`Outcome.OWNED`).
+2. It exists already. Read it:
+   - the working status with our own ``owner``: our create was written and its answer lost
+     (a dropped connection), and the client's retry that sent it again met our own claim. It
+     is ours (:attr:`Outcome.OWNED`), with the update time read as its version;
+   - otherwise another delivery came first:
+     - a field the caller names in ``same`` differs: the id was used for other work
+       (:attr:`Outcome.CONFLICT`), whatever its status;
+     - a *done* status: nothing to do (:attr:`Outcome.DONE`); a done claim is never taken again;
+     - the working status with a lease still running: another delivery is doing it now
+       (:attr:`Outcome.IN_FLIGHT`: do nothing, come back later);
+     - otherwise (a lapsed lease: its delivery died; or released after a failure): take it over
+       (a new ``owner`` and lease), with a precondition on the update time just read, so of
+       several deliveries racing for it exactly one wins. A takeover refused by its precondition
+       reads the document again: our ``owner`` there means our takeover was written and the
+       retry of its lost answer met the update time it changed (OWNED); anyone else's means
+       another delivery won (:attr:`Outcome.IN_FLIGHT`). The document gone between the create
+       and the read (a TTL deletion) is also IN_FLIGHT: a later delivery claims afresh.
 3. **Finish**: the done status, written unconditionally (the work is done, by whichever
    delivery; a later delivery then finds it done).
 4. **Release** after a failure: ``failed`` with the lease ended now, so the next delivery takes
    over at once; conditional on the update time of our claim, so a delivery whose claim was
-   taken over since changes nothing.
+   taken over since changes nothing. That precondition is already stronger than comparing
+   ``owner`` (any later write, a takeover's above all, changes the update time), and needs no
+   read.
+
+Each attempt draws its own token, so only that attempt can recognise its claim: another
+delivery, a Pub/Sub redelivery of the same message included (which may run while the first
+still works), never does, and finds IN_FLIGHT. The token stays in the document: it is in no
+:class:`Taken`, log line or answer, and a caller's fields may not set it (``OWN_FIELDS``).
 
 The one window every caller documents: the work was done and the process died before the
 finish. The lease then lapses and the work is done again by the next delivery, unless the
 caller can tell the repeat (metering: Stripe refuses a meter event's repeated identifier).
+
+What still waits one lease (slow, never lost or doubled): a claim whose write landed while the
+call failed to the caller (its retries spent, or a deadline, which is not retried), so the
+delivery answered an error. Its redelivery is another attempt, with another token, and finds
+the claim IN_FLIGHT until the lease lapses.
 
 The takeover's and the release's precondition is Firestore's own: "When set, the target
 document must exist and have been last updated at that time" (Precondition.update_time,
@@ -36,13 +56,15 @@ a write whose precondition fails is refused (FailedPrecondition, or Conflict on 
 
 The webhook's inbox (``billing.entitlements.events``) is the same idea with another shape
 (its claim is committed together with the sync's ticket, it waits for a live holder, and every
-later write is a compare-and-set on the claim): it does not use this module.
+later write is a compare-and-set on the claim): it does not use this module. It writes an
+``owner`` token too, but does not read it back, so a lost answer there still waits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,10 +77,13 @@ from core import call_counts
 from core.firestore import firestore_retry
 
 FAILED = "failed"
+# The token of the claim attempt that wrote the claim (each attempt draws its own): in the
+# document only, never in a Taken, a log line or an answer.
+OWNER = "owner"
 # The fields these rules read and write: a caller's own fields may not name them, or a claim's
-# details (or a finish's fields) could set its status or lease around the rules.
+# details (or a finish's fields) could set its status, lease or owner around the rules.
 OWN_FIELDS = frozenset(
-    {"status", "lease_until", "claimed_at", "attempts", "expire_at", "last_error"}
+    {"status", "lease_until", "claimed_at", "attempts", "expire_at", "last_error", OWNER}
 )
 
 
@@ -139,7 +164,14 @@ class LeasedClaims:
         _theirs(same, "same")
         ref = self._ref(key)
         lease_until = now + self._lease
-        held = {"status": self._statuses.working, "lease_until": lease_until, "claimed_at": now}
+        # This attempt's own token: a read that finds it knows the claim is ours (see the module).
+        owner = uuid.uuid4().hex
+        held = {
+            "status": self._statuses.working,
+            "lease_until": lease_until,
+            "claimed_at": now,
+            OWNER: owner,
+        }
         call_counts.count(call_counts.FIRESTORE)
         try:
             created = ref.create(
@@ -154,6 +186,9 @@ class LeasedClaims:
         if not snapshot.exists:
             return Taken(Outcome.IN_FLIGHT)
         data = snapshot.to_dict() or {}
+        if self._ours(data, owner):
+            # Our create was written and its answer lost; the retry that resent it met it.
+            return Taken(Outcome.OWNED, snapshot.update_time, lease_until)
         status = data.get("status")
         if any(data.get(field) != value for field, value in same.items()):
             return Taken(Outcome.CONFLICT, status=status)
@@ -170,8 +205,22 @@ class LeasedClaims:
                 **self._kw(),
             )
         except (FailedPrecondition, Conflict):
-            return Taken(Outcome.IN_FLIGHT)  # another delivery took it over first
-        return Taken(Outcome.OWNED, taken.update_time, lease_until)
+            pass
+        else:
+            return Taken(Outcome.OWNED, taken.update_time, lease_until)
+        # Updated since our read: another delivery took it over first, or our own takeover was
+        # written, its answer lost, and the retry that resent it met the update time it changed.
+        call_counts.count(call_counts.FIRESTORE)
+        after = ref.get(**self._kw())
+        found = (after.to_dict() or {}) if after.exists else {}
+        if self._ours(found, owner):
+            return Taken(Outcome.OWNED, after.update_time, lease_until)
+        theirs = found.get("lease_until") if found.get("status") == self._statuses.working else None
+        return Taken(Outcome.IN_FLIGHT, lease_until=theirs)
+
+    def _ours(self, data: Mapping[str, Any], owner: str) -> bool:
+        """The document read is the claim this attempt wrote, still working."""
+        return data.get(OWNER) == owner and data.get("status") == self._statuses.working
 
     def finish(self, key: str, status: str, now: datetime, fields: Mapping[str, Any]) -> None:
         """Marks the work done (``status``, one of the done statuses), keeping it ``keep``."""

@@ -2,13 +2,18 @@
 
 Against an in-memory Firestore with Firestore's semantics for what the module uses: ``create``
 refuses an existing document, ``update`` refuses a missing one and one whose update time is not
-the precondition's, every write gets a new update time. Both callers' rules against the real
-emulator are tests/integration/test_email.py and tests/integration/test_metering.py.
+the precondition's, every write gets a new update time. A write whose answer is lost is a hook
+run after it is stored: raising there what the client's retry, sending the write again, is
+answered (AlreadyExists for a create, FailedPrecondition for a conditional update) is a lost
+answer the retry covered; raising a deadline is one that reached the caller. Both callers'
+rules against the real emulator are tests/integration/test_email.py and
+tests/integration/test_metering.py.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +30,7 @@ from google.api_core.exceptions import (
 from google.cloud import firestore
 
 from core import call_counts
-from core.leased_claims import OWN_FIELDS, LeasedClaims, Outcome, Statuses
+from core.leased_claims import OWN_FIELDS, OWNER, LeasedClaims, Outcome, Statuses
 
 LEASE = timedelta(seconds=60)
 KEEP = timedelta(days=30)
@@ -158,6 +163,8 @@ def test_a_new_claim_is_owned_and_written_with_its_lease_and_details(db: FakeDb)
     taken = claims_on(db).claim("k", T0, {"kind": "mail"}, same={"digest": "d1"})
     assert taken.outcome is Outcome.OWNED
     assert taken.lease_until == T0 + LEASE
+    token = db.fields("k")[OWNER]
+    assert re.fullmatch(r"[0-9a-f]{32}", token)  # a uuid4's 122 random bits
     assert db.fields("k") == {
         "status": "working",
         "lease_until": T0 + LEASE,
@@ -166,7 +173,93 @@ def test_a_new_claim_is_owned_and_written_with_its_lease_and_details(db: FakeDb)
         "expire_at": T0 + KEEP,
         "kind": "mail",
         "digest": "d1",
+        OWNER: token,
     }
+    assert token not in repr(taken)  # what the caller gets (and may log) never carries it
+    claims_on(db).claim("k2", T0, {})
+    assert db.fields("k2")[OWNER] != token  # each claim attempt draws its own
+
+
+def test_of_two_deliveries_racing_for_a_new_claim_exactly_one_owns_it(db: FakeDb) -> None:
+    claims = claims_on(db)
+    second: list[Any] = []
+    # The second delivery's create lands between the first's call and its arrival.
+    db.before["create"] = lambda: second.append(claims.claim("k", T0, {}))
+    first = claims.claim("k", T0, {})
+    assert [second[0].outcome, first.outcome] == [Outcome.OWNED, Outcome.IN_FLIGHT]
+    assert first.lease_until == T0 + LEASE  # the holder's lease, read
+    assert db.fields("k")["attempts"] == 1
+
+
+def test_a_lost_create_answer_the_retry_meets_is_still_our_claim(db: FakeDb) -> None:
+    """The create was written and its answer lost; the client's retry sent it again and was
+    answered AlreadyExists by our own claim: it is ours, not another delivery's in flight. A
+    second delivery reading the claim meanwhile still finds it in flight."""
+    claims = claims_on(db)
+    second: list[Any] = []
+    db.after["create"] = fails(AlreadyExists("the retry met our own claim"))
+    db.before["get"] = lambda: second.append(claims.claim("k", T0 + timedelta(seconds=1), {}))
+    with call_counts.measure() as counted:
+        taken = claims.claim("k", T0, {"kind": "mail"})
+    assert (second[0].outcome, second[0].lease_until) == (Outcome.IN_FLIGHT, T0 + LEASE)
+    assert (taken.outcome, taken.lease_until) == (Outcome.OWNED, T0 + LEASE)
+    assert db.docs["claims/k"][1] == taken.version  # its version is our claim's update time
+    assert db.fields("k")["attempts"] == 1
+    # Ours: create, get (the retry is the client's); the second delivery's: create, get.
+    assert counted[call_counts.FIRESTORE] == 2 + 2
+    assert db.fields("k")[OWNER] not in repr(taken)
+    # That version is the release's precondition: released, the next delivery takes it at once.
+    claims.release("k", taken.version, T0 + timedelta(seconds=2), "smtp")
+    assert db.fields("k")["status"] == "failed"
+    assert claims.claim("k", T0 + timedelta(seconds=3), {}).outcome is Outcome.OWNED
+
+
+def test_a_lost_takeover_answer_the_retry_meets_is_still_our_claim(db: FakeDb) -> None:
+    """The takeover was written and its answer lost; the client's retry sent it again and was
+    refused, the update time it named being the one our takeover changed: it is ours. A
+    second delivery reading the claim meanwhile still finds it in flight."""
+    claims = claims_on(db)
+    claims.claim("k", T0, {})  # its delivery died
+    later = T0 + timedelta(hours=1)
+    second: list[Any] = []
+
+    def lost() -> None:
+        db.before["get"] = lambda: second.append(claims.claim("k", later, {}))
+        raise FailedPrecondition("the retry met our own takeover's update time")
+
+    db.after["update"] = lost
+    with call_counts.measure() as counted:
+        taken = claims.claim("k", later, {})
+    assert (second[0].outcome, second[0].lease_until) == (Outcome.IN_FLIGHT, later + LEASE)
+    assert (taken.outcome, taken.lease_until) == (Outcome.OWNED, later + LEASE)
+    assert db.docs["claims/k"][1] == taken.version
+    assert db.fields("k")["attempts"] == 2  # taken over once
+    # Ours: create, get, update, get (the refused takeover's read); the second's: create, get.
+    assert counted[call_counts.FIRESTORE] == 4 + 2
+    assert db.fields("k")[OWNER] not in repr(taken)
+    claims.release("k", taken.version, later, "smtp")
+    assert db.fields("k")["status"] == "failed"
+
+
+def test_a_delivery_never_takes_another_attempts_claim_for_its_own(db: FakeDb) -> None:
+    """Only the attempt that drew a token recognises it: a later attempt of the same delivery
+    (a Pub/Sub redelivery after the first answered an error) finds the claim in flight, as
+    does one whose takeover a racer won; a claim with our token that is no longer working
+    (finished or released) is not taken for a live one."""
+    claims = claims_on(db)
+    db.after["create"] = fails(DeadlineExceeded("no answer"))  # the error reached the caller
+    with pytest.raises(DeadlineExceeded):
+        claims.claim("k", T0, {})
+    assert claims.claim("k", T0, {}).outcome is Outcome.IN_FLIGHT
+    # Our token on a finished claim: done, not ours to do again.
+    db.after["create"] = fails(AlreadyExists("the retry met our own claim"))
+    db.before["get"] = lambda: claims.finish("k2", "done", T0, {})
+    assert claims.claim("k2", T0, {}).outcome is Outcome.DONE
+    # Our token on a released claim: taken over again (a new claim), not read as ours.
+    db.after["create"] = fails(AlreadyExists("the retry met our own claim"))
+    db.before["get"] = lambda: claims.release("k3", db.docs["claims/k3"][1], T0, "smtp")
+    again = claims.claim("k3", T0, {})
+    assert (again.outcome, db.fields("k3")["attempts"]) == (Outcome.OWNED, 2)
 
 
 def test_a_live_claim_is_in_flight_and_taken_over_only_once_its_lease_has_passed(
@@ -195,6 +288,7 @@ def test_two_claimants_of_a_lapsed_claim_one_wins_by_the_update_time_preconditio
     db.before["update"] = lambda: second.append(claims.claim("k", later, {}))
     first = claims.claim("k", later, {})
     assert [second[0].outcome, first.outcome] == [Outcome.OWNED, Outcome.IN_FLIGHT]
+    assert first.lease_until == later + LEASE  # the winner's lease, read after the refusal
     assert db.fields("k")["attempts"] == 2  # taken over once
 
 
@@ -293,8 +387,9 @@ def test_a_finished_claim_is_kept_for_keep_from_its_finish(db: FakeDb) -> None:
 
 def test_firestore_failing_mid_claim_is_an_error_and_never_a_second_owner(db: FakeDb) -> None:
     """Each failure reaches the caller as the error (both answer it 503: Pub/Sub delivers it
-    again), never as an outcome; a write whose answer was lost is a live claim that nobody
-    knows it owns, so the next delivery waits for its lease, then takes it over once."""
+    again), never as an outcome; a write whose answer was lost to the caller (a deadline, or
+    the retries spent) is a live claim that nobody knows it owns, so the next delivery (another
+    attempt, another token) waits for its lease, then takes it over once."""
     claims = claims_on(db)
     almost = timedelta(microseconds=1)
     # The create refused, unwritten: nothing is held, the next delivery claims afresh.
@@ -342,11 +437,29 @@ def test_every_round_trip_is_bounded_by_the_timeout_retries_included(db: FakeDb)
     taken = claims.claim("k", T0, {})  # create
     claims.claim("k", T0, {})  # create, get
     claims.claim("k", T0 + LEASE, {})  # create, get, update
+    db.after["update"] = fails(FailedPrecondition("lost"))
+    claims.claim("k", T0 + 2 * LEASE, {})  # create, get, update, get
     claims.release("k", taken.version, T0, "stale")
     claims.finish("k", "done", T0, {})
-    assert [op for op, _ in db.calls].count("update") == 3
+    assert [op for op, _ in db.calls].count("update") == 4
+    assert [op for op, _ in db.calls].count("get") == 4
     for op, kwargs in db.calls:
         assert (op, kwargs["timeout"], kwargs["retry"].timeout) == (op, 5, 5)
+
+
+def test_a_callers_fields_cannot_set_the_owner_token(db: FakeDb) -> None:
+    """A caller's field naming the token would replace this attempt's (and a forged one could
+    make a claim read as someone's own): refused, by its name."""
+    claims = claims_on(db)
+    for details, same in (({"owner": "forged"}, {}), ({}, {"owner": "forged"})):
+        with pytest.raises(ValueError, match="own fields: owner"):
+            claims.claim("k", T0, details, same=same)
+    assert db.docs == {}
+    claims.claim("k", T0, {})
+    token = db.fields("k")["owner"]
+    with pytest.raises(ValueError, match="own fields: owner"):
+        claims.finish("k", "done", T0, {"owner": "forged"})
+    assert db.fields("k")["owner"] == token
 
 
 @pytest.mark.parametrize("name", sorted(OWN_FIELDS))
