@@ -199,3 +199,55 @@ def test_a_second_user_sees_none_of_the_first_users_data(
     assert first.email not in content
     assert number not in content
     assert browser_2.get_by_test_id("invoices").count() == 0
+
+
+# The plan chosen before signing in lives in the sign-in page's URL (web/src/afterSignIn.ts):
+# what the address says is what the tab goes on with, whichever way the visitor got there.
+CHECKOUT = re.compile(r"/_standin/checkout/sessions/cs_")
+
+
+def test_sign_in_in_the_header_keeps_the_plan_chosen(
+    page: Page, stack: StackInfo, auth: AuthEmulator
+) -> None:
+    visitor = Visitor(page, stack, auth)
+    visitor.has_verified_account()
+    page.goto(f"{visitor.web}/pricing")
+    page.get_by_role("button", name="Subscribe to Pro (monthly)").click()
+    chosen = f"{visitor.web}/signin?plan=price_pro_monthly"
+    expect(page).to_have_url(chosen)
+    # The header's Sign in, clicked on the sign-in page, leads where the visitor already is.
+    page.get_by_role("link", name="Sign in").click()
+    expect(page).to_have_url(chosen)
+    visitor.sign_in()
+    page.wait_for_url(CHECKOUT)
+    expect(page.get_by_role("heading", name="Subscribe to Pro")).to_be_visible()
+
+
+def test_a_plan_backed_out_of_is_not_taken_up_when_the_tab_signs_in_later(
+    context: BrowserContext, page: Page, stack: StackInfo, auth: AuthEmulator, standin: StandIn
+) -> None:
+    visitor = Visitor(page, stack, auth)
+    visitor.has_verified_account()
+    page.goto(f"{visitor.web}/pricing")
+    page.get_by_role("button", name="Subscribe to Basic (monthly)").click()
+    expect(page).to_have_url(f"{visitor.web}/signin?plan=price_basic_monthly")
+    page.go_back()
+    expect(page).to_have_url(f"{visitor.web}/pricing")
+    # The visitor signs in in another tab; this one follows (Firebase shares the sign-in
+    # between a browser's tabs) while it shows the plans the visitor went back to.
+    other = context.new_page()
+    other.goto(f"{visitor.web}/signin")
+    visitor.sign_in(other)
+    other.get_by_role("heading", name="Pricing").wait_for()
+    other.close()
+    expect(page.get_by_role("button", name=f"Sign out ({visitor.email})")).to_be_visible()
+    expect(page.get_by_test_id("continuing")).to_have_count(0)
+    expect(page.get_by_test_id("link-asks")).to_have_count(0)
+    # Basic, backed out of, is neither paid for nor offered: the visitor's next choice is the
+    # only Checkout there is.
+    page.get_by_role("button", name="Subscribe to Pro (monthly)").click()
+    page.wait_for_url(CHECKOUT)
+    expect(page.get_by_role("heading", name="Subscribe to Pro")).to_be_visible()
+    [customer] = standin.sdk.v1.customers.list(params={"email": visitor.email}).data
+    sessions = standin.sdk.v1.checkout.sessions.list(params={"customer": customer.id}).data
+    assert len(sessions) == 1, "one Checkout, for Pro: none for the plan backed out of"

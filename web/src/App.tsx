@@ -8,7 +8,7 @@ import {
 } from "firebase/auth";
 import { doc, onSnapshot } from "firebase/firestore";
 import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
-import { choiceIsHere, readAfterSignIn, rememberChoice, signInPath, type AfterSignIn } from "./afterSignIn";
+import { afterSignInAt, choiceIsHere, rememberChoice, signInLink, signInPath, type AfterSignIn } from "./afterSignIn";
 import { createBillingClient, unwrap, type BillingClient, type Schemas } from "./client";
 import type { AppConfig } from "./config";
 import type { Firebase } from "./firebase";
@@ -39,31 +39,43 @@ interface Entitlement {
 
 type Page = "pricing" | "account" | "signin";
 
-function pageFromPath(): Page {
-  const path = window.location.pathname;
+function pageAt(location: Pick<Location, "pathname">): Page {
+  const path = location.pathname;
   return path.startsWith("/account") ? "account" : path.startsWith("/signin") ? "signin" : "pricing";
+}
+
+/** The address the tab is at, as a link names it. */
+function here(): string {
+  return window.location.pathname + window.location.search;
 }
 
 export function App({ config, firebase }: { config: AppConfig; firebase: Firebase }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
-  const [page, setPage] = useState<Page>(pageFromPath);
+  const [page, setPage] = useState<Page>(() => pageAt(window.location));
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  // Where sign-in leads (the sign-in page's URL carries it through a sign-up's reload).
-  const [after, setAfter] = useState<AfterSignIn>(() =>
-    pageFromPath() === "signin" ? readAfterSignIn(window.location.search) : { kind: "pricing" },
-  );
+  // Where sign-in leads (the sign-in page's URL carries it through a sign-up's reload). Read
+  // from the address at start and on every navigation (`follow`), never kept from before.
+  const [after, setAfter] = useState<AfterSignIn>(() => afterSignInAt(window.location));
   // A link whose plan or next page is refused says so at once, on the sign-in page.
   useEffect(() => {
     if (after.kind === "refused") setError(after.message);
   }, [after]);
 
   useEffect(() => onAuthStateChanged(firebase.auth, setUser), [firebase.auth]);
-  useEffect(() => {
-    const onPop = () => setPage(pageFromPath());
-    window.addEventListener("popstate", onPop);
-    return () => window.removeEventListener("popstate", onPop);
+  // The tab is now at another address (a link here, Back, Forward): the page and the choice
+  // pending are what that address says. Back from `/signin?plan=...` to the plans drops the
+  // plan, so it is not taken up if the tab becomes signed in later; Forward brings it back.
+  const follow = useCallback(() => {
+    setPage(pageAt(window.location));
+    setAfter(afterSignInAt(window.location));
+    setError(null);
+    setNotice(null);
   }, []);
+  useEffect(() => {
+    window.addEventListener("popstate", follow);
+    return () => window.removeEventListener("popstate", follow);
+  }, [follow]);
 
   const billing = useMemo(
     () =>
@@ -74,12 +86,10 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
     [config.functions, firebase.auth],
   );
 
-  const go = (next: Page, path: string = `/${next}`) => {
-    window.history.pushState(null, "", path);
-    setPage(next);
-    setAfter(next === "signin" ? readAfterSignIn(new URL(path, window.location.origin).search) : { kind: "pricing" });
-    setError(null);
-    setNotice(null);
+  // A link to the address the tab is at adds no second history entry.
+  const go = (path: string) => {
+    if (path !== here()) window.history.pushState(null, "", path);
+    follow();
   };
   const verified = Boolean(user?.emailVerified);
   // Signed in (and verified) on the sign-in page: on to the page the link named, else to the
@@ -88,7 +98,8 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
   useEffect(() => {
     if (shown !== page) {
       // Replaced, not pushed: Back from Checkout returns to the plans, not to the sign-in
-      // link, which would start paying again.
+      // link, which would start paying again. `after` is kept: it hands the choice the
+      // sign-in link carried to the pricing page shown in its place.
       window.history.replaceState(null, "", `/${shown}`);
       setPage(shown);
     }
@@ -110,10 +121,11 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
       <header>
         <strong>{config.productName ?? "Acme Cloud"}</strong>
         <nav>
-          <a href="/pricing" onClick={(e) => (e.preventDefault(), go("pricing"))}>Pricing</a>
-          {user && <a href="/account" onClick={(e) => (e.preventDefault(), go("account"))}>Account</a>}
+          <a href="/pricing" onClick={(e) => (e.preventDefault(), go("/pricing"))}>Pricing</a>
+          {user && <a href="/account" onClick={(e) => (e.preventDefault(), go("/account"))}>Account</a>}
           {user === null && (
-            <a href="/signin" onClick={(e) => (e.preventDefault(), go("signin"))}>
+            // On the sign-in page, the plan (or page) its link carries stays in it.
+            <a href={signInLink(after)} onClick={(e) => (e.preventDefault(), go(signInLink(after)))}>
               Sign in
             </a>
           )}
@@ -136,7 +148,7 @@ export function App({ config, firebase }: { config: AppConfig; firebase: Firebas
           onSignInNeeded={(plan, promotionCode) => {
             // This tab chose it: once signed in, it goes on to pay without another click.
             rememberChoice({ priceId: plan.price_id, promotionCode });
-            go("signin", signInPath({ priceId: plan.price_id, promotionCode }));
+            go(signInPath({ priceId: plan.price_id, promotionCode }));
             setNotice(`Sign in or create an account to subscribe to ${plan.product_name}.`);
           }}
           chosen={after.kind === "plan" ? after.chosen : null}

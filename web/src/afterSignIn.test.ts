@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   NEXT_PAGES,
+  afterSignInAt,
   PRICE_ID,
   PROMOTION_CODE,
   checkPromotionCode,
@@ -11,6 +12,7 @@ import {
   offeredPlan,
   readAfterSignIn,
   rememberChoice,
+  signInLink,
   signInPath,
 } from "./afterSignIn";
 import type { Schemas } from "./client";
@@ -64,6 +66,45 @@ describe("the plan carried through sign-in", () => {
     expect(read.kind).toBe("refused");
     expect(read).toHaveProperty("message", expect.stringContaining("…"));
     expect((read as { message: string }).message.length).toBeLessThan(220);
+  });
+});
+
+describe("the choice pending is what the address says", () => {
+  const at = (address: string) => afterSignInAt(new URL(address, "https://app.test"));
+  const basic = { priceId: "price_basic_monthly", promotionCode: "WELCOME20" };
+
+  it("is the sign-in page's plan or page, checked as a link is", () => {
+    expect(at("/signin?plan=price_basic_monthly&promotion_code=WELCOME20")).toEqual({ kind: "plan", chosen: basic });
+    expect(at("/signin?next=/account")).toEqual({ kind: "page", path: "/account" });
+    expect(at("/signin")).toEqual({ kind: "pricing" });
+    expect(at("/signin?plan=prod_basic")).toHaveProperty("kind", "refused");
+    expect(at("/signin?next=https://evil.example")).toHaveProperty("kind", "refused");
+  });
+
+  it("is none on any other page: Back from /signin?plan= to the plans drops the plan, Forward brings it back", () => {
+    // The tab's history: the plans, then Subscribe's sign-in link; each move reads the address.
+    const history = ["/pricing", signInPath(basic)];
+    expect(at(history[1]!)).toEqual({ kind: "plan", chosen: basic });
+    expect(at(history[0]!)).toEqual({ kind: "pricing" }); // Back
+    expect(at(history[1]!)).toEqual({ kind: "plan", chosen: basic }); // Forward
+    for (const elsewhere of ["/", "/pricing?plan=price_basic_monthly", "/account?plan=price_basic_monthly&next=/account"]) {
+      expect(at(elsewhere)).toEqual({ kind: "pricing" });
+    }
+  });
+
+  it("stays in the header's Sign in: clicked on the sign-in page, it keeps the plan, its code or the page", () => {
+    for (const address of [signInPath(basic), signInPath({ ...basic, promotionCode: null }), "/signin?next=/account", "/signin"]) {
+      expect(signInLink(at(address))).toBe(address);
+      expect(at(signInLink(at(address)))).toEqual(at(address));
+    }
+    expect(signInLink({ kind: "pricing" })).toBe("/signin");
+  });
+
+  it("carries nothing refused into the header's Sign in", () => {
+    for (const address of ["/signin?plan=https%3A%2F%2Fevil.example", "/signin?next=%2F%2Fevil.example", "/signin?plan=price_basic_monthly&promotion_code=%3Cx%3E"]) {
+      expect(at(address)).toHaveProperty("kind", "refused");
+      expect(signInLink(at(address))).toBe("/signin");
+    }
   });
 });
 

@@ -9,6 +9,11 @@
  * sign in, and signed up goes on to Checkout (or the Payment Element) with that plan, not
  * back to the pricing page.
  *
+ * The address is the only source of the pending choice: the app reads it again on every
+ * navigation (a click in the app, Back, Forward: `afterSignInAt`), so a plan the visitor went
+ * back from is not kept in memory and taken up later (when the tab becomes signed in, say from
+ * another tab), and the header's Sign in on the sign-in page keeps the plan (`signInLink`).
+ *
  * Anyone can write such a link (a mail, a forged link), so both are checked before they are
  * followed, and what is refused is said, never silently dropped:
  * - `plan` must look like a price id (the functions' own pattern, openapi.yaml) and, once
@@ -111,6 +116,22 @@ export function readAfterSignIn(search: string): AfterSignIn {
     return { kind: "page", path: page };
   }
   return { kind: "pricing" };
+}
+
+/** What the address `location` asks for after sign-in: only the sign-in page carries a
+ * choice (checked as `readAfterSignIn` checks it); any other page carries none, the pricing
+ * page the visitor went back to from `/signin?plan=...` among them. */
+export function afterSignInAt(location: Pick<Location, "pathname" | "search">): AfterSignIn {
+  return location.pathname.startsWith("/signin") ? readAfterSignIn(location.search) : { kind: "pricing" };
+}
+
+/** The header's Sign in: the sign-in page with the choice pending now, so clicking it on
+ * `/signin?plan=...` keeps the plan (and its code), and on `/signin?next=/account` the page.
+ * What was refused is not carried on, nor anything else in the address. */
+export function signInLink(after: AfterSignIn): string {
+  if (after.kind === "plan") return signInPath(after.chosen);
+  if (after.kind === "page") return `/signin?next=${after.path}`;
+  return "/signin";
 }
 
 /** The plan `chosen` names, if list-plans offers it; otherwise why not, in words (the link may
