@@ -7,11 +7,11 @@ firebase-admin, so the browser functions keep verifying tokens without loading i
 path loads nothing heavier than google-auth, which Firestore already brings. urllib3 directly,
 not a requests session: requests prepared every call again (environment and proxy lookups,
 hooks, cookie jar), which was about a third of the call's client CPU, as it was for Stripe
-(``billing.stripe_api.client``). One pool per instance (``core.http_pools``): the
-environment's proxy for the API's host (``HTTPS_PROXY``, ``NO_PROXY``) is read once, when
-the client is built, as requests read it; the credentials' token refresh goes through the
-same pool. The timeout (connect and read) is ``AUTH_TIMEOUT_SECONDS``; urllib3 retries
-nothing and follows no redirect.
+(``billing.stripe_api.client``). One pool per host per instance (``core.http_pools``): the
+environment's proxy for each host (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``) is read
+once, on its first call, as requests read it; the credentials' token refresh (the metadata
+server) has its own, never the API's proxy. The timeout (connect and read) is
+``AUTH_TIMEOUT_SECONDS``; urllib3 retries nothing and follows no redirect.
 
 With ``FIREBASE_AUTH_EMULATOR_HOST`` set (local runs) the same calls go to the Auth emulator
 over a plain urllib3 pool, with ``Authorization: Bearer owner``, which the emulator takes as
@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from billing.errors import CLAIMS_REFUSED, BillingError, UpstreamUnavailable
-from core.http_pools import pool_for
+from core.http_pools import PoolsByHost, pool_for
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,15 @@ class IdentityToolkit:
                 import google.auth
 
                 credentials, _ = google.auth.default(scopes=list(SCOPES))
-            # The credentials' refresh (the metadata server's token) goes through this pool
-            # too; AuthorizedHttp refreshes and sends again once on a 401, as
+            # The credentials' refresh (the metadata server's token) goes through ``http``
+            # too, so one pool per host: each with the proxy the environment names for that
+            # host, as AuthorizedSession's requests chose it (never the API's proxy for the
+            # metadata server). AuthorizedHttp refreshes and sends again on a 401, as
             # AuthorizedSession did.
-            pool = http or pool_for(root, maxsize=POOL_SIZE, ca_certs=certifi.where())
-            self._http = AuthorizedHttp(credentials, http=pool)  # type: ignore[no-untyped-call]
+            if http is None:
+                http = PoolsByHost(maxsize=POOL_SIZE, ca_certs=certifi.where())
+                http.pool(root)  # the API's proxy read now: a malformed one fails the build
+            self._http = AuthorizedHttp(credentials, http=http)  # type: ignore[no-untyped-call]
         self._base = f"{root}/v1/projects/{project_id}"
 
     def _post(self, method: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -9,6 +9,7 @@ of the environment is read (no ``~/.netrc``, no cookies)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import requests
@@ -46,3 +47,37 @@ def pool_for(url: str, *, maxsize: int, ca_certs: str | None = None) -> urllib3.
         f"the proxy for {url} must be an http:// or https:// URL "
         f"(a {scheme}:// proxy is not supported)"
     )
+
+
+class PoolsByHost:
+    """urllib3's ``request`` and ``urlopen`` over one :func:`pool_for` pool per host (scheme,
+    host and port), each built on its first call: for a client that calls more than one host,
+    google-auth's ``AuthorizedHttp`` above all, whose credentials' token refresh (the metadata
+    server, over plain http, or a token endpoint) goes through the same ``http`` as the API's
+    calls. One pool for both would send the refresh through the proxy chosen for the API's
+    host, ``NO_PROXY`` for the metadata server ignored and the token answered in clear to an
+    ``HTTPS_PROXY``; requests chose each URL's proxy, and so does this."""
+
+    def __init__(self, *, maxsize: int, ca_certs: str | None = None) -> None:
+        self._maxsize = maxsize
+        self._ca_certs = ca_certs
+        self._pools: dict[tuple[str, str, int | None], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def pool(self, url: str) -> urllib3.PoolManager:
+        """The pool for ``url``'s host (built, and its proxy read, on the first call)."""
+        parsed = urllib3.util.parse_url(url)
+        key = (parsed.scheme or "", parsed.host or "", parsed.port)
+        with self._lock:
+            found = self._pools.get(key)
+            if found is None:
+                found = self._pools[key] = pool_for(
+                    url, maxsize=self._maxsize, ca_certs=self._ca_certs
+                )
+            return found
+
+    def request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        return self.pool(url).request(method, url, **kwargs)
+
+    def urlopen(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
+        return self.pool(url).urlopen(method, url, **kwargs)

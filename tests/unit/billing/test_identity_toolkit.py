@@ -3,9 +3,12 @@ the urllib3 transport sends (the timeout, the claims' JSON, who it says it is)."
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -241,3 +244,77 @@ def test_a_real_read_timeout_and_a_refused_connection_are_503(
         refused = IdentityToolkit("p1", emulator_host=f"127.0.0.1:{port}", timeout=5)
         with pytest.raises(UpstreamUnavailable):
             refused.custom_claims("u1")
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Records each request line; answers ``ANSWER`` (a token) or refuses (a proxy)."""
+
+    ANSWER: bytes | None = None
+    seen: list[str]
+
+    def _answer(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        status, body = (200, self.ANSWER) if self.ANSWER is not None else (502, b"")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_CONNECT = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serving(answer: bytes | None) -> Iterator[tuple[int, list[str]]]:
+    seen: list[str] = []
+    handler = type("Handler", (_Recorder,), {"ANSWER": answer, "seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class MetadataCredentials(google.auth.credentials.Credentials):
+    """A function's credentials: the token is fetched over plain http from the metadata
+    server (here a local one), through the transport google-auth hands ``refresh``."""
+
+    def __init__(self, token_url: str) -> None:
+        super().__init__()
+        self.token_url = token_url
+
+    def refresh(self, request: Any) -> None:
+        answer = request(url=self.token_url, method="GET", timeout=5)
+        self.token = json.loads(answer.data)["access_token"]
+
+
+def test_the_token_refresh_never_goes_through_the_apis_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY is for Identity Toolkit's https calls; the metadata server's token (plain
+    http) goes direct, as requests sent it: an https proxy would get the token in clear, or
+    could not reach the metadata server at all and every event would fail."""
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    token = json.dumps({"access_token": TOKEN, "expires_in": 3600}).encode()
+    with (
+        _serving(token) as (metadata_port, metadata_saw),
+        _serving(None) as (proxy_port, proxy_saw),
+    ):
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy_port}")
+        users = IdentityToolkit(
+            "p1",
+            emulator_host=None,
+            timeout=5,
+            credentials=MetadataCredentials(f"http://127.0.0.1:{metadata_port}/token"),
+        )
+        with pytest.raises(UpstreamUnavailable):  # the proxy refuses the tunnel: 503
+            users.custom_claims("u1")
+    assert metadata_saw == ["GET /token"]  # the token, fetched direct
+    assert proxy_saw == ["CONNECT identitytoolkit.googleapis.com:443"]  # the API, proxied
