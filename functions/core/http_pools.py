@@ -68,13 +68,15 @@ class PoolsByHost:
         """The pool for ``url``'s host (built, and its proxy read, on the first call)."""
         parsed = urllib3.util.parse_url(url)
         key = (parsed.scheme or "", parsed.host or "", parsed.port)
-        with self._lock:
-            found = self._pools.get(key)
-            if found is None:
-                found = self._pools[key] = pool_for(
-                    url, maxsize=self._maxsize, ca_certs=self._ca_certs
-                )
-            return found
+        found = self._pools.get(key)  # every call after the host's first: no lock
+        if found is None:
+            with self._lock:
+                found = self._pools.get(key)
+                if found is None:
+                    found = self._pools[key] = pool_for(
+                        url, maxsize=self._maxsize, ca_certs=self._ca_certs
+                    )
+        return found
 
     def request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         return self.pool(url).request(method, url, **kwargs)
