@@ -7,6 +7,14 @@ This module gets a verified event and decides its effect:
 2. Claim the event in ``stripe_events/{event_id}`` (the inbox) with a lease. A delivery that
    finds it done answers "duplicate"; one that finds another delivery working waits a little,
    then answers 503 so Stripe comes back; a lease left by a crashed delivery is taken over.
+   Each claim attempt (the create, each takeover) writes its own random ``owner`` token: a
+   claim whose answer was lost (stored, the connection dropped, and the client's retry met
+   our own claim: AlreadyExists, or the update time our takeover changed) is recognised on
+   the read that follows by that token, and processed at once instead of waiting a lease.
+   Another delivery never has the token, so it still waits and answers 503. What still waits
+   a lease: a claim stored while the call failed to us (its retries spent, or its deadline
+   passed); the delivery answers 5xx, and Stripe's redelivery, another attempt, finds the
+   claim held until the lease lapses.
    The claim is committed together with the sync's ticket (one round trip, both or neither):
    the ticket is taken before Stripe is read, as the sync's ordering requires, and a
    duplicate takes none.
@@ -107,6 +115,18 @@ class Claim:
     ticket: Any = None
 
 
+def _ours(data: dict[str, Any], owner: str) -> bool:
+    """The claim read is the one this attempt wrote (its token), still held: processing, its
+    lease running. A done event stays done; a claim released since (its lease ended) is taken
+    over as any other; one taken over since carries another delivery's token."""
+    return (
+        data.get("owner") == owner
+        and data.get("status") == "processing"
+        and data.get("lease_until") is not None
+        and data["lease_until"] > datetime.now(UTC)
+    )
+
+
 class Inbox:
     def __init__(self, ctx: Context) -> None:
         settings = ctx.runtime.settings
@@ -125,11 +145,16 @@ class Inbox:
 
         ref = self._db.collection(EVENTS).document(event["id"])
         now = datetime.now(UTC)
+        # This attempt's token (each create and each takeover draws its own): a read that finds
+        # it knows the claim is ours. It stays in Firestore and the claim's data: never in a
+        # log line or an answer.
+        owner = uuid.uuid4().hex
+        taking_over = False
         fresh = {
             "type": event["type"],
             "uid": uid,
             "status": "processing",
-            "owner": uuid.uuid4().hex,
+            "owner": owner,
             "lease_until": now + LEASE,
             "synced": False,
             "notification": None,
@@ -154,6 +179,24 @@ class Inbox:
             call_counts.count(call_counts.FIRESTORE)
             snapshot = get_document(ref, **self._kw())
             data = snapshot.to_dict() or {}
+            if _ours(data, owner):
+                # Our last write was stored and its answer lost (a dropped connection); the
+                # client's retry that sent it again met it: the create met AlreadyExists, the
+                # takeover the update time it changed itself. The claim is ours, at the update
+                # time read. No ticket: the one committed with a lost create has an update
+                # time we do not know (the read is of the claim, and another sync may have
+                # written the ticket document since). sync.sync then takes a ticket of its
+                # own, as after a takeover: still before it reads Stripe, which is all its
+                # ordering asks, and later than the lost one, which no sync carries, so it
+                # orders nothing (it only moved the ticket document's update time, which a
+                # concurrent sync's compare-and-set reads and gets past). One round trip more,
+                # on this path only.
+                if taking_over:
+                    log.warning(
+                        "took over an abandoned delivery", extra={"stripe_event_id": ref.id}
+                    )
+                self.held = Claim(ref, data, snapshot.update_time)
+                return self.held
             if data.get("status") == "done":
                 return None
             if data.get("lease_until") and data["lease_until"] > datetime.now(UTC):
@@ -162,7 +205,8 @@ class Inbox:
                 time.sleep(0.2)
                 continue
             # The delivery that held it died: take over, keeping what it recorded.
-            lease = {"owner": uuid.uuid4().hex, "lease_until": datetime.now(UTC) + LEASE}
+            owner, taking_over = uuid.uuid4().hex, True
+            lease = {"owner": owner, "lease_until": datetime.now(UTC) + LEASE}
             call_counts.count(call_counts.FIRESTORE)
             try:
                 result = ref.update(
@@ -171,7 +215,9 @@ class Inbox:
                     **self._kw(),
                 )
             except (FailedPrecondition, Conflict):
-                continue  # someone else took it over first: look again
+                # Another delivery took it over first, or ours was stored and its answer lost
+                # (the read says which): look again.
+                continue
             log.warning("took over an abandoned delivery", extra={"stripe_event_id": ref.id})
             self.held = Claim(ref, data | lease, result.update_time)
             return self.held
