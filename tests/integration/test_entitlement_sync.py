@@ -245,3 +245,74 @@ def test_a_refused_claim_takes_no_ticket(ctx: Context, db: firestore.Client) -> 
     assert inbox.claim(event, uid) is None  # done: a duplicate
     tickets = db.collection("entitlement_syncs").document(uid).get()
     assert tickets.update_time == first.ticket
+
+
+class AnswerLost:
+    """The real Firestore client, except that the first batch commit is stored and its answer
+    lost: the client's retry sends the same writes again and gets the emulator's answer."""
+
+    def __init__(self, real: firestore.Client) -> None:
+        self._real = real
+        self._lost = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def batch(self) -> Any:
+        if not self._lost:
+            return self._real.batch()
+        self._lost = False
+        return _SentTwice(self._real)
+
+
+class _SentTwice:
+    def __init__(self, real: firestore.Client) -> None:
+        self._real = real
+        self._writes: list[tuple[str, Any, dict[str, Any], dict[str, Any]]] = []
+
+    def create(self, ref: Any, data: dict[str, Any]) -> None:
+        self._writes.append(("create", ref, data, {}))
+
+    def set(self, ref: Any, data: dict[str, Any], **kw: Any) -> None:
+        self._writes.append(("set", ref, data, kw))
+
+    def commit(self, **kw: Any) -> Any:
+        for _ in range(2):  # the commit, stored (its answer lost); the retry's resend
+            batch = self._real.batch()
+            for kind, ref, data, options in self._writes:
+                getattr(batch, kind)(ref, data, **options)
+            answer = batch.commit(**kw)
+        return answer
+
+
+def test_a_claim_whose_answer_was_lost_is_ours_and_another_delivery_still_waits(
+    stack: StackInfo, ctx: Context, db: firestore.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim's commit is stored, its answer lost, and the retry meets AlreadyExists from
+    # our own claim: the read-back finds our token, so the claim is ours at once, at the update
+    # time GetDocument read, which the emulator then accepts as our writes' precondition.
+    from billing.entitlements import events
+
+    uid = f"lost-{uuid.uuid4().hex[:8]}"
+    event = {"id": f"evt_lost{uuid.uuid4().hex[:12]}", "type": "invoice.paid"}
+    settings = BillingSettings.load({}, google_cloud_project=stack.project_id, **NO_STRIPE)
+    lost = Context(
+        runtime=Runtime(settings, firestore_client=AnswerLost(db)),  # type: ignore[arg-type]
+        request_id="lost-answer",
+    )
+    inbox = events.Inbox(lost)
+    claim = inbox.claim(event, uid)
+    assert claim is not None
+    stored = db.collection(events.EVENTS).document(event["id"]).get()
+    assert (claim.version, claim.data["owner"]) == (stored.update_time, stored.get("owner"))
+    assert claim.ticket is None  # its time is not known: the sync takes its own
+    # Another delivery (another token) finds the claim held: it waits, then answers 503.
+    monkeypatch.setattr(events, "WAIT_FOR_OWNER_S", 0.5)
+    with pytest.raises(events.InProgress):
+        events.Inbox(ctx).claim(event, uid)
+    synced = sync(lost, uid, "cus_lost", reader=lambda _, u, __: _state(u, "active"))
+    assert synced.written
+    inbox.update(claim, {"synced": True, "notification": None, "status": "done"})
+    record = db.collection(events.EVENTS).document(event["id"]).get().to_dict()
+    assert record is not None
+    assert (record["status"], record["owner"]) == ("done", claim.data["owner"])
