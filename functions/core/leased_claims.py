@@ -56,8 +56,10 @@ a write whose precondition fails is refused (FailedPrecondition, or Conflict on 
 
 The webhook's inbox (``billing.entitlements.events``) is the same idea with another shape
 (its claim is committed together with the sync's ticket, it waits for a live holder, and every
-later write is a compare-and-set on the claim): it does not use this module. It writes an
-``owner`` token too, but does not read it back, so a lost answer there still waits.
+later write is a compare-and-set on the claim): it does not use this module. It keeps the same
+token rule in its own code: each create and each takeover draws a token, and a read after
+AlreadyExists or a refused takeover that finds ours on a processing claim whose lease runs is
+our claim (without the ticket, whose time the read does not give: the sync takes its own).
 """
 
 from __future__ import annotations
