@@ -9,6 +9,7 @@ a field Stripe omits is absent (read with ``.get``), an expandable one is an id 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from billing.context import Context
@@ -27,8 +28,17 @@ log = logging.getLogger(__name__)
 CONVERGE_ATTEMPTS = 10
 
 
-def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> raw.Json:
-    """One of the caller's saved payment methods.
+def payment_method_reader(ctx: Context, payment_method_id: str) -> Callable[[], raw.Json]:
+    """The Stripe read of a payment method, for :func:`own_payment_method`: made while the
+    caller's customer is read from Firestore (``core.parallel.Background``), as neither needs
+    the other's answer; its verdict is given only once the customer is known."""
+    client = ctx.runtime.stripe
+    return lambda: raw.get(client, f"/v1/payment_methods/{payment_method_id}")
+
+
+def own_payment_method(read: Callable[[], raw.Json], customer: str) -> raw.Json:
+    """One of the caller's saved payment methods, as ``read()`` (:func:`payment_method_reader`)
+    answers it.
 
     A payment method attached to anyone else is 404, whether or not it exists. One attached
     to nobody (fresh from Stripe.js) is refused too rather than attached here: whoever
@@ -36,7 +46,7 @@ def own_payment_method(ctx: Context, customer: str, payment_method_id: str) -> r
     create-setup-intent, which also runs 3-D Secure when the bank asks for it.
     """
     pm = fetch_owned(
-        lambda: raw.get(ctx.runtime.stripe, f"/v1/payment_methods/{payment_method_id}"),
+        read,
         lambda pm: raw.id_of(pm.get("customer")) or customer,  # unattached: refused below
         customer,
         "payment method",

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
 from billing.errors import NOT_PAYABLE, Conflict, NotFound
-from billing.operations._cards import make_default, own_payment_method
+from billing.operations._cards import make_default, own_payment_method, payment_method_reader
 from billing.operations._ownership import (
     InvoiceId,
     PaymentMethodId,
@@ -83,20 +83,25 @@ def _answer(
 
 def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceResponse:
     """Pay an open invoice of the caller's with one of their saved cards."""
-    customer = customer_id(ctx, owning="invoice")
     client = ctx.runtime.stripe
-    # The card is read while the invoice is (both are ownership checks); its verdict counts
-    # only once the invoice is found payable, as before.
-    with Background(lambda: own_payment_method(ctx, customer, body.payment_method_id)) as card:
+
+    def read_invoice() -> raw.Json:
+        return raw.get(
+            client,
+            f"/v1/invoices/{body.invoice_id}",
+            expand=["parent.subscription_details.subscription"],
+        )
+
+    # The invoice and the card are read from Stripe while the customer is from Firestore (all
+    # three are ownership checks, none needs another's answer). The invoice's verdict counts
+    # once the customer is known, the card's only once the invoice is found payable.
+    with (
+        Background(read_invoice) as invoice_read,
+        Background(payment_method_reader(ctx, body.payment_method_id)) as card,
+    ):
+        customer = customer_id(ctx, owning="invoice")
         invoice = fetch_owned(
-            lambda: raw.get(
-                client,
-                f"/v1/invoices/{body.invoice_id}",
-                expand=["parent.subscription_details.subscription"],
-            ),
-            lambda inv: raw.id_of(inv.get("customer")),
-            customer,
-            "invoice",
+            invoice_read.result, lambda inv: raw.id_of(inv.get("customer")), customer, "invoice"
         )
         status = invoice.get("status")
         if status == "paid":
@@ -111,7 +116,7 @@ def retry_invoice(ctx: Context, body: RetryInvoiceRequest) -> RetryInvoiceRespon
                 "This invoice belongs to a subscription that has ended; start a new one instead.",
                 code=NOT_PAYABLE,
             )
-        pm_id = str(card.result()["id"])
+        pm_id = str(own_payment_method(card.result, customer)["id"])
     if draft:
         # Opened for this payment only: the customer is here to pay it now.
         raw.post(

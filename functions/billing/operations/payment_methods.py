@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from billing.context import Context, RequestModel, ResponseModel
-from billing.operations._cards import make_default, own_payment_method
+from billing.operations._cards import make_default, own_payment_method, payment_method_reader
 from billing.operations._ownership import PaymentMethodId, customer_id, owned
 from billing.operations._views import PaymentMethodSummary, payment_method_summary
 from billing.stripe_api import raw
+from core.parallel import Background
 
 if TYPE_CHECKING:
     from stripe.params import SetupIntentCreateParams
@@ -79,8 +80,11 @@ def create_setup_intent(ctx: Context, body: EmptyRequest) -> SetupIntentResponse
 
 def update_payment_method(ctx: Context, body: PaymentMethodRequest) -> UpdatePaymentMethodResponse:
     """Make a saved card the default for the caller's invoices and live subscriptions."""
-    customer = customer_id(ctx, owning="payment method")
-    pm = own_payment_method(ctx, customer, body.payment_method_id)
+    # The card is read from Stripe while the customer is from Firestore (both ownership
+    # checks); the card's verdict counts only once the customer is known.
+    with Background(payment_method_reader(ctx, body.payment_method_id)) as read:
+        customer = customer_id(ctx, owning="payment method")
+        pm = own_payment_method(read.result, customer)
     updated = make_default(ctx, customer, pm["id"])
     log.info("default payment method updated", extra={"subscriptions": updated})
     return UpdatePaymentMethodResponse(payment_method=_summary(pm), updated_subscriptions=updated)

@@ -16,7 +16,12 @@ import stripe
 from billing.config import BillingSettings
 from billing.context import Context
 from billing.errors import Conflict, NotFound
-from billing.operations._cards import CONVERGE_ATTEMPTS, make_default, own_payment_method
+from billing.operations._cards import (
+    CONVERGE_ATTEMPTS,
+    make_default,
+    own_payment_method,
+    payment_method_reader,
+)
 from billing.runtime import Runtime
 
 
@@ -208,7 +213,7 @@ def test_a_card_of_the_callers_is_theirs(
     ctx: Context, account: FakeAccount, customer: object
 ) -> None:
     account.cards["pm_mine"] = {**CARD, "customer": customer}
-    pm = own_payment_method(ctx, "cus_1", "pm_mine")
+    pm = own_payment_method(payment_method_reader(ctx, "pm_mine"), "cus_1")
     assert (pm["id"], pm["card"]["last4"]) == ("pm_mine", "4242")
 
 
@@ -218,7 +223,7 @@ def test_another_customers_card_is_404_like_a_missing_one(
 ) -> None:
     account.cards["pm_theirs"] = {**CARD, "customer": "cus_2"}
     with pytest.raises(NotFound) as caught:
-        own_payment_method(ctx, "cus_1", card)
+        own_payment_method(payment_method_reader(ctx, card), "cus_1")
     assert str(caught.value) == "No such payment method."
 
 
@@ -228,5 +233,5 @@ def test_an_unattached_card_is_refused_not_saved(
 ) -> None:
     account.cards["pm_loose"] = {**CARD, **attached}
     with pytest.raises(Conflict) as caught:
-        own_payment_method(ctx, "cus_1", "pm_loose")
+        own_payment_method(payment_method_reader(ctx, "pm_loose"), "cus_1")
     assert caught.value.code == "payment_method_not_saved"
