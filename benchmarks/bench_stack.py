@@ -75,6 +75,9 @@ class Bench:
     info: StackInfo
     stripe_wire: TimingProxy
     firestore_wire: TimingProxy
+    # Identity Toolkit (the Auth emulator): the webhook's billing claim reads and writes it
+    # per event; its wait is upstream time like Stripe's and Firestore's, not our work.
+    auth_wire: TimingProxy
     state_dir: Path
     sdk: stripe.StripeClient = field(init=False)
 
@@ -138,10 +141,12 @@ def bench_stack() -> Iterator[Bench]:
         state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         stripe_wire = stack.enter_context(TimingProxy("http1"))
         firestore_wire = stack.enter_context(TimingProxy("h2"))
+        auth_wire = stack.enter_context(TimingProxy("http1"))
         shutil.copy(REPO / ".env.example", state / ".env.example")
         overrides = {
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_wire.port}",
             "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_wire.port}",
+            "FIREBASE_AUTH_EMULATOR_HOST": f"127.0.0.1:{auth_wire.port}",
         }
         running = Stack(state_dir=state, env_dir=state, env_overrides=overrides)
         info = stack.enter_context(running)
@@ -150,7 +155,10 @@ def bench_stack() -> Iterator[Bench]:
         assert info.stripe.api_base is not None
         stripe_host, stripe_port = info.stripe.api_base.removeprefix("http://").split(":")
         stripe_wire.target = (stripe_host, int(stripe_port))
-        yield Bench(running, info, stripe_wire, firestore_wire, state)
+        assert info.auth_emulator_host is not None
+        auth_host, auth_port = info.auth_emulator_host.rsplit(":", 1)
+        auth_wire.target = (auth_host, int(auth_port))
+        yield Bench(running, info, stripe_wire, firestore_wire, auth_wire, state)
 
 
 # --- users in known states --------------------------------------------------------------------

@@ -126,11 +126,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"(by sum: {ours.get('overhead_by_sum_p50_ms', float('nan')):.1f}); "
             f"CPU {ours['cpu_ms_per_request']:.1f} ms/req"
         )
+        auth = ours.get("auth_p50_ms")
+        if auth:
+            text += f"; Identity Toolkit wait p50 {auth:.1f} ms (not own work)"
         ref = (
             f"before: own p50 {before['overhead_p50_ms']:.1f} p99 {before['overhead_p99_ms']:.1f}"
             f" ms; CPU {before['cpu_ms_per_request']:.1f} ms/req"
             if before
             else f"stripe {ours['stripe_p50_ms']:.1f} + firestore {ours['firestore_p50_ms']:.1f} ms"
+            + (f" + Identity Toolkit {auth:.1f} ms" if auth else "")
         )
         out.append((f"latency, 1 client (n={ours['requests']})", label, text, ref))
     delay = results.get("stripe_delay")
