@@ -16,8 +16,39 @@ cannot both win). A request that dies holding it delays that customer's checkout
 it wrote), and the caller then ends what it opened (see ``_one_subscription.one_at_a_time``).
 ``LEASE`` is longer than an HTTP function may run (147 s by default, infra/modules/function-plan),
 so a request the platform still lets run never loses it. Each method call is one Firestore round
-trip per attempt, counted in :mod:`core.call_counts`; ``expire_at`` lets a TTL policy delete
-locks of customers gone quiet.
+trip per attempt (a release refused by its precondition reads once more), counted in
+:mod:`core.call_counts`; ``expire_at`` lets a TTL policy delete locks of customers gone quiet.
+
+**A lost answer.** A write Firestore stored whose answer the client never got (a dropped
+connection) is sent again by the client's retry (``firestore_retry``), and the resend meets
+our own write: a create meets AlreadyExists, a takeover or a release the update time it changed
+itself. Each write carries a random token that only this request knows, and the read that
+follows says whether that write was ours:
+
+- *acquire*: each create and each takeover draws its ``owner`` token. After a refused write
+  the loop reads the document again; our token there with a lease still running is our lock,
+  held at once at the update time read (nothing else wrote since: another writer replaces the
+  token). Without it, the request waited ``wait_seconds`` on its own lease and answered 409,
+  and the customer could open no checkout for the whole ``LEASE``.
+- *release*: it writes ``released_by`` (our token) with the ended lease. Refused by its
+  precondition, it reads the document: our token in ``released_by`` means our release was
+  stored, so we held the lock to the end (a release is only stored while the update time is
+  still ours), and it answers True, even if another request took the free lock since (a tab
+  waiting behind us polls). Anything else is a takeover after our lease lapsed: False, as
+  before, and the caller ends what it opened. Without it, the caller ended the checkout it
+  had just opened, for nothing.
+
+Another request never has the token, so it still waits for a live lease; of two takers still
+exactly one write lands (the create, or the update conditional on the update time both read),
+and a request whose lease passed to another still learns it at release. The tokens stay in
+Firestore: in no log line or answer (``Held.owner`` is the caller's only).
+
+What still waits a lease (slow, never doubled): a write stored while the call failed to us
+(its retries spent, or its deadline passed). acquire then raises, the request answers 5xx, and
+the customer's next try is another request without the token, which waits for that lease
+(409 ``in_progress`` after 30 s) until it lapses, at most ``LEASE``. A release that fails so
+raises too (the caller ends nothing it opened, and the stored release, if any, freed the lock;
+if not, the lease lapses).
 """
 
 from __future__ import annotations
@@ -38,6 +69,8 @@ from core.firestore import firestore_retry, get_document
 log = logging.getLogger(__name__)
 
 CHECKOUT_LOCKS = "checkout_locks"
+# The token of the request whose release is stored (see the module): in the document only.
+RELEASED_BY = "released_by"
 LEASE = timedelta(seconds=150)
 KEEP = timedelta(days=30)
 
@@ -68,18 +101,27 @@ class CheckoutLocks:
         ref = self._db.collection(CHECKOUT_LOCKS).document(customer_id)
         deadline = time.monotonic() + wait_seconds
         waiting = False
+        # The token of our last write when it was refused: it may have been stored, its answer
+        # lost (see the module). Only the read right after that write can find it.
+        refused: str | None = None
         while True:
             now = datetime.now(UTC)
             owner = uuid.uuid4().hex
             held = {"owner": owner, "lease_until": now + LEASE, "expire_at": now + KEEP}
             call_counts.count(call_counts.FIRESTORE)
             snapshot = get_document(ref, **self._kw())
+            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
+            if refused is not None and _live(data, refused):
+                # Our create or takeover was stored and its answer lost; the retry that sent
+                # it again met it. The lock is ours, at the update time read.
+                return Held(customer_id, refused, snapshot.update_time)
+            refused = None
             try:
                 if not snapshot.exists:
                     call_counts.count(call_counts.FIRESTORE)
                     result = ref.create(held, **self._kw())
                     return Held(customer_id, owner, result.update_time)
-                lease_until = (snapshot.to_dict() or {}).get("lease_until")
+                lease_until = data.get("lease_until")
                 if lease_until is None or lease_until <= now:
                     call_counts.count(call_counts.FIRESTORE)
                     result = ref.update(
@@ -89,7 +131,10 @@ class CheckoutLocks:
                     )
                     return Held(customer_id, owner, result.update_time)
             except (AlreadyExists, Conflict, FailedPrecondition):
-                pass  # another request took it between our read and our write: look again
+                # Another request took it between our read and our write, or our own write
+                # was stored and its answer lost: the next read says which.
+                refused = owner
+                continue
             if not waiting:
                 # Once per request: what an operator reads when checkouts queue (and what
                 # the two-tab test waits for to know the second tab is queued behind the first).
@@ -103,15 +148,29 @@ class CheckoutLocks:
 
     def release(self, held: Held, opened: str | None = None) -> bool:
         """Ends our lease at once (recording what we opened); False when it had already passed
-        to another request, which may have acted since."""
+        to another request, which may have acted since. Our own release stored with its
+        answer lost is True (see the module)."""
         ref = self._db.collection(CHECKOUT_LOCKS).document(held.customer_id)
         call_counts.count(call_counts.FIRESTORE)
         try:
             ref.update(
-                {"lease_until": datetime.now(UTC), "opened": opened},
+                {"lease_until": datetime.now(UTC), "opened": opened, RELEASED_BY: held.owner},
                 option=self._db.write_option(last_update_time=held.version),
                 **self._kw(),
             )
         except (Conflict, FailedPrecondition):
-            return False
+            # Taken over since our lease lapsed, or our own release was stored and its answer
+            # lost (the retry met the update time it changed): the document says which.
+            call_counts.count(call_counts.FIRESTORE)
+            after = get_document(ref, **self._kw())
+            found = (after.to_dict() or {}) if after.exists else {}
+            return found.get(RELEASED_BY) == held.owner
         return True
+
+
+def _live(data: dict[str, Any], owner: str) -> bool:
+    """The lock read is the one ``owner`` took, its lease still running."""
+    lease_until = data.get("lease_until")
+    return (
+        data.get("owner") == owner and lease_until is not None and lease_until > datetime.now(UTC)
+    )

@@ -1,0 +1,378 @@
+"""``billing.state.checkout_locks``: a lost answer does not cost the customer their checkout.
+
+Against an in-memory Firestore with Firestore's semantics for what the lock uses: ``create``
+refuses an existing document, ``update`` refuses one whose update time is not the
+precondition's, every write gets a new update time. A write whose answer is lost is a hook run
+after it is stored: raising there what the client's retry, sending the write again, is answered
+(AlreadyExists for the create, FailedPrecondition for a conditional update) is a lost answer the
+retry covered, as in tests/unit/core/test_leased_claims.py. A clock replaces ``time`` in the
+module: a request that waits for a live holder sleeps on it (no real sleep), so "no wait" is
+the list of its sleeps. The lock against the emulator: tests/integration/test_checkout_locks.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+from billing.errors import IN_PROGRESS, Conflict
+from billing.operations._one_subscription import WAIT_FOR_OTHER_CHECKOUT_S, one_at_a_time
+from billing.state import checkout_locks
+from billing.state.checkout_locks import CHECKOUT_LOCKS, RELEASED_BY, Busy, CheckoutLocks, Held
+
+CUSTOMER = "cus_lock1"
+PATH = f"{CHECKOUT_LOCKS}/{CUSTOMER}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    update_time: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    exists: bool
+    data: dict[str, Any] | None
+    update_time: int | None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        return None if self.data is None else dict(self.data)
+
+
+@dataclass(frozen=True)
+class LastUpdate:
+    last_update_time: Any
+
+
+class FakeDb:
+    """Documents: path -> (fields, update time). ``before`` runs a hook once before the named
+    operation (``create``, ``get`` or ``update``), to interleave another request; ``after``
+    once after a write is stored (a failure there: written, but its answer lost). ``calls``
+    keeps each operation in order."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
+        self._times = itertools.count(1)
+        self.before: dict[str, Callable[[], None]] = {}
+        self.after: dict[str, Callable[[], None]] = {}
+        self.calls: list[str] = []
+
+    def collection(self, name: str) -> FakeCollection:
+        return FakeCollection(self, name)
+
+    @staticmethod
+    def write_option(*, last_update_time: Any) -> LastUpdate:
+        return LastUpdate(last_update_time)
+
+    def hook(self, operation: str, when: str = "before") -> None:
+        if when == "before":
+            self.calls.append(operation)
+        hook = (self.before if when == "before" else self.after).pop(operation, None)
+        if hook is not None:
+            hook()
+
+    def lock(self) -> dict[str, Any]:
+        return self.docs[PATH][0]
+
+    def version(self) -> int:
+        return self.docs[PATH][1]
+
+    def store(self, data: dict[str, Any]) -> int:
+        version = next(self._times)
+        self.docs[PATH] = (data, version)
+        return version
+
+
+class FakeCollection:
+    def __init__(self, db: FakeDb, name: str) -> None:
+        self._db, self._name = db, name
+
+    def document(self, key: str) -> FakeRef:
+        return FakeRef(self._db, f"{self._name}/{key}")
+
+
+class FakeRef:
+    def __init__(self, db: FakeDb, path: str) -> None:
+        self._db, self.path = db, path
+        self.id = path.rsplit("/", 1)[1]
+
+    def get(self, *, timeout: float, retry: Any) -> Snapshot:
+        self._db.hook("get")
+        if self.path not in self._db.docs:
+            return Snapshot(False, None, None)
+        data, version = self._db.docs[self.path]
+        return Snapshot(True, dict(data), version)
+
+    def create(self, data: dict[str, Any], *, timeout: float, retry: Any) -> WriteResult:
+        self._db.hook("create")
+        if self.path in self._db.docs:
+            raise AlreadyExists(self.path)
+        written = WriteResult(self._db.store(dict(data)))
+        self._db.hook("create", "after")
+        return written
+
+    def update(
+        self, changes: dict[str, Any], *, option: LastUpdate, timeout: float, retry: Any
+    ) -> WriteResult:
+        self._db.hook("update")
+        if self.path not in self._db.docs:
+            raise NotFound(self.path)
+        data, version = self._db.docs[self.path]
+        if option.last_update_time != version:
+            raise FailedPrecondition(f"{self.path} was updated since {option.last_update_time}")
+        written = WriteResult(self._db.store(data | changes))
+        self._db.hook("update", "after")
+        return written
+
+
+class Clock:
+    """The module's ``time``: sleeping moves it on, and every sleep is kept."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def fails(error: Exception) -> Callable[[], None]:
+    def hook() -> None:
+        raise error
+
+    return hook
+
+
+@pytest.fixture
+def db() -> FakeDb:
+    return FakeDb()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(checkout_locks, "time", clock)
+    # The lock's read (GetDocument over the client's internals): the fake's own get.
+    monkeypatch.setattr(checkout_locks, "get_document", lambda ref, **kw: ref.get(**kw))
+    return clock
+
+
+def locks_on(db: FakeDb) -> CheckoutLocks:
+    return CheckoutLocks(db, 5)  # type: ignore[arg-type]
+
+
+def ctx_on(db: FakeDb) -> Any:
+    settings = SimpleNamespace(firestore_timeout_seconds=5)
+    return SimpleNamespace(runtime=SimpleNamespace(settings=settings, firestore=db))
+
+
+def another_request(db: FakeDb, outcomes: list[Any]) -> Callable[[], None]:
+    """Another request for the customer's lock (another token) arriving now, giving up at once
+    on a live holder: what it ends in (its Held, or Busy) goes to ``outcomes``."""
+
+    def request() -> None:
+        try:
+            outcomes.append(locks_on(db).acquire(CUSTOMER, wait_seconds=0))
+        except Busy as exc:
+            outcomes.append(exc)
+
+    return request
+
+
+def lapsed(db: FakeDb, **fields: Any) -> int:
+    """The lock as a request that died holding it left it: its lease over."""
+    now = datetime.now(UTC)
+    data = {"owner": "gone", "lease_until": now - timedelta(seconds=1), "expire_at": now}
+    return db.store(data | fields)
+
+
+def assert_held(db: FakeDb, held: Held) -> None:
+    """``held`` is the lock as stored: its token, a running lease, its version the update time
+    (so the release's compare-and-set on it passes)."""
+    assert held.owner == db.lock()["owner"]
+    assert held.version == db.version()
+    assert db.lock()["lease_until"] > datetime.now(UTC)
+
+
+def test_a_lost_create_answer_is_our_lock_at_once(
+    db: FakeDb, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The create was stored and its answer lost; the client's retry sent it again and met
+    AlreadyExists from our own lock. The lock is ours without waiting a moment."""
+    caplog.set_level(logging.DEBUG)
+    db.after["create"] = fails(AlreadyExists("the retry met our own lock"))
+    locks = locks_on(db)
+    held = locks.acquire(CUSTOMER, wait_seconds=WAIT_FOR_OTHER_CHECKOUT_S)
+    assert_held(db, held)
+    assert clock.slept == []
+    assert db.calls == ["get", "create", "get"]  # the read that found it ours: no second write
+    assert "waiting for the customer's checkout lock" not in caplog.text
+    assert held.owner not in caplog.text
+    assert locks.release(held, "sub_1") is True
+    assert db.lock()["lease_until"] <= datetime.now(UTC)
+
+
+def test_a_lost_takeover_answer_is_our_lock_at_once(
+    db: FakeDb, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The takeover of a lapsed lease was stored and its answer lost; the retry was refused,
+    the update time it named being the one our takeover changed. The lock is ours at once."""
+    caplog.set_level(logging.DEBUG)
+    lapsed(db)
+    db.after["update"] = fails(FailedPrecondition("the retry met our own takeover"))
+    held = locks_on(db).acquire(CUSTOMER, wait_seconds=WAIT_FOR_OTHER_CHECKOUT_S)
+    assert_held(db, held)
+    assert held.owner != "gone"
+    assert clock.slept == []
+    assert db.calls == ["get", "update", "get"]
+    assert held.owner not in caplog.text
+    assert locks_on(db).release(held) is True
+
+
+def test_another_request_still_waits_for_a_lock_held_after_a_lost_answer(
+    db: FakeDb, clock: Clock
+) -> None:
+    db.after["create"] = fails(AlreadyExists("the retry met our own lock"))
+    held = locks_on(db).acquire(CUSTOMER, wait_seconds=0)
+    with pytest.raises(Busy):
+        locks_on(db).acquire(CUSTOMER, wait_seconds=WAIT_FOR_OTHER_CHECKOUT_S)
+    assert sum(clock.slept) >= WAIT_FOR_OTHER_CHECKOUT_S  # it waited the whole time
+    assert db.lock()["owner"] == held.owner
+
+
+def test_of_two_requests_racing_for_a_free_lock_exactly_one_holds_it(
+    db: FakeDb, clock: Clock
+) -> None:
+    """The other's create lands between our read and our create: ours meets AlreadyExists
+    from a lock that is not ours, and waits for it."""
+    others: list[Any] = []
+    db.before["create"] = another_request(db, others)
+    with pytest.raises(Busy):
+        locks_on(db).acquire(CUSTOMER, wait_seconds=1)
+    [winner] = others
+    assert isinstance(winner, Held)
+    assert_held(db, winner)
+    assert clock.slept  # it waited for the holder
+
+
+def test_of_two_requests_racing_to_take_over_exactly_one_holds_it(db: FakeDb, clock: Clock) -> None:
+    lapsed(db)
+    others: list[Any] = []
+    # Both read the lapsed lease; the other's takeover lands before ours arrives.
+    db.before["update"] = another_request(db, others)
+    with pytest.raises(Busy):
+        locks_on(db).acquire(CUSTOMER, wait_seconds=1)
+    [winner] = others
+    assert isinstance(winner, Held)
+    assert_held(db, winner)
+    assert winner.owner != "gone"
+
+
+def test_our_token_on_a_lease_that_ended_since_is_taken_again_not_held_as_it_is(
+    db: FakeDb, clock: Clock
+) -> None:
+    """Our token on a lock whose lease no longer runs is not a lock we hold: held as it is,
+    another request could take it over while we work. It is taken over (a new token and
+    lease, conditional on the update time read), as any lapsed lease."""
+
+    def lost_and_lapsed() -> None:
+        db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+        raise AlreadyExists("the retry met our own lock")
+
+    db.after["create"] = lost_and_lapsed
+    lost: list[str] = []
+    db.before["update"] = lambda: lost.append(db.lock()["owner"])  # the token our create wrote
+    held = locks_on(db).acquire(CUSTOMER, wait_seconds=0)
+    assert db.calls == ["get", "create", "get", "update"]
+    assert_held(db, held)
+    assert held.owner != lost[0]
+
+
+def test_a_lost_release_answer_keeps_the_checkout_opened(
+    db: FakeDb, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The release was stored and its answer lost; the retry was refused, the update time it
+    named being the one our release changed. The release is ours: what the request opened is
+    kept, and the answer is not 409."""
+    caplog.set_level(logging.DEBUG)
+    undone: list[str] = []
+    with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
+        owner = db.lock()["owner"]
+        db.after["update"] = fails(FailedPrecondition("the retry met our own release"))
+        opened.record("sub_new", lambda: undone.append("sub_new"))
+    assert undone == []
+    assert db.calls == ["get", "create", "update", "get"]
+    lock = db.lock()
+    assert (lock["owner"], lock[RELEASED_BY], lock["opened"]) == (owner, owner, "sub_new")
+    assert lock["lease_until"] <= datetime.now(UTC)  # released: the next request takes it
+    assert "checkout lock lost" not in caplog.text
+    assert owner not in caplog.text
+
+
+def test_a_lost_release_answer_is_ours_even_when_a_waiting_request_took_the_lock_since(
+    db: FakeDb, clock: Clock
+) -> None:
+    """Our release was stored, and another tab waiting behind us took the free lock before the
+    retry's read: our lease ran to our release, so what we opened is kept."""
+    others: list[Any] = []
+
+    def lost_then_taken() -> None:
+        another_request(db, others)()
+        raise FailedPrecondition("the retry met our own release")
+
+    undone: list[str] = []
+    with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
+        db.after["update"] = lost_then_taken
+        opened.record("sub_new", lambda: undone.append("sub_new"))
+    [other] = others
+    assert isinstance(other, Held)
+    assert db.lock()["owner"] == other.owner
+    assert undone == []
+
+
+def test_a_lock_taken_over_by_another_still_makes_release_false_and_ends_what_was_opened(
+    db: FakeDb, clock: Clock
+) -> None:
+    """Slower than its lease: another request took the lock over (after an earlier request
+    released it, so the document names a release that is not ours). The release is refused and
+    not ours: the request ends what it opened and answers 409 ``in_progress``."""
+    lapsed(db, **{RELEASED_BY: "an earlier request's token"})
+    others: list[Any] = []
+    undone: list[str] = []
+
+    def slower_than_its_lease() -> None:
+        with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
+            opened.record("sub_new", lambda: undone.append("sub_new"))
+            db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+            another_request(db, others)()
+
+    with pytest.raises(Conflict) as refused:
+        slower_than_its_lease()
+    assert refused.value.code == IN_PROGRESS.code
+    assert undone == ["sub_new"]
+    [other] = others
+    assert isinstance(other, Held)
+    assert db.lock()["owner"] == other.owner
+    assert db.lock()["lease_until"] > datetime.now(UTC)  # the other's lease: untouched
+
+
+def test_a_release_after_a_takeover_is_false(db: FakeDb, clock: Clock) -> None:
+    locks = locks_on(db)
+    slow = locks.acquire(CUSTOMER, wait_seconds=0)
+    db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+    taker = locks.acquire(CUSTOMER, wait_seconds=0)
+    assert locks.release(slow, "sub_slow") is False
+    assert locks.release(taker, "sub_taker") is True
+    assert db.lock()[RELEASED_BY] == taker.owner
