@@ -40,8 +40,14 @@ follows says whether that write was ours:
 
 Another request never has the token, so it still waits for a live lease; of two takers still
 exactly one write lands (the create, or the update conditional on the update time both read),
-and a request whose lease passed to another still learns it at release. The tokens stay in
-Firestore: in no log line or answer (``Held.owner`` is the caller's only).
+and a request whose lease passed to another still learns it at release. Our token found on a
+lease that no longer runs is not held as it is (another could take it over while we work): it
+is taken over with a new token, as any lapsed lease. A takeover keeps ``released_by``, so a tab
+that took the lock in the moment between our stored release and our retry's read does not
+make our release False; only a whole checkout of that tab, released within that moment (its
+own ``released_by`` then replaces ours), does: the request then ends what it opened and
+answers 409 as before (never two payable, the customer tries again). The tokens stay in
+Firestore: in no log line or answer (``Held.owner`` is the caller's only, not in its repr).
 
 What still waits a lease (slow, never doubled): a write stored while the call failed to us
 (its retries spent, or its deadline passed). acquire then raises, the request answers 5xx, and
@@ -56,7 +62,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,7 +88,7 @@ class Busy(Exception):
 @dataclass(frozen=True)
 class Held:
     customer_id: str
-    owner: str
+    owner: str = field(repr=False)  # the token: in no log line, not even a Held's repr
     version: Any  # update_time of our write: the compare-and-set token
 
 

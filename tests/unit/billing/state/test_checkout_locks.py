@@ -376,3 +376,8 @@ def test_a_release_after_a_takeover_is_false(db: FakeDb, clock: Clock) -> None:
     assert locks.release(slow, "sub_slow") is False
     assert locks.release(taker, "sub_taker") is True
     assert db.lock()[RELEASED_BY] == taker.owner
+
+
+def test_a_held_lock_shows_no_token(db: FakeDb, clock: Clock) -> None:
+    held = locks_on(db).acquire(CUSTOMER, wait_seconds=0)
+    assert held.owner not in repr(held)
