@@ -72,3 +72,69 @@ def test_two_requests_reading_a_free_lock_at_once_cannot_both_take_it(
     with pytest.raises(Busy):
         locks.acquire(customer, wait_seconds=0)
     assert len(taken) == 1
+
+
+class _SentTwice:
+    """A lock document whose every create and update is stored and its answer lost: the
+    client's retry sends it again and gets the emulator's answer to the resend (AlreadyExists,
+    or a failed precondition on the update time the first one changed). Reads are the real
+    document's (``get_document`` reads through the reference's client)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.sent: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def create(self, data: Any, **kw: Any) -> Any:
+        self.sent.append("create")
+        self._real.create(data, **kw)
+        return self._real.create(data, **kw)
+
+    def update(self, data: Any, **kw: Any) -> Any:
+        self.sent.append("update")
+        self._real.update(data, **kw)
+        return self._real.update(data, **kw)
+
+
+class _AnswersLost:
+    def __init__(self, real: firestore.Client, customer: str) -> None:
+        self._real = real
+        self.ref = _SentTwice(real.collection(CHECKOUT_LOCKS).document(customer))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def collection(self, name: str) -> Any:
+        assert name == CHECKOUT_LOCKS
+        return type("Locks", (), {"document": lambda _, key: self.ref})()
+
+
+def test_lost_answers_of_our_own_lock_writes_are_recognised_on_the_emulator(
+    db: firestore.Client,
+) -> None:
+    # Each write is stored and its answer lost; the retry's resend meets our own write. The
+    # lock is ours at once (wait_seconds=0: a wait would be Busy) at the update time
+    # GetDocument read, which the emulator accepts as our release's precondition; the stored
+    # release is recognised (True); another request meanwhile still finds the lock held.
+    customer = _customer()
+    lost = _AnswersLost(db, customer)
+    locks = CheckoutLocks(lost, 10)  # type: ignore[arg-type]
+    ref = db.collection(CHECKOUT_LOCKS).document(customer)
+    held = locks.acquire(customer, wait_seconds=0)
+    stored = ref.get()
+    assert (held.owner, held.version) == (stored.get("owner"), stored.update_time)
+    with pytest.raises(Busy):
+        CheckoutLocks(db, 10).acquire(customer, wait_seconds=0)
+    assert locks.release(held, "sub_1") is True
+    released = ref.get().to_dict() or {}
+    assert (released["released_by"], released["opened"]) == (held.owner, "sub_1")
+    assert released["lease_until"] <= datetime.now(UTC)
+    # Released: the next take is a takeover, its answer lost too.
+    again = locks.acquire(customer, wait_seconds=0)
+    stored = ref.get()
+    assert (again.owner, again.version) == (stored.get("owner"), stored.update_time)
+    assert again.owner != held.owner
+    assert lost.ref.sent == ["create", "update", "update"]
+    assert locks.release(again) is True
