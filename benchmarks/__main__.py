@@ -60,9 +60,10 @@ PERFORMANCE_DOC = REPO / "docs" / "performance.md"
 
 
 def checkout(ref: str, into: Path) -> Path:
-    """The functions/ tree at git ``ref``; returns its main.py."""
+    """The functions/ tree at git ``ref``, with that ref's requirements.txt beside it (its cold
+    starts run in an environment of its own requirements); returns its main.py."""
     archive = subprocess.run(  # noqa: S603 - git with a ref the developer typed
-        ["git", "archive", "--format=tar", ref, "functions"],  # noqa: S607 - git from PATH
+        ["git", "archive", "--format=tar", ref, "functions", "requirements.txt"],  # noqa: S607
         cwd=REPO,
         capture_output=True,
         check=True,

@@ -1,7 +1,8 @@
 """Cold start per function, paired with a hello-world and a library-floor function.
 
 Every instance here starts as a deployed one does (:mod:`benchmarks.runtime_env`): an
-environment holding ``requirements.txt`` alone, sources compiled to bytecode. Each round starts,
+environment holding ``requirements.txt`` alone (the ``--baseline`` side: that commit's own
+``requirements.txt``), sources compiled to bytecode. Each round starts,
 for each function, a fresh hello-world instance, a fresh library-floor instance, a fresh
 instance of the function (and of the same function from ``--baseline``, when given), in an
 order that rotates from round to round, and times each from process start to its first 200
@@ -41,6 +42,10 @@ UNCOMPILED = "retrieve_subscription"
 type FirstRequest = Callable[[str], tuple[bytes, dict[str, str]]]
 
 
+class FirstAnswerRefused(RuntimeError):
+    """An instance answered its first request with something other than 200."""
+
+
 @dataclass(frozen=True)
 class Start:
     port_s: float
@@ -58,7 +63,7 @@ def first_200(instance: Instance, body: bytes, headers: dict[str, str]) -> float
     finally:
         conn.close()
     if response.status != 200:
-        raise RuntimeError(f"{instance.name}: first answer {response.status}: {text[:300]!r}")
+        raise FirstAnswerRefused(f"first answer {response.status}: {text[:300]!r}")
     return time.perf_counter() - instance.started
 
 
@@ -112,32 +117,49 @@ def run(
 
         hello = deployed(HELLO_SOURCE, "hello")
         floor = deployed(FLOOR_SOURCE, "floor")
-        subjects = [("ours", deployed(bench.stack.functions_source, "ours"))]
+        subjects = [("ours", deployed(bench.stack.functions_source, "ours"), bin_dir)]
         if baseline:
-            subjects.append(("baseline", deployed(baseline, "baseline")))
+            # The functions as they were, in an environment of the requirements they had: what a
+            # deploy of that commit started from (libraries since dropped included).
+            theirs = runtime_env.runtime_bin(baseline.parent.parent / "requirements.txt")
+            subjects.append(("baseline", deployed(baseline, "baseline"), theirs))
         uncompiled = deployed(bench.stack.functions_source, "ours-py", compiled=False)
         results: dict[str, dict[str, list[Start]]] = {}
+        # A baseline that refuses the request asked of this tree (an older request shape):
+        # left out for that function, with its answer, rather than failing the run.
+        refused: dict[str, str] = {}
         for round_ in range(rounds):
             for name, request in requests.items():
                 runs = results.setdefault(name, {})
-                order: list[tuple[str, str, Path, FirstRequest | None]] = [
-                    ("hello", "hello", hello, None),
-                    ("floor", "libraries", floor, None),
-                    *((label, name, src, request) for label, src in subjects),
+                order: list[tuple[str, str, Path, FirstRequest | None, Path]] = [
+                    ("hello", "hello", hello, None, bin_dir),
+                    ("floor", "libraries", floor, None, bin_dir),
+                    *(
+                        (label, name, src, request, env)
+                        for label, src, env in subjects
+                        if not (label == "baseline" and name in refused)
+                    ),
                 ]
                 if name == UNCOMPILED:
-                    order.append(("uncompiled", name, uncompiled, request))
+                    order.append(("uncompiled", name, uncompiled, request, bin_dir))
                 shift = round_ % len(order)
-                for label, target, source, first in order[shift:] + order[:shift]:
-                    start = cold_start(bench, target, source, first, bin_dir)
+                for label, target, source, first, env in order[shift:] + order[:shift]:
+                    try:
+                        start = cold_start(bench, target, source, first, env)
+                    except FirstAnswerRefused as exc:
+                        if label != "baseline":
+                            raise
+                        refused[name] = str(exc)
+                        runs.pop(label, None)
+                        continue
                     runs.setdefault(label, []).append(start)
     every_hello = [s for r in results.values() for s in r["hello"]]
     every_floor = [s for r in results.values() for s in r["floor"]]
     report: dict[str, Any] = {
         "rounds": rounds,
         "environment": (
-            "requirements.txt alone, Python 3.12, sources staged and compiled as the archive"
-            " (tools.build_source)"
+            "requirements.txt alone (a baseline's own), Python 3.12, sources staged and compiled"
+            " as the archive (tools.build_source)"
         ),
         "hello_first_200_s": round(statistics.median(s.first_200_s for s in every_hello), 3),
         "hello_cpu_s": round(statistics.median(s.cpu_s for s in every_hello), 3),
@@ -148,7 +170,7 @@ def run(
     }
     for name, runs in results.items():
         entry: dict[str, Any] = {}
-        for label in [label for label, _ in subjects] + (
+        for label in [label for label, _, _ in subjects if label in runs] + (
             ["uncompiled"] if "uncompiled" in runs else []
         ):
             entry[label] = {
@@ -164,4 +186,6 @@ def run(
                 ),
             }
         report["functions"][name] = entry
+    if refused:
+        report["baseline_refused"] = refused
     return report

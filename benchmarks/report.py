@@ -67,6 +67,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         "goal <= 1.10x",
                     )
                 )
+    for name, answer in (cold or {}).get("baseline_refused", {}).items():
+        out.append(
+            (
+                "cold start to first 200 / library floor (wall; CPU)",
+                f"{name} [baseline]",
+                "not measured: the baseline refused this tree's first request",
+                answer,
+            )
+        )
     breakdown = results.get("cold_start_breakdown")
     if breakdown:
         for name, step in breakdown["steps"].items():

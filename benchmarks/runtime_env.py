@@ -31,10 +31,11 @@ def _python312() -> str:
     return found.stdout.strip()
 
 
-def runtime_bin() -> Path:
-    """The ``bin`` folder of a virtual environment holding ``requirements.txt`` and nothing
-    else (built on first use, then reused while ``requirements.txt`` is unchanged)."""
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+def runtime_bin(requirements: Path = REQUIREMENTS) -> Path:
+    """The ``bin`` folder of a virtual environment holding ``requirements`` (this tree's
+    ``requirements.txt``, or a ``--baseline``'s own) and nothing else (built on first use, then
+    reused while that file is unchanged)."""
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
     home = CACHE / f"bench-runtime-{digest}"
     done = home / "installed"
     if not done.is_file():
@@ -42,12 +43,12 @@ def runtime_bin() -> Path:
         subprocess.run([_python312(), "-m", "venv", str(home)], check=True)  # noqa: S603
         installed = subprocess.run(  # noqa: S603 - pip of the environment just made
             [str(home / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-             "-r", str(REQUIREMENTS)],
+             "-r", str(requirements)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if installed.returncode:
-            raise RuntimeError(f"installing requirements.txt failed:\n{installed.stderr[-3000:]}")
-        done.write_text(REQUIREMENTS.read_text())
+            raise RuntimeError(f"installing {requirements} failed:\n{installed.stderr[-3000:]}")
+        done.write_text(requirements.read_text())
     return home / "bin"
 
 
