@@ -3,8 +3,8 @@
 The instance serves the function named by ``FUNCTION_TARGET`` (set by Cloud Functions and by
 the local stack): its row in :mod:`app.registry` says which settings it needs, and only
 its target module is imported, so a function pays at start only for what it uses. A bad
-setting is logged as one CRITICAL line naming it (no traceback) and the process exits, so
-Cloud Run reports a failed start instead of serving errors. Without ``FUNCTION_TARGET``
+setting (or a catalog that fails its checks) is logged as one CRITICAL line naming it (no
+traceback) and the process exits, so Cloud Run reports a failed start instead of serving errors. Without ``FUNCTION_TARGET``
 (tests importing main.py), every function's settings are checked and nothing is preloaded.
 """
 
@@ -39,8 +39,11 @@ logs.configure()
 _target = os.environ.get("FUNCTION_TARGET")
 try:
     check(_target)
+    if _target is not None:
+        # Import and build now: the import is the cold start, not a request. A catalog that
+        # fails its checks (billing.catalog.CatalogError, loaded here where the plan rules
+        # read it) is a configuration error like a bad setting.
+        registry.handler(_target)
 except ConfigError as exc:
     log.critical(str(exc))
     raise SystemExit(1) from None
-if _target is not None:
-    registry.handler(_target)  # import and build now: the import is the cold start, not a request

@@ -87,6 +87,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.settings import ConfigError
+
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,79}$")]
@@ -95,8 +97,11 @@ Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{3,50}$")]
 Currency = Annotated[str, Field(pattern=r"^[a-z]{3}$")]
 
 
-class CatalogError(ValueError):
-    """The catalog file is missing, not JSON, or declares something inconsistent (named)."""
+class CatalogError(ConfigError, ValueError):
+    """The catalog file is missing, not JSON, or declares something inconsistent (named).
+
+    A configuration error like a bad setting: an instance whose function loads the catalog at
+    start (``billing.usage.plans``) logs it as one CRITICAL line and exits (``app.boot``)."""
 
 
 class _Model(BaseModel):

@@ -9,6 +9,9 @@ entitlement rules and the catalog (~20-30 ms) are loaded only by the functions t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 
 from devstack.stack import REPO_ROOT, read_env_file
@@ -134,3 +137,45 @@ def test_list_plans_starts_without_firestore_and_a_deployment_keeps_its_plugin_c
     assert report["stripe_client"] is True
     assert report["catalog_loaded"] is False
     assert (report["plugins_scanned"], report["setting"]) == (True, "")
+
+
+# The catalog read at start fails its checks: a price referring to no product of the catalog.
+BROKEN_CATALOG = textwrap.dedent(
+    """
+    import json, pathlib
+    real = pathlib.Path.read_text
+    def read_text(self, *args, **kwargs):
+        text = real(self, *args, **kwargs)
+        if self.name != "catalog.json":
+            return text
+        data = json.loads(text)
+        next(iter(data["prices"].values()))["product"] = "no_such_product"
+        return json.dumps(data)
+    pathlib.Path.read_text = read_text
+    import main
+    """
+)
+
+
+def test_an_instance_whose_catalog_fails_its_checks_exits_at_start_naming_it() -> None:
+    env = {
+        **read_env_file(REPO_ROOT / ".env.example"),
+        "FUNCTION_TARGET": "get_usage",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(fresh_interpreter.FUNCTIONS),
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and program
+        [sys.executable, "-c", BROKEN_CATALOG],
+        cwd=fresh_interpreter.FUNCTIONS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["severity"] == "CRITICAL"
+    assert "catalog.json" in line["message"]
+    assert "no_such_product" in line["message"]
