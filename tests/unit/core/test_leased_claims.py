@@ -1,21 +1,14 @@
 """core.leased_claims: the claim-with-a-lease rules metering and the mailer share.
 
-Against an in-memory Firestore with Firestore's semantics for what the module uses: ``create``
-refuses an existing document, ``update`` refuses a missing one and one whose update time is not
-the precondition's, every write gets a new update time. A write whose answer is lost is a hook
-run after it is stored: raising there what the client's retry, sending the write again, is
-answered (AlreadyExists for a create, FailedPrecondition for a conditional update) is a lost
-answer the retry covered; raising a deadline is one that reached the caller. Both callers'
-rules against the real emulator are tests/integration/test_email.py and
-tests/integration/test_metering.py.
+Against the in-memory Firestore of tests/support/lost_answers.py (Firestore's semantics for
+the calls the module makes; a write stored whose answer is then lost, or a failure that reached
+the caller). Both callers' rules against the real emulator are tests/integration/test_email.py
+and tests/integration/test_metering.py.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +17,13 @@ from google.api_core.exceptions import (
     AlreadyExists,
     DeadlineExceeded,
     FailedPrecondition,
-    NotFound,
     ServiceUnavailable,
 )
-from google.cloud import firestore
 
 from core import call_counts
 from core.leased_claims import OWN_FIELDS, OWNER, LeasedClaims, Outcome, Statuses
+from tests.support import lost_answers
+from tests.support.lost_answers import fails
 
 LEASE = timedelta(seconds=60)
 KEEP = timedelta(days=30)
@@ -38,116 +31,11 @@ T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 STATUSES = Statuses(working="working", done=frozenset({"done", "skipped"}))
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    update_time: int
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    exists: bool
-    data: dict[str, Any] | None
-    update_time: int | None
-
-    def to_dict(self) -> dict[str, Any] | None:
-        return None if self.data is None else dict(self.data)
-
-
-@dataclass(frozen=True)
-class LastUpdate:
-    last_update_time: Any
-
-
-class FakeDb:
-    """One collection's documents: path -> (fields, update time). ``before`` runs a hook once
-    before the named operation (``create``, ``get`` or ``update``), to interleave another
-    claimant or to fail it unwritten; ``after`` once after a write is stored (a failure there:
-    written, but its answer lost). ``calls`` keeps each call's operation and keyword arguments."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
-        self._times = itertools.count(1)
-        self.before: dict[str, Callable[[], None]] = {}
-        self.after: dict[str, Callable[[], None]] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def collection(self, name: str) -> FakeCollection:
-        return FakeCollection(self, name)
-
-    @staticmethod
-    def write_option(*, last_update_time: Any) -> LastUpdate:
-        return LastUpdate(last_update_time)
+class FakeDb(lost_answers.FakeDb):
+    """The claims collection, its documents read by key."""
 
     def fields(self, key: str) -> dict[str, Any]:
-        return self.docs[f"claims/{key}"][0]
-
-    def hook(self, operation: str, when: str = "before", **kwargs: Any) -> None:
-        if when == "before":
-            self.calls.append((operation, kwargs))
-        hook = (self.before if when == "before" else self.after).pop(operation, None)
-        if hook is not None:
-            hook()
-
-
-class FakeCollection:
-    def __init__(self, db: FakeDb, name: str) -> None:
-        self._db, self._name = db, name
-
-    def document(self, key: str) -> FakeRef:
-        return FakeRef(self._db, f"{self._name}/{key}")
-
-
-class FakeRef:
-    def __init__(self, db: FakeDb, path: str) -> None:
-        self._db, self._path = db, path
-
-    def create(self, data: dict[str, Any], *, timeout: float, retry: Any) -> WriteResult:
-        self._db.hook("create", timeout=timeout, retry=retry)
-        if self._path in self._db.docs:
-            raise AlreadyExists(self._path)
-        return self._write("create", dict(data))
-
-    def get(self, *, timeout: float, retry: Any) -> Snapshot:
-        self._db.hook("get", timeout=timeout, retry=retry)
-        if self._path not in self._db.docs:
-            return Snapshot(False, None, None)
-        data, version = self._db.docs[self._path]
-        return Snapshot(True, dict(data), version)
-
-    def update(
-        self,
-        changes: dict[str, Any],
-        *,
-        option: LastUpdate | None = None,
-        timeout: float,
-        retry: Any,
-    ) -> WriteResult:
-        self._db.hook("update", timeout=timeout, retry=retry)
-        if self._path not in self._db.docs:
-            raise NotFound(self._path)
-        data, version = self._db.docs[self._path]
-        if option is not None and option.last_update_time != version:
-            raise FailedPrecondition(f"{self._path} was updated since {option.last_update_time}")
-        data = dict(data)
-        for field, value in changes.items():
-            if isinstance(value, firestore.Increment):
-                data[field] = data.get(field, 0) + value.value
-            else:
-                data[field] = value
-        return self._write("update", data)
-
-    def _write(self, operation: str, data: dict[str, Any]) -> WriteResult:
-        version = next(self._db._times)
-        self._db.docs[self._path] = (data, version)
-        self._db.hook(operation, "after")
-        return WriteResult(version)
-
-
-def fails(error: Exception) -> Callable[[], None]:
-    def hook() -> None:
-        raise error
-
-    return hook
+        return super().fields(f"claims/{key}")
 
 
 @pytest.fixture
@@ -441,9 +329,9 @@ def test_every_round_trip_is_bounded_by_the_timeout_retries_included(db: FakeDb)
     claims.claim("k", T0 + 2 * LEASE, {})  # create, get, update, get
     claims.release("k", taken.version, T0, "stale")
     claims.finish("k", "done", T0, {})
-    assert [op for op, _ in db.calls].count("update") == 4
-    assert [op for op, _ in db.calls].count("get") == 4
-    for op, kwargs in db.calls:
+    assert db.calls.count("update") == 4
+    assert db.calls.count("get") == 4
+    for op, kwargs in db.kwargs:
         assert (op, kwargs["timeout"], kwargs["retry"].timeout) == (op, 5, 5)
 
 

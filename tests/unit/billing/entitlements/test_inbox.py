@@ -1,31 +1,27 @@
 """The webhook's inbox (``events.Inbox``): a claim whose answer was lost is still ours.
 
-Against an in-memory Firestore with Firestore's semantics for what the inbox uses: a batch
-commit is refused as a whole (AlreadyExists) when its create meets an existing document, an
-``update`` is refused when the document's update time is not the precondition's, every commit
-gets a new update time. A write whose answer is lost is a hook run after it is stored: raising
-there what the client's retry, sending the write again, is answered (AlreadyExists for the
-claim's commit, FailedPrecondition for the takeover) is a lost answer the retry covered, as in
-tests/unit/core/test_leased_claims.py. A clock replaces ``time`` in the inbox: a delivery that
-waits for a live holder sleeps on it (no real sleep), so "no wait" is the list of its sleeps.
+Against the in-memory Firestore of tests/support/lost_answers.py (Firestore's semantics for
+the calls the inbox makes; a write stored whose answer is then lost). Its clock replaces
+``time`` in the inbox: a delivery that waits for a live holder sleeps on it (no real sleep), so
+"no wait" is the list of its sleeps.
 The inbox against the real emulator: tests/integration/test_entitlement_sync.py and
 tests/integration/test_webhooks.py.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 
 from billing.entitlements import events, id_token, notifications, sync
+from tests.support import lost_answers
+from tests.support.lost_answers import Clock, fails
 
 EVENT = {
     "id": "evt_lost1",
@@ -35,144 +31,11 @@ EVENT = {
 PATH = f"{events.EVENTS}/{EVENT['id']}"
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    update_time: int
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    exists: bool
-    data: dict[str, Any] | None
-    update_time: int | None
-
-    def to_dict(self) -> dict[str, Any] | None:
-        return None if self.data is None else dict(self.data)
-
-
-@dataclass(frozen=True)
-class LastUpdate:
-    last_update_time: Any
-
-
-class FakeDb:
-    """Documents: path -> (fields, update time). ``before`` runs a hook once before the named
-    operation (``commit``, ``get`` or ``update``), to interleave another delivery; ``after``
-    once after a write is stored (a failure there: written, but its answer lost). ``calls``
-    keeps each operation in order."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
-        self._times = itertools.count(1)
-        self.before: dict[str, Callable[[], None]] = {}
-        self.after: dict[str, Callable[[], None]] = {}
-        self.calls: list[str] = []
-
-    def collection(self, name: str) -> FakeCollection:
-        return FakeCollection(self, name)
-
-    def batch(self) -> FakeBatch:
-        return FakeBatch(self)
-
-    @staticmethod
-    def write_option(*, last_update_time: Any) -> LastUpdate:
-        return LastUpdate(last_update_time)
-
-    def hook(self, operation: str, when: str = "before") -> None:
-        if when == "before":
-            self.calls.append(operation)
-        hook = (self.before if when == "before" else self.after).pop(operation, None)
-        if hook is not None:
-            hook()
+class FakeDb(lost_answers.FakeDb):
+    """The event's inbox document, read as the tests need it."""
 
     def event(self) -> dict[str, Any]:
-        return self.docs[PATH][0]
-
-    def store(self, path: str, data: dict[str, Any]) -> int:
-        version = next(self._times)
-        self.docs[path] = (data, version)
-        return version
-
-
-class FakeCollection:
-    def __init__(self, db: FakeDb, name: str) -> None:
-        self._db, self._name = db, name
-
-    def document(self, key: str) -> FakeRef:
-        return FakeRef(self._db, f"{self._name}/{key}")
-
-
-class FakeRef:
-    def __init__(self, db: FakeDb, path: str) -> None:
-        self._db, self.path = db, path
-        self.id = path.rsplit("/", 1)[1]
-
-    def get(self, *, timeout: float, retry: Any) -> Snapshot:
-        self._db.hook("get")
-        if self.path not in self._db.docs:
-            return Snapshot(False, None, None)
-        data, version = self._db.docs[self.path]
-        return Snapshot(True, dict(data), version)
-
-    def update(
-        self, changes: dict[str, Any], *, option: LastUpdate, timeout: float, retry: Any
-    ) -> WriteResult:
-        self._db.hook("update")
-        if self.path not in self._db.docs:
-            raise NotFound(self.path)
-        data, version = self._db.docs[self.path]
-        if option.last_update_time != version:
-            raise FailedPrecondition(f"{self.path} was updated since {option.last_update_time}")
-        written = WriteResult(self._db.store(self.path, data | changes))
-        self._db.hook("update", "after")
-        return written
-
-
-class FakeBatch:
-    def __init__(self, db: FakeDb) -> None:
-        self._db = db
-        self._writes: list[tuple[str, FakeRef, dict[str, Any]]] = []
-
-    def create(self, ref: FakeRef, data: dict[str, Any]) -> None:
-        self._writes.append(("create", ref, dict(data)))
-
-    def set(self, ref: FakeRef, data: dict[str, Any], *, merge: bool) -> None:
-        assert merge
-        self._writes.append(("set", ref, dict(data)))
-
-    def commit(self, *, timeout: float, retry: Any) -> list[WriteResult]:
-        self._db.hook("commit")
-        for kind, ref, _ in self._writes:
-            if kind == "create" and ref.path in self._db.docs:
-                raise AlreadyExists(ref.path)  # the whole commit is refused
-        version = next(self._db._times)
-        for kind, ref, data in self._writes:
-            before = self._db.docs.get(ref.path, ({}, 0))[0] if kind == "set" else {}
-            self._db.docs[ref.path] = (before | data, version)
-        self._db.hook("commit", "after")
-        return [WriteResult(version) for _ in self._writes]
-
-
-class Clock:
-    """The inbox's ``time``: sleeping moves it on, and every sleep is kept."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def fails(error: Exception) -> Callable[[], None]:
-    def hook() -> None:
-        raise error
-
-    return hook
+        return self.fields(PATH)
 
 
 @pytest.fixture
@@ -182,11 +45,7 @@ def db() -> FakeDb:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(events, "time", clock)
-    # The inbox's one read (GetDocument over the client's internals): the fake's own get.
-    monkeypatch.setattr(events, "get_document", lambda ref, **kw: ref.get(**kw))
-    return clock
+    return lost_answers.clock_in(monkeypatch, events)
 
 
 @pytest.fixture

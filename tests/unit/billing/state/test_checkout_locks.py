@@ -1,158 +1,44 @@
 """``billing.state.checkout_locks``: a lost answer does not cost the customer their checkout.
 
-Against an in-memory Firestore with Firestore's semantics for what the lock uses: ``create``
-refuses an existing document, ``update`` refuses one whose update time is not the
-precondition's, every write gets a new update time. A write whose answer is lost is a hook run
-after it is stored: raising there what the client's retry, sending the write again, is answered
-(AlreadyExists for the create, FailedPrecondition for a conditional update) is a lost answer the
-retry covered, as in tests/unit/core/test_leased_claims.py. A clock replaces ``time`` in the
-module: a request that waits for a live holder sleeps on it (no real sleep), so "no wait" is
-the list of its sleeps. The lock against the emulator: tests/integration/test_checkout_locks.py.
+Against the in-memory Firestore of tests/support/lost_answers.py (Firestore's semantics for
+the calls the lock makes; a write stored whose answer is then lost). Its clock replaces ``time``
+in the module: a request that waits for a live holder sleeps on it (no real sleep), so "no
+wait" is the list of its sleeps. The lock against the emulator: tests/integration/test_checkout_locks.py.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 
 from billing.errors import IN_PROGRESS, Conflict
 from billing.operations._one_subscription import WAIT_FOR_OTHER_CHECKOUT_S, one_at_a_time
 from billing.state import checkout_locks
 from billing.state.checkout_locks import CHECKOUT_LOCKS, RELEASED_BY, Busy, CheckoutLocks, Held
+from tests.support import lost_answers
+from tests.support.lost_answers import Clock, fails
 
 CUSTOMER = "cus_lock1"
 PATH = f"{CHECKOUT_LOCKS}/{CUSTOMER}"
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    update_time: int
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    exists: bool
-    data: dict[str, Any] | None
-    update_time: int | None
-
-    def to_dict(self) -> dict[str, Any] | None:
-        return None if self.data is None else dict(self.data)
-
-
-@dataclass(frozen=True)
-class LastUpdate:
-    last_update_time: Any
-
-
-class FakeDb:
-    """Documents: path -> (fields, update time). ``before`` runs a hook once before the named
-    operation (``create``, ``get`` or ``update``), to interleave another request; ``after``
-    once after a write is stored (a failure there: written, but its answer lost). ``calls``
-    keeps each operation in order."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, tuple[dict[str, Any], int]] = {}
-        self._times = itertools.count(1)
-        self.before: dict[str, Callable[[], None]] = {}
-        self.after: dict[str, Callable[[], None]] = {}
-        self.calls: list[str] = []
-
-    def collection(self, name: str) -> FakeCollection:
-        return FakeCollection(self, name)
-
-    @staticmethod
-    def write_option(*, last_update_time: Any) -> LastUpdate:
-        return LastUpdate(last_update_time)
-
-    def hook(self, operation: str, when: str = "before") -> None:
-        if when == "before":
-            self.calls.append(operation)
-        hook = (self.before if when == "before" else self.after).pop(operation, None)
-        if hook is not None:
-            hook()
+class FakeDb(lost_answers.FakeDb):
+    """The customer's lock document, read and written as the tests need it."""
 
     def lock(self) -> dict[str, Any]:
-        return self.docs[PATH][0]
+        return self.fields(PATH)
 
-    def version(self) -> int:
-        return self.docs[PATH][1]
+    def lock_version(self) -> int:
+        return self.version(PATH)
 
-    def store(self, data: dict[str, Any]) -> int:
-        version = next(self._times)
-        self.docs[PATH] = (data, version)
-        return version
-
-
-class FakeCollection:
-    def __init__(self, db: FakeDb, name: str) -> None:
-        self._db, self._name = db, name
-
-    def document(self, key: str) -> FakeRef:
-        return FakeRef(self._db, f"{self._name}/{key}")
-
-
-class FakeRef:
-    def __init__(self, db: FakeDb, path: str) -> None:
-        self._db, self.path = db, path
-        self.id = path.rsplit("/", 1)[1]
-
-    def get(self, *, timeout: float, retry: Any) -> Snapshot:
-        self._db.hook("get")
-        if self.path not in self._db.docs:
-            return Snapshot(False, None, None)
-        data, version = self._db.docs[self.path]
-        return Snapshot(True, dict(data), version)
-
-    def create(self, data: dict[str, Any], *, timeout: float, retry: Any) -> WriteResult:
-        self._db.hook("create")
-        if self.path in self._db.docs:
-            raise AlreadyExists(self.path)
-        written = WriteResult(self._db.store(dict(data)))
-        self._db.hook("create", "after")
-        return written
-
-    def update(
-        self, changes: dict[str, Any], *, option: LastUpdate, timeout: float, retry: Any
-    ) -> WriteResult:
-        self._db.hook("update")
-        if self.path not in self._db.docs:
-            raise NotFound(self.path)
-        data, version = self._db.docs[self.path]
-        if option.last_update_time != version:
-            raise FailedPrecondition(f"{self.path} was updated since {option.last_update_time}")
-        written = WriteResult(self._db.store(data | changes))
-        self._db.hook("update", "after")
-        return written
-
-
-class Clock:
-    """The module's ``time``: sleeping moves it on, and every sleep is kept."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def fails(error: Exception) -> Callable[[], None]:
-    def hook() -> None:
-        raise error
-
-    return hook
+    def store_lock(self, data: dict[str, Any]) -> int:
+        return self.store(PATH, data)
 
 
 @pytest.fixture
@@ -162,11 +48,7 @@ def db() -> FakeDb:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(checkout_locks, "time", clock)
-    # The lock's read (GetDocument over the client's internals): the fake's own get.
-    monkeypatch.setattr(checkout_locks, "get_document", lambda ref, **kw: ref.get(**kw))
-    return clock
+    return lost_answers.clock_in(monkeypatch, checkout_locks)
 
 
 def locks_on(db: FakeDb) -> CheckoutLocks:
@@ -195,14 +77,14 @@ def lapsed(db: FakeDb, **fields: Any) -> int:
     """The lock as a request that died holding it left it: its lease over."""
     now = datetime.now(UTC)
     data = {"owner": "gone", "lease_until": now - timedelta(seconds=1), "expire_at": now}
-    return db.store(data | fields)
+    return db.store_lock(data | fields)
 
 
 def assert_held(db: FakeDb, held: Held) -> None:
     """``held`` is the lock as stored: its token, a running lease, its version the update time
     (so the release's compare-and-set on it passes)."""
     assert held.owner == db.lock()["owner"]
-    assert held.version == db.version()
+    assert held.version == db.lock_version()
     assert db.lock()["lease_until"] > datetime.now(UTC)
 
 
@@ -288,7 +170,7 @@ def test_our_token_on_a_lease_that_ended_since_is_taken_again_not_held_as_it_is(
     lease, conditional on the update time read), as any lapsed lease."""
 
     def lost_and_lapsed() -> None:
-        db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+        db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
         raise AlreadyExists("the retry met our own lock")
 
     db.after["create"] = lost_and_lapsed
@@ -355,7 +237,7 @@ def test_a_lock_taken_over_by_another_still_makes_release_false_and_ends_what_wa
     def slower_than_its_lease() -> None:
         with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
             opened.record("sub_new", lambda: undone.append("sub_new"))
-            db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+            db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
             another_request(db, others)()
 
     with pytest.raises(Conflict) as refused:
@@ -371,7 +253,7 @@ def test_a_lock_taken_over_by_another_still_makes_release_false_and_ends_what_wa
 def test_a_release_after_a_takeover_is_false(db: FakeDb, clock: Clock) -> None:
     locks = locks_on(db)
     slow = locks.acquire(CUSTOMER, wait_seconds=0)
-    db.store(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+    db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
     taker = locks.acquire(CUSTOMER, wait_seconds=0)
     assert locks.release(slow, "sub_slow") is False
     assert locks.release(taker, "sub_taker") is True
