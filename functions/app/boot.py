@@ -4,8 +4,9 @@ The instance serves the function named by ``FUNCTION_TARGET`` (set by Cloud Func
 the local stack): its row in :mod:`app.registry` says which settings it needs, and only
 its target module is imported, so a function pays at start only for what it uses. A bad
 setting (or a catalog that fails its checks) is logged as one CRITICAL line naming it (no
-traceback) and the process exits, so Cloud Run reports a failed start instead of serving errors. Without ``FUNCTION_TARGET``
-(tests importing main.py), every function's settings are checked and nothing is preloaded.
+traceback) and the process exits, so Cloud Run reports a failed start instead of serving
+errors. Without ``FUNCTION_TARGET`` (tests importing main.py), every function's settings are
+checked and nothing is preloaded.
 """
 
 from __future__ import annotations
