@@ -316,3 +316,33 @@ def test_a_claim_whose_answer_was_lost_is_ours_and_another_delivery_still_waits(
     record = db.collection(events.EVENTS).document(event["id"]).get().to_dict()
     assert record is not None
     assert (record["status"], record["owner"]) == ("done", claim.data["owner"])
+
+
+def test_a_later_write_whose_answer_was_lost_is_ours_on_the_emulator(
+    ctx: Context, db: firestore.Client
+) -> None:
+    # A write after the claim (the outbox record, then the release) is stored, its answer
+    # lost: the retry's resend is refused, the update time it names being the one the stored
+    # write changed. The read-back finds our token and what the write wrote, as the emulator
+    # returns it (a nested message; a timestamp), so the write is ours at the time read.
+    from billing.entitlements import events
+
+    uid = f"later-{uuid.uuid4().hex[:8]}"
+    event = {"id": f"evt_later{uuid.uuid4().hex[:12]}", "type": "invoice.paid"}
+    inbox = events.Inbox(ctx)
+    claim = inbox.claim(event, uid)
+    assert claim is not None
+    message = {
+        "notification_id": f"{event['id']}:payment_succeeded",
+        "occurred_at": 1765000000,
+        "livemode": False,
+        "email": None,
+        "invoice": {"amount_paid": 1200, "currency": "eur", "lines": ["Basic", "Tax"]},
+    }
+    for changes in ({"synced": True, "notification": message}, {"lease_until": datetime.now(UTC)}):
+        stored = claim.ref.update(
+            changes, option=db.write_option(last_update_time=claim.version)
+        )  # stored; its answer lost
+        claim = inbox.update(claim, changes)  # the retry's resend, refused
+        assert claim.version == stored.update_time
+        assert inbox.held == claim

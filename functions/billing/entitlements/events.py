@@ -24,10 +24,13 @@ This module gets a verified event and decides its effect:
 4. Publish what is recorded and not yet published, and mark it published and done in one write.
 
 Every write after the claim is a compare-and-set on the claim, so a delivery that lost its
-lease cannot record or finish over the one that took it over. Any failure leaves the event
-unfinished and answers 5xx, so Stripe retries and the next delivery resumes where this one
-stopped: nothing is lost, and nothing is done twice except a publish interrupted before its
-mark, which consumers de-duplicate on the notification id.
+lease cannot record or finish over the one that took it over. One refused because it was
+itself stored and its answer lost (the retry met the update time it changed) is told apart by
+a read: our token still on the claim means nobody took over, so the write was ours, and the
+delivery goes on instead of answering 503 and leaving the event to wait out its lease. Any
+failure leaves the event unfinished and answers 5xx, so Stripe retries and the next delivery
+resumes where this one stopped: nothing is lost, and nothing is done twice except a publish
+interrupted before its mark, which consumers de-duplicate on the notification id.
 """
 
 from __future__ import annotations
@@ -241,8 +244,22 @@ class Inbox:
                 changes, option=self._db.write_option(last_update_time=claim.version), **self._kw()
             )
         except (FailedPrecondition, Conflict):
+            # Our lease lapsed and another delivery took over, or this write was stored and its
+            # answer lost (the client's retry met the update time it changed itself): the read
+            # says which. Only this module writes the claim, and a takeover always writes its
+            # own token; so our token still there, with what this write wrote, means nobody
+            # took over and the write was ours. Anything else: not ours, as before.
             self.held = None
-            raise InProgress() from None  # our lease lapsed and another delivery took over
+            call_counts.count(call_counts.FIRESTORE)
+            snapshot = get_document(claim.ref, **self._kw())
+            data = snapshot.to_dict() or {}
+            ours = data.get("owner") == claim.data.get("owner") and all(
+                key in data and data[key] == value for key, value in changes.items()
+            )
+            if not ours:
+                raise InProgress() from None  # our lease lapsed and another delivery took over
+            self.held = Claim(claim.ref, data, snapshot.update_time)
+            return self.held
         self.held = Claim(claim.ref, claim.data | changes, result.update_time)
         return self.held
 

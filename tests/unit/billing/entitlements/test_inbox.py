@@ -246,3 +246,73 @@ def test_a_claim_of_ours_taken_over_since_is_not_ours(db: FakeDb, clock: Clock) 
     with pytest.raises(events.InProgress):
         inbox_on(db).claim(EVENT, "u1")
     assert "update" not in db.calls
+
+
+@pytest.fixture
+def tells(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """handle_event's steps after the claim with a notification to tell: the sync and the
+    ID-token publish faked, each publish of the message kept."""
+    published: list[Any] = []
+    monkeypatch.setattr(
+        sync,
+        "sync",
+        lambda *_, **__: SimpleNamespace(entitlement=SimpleNamespace(), written=False, version=0),
+    )
+    monkeypatch.setattr(id_token, "publish_for", lambda *_: None)
+    monkeypatch.setattr(notifications, "build", lambda *_: {"notification_id": "n1"})
+    monkeypatch.setattr(notifications, "publish", lambda ctx, message: published.append(message))
+    return published
+
+
+def test_a_lost_answer_of_a_later_write_is_ours_and_the_event_is_finished_at_once(
+    db: FakeDb, clock: Clock, tells: list[Any]
+) -> None:
+    """The outbox record (synced, the notification) was stored and its answer lost; the
+    client's retry was refused, the update time it named being the one this write changed.
+    Nobody took over (our token is still there): the delivery publishes and finishes instead of
+    answering 503 and leaving the event to wait out its own lease."""
+    db.after["update"] = fails(FailedPrecondition("the retry met our own write"))
+    assert events.handle_event(ctx_on(db), EVENT) == "processed"
+    record = db.event()
+    assert (record["status"], record["synced"], record["published"]) == ("done", True, True)
+    assert tells == [{"notification_id": "n1"}]  # published once
+    assert db.calls == ["commit", "update", "get", "update"]
+
+
+def test_a_later_write_refused_after_a_takeover_is_in_progress_and_writes_nothing(
+    db: FakeDb, clock: Clock, tells: list[Any]
+) -> None:
+    """Our lease lapsed and another delivery took the claim over before our record: refused,
+    and the read finds the other's token. We answer InProgress and write nothing over it."""
+
+    def taken_over() -> None:
+        fields, _ = db.docs[PATH]
+        db.store(PATH, fields | {"owner": "the taker's token"})
+
+    db.before["update"] = taken_over
+    with pytest.raises(events.InProgress):
+        events.handle_event(ctx_on(db), EVENT)
+    record = db.event()
+    assert record["owner"] == "the taker's token"
+    assert (record["synced"], record["published"], record["status"]) == (
+        False,
+        False,
+        "processing",
+    )
+    assert tells == []
+
+
+def test_a_refused_write_that_is_not_in_the_claim_is_not_taken_for_ours(
+    db: FakeDb, clock: Clock, tells: list[Any]
+) -> None:
+    """Our token is still there but what the refused write wrote is not (a write of ours the
+    delivery never learned was stored moved the update time, not this one): not ours."""
+    inbox = inbox_on(db)
+    claim = inbox.claim(EVENT, "u1")
+    assert claim is not None
+    fields, _ = db.docs[PATH]
+    db.store(PATH, fields | {"synced": True})  # ours, its answer never seen
+    with pytest.raises(events.InProgress):
+        inbox.update(claim, {"notification": {"notification_id": "n1"}})
+    assert db.event()["notification"] is None
+    assert inbox.held is None
