@@ -54,7 +54,9 @@ What still waits a lease (slow, never doubled): a write stored while the call fa
 the customer's next try is another request without the token, which waits for that lease
 (409 ``in_progress`` after 30 s) until it lapses, at most ``LEASE``. A release that fails so
 raises too (the caller ends nothing it opened, and the stored release, if any, freed the lock;
-if not, the lease lapses).
+if not, the lease lapses). A refused release whose read-back fails is answered False (as a
+takeover): not knowing whether another request holds the lock and may have opened a checkout,
+the caller ends what it opened rather than risk two payable ones.
 """
 
 from __future__ import annotations
@@ -66,7 +68,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition
+from google.api_core.exceptions import (
+    AlreadyExists,
+    Conflict,
+    FailedPrecondition,
+    GoogleAPICallError,
+    RetryError,
+)
 from google.cloud import firestore
 
 from core import call_counts
@@ -168,7 +176,17 @@ class CheckoutLocks:
             # Taken over since our lease lapsed, or our own release was stored and its answer
             # lost (the retry met the update time it changed): the document says which.
             call_counts.count(call_counts.FIRESTORE)
-            after = get_document(ref, **self._kw())
+            try:
+                after = get_document(ref, **self._kw())
+            except (GoogleAPICallError, RetryError) as exc:
+                # Not known which: answered as a takeover, so the caller ends what it opened.
+                # A checkout thrown away (the customer opens another) is the lesser harm; kept
+                # beside the one the taker may have opened, both could be paid.
+                log.warning(
+                    "could not read the checkout lock back after a refused release: %s",
+                    type(exc).__name__,
+                )
+                return False
             found = (after.to_dict() or {}) if after.exists else {}
             return found.get(RELEASED_BY) == held.owner
         return True

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, ServiceUnavailable
 
 from billing.errors import IN_PROGRESS, Conflict
 from billing.operations._one_subscription import WAIT_FOR_OTHER_CHECKOUT_S, one_at_a_time
@@ -263,3 +263,29 @@ def test_a_release_after_a_takeover_is_false(db: FakeDb, clock: Clock) -> None:
 def test_a_held_lock_shows_no_token(db: FakeDb, clock: Clock) -> None:
     held = locks_on(db).acquire(CUSTOMER, wait_seconds=0)
     assert held.owner not in repr(held)
+
+
+def test_a_refused_release_whose_read_back_fails_still_ends_what_was_opened(
+    db: FakeDb, clock: Clock
+) -> None:
+    """Slower than its lease, another request took the lock over; the release is refused and
+    the read that would tell a takeover from our own lost release fails. Not knowing, the
+    request ends what it opened and answers 409: kept, it could be paid beside what the taker
+    opened."""
+    others: list[Any] = []
+    undone: list[str] = []
+
+    def slower_than_its_lease() -> None:
+        with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
+            opened.record("sub_new", lambda: undone.append("sub_new"))
+            db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+            another_request(db, others)()
+            db.before["get"] = fails(ServiceUnavailable("Firestore answered 503"))
+
+    with pytest.raises(Conflict) as refused:
+        slower_than_its_lease()
+    assert refused.value.code == IN_PROGRESS.code
+    assert undone == ["sub_new"]
+    [other] = others
+    assert isinstance(other, Held)
+    assert db.lock()["owner"] == other.owner
