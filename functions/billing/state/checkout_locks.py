@@ -129,6 +129,11 @@ class CheckoutLocks:
                 # Our create or takeover was stored and its answer lost; the retry that sent
                 # it again met it. The lock is ours, at the update time read.
                 return Held(customer_id, refused, snapshot.update_time)
+            if refused is not None and time.monotonic() > deadline:
+                # Refused and not ours, past the wait: give up as behind a live holder. A write
+                # refused skips the sleep (its read-back comes at once), so without this a lock
+                # read free and refused again and again would spin past the wait.
+                raise Busy(customer_id)
             refused = None
             try:
                 if not snapshot.exists:

@@ -289,3 +289,46 @@ def test_a_refused_release_whose_read_back_fails_still_ends_what_was_opened(
     [other] = others
     assert isinstance(other, Held)
     assert db.lock()["owner"] == other.owner
+
+
+class Every(dict[str, Callable[[], None]]):
+    """Hooks that run on every call of their operation, not once."""
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        return self.get(key, default)
+
+
+def test_a_takeover_refused_every_time_gives_up_after_the_wait_not_spinning(
+    db: FakeDb, clock: Clock
+) -> None:
+    """The lock reads as free (its lease over) and every takeover is refused: the request
+    gives up with Busy once its wait is over (each round trip takes time), as it does behind a
+    live holder, instead of reading and writing on without end."""
+    lapsed(db)
+    rounds: list[int] = []
+
+    def refused() -> None:
+        rounds.append(1)
+        assert len(rounds) < 10_000, "acquire spins past its wait"
+        clock.now += 0.05  # the round trip's time
+        raise FailedPrecondition("another write moved the update time")
+
+    db.before = Every(update=refused)
+    with pytest.raises(Busy):
+        locks_on(db).acquire(CUSTOMER, wait_seconds=1)
+    assert len(rounds) < 100
+
+
+def test_a_lost_takeover_answer_past_the_wait_is_still_our_lock(db: FakeDb, clock: Clock) -> None:
+    """The wait ran out while our takeover's answer was lost: the read-back comes before giving
+    up, so the lock we hold is not left to lapse."""
+    lapsed(db)
+
+    def lost_late() -> None:
+        clock.now += 5  # past the 1 s wait
+        raise FailedPrecondition("the retry met our own takeover")
+
+    db.after["update"] = lost_late
+    held = locks_on(db).acquire(CUSTOMER, wait_seconds=1)
+    assert held.owner == db.lock()["owner"]
+    assert held.version == db.lock_version()
