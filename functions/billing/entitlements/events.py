@@ -39,7 +39,7 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,7 +111,9 @@ def customer_of(event: dict[str, Any]) -> str | None:
 @dataclass(frozen=True)
 class Claim:
     ref: Any  # the event's DocumentReference
-    data: dict[str, Any]
+    # The claim as written, its owner token among it: not in a Claim's repr, so a Claim logged
+    # by mistake prints no token.
+    data: dict[str, Any] = field(repr=False)
     version: Any  # update_time of our last write: the compare-and-set token
     # The sync ticket committed with a fresh claim (its update time); None after a takeover
     # or any later write: the sync then takes its own.

@@ -316,3 +316,9 @@ def test_a_refused_write_that_is_not_in_the_claim_is_not_taken_for_ours(
         inbox.update(claim, {"notification": {"notification_id": "n1"}})
     assert db.event()["notification"] is None
     assert inbox.held is None
+
+
+def test_a_claim_shows_no_token(db: FakeDb, clock: Clock) -> None:
+    claim = inbox_on(db).claim(EVENT, "u1")
+    assert claim is not None
+    assert claim.data["owner"] not in repr(claim)
