@@ -3,13 +3,13 @@
 Own overhead of a request = its latency (as the client saw it) minus the time at least one
 Stripe, Firestore or Identity Toolkit call of it was open on the wire (the union of those
 calls' intervals: calls made at once, to one upstream or to several, are waited on once)
-(:mod:`benchmarks.wire`), with the stand-in answering at once (latency 0). Identity Toolkit
-(the Auth emulator here) is only the webhook's: its ``billing`` claim is read, and written when
-it changes, on every event; until this was timed, its wait counted as the webhook's own work.
-It is what this code, its libraries (the Stripe SDK building objects, gRPC, pydantic, logging)
-and functions-framework spend per request. On a busy machine that wall time stretches with the
-wait for a core, so the CPU time the instance used per request (master and worker, from /proc)
-is reported beside it.
+(:mod:`benchmarks.wire`), with the stand-in answering at once (latency 0). Of the operations
+measured here only the webhook calls Identity Toolkit (the Auth emulator here): its ``billing``
+claim is read, and written when it changes, on every event; until this was timed, its wait
+counted as the webhook's own work. It is what this code, its libraries (the Stripe SDK
+building objects, gRPC, pydantic, logging) and functions-framework spend per request. On a busy
+machine that wall time stretches with the wait for a core, so the CPU time the instance used
+per request (master and worker, from /proc) is reported beside it.
 """
 
 from __future__ import annotations

@@ -20,9 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
-# Per instance, built on first use (after gunicorn forks its worker). More than the most
-# calls one request makes at once, times the requests an instance serves at once.
-MAX_THREADS = 16
+# Per instance, built on first use (after gunicorn forks its worker). At least the most
+# background calls one request makes at once (two: retry-invoice's invoice and card), times
+# the requests an instance serves at once (8 per kind in app.registry, which Terraform may
+# raise): a call beyond it would queue behind the others. The pool starts a thread only when
+# no idle one is free, so the headroom costs nothing until it is used.
+MAX_THREADS = 32
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
