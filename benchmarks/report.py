@@ -254,13 +254,129 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join([*lines, "", _footer(results)])
 
 
-def write_into(doc: str, results: dict[str, Any]) -> str:
-    """``doc`` with the text between the markers replaced by the table of ``results``."""
-    head, found, rest = doc.partition(BEGIN)
-    _, ended, tail = rest.partition(END)
+TARGETS_BEGIN = "<!-- make bench targets: begin (generated from benchmarks/results.json) -->"
+TARGETS_END = "<!-- make bench targets: end -->"
+
+# The issue's goals (docs/performance.md, Targets): a cold start within this much of the
+# library floor's CPU, and a request's own work within these at one client.
+COLD_START_GOAL = 1.10
+OWN_P50_GOAL_MS, OWN_P99_GOAL_MS = 5.0, 20.0
+
+
+def _spread(ratio: dict[str, float]) -> str:
+    return f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})"
+
+
+def _cold_start_target(cold: dict[str, Any], every_function: list[str]) -> list[str]:
+    floor = cold["libraries_floor"]
+    met: list[str] = []
+    missed: list[str] = []
+    before_met = before_all = 0
+    for name, entry in cold["functions"].items():
+        ratio = entry["ours"]["vs_floor"]["cpu"]
+        (met if ratio["median"] <= COLD_START_GOAL else missed).append(f"{name} {_spread(ratio)}")
+        if "baseline" in entry:
+            before_all += 1
+            before_met += entry["baseline"]["vs_floor"]["cpu"]["median"] <= COLD_START_GOAL
+    line = (
+        f"- **Cold start within {COLD_START_GOAL:.1f}x of the floor (CPU, median of "
+        f"{cold['rounds']}): met by {len(met)} of {len(met) + len(missed)}** "
+        f"({', '.join(met) or 'none'}); **missed by** {', '.join(missed) or 'none'}."
+    )
+    if before_all:
+        line += f" The before side, in the same rounds: met by {before_met} of {before_all}."
+    unmeasured = [name for name in every_function if name not in cold["functions"]]
+    if unmeasured:
+        line += (
+            f" **Not measured** (the bench starts {len(cold['functions'])} of the "
+            f"{len(every_function)} functions; the goal is unknown for these): "
+            + ", ".join(f"`{name}`" for name in unmeasured)
+            + "."
+        )
+    return [
+        f"- **The library floor** starts at {_spread(floor['first_200'])} of hello world on the "
+        f"wall clock and {_spread(floor['cpu'])} in CPU.",
+        line,
+    ]
+
+
+def _own_work_target(own: list[tuple[str, dict[str, Any]]]) -> str:
+    within: list[str] = []
+    beyond: list[str] = []
+    for label, o in own:
+        text = (
+            f"{label} {o['overhead_p50_ms']} / {o['overhead_p99_ms']} ms "
+            f"(CPU {o['cpu_ms_per_request']} ms/req)"
+        )
+        ok = o["overhead_p50_ms"] <= OWN_P50_GOAL_MS and o["overhead_p99_ms"] <= OWN_P99_GOAL_MS
+        (within if ok else beyond).append(text)
+    return (
+        f"- **Own work <= {OWN_P50_GOAL_MS:.0f} ms p50 and <= {OWN_P99_GOAL_MS:.0f} ms p99 (one "
+        f"client): met by {len(within)} of {len(own)}** ({', '.join(within) or 'none'}); "
+        f"**missed by** {', '.join(beyond) or 'none'}."
+    )
+
+
+def targets(results: dict[str, Any], every_function: list[str]) -> str:
+    """The Targets section's figures, met or missed, for docs/performance.md; the functions the
+    cold start does not measure are named (``every_function``: the registry's)."""
+    lines = []
+    latency = results.get("latency", {})
+    hello = latency.get("hello world", {}).get("ours")
+    if hello:
+        lines += [
+            f"Measured at load average {results.get('load', '?')} on "
+            f"{results.get('machine', {}).get('cpus', '?')} cores. Hello world's own overhead "
+            f"read {hello['overhead_p50_ms']} ms p50 (CPU {hello['cpu_ms_per_request']} ms per "
+            "request).",
+            "",
+        ]
+    if results.get("cold_start"):
+        lines += _cold_start_target(results["cold_start"], every_function)
+    own = [(label, e["ours"]) for label, e in latency.items() if label != "hello world"]
+    if own:
+        lines.append(_own_work_target(own))
+    hooks = results.get("webhook_events")
+    if hooks:
+        ours, before = hooks["ours"], hooks.get("baseline")
+        versus = (
+            f", against {before['per_second']}/s before in the same run "
+            f"({ours['per_second'] / before['per_second']:.2f}x)"
+            if before
+            else ""
+        )
+        lines.append(
+            f"- **Webhook events/s, one instance: {ours['per_second']}/s{versus}** "
+            f"({ours['events']} events, {ours['duplicates']} redeliveries, {hooks['senders']} "
+            f"senders, non-200: {ours['non_200']})."
+        )
+    return "\n".join(lines)
+
+
+def registry_functions() -> list[str]:
+    """Every function the registry deploys, by name."""
+    from app.registry import FUNCTIONS
+
+    return [fn.name for fn in FUNCTIONS]
+
+
+def _between(doc: str, begin: str, end: str, text: str) -> str:
+    head, found, rest = doc.partition(begin)
+    _, ended, tail = rest.partition(end)
     if not (found and ended):
-        raise ValueError(f"the markers {BEGIN!r} and {END!r} are missing")
-    return f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}"
+        raise ValueError(f"the markers {begin!r} and {end!r} are missing")
+    return f"{head}{begin}\n{text}\n{end}{tail}"
+
+
+def write_into(doc: str, results: dict[str, Any], every_function: list[str] | None = None) -> str:
+    """``doc`` with the text between the markers replaced by the table of ``results``, and the
+    Targets' figures between theirs when ``doc`` has them (``every_function``: the registry's
+    unless given)."""
+    doc = _between(doc, BEGIN, END, markdown(results))
+    if TARGETS_BEGIN in doc:
+        functions = registry_functions() if every_function is None else every_function
+        doc = _between(doc, TARGETS_BEGIN, TARGETS_END, targets(results, functions))
+    return doc
 
 
 def render(results: dict[str, Any]) -> str:
