@@ -56,10 +56,11 @@ a write whose precondition fails is refused (FailedPrecondition, or Conflict on 
 
 The webhook's inbox (``billing.entitlements.events``) is the same idea with another shape
 (its claim is committed together with the sync's ticket, it waits for a live holder, and every
-later write is a compare-and-set on the claim): it does not use this module. It keeps the same
-token rule in its own code: each create and each takeover draws a token, and a read after
-AlreadyExists or a refused takeover that finds ours on a processing claim whose lease runs is
-our claim (without the ticket, whose time the read does not give: the sync takes its own).
+later write is a compare-and-set on the claim), and so is the checkout lock
+(``billing.state.checkout_locks``): neither uses :class:`LeasedClaims`. Both keep the same
+token rule with this module's :func:`held_by`: each create and each takeover draws a token, and
+a read after a refused write that finds ours with the lease running is ours (the inbox's
+without the ticket, whose time the read does not give: the sync takes its own).
 """
 
 from __future__ import annotations
@@ -87,6 +88,19 @@ OWNER = "owner"
 OWN_FIELDS = frozenset(
     {"status", "lease_until", "claimed_at", "attempts", "expire_at", "last_error", OWNER}
 )
+
+
+def lease_runs(data: Mapping[str, Any], now: datetime) -> bool:
+    """The document's lease (``lease_until``) is set and not over at ``now``."""
+    lease_until = data.get("lease_until")
+    return lease_until is not None and bool(lease_until > now)
+
+
+def held_by(data: Mapping[str, Any], owner: str, now: datetime) -> bool:
+    """The document carries ``owner``'s token and its lease runs: how a leased document read
+    after a refused write tells the write was this attempt's, stored with its answer lost. Used
+    here, by the webhook's inbox and by the checkout lock, each adding its own status rule."""
+    return data.get(OWNER) == owner and lease_runs(data, now)
 
 
 class Outcome(enum.Enum):
@@ -196,9 +210,8 @@ class LeasedClaims:
             return Taken(Outcome.CONFLICT, status=status)
         if status in self._statuses.done:
             return Taken(Outcome.DONE, status=status)
-        held_until = data.get("lease_until")
-        if status == self._statuses.working and held_until is not None and held_until > now:
-            return Taken(Outcome.IN_FLIGHT, lease_until=held_until)
+        if status == self._statuses.working and lease_runs(data, now):
+            return Taken(Outcome.IN_FLIGHT, lease_until=data["lease_until"])
         call_counts.count(call_counts.FIRESTORE)
         try:
             taken = ref.update(

@@ -50,6 +50,7 @@ from billing.entitlements import id_token, notifications, sync
 from billing.errors import EVENT_IN_PROGRESS, UpstreamUnavailable
 from core import call_counts
 from core.firestore import firestore_retry, get_document
+from core.leased_claims import held_by, lease_runs
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,7 @@ def _ours(data: dict[str, Any], owner: str) -> bool:
     """The claim read is the one this attempt wrote (its token), still held: processing, its
     lease running. A done event stays done; a claim released since (its lease ended) is taken
     over as any other; one taken over since carries another delivery's token."""
-    return (
-        data.get("owner") == owner
-        and data.get("status") == "processing"
-        and data.get("lease_until") is not None
-        and data["lease_until"] > datetime.now(UTC)
-    )
+    return held_by(data, owner, datetime.now(UTC)) and data.get("status") == "processing"
 
 
 class Inbox:
@@ -204,7 +200,7 @@ class Inbox:
                 return self.held
             if data.get("status") == "done":
                 return None
-            if data.get("lease_until") and data["lease_until"] > datetime.now(UTC):
+            if lease_runs(data, datetime.now(UTC)):
                 if time.monotonic() > deadline:
                     raise InProgress()
                 time.sleep(0.2)

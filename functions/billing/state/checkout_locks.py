@@ -79,6 +79,7 @@ from google.cloud import firestore
 
 from core import call_counts
 from core.firestore import firestore_retry, get_document
+from core.leased_claims import held_by, lease_runs
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class CheckoutLocks:
             call_counts.count(call_counts.FIRESTORE)
             snapshot = get_document(ref, **self._kw())
             data = (snapshot.to_dict() or {}) if snapshot.exists else {}
-            if refused is not None and _live(data, refused):
+            if refused is not None and held_by(data, refused, datetime.now(UTC)):
                 # Our create or takeover was stored and its answer lost; the retry that sent
                 # it again met it. The lock is ours, at the update time read.
                 return Held(customer_id, refused, snapshot.update_time)
@@ -140,8 +141,7 @@ class CheckoutLocks:
                     call_counts.count(call_counts.FIRESTORE)
                     result = ref.create(held, **self._kw())
                     return Held(customer_id, owner, result.update_time)
-                lease_until = data.get("lease_until")
-                if lease_until is None or lease_until <= now:
+                if not lease_runs(data, now):
                     call_counts.count(call_counts.FIRESTORE)
                     result = ref.update(
                         held,
@@ -195,11 +195,3 @@ class CheckoutLocks:
             found = (after.to_dict() or {}) if after.exists else {}
             return found.get(RELEASED_BY) == held.owner
         return True
-
-
-def _live(data: dict[str, Any], owner: str) -> bool:
-    """The lock read is the one ``owner`` took, its lease still running."""
-    lease_until = data.get("lease_until")
-    return (
-        data.get("owner") == owner and lease_until is not None and lease_until > datetime.now(UTC)
-    )

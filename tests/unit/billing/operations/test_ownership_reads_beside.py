@@ -28,13 +28,15 @@ class Stripe:
     """An invoice of cus_1's (its status given) and a card attached to ``card_owner``; every
     POST is kept (none may happen in these tests)."""
 
-    def __init__(self, status: str, card_owner: str = "cus_1") -> None:
+    def __init__(
+        self, status: str, card_owner: str = "cus_1", subscription: object = "sub_1"
+    ) -> None:
         self.invoice = {
             "id": "in_1",
             "object": "invoice",
             "customer": "cus_1",
             "status": status,
-            "parent": {"subscription_details": {"subscription": "sub_1"}},
+            "parent": {"subscription_details": {"subscription": subscription}},
         }
         self.card = {"id": "pm_1", "object": "payment_method", "customer": card_owner}
         self.posts: list[str] = []
@@ -74,10 +76,17 @@ def test_a_paid_invoice_is_answered_paid_whatever_card_it_names(
     assert client.posts == []
 
 
-def test_a_void_invoice_is_409_not_payable_whatever_card_it_names(
-    settings: BillingSettings,
+ENDED = {"id": "sub_1", "object": "subscription", "status": "canceled"}
+
+
+@pytest.mark.parametrize(
+    "client",
+    [Stripe("void", card_owner="cus_2"), Stripe("open", card_owner="cus_2", subscription=ENDED)],
+    ids=["void invoice", "open invoice of an ended subscription"],
+)
+def test_an_unpayable_invoice_is_409_not_payable_whatever_card_it_names(
+    settings: BillingSettings, client: Stripe
 ) -> None:
-    client = Stripe("void", card_owner="cus_2")
     with pytest.raises(Conflict) as caught:
         retry_invoice(caller_context(settings, client), INVOICE)
     assert caught.value.code == "not_payable"

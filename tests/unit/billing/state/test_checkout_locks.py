@@ -40,6 +40,12 @@ class FakeDb(lost_answers.FakeDb):
     def store_lock(self, data: dict[str, Any]) -> int:
         return self.store(PATH, data)
 
+    def end_lease(self) -> int:
+        """The lock as it is, its lease over a second ago: its holder slower than the lease."""
+        return self.store_lock(
+            self.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)}
+        )
+
 
 @pytest.fixture
 def db() -> FakeDb:
@@ -170,7 +176,7 @@ def test_our_token_on_a_lease_that_ended_since_is_taken_again_not_held_as_it_is(
     lease, conditional on the update time read), as any lapsed lease."""
 
     def lost_and_lapsed() -> None:
-        db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+        db.end_lease()
         raise AlreadyExists("the retry met our own lock")
 
     db.after["create"] = lost_and_lapsed
@@ -237,7 +243,7 @@ def test_a_lock_taken_over_by_another_still_makes_release_false_and_ends_what_wa
     def slower_than_its_lease() -> None:
         with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
             opened.record("sub_new", lambda: undone.append("sub_new"))
-            db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+            db.end_lease()
             another_request(db, others)()
 
     with pytest.raises(Conflict) as refused:
@@ -253,7 +259,7 @@ def test_a_lock_taken_over_by_another_still_makes_release_false_and_ends_what_wa
 def test_a_release_after_a_takeover_is_false(db: FakeDb, clock: Clock) -> None:
     locks = locks_on(db)
     slow = locks.acquire(CUSTOMER, wait_seconds=0)
-    db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+    db.end_lease()
     taker = locks.acquire(CUSTOMER, wait_seconds=0)
     assert locks.release(slow, "sub_slow") is False
     assert locks.release(taker, "sub_taker") is True
@@ -278,7 +284,7 @@ def test_a_refused_release_whose_read_back_fails_still_ends_what_was_opened(
     def slower_than_its_lease() -> None:
         with one_at_a_time(ctx_on(db), CUSTOMER) as opened:
             opened.record("sub_new", lambda: undone.append("sub_new"))
-            db.store_lock(db.lock() | {"lease_until": datetime.now(UTC) - timedelta(seconds=1)})
+            db.end_lease()
             another_request(db, others)()
             db.before["get"] = fails(ServiceUnavailable("Firestore answered 503"))
 
